@@ -1,0 +1,40 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+const awsSdkOnlyInAdapters = {
+  patterns: [
+    {
+      group: ['@aws-sdk/*'],
+      message: 'AWS SDK calls belong in lib/aws (adapters), lib/local (the embedded cloud) or infra.',
+    },
+    {
+      group: ['aws-cdk-lib', 'aws-cdk-lib/*', 'constructs'],
+      message: 'CDK belongs in infra/.',
+    },
+  ],
+};
+
+export default tseslint.config(
+  { ignores: ['node_modules/**', 'cdk.out/**', '.sleds/**', 'coverage/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', performance: 'readonly', URL: 'readonly', NodeJS: 'readonly' },
+    },
+    rules: {
+      'no-restricted-imports': ['error', awsSdkOnlyInAdapters],
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+    },
+  },
+  {
+    // Adapters, the embedded cloud and tests that check the emulators directly may use the SDK.
+    files: ['lib/aws/**', 'lib/local/**', 'test/**', 'bench/**'],
+    rules: { 'no-restricted-imports': ['error', { patterns: [awsSdkOnlyInAdapters.patterns[1]] }] },
+  },
+  {
+    files: ['infra/**', 'test/infra/**'],
+    rules: { 'no-restricted-imports': 'off' },
+  },
+);

@@ -1,0 +1,34 @@
+import { BackendUnavailableError, SledsError } from '../errors.js';
+
+/** True when the SDK error is a lost conditional write. */
+export function isConditionalCheckFailed(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ConditionalCheckFailedException';
+}
+
+const UNAVAILABLE = new Set([
+  'ThrottlingException',
+  'ProvisionedThroughputExceededException',
+  'RequestLimitExceeded',
+  'SlowDown',
+  'ServiceUnavailable',
+  'InternalServerError',
+  'InternalFailure',
+  'TimeoutError',
+  'ECONNREFUSED',
+  'ECONNRESET',
+]);
+
+/**
+ * Turns a throttling or connection error that outlived the SDK's own retries into a 503 the
+ * caller may retry; domain errors and anything unrecognised pass through unchanged.
+ */
+export function translateAwsError(service: string, error: unknown): unknown {
+  if (error instanceof SledsError) return error;
+  if (error instanceof Error) {
+    const code = (error as { code?: string }).code;
+    if (UNAVAILABLE.has(error.name) || (code !== undefined && UNAVAILABLE.has(code))) {
+      return new BackendUnavailableError(service, { cause: error });
+    }
+  }
+  return error;
+}

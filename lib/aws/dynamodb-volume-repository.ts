@@ -1,0 +1,138 @@
+import {
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  ScanCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import { ConcurrentModificationError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
+import type { VolumePage, VolumeRepository } from '../volumes/ports.js';
+import type { Volume, VolumeState } from '../volumes/volume.js';
+import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+
+const VOLUME_FIELDS = [
+  'volumeId',
+  'name',
+  'sizeBytes',
+  'chunkSizeBytes',
+  'partitionChunks',
+  'partitionCount',
+  'state',
+  'createdAt',
+  'updatedAt',
+] as const;
+
+function toVolume(item: Record<string, unknown>): Volume {
+  const volume: Record<string, unknown> = {};
+  for (const field of VOLUME_FIELDS) if (item[field] !== undefined) volume[field] = item[field];
+  return volume as unknown as Volume;
+}
+
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    if (key && typeof key === 'object' && typeof (key as { volumeId?: unknown }).volumeId === 'string') {
+      return { volumeId: (key as { volumeId: string }).volumeId };
+    }
+  } catch {
+    // fall through to the validation error
+  }
+  throw new ValidationError('nextToken is not a token this API issued');
+}
+
+/** Volume metadata in a DynamoDB table keyed on `volumeId`. */
+export class DynamoDbVolumeRepository implements VolumeRepository {
+  constructor(
+    private readonly documents: DynamoDBDocumentClient,
+    private readonly tableName: string,
+  ) {}
+
+  async create(volume: Volume): Promise<void> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...volume },
+          ConditionExpression: 'attribute_not_exists(volumeId)',
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) {
+        throw new ConcurrentModificationError(`Volume ${volume.volumeId} already exists`, { cause: error });
+      }
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async get(volumeId: string): Promise<Volume | undefined> {
+    try {
+      const { Item } = await this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { volumeId }, ConsistentRead: true }),
+      );
+      return Item ? toVolume(Item) : undefined;
+    } catch (error) {
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async list(limit: number, cursor?: string): Promise<VolumePage> {
+    const exclusiveStartKey = cursor === undefined ? undefined : decodeCursor(cursor);
+    const volumes: Volume[] = [];
+    let startKey = exclusiveStartKey;
+    try {
+      // A Scan page may come back short of `limit`; keep reading so a page is full unless it is the last.
+      do {
+        const page = await this.documents.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            Limit: limit - volumes.length,
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        );
+        for (const item of page.Items ?? []) volumes.push(toVolume(item));
+        startKey = page.LastEvaluatedKey;
+      } while (startKey && volumes.length < limit);
+    } catch (error) {
+      throw translateAwsError('DynamoDB', error);
+    }
+    return startKey ? { volumes, nextCursor: encodeCursor(startKey) } : { volumes };
+  }
+
+  async transition(volumeId: string, from: readonly VolumeState[], to: VolumeState, now: Date): Promise<Volume> {
+    const allowed = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
+    try {
+      const { Attributes } = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { volumeId },
+          UpdateExpression: 'SET #state = :to, updatedAt = :now',
+          ConditionExpression: `attribute_exists(volumeId) AND #state IN (${Object.keys(allowed).join(', ')})`,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ...allowed, ':to': to, ':now': now.toISOString() },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return toVolume(Attributes ?? {});
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw translateAwsError('DynamoDB', error);
+      // dynalite ignores ReturnValuesOnConditionCheckFailure, so read the item to say why.
+      const current = await this.get(volumeId);
+      if (!current) throw new VolumeNotFoundError(volumeId);
+      throw new VolumeStateError(volumeId, current.state, `move it to ${to}`);
+    }
+  }
+
+  async remove(volumeId: string): Promise<void> {
+    try {
+      await this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { volumeId } }));
+    } catch (error) {
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+import { CreateTableCommand, DescribeTableCommand, type AttributeDefinition, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
+import { CreateBucketCommand, PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
+import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
+import type { ServiceConfig } from '../config.js';
+import {
+  ABORT_INCOMPLETE_UPLOAD_DAYS,
+  QUEUES,
+  TABLES,
+  deadLetterQueueName,
+  localSledBucketName,
+  type QueueDefinition,
+  type TableDefinition,
+} from '../resources.js';
+import type { AwsClients } from './clients.js';
+
+const DAY_SECONDS = 24 * 60 * 60;
+
+function keySchema(table: TableDefinition): { KeySchema: KeySchemaElement[]; AttributeDefinitions: AttributeDefinition[] } {
+  const keys = [
+    { attribute: table.partitionKey, KeyType: 'HASH' as const },
+    ...(table.sortKey ? [{ attribute: table.sortKey, KeyType: 'RANGE' as const }] : []),
+  ];
+  return {
+    KeySchema: keys.map(({ attribute, KeyType }) => ({ AttributeName: attribute.name, KeyType })),
+    AttributeDefinitions: keys.map(({ attribute }) => ({ AttributeName: attribute.name, AttributeType: attribute.type })),
+  };
+}
+
+async function ensureTable(clients: AwsClients, table: TableDefinition): Promise<string> {
+  try {
+    await clients.dynamodb.send(
+      new CreateTableCommand({ TableName: table.localName, BillingMode: 'PAY_PER_REQUEST', ...keySchema(table) }),
+    );
+  } catch (error) {
+    if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;
+  }
+  // Tables start CREATING; wait until ACTIVE so the first request does not fail.
+  for (let i = 0; i < 200; i++) {
+    const { Table } = await clients.dynamodb.send(new DescribeTableCommand({ TableName: table.localName }));
+    if (Table?.TableStatus === 'ACTIVE') return table.localName;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`table ${table.localName} did not become ACTIVE`);
+}
+
+async function ensureQueue(clients: AwsClients, queue: QueueDefinition): Promise<string> {
+  const dlq = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: deadLetterQueueName(queue),
+      Attributes: { MessageRetentionPeriod: String(queue.deadLetterRetentionDays * DAY_SECONDS) },
+    }),
+  );
+  const dlqAttributes = await clients.sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ['QueueArn'] }),
+  );
+  const created = await clients.sqs.send(
+    new CreateQueueCommand({
+      QueueName: queue.localName,
+      Attributes: {
+        VisibilityTimeout: String(queue.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(queue.retentionDays * DAY_SECONDS),
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlqAttributes.Attributes?.QueueArn,
+          maxReceiveCount: queue.maxReceiveCount,
+        }),
+      },
+    }),
+  );
+  if (!created.QueueUrl) throw new Error(`queue ${queue.localName} has no URL`);
+  return created.QueueUrl;
+}
+
+async function ensureBucket(clients: AwsClients, bucket: string): Promise<void> {
+  try {
+    await clients.s3.send(new CreateBucketCommand({ Bucket: bucket }));
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    if (name !== 'BucketAlreadyOwnedByYou' && name !== 'BucketAlreadyExists') throw error;
+  }
+  await clients.s3.send(
+    new PutBucketLifecycleConfigurationCommand({
+      Bucket: bucket,
+      LifecycleConfiguration: {
+        Rules: [
+          {
+            ID: 'abort-incomplete-uploads',
+            Status: 'Enabled',
+            Filter: { Prefix: '' },
+            AbortIncompleteMultipartUpload: { DaysAfterInitiation: ABORT_INCOMPLETE_UPLOAD_DAYS },
+          },
+        ],
+      },
+    }),
+  );
+}
+
+/**
+ * Creates (or finds) the stateful resources described in `lib/resources.ts` under their local
+ * names, and returns the names and URLs the service needs. Idempotent: a restart reuses them.
+ */
+export async function provisionLocalResources(
+  clients: AwsClients,
+  options: { sledCount: number; region: string },
+): Promise<Pick<ServiceConfig, 'tables' | 'sledBuckets' | 'queues'>> {
+  const sledBuckets = Array.from({ length: options.sledCount }, (_, i) => localSledBucketName(i));
+  const [volumes, partitions, flush, copy] = await Promise.all([
+    ensureTable(clients, TABLES.volumes),
+    ensureTable(clients, TABLES.partitions),
+    ensureQueue(clients, QUEUES.flush),
+    ensureQueue(clients, QUEUES.copy),
+    ...sledBuckets.map((bucket) => ensureBucket(clients, bucket)),
+  ]);
+  return {
+    tables: { volumes: volumes as string, partitions: partitions as string },
+    sledBuckets,
+    queues: { flush: flush as string, copy: copy as string },
+  };
+}

@@ -1,0 +1,149 @@
+import { ConfigError } from './errors.js';
+
+/**
+ * Environment variable names. The CDK stacks set these on every function, the embedded
+ * cloud sets them on its own process, and nothing else reads process.env.
+ */
+export const ENV = {
+  region: 'SLEDS_REGION',
+  /** One endpoint for every service (LocalStack). */
+  awsEndpoint: 'SLEDS_AWS_ENDPOINT',
+  /** Per-service endpoints (the embedded cloud runs S3+SQS and DynamoDB on different ports). */
+  s3Endpoint: 'SLEDS_S3_ENDPOINT',
+  sqsEndpoint: 'SLEDS_SQS_ENDPOINT',
+  dynamodbEndpoint: 'SLEDS_DYNAMODB_ENDPOINT',
+  sfnEndpoint: 'SLEDS_SFN_ENDPOINT',
+  volumesTable: 'SLEDS_VOLUMES_TABLE',
+  partitionsTable: 'SLEDS_PARTITIONS_TABLE',
+  /** Comma-separated sled bucket names, in sled order. */
+  sledBuckets: 'SLEDS_SLED_BUCKETS',
+  flushQueueUrl: 'SLEDS_FLUSH_QUEUE_URL',
+  copyQueueUrl: 'SLEDS_COPY_QUEUE_URL',
+  /** Embedded cloud: API port and data directory. */
+  port: 'SLEDS_PORT',
+  dataDir: 'SLEDS_DATA_DIR',
+  /** CLI: the API base URL. */
+  endpoint: 'SLEDS_ENDPOINT',
+} as const;
+
+export type EnvName = (typeof ENV)[keyof typeof ENV];
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** What the service (handlers and workers) needs to reach its state. */
+export interface ServiceConfig {
+  readonly region: string;
+  readonly endpoints: Readonly<{ s3?: string; sqs?: string; dynamodb?: string; sfn?: string }>;
+  readonly tables: Readonly<{ volumes: string; partitions: string }>;
+  readonly sledBuckets: readonly string[];
+  readonly queues: Readonly<{ flush: string; copy: string }>;
+}
+
+/** What the embedded local cloud (`npm start`) needs. */
+export interface LocalCloudConfig {
+  readonly port: number;
+  readonly dataDir: string;
+}
+
+/** What the CLI needs. */
+export interface CliConfig {
+  readonly endpoint: string;
+}
+
+export const DEFAULT_REGION = 'us-east-1';
+export const DEFAULT_PORT = 4510;
+export const DEFAULT_DATA_DIR = '.sleds';
+
+function required(env: Env, name: EnvName): string {
+  const value = env[name]?.trim();
+  if (!value) throw new ConfigError(`${name} is required`);
+  return value;
+}
+
+function optional(env: Env, name: EnvName): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function url(name: EnvName, value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  try {
+    new URL(value);
+  } catch {
+    throw new ConfigError(`${name} must be a URL, got "${value}"`);
+  }
+  return value;
+}
+
+function port(env: Env, name: EnvName, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError(`${name} must be a port number from 0 to 65535, got "${raw}"`);
+  }
+  return value;
+}
+
+/** Reads the service configuration once; throws ConfigError naming the first missing variable. */
+export function loadServiceConfig(env: Env = process.env): ServiceConfig {
+  const shared = url(ENV.awsEndpoint, optional(env, ENV.awsEndpoint));
+  const sledBuckets = required(env, ENV.sledBuckets)
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name.length > 0);
+  if (sledBuckets.length === 0) throw new ConfigError(`${ENV.sledBuckets} must name at least one bucket`);
+  if (new Set(sledBuckets).size !== sledBuckets.length) {
+    throw new ConfigError(`${ENV.sledBuckets} names a bucket twice`);
+  }
+  const endpoint = (name: EnvName) => url(name, optional(env, name)) ?? shared;
+  return Object.freeze({
+    region: optional(env, ENV.region) ?? env.AWS_REGION ?? DEFAULT_REGION,
+    endpoints: Object.freeze({
+      s3: endpoint(ENV.s3Endpoint),
+      sqs: endpoint(ENV.sqsEndpoint),
+      dynamodb: endpoint(ENV.dynamodbEndpoint),
+      sfn: endpoint(ENV.sfnEndpoint),
+    }),
+    tables: Object.freeze({
+      volumes: required(env, ENV.volumesTable),
+      partitions: required(env, ENV.partitionsTable),
+    }),
+    sledBuckets: Object.freeze(sledBuckets),
+    queues: Object.freeze({
+      flush: required(env, ENV.flushQueueUrl),
+      copy: required(env, ENV.copyQueueUrl),
+    }),
+  });
+}
+
+/** Reads the embedded cloud's port and data directory. */
+export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
+  return Object.freeze({
+    port: port(env, ENV.port, DEFAULT_PORT),
+    dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
+  });
+}
+
+/** Reads the CLI's API endpoint; defaults to the embedded cloud. */
+export function loadCliConfig(env: Env = process.env): CliConfig {
+  const fallback = `http://127.0.0.1:${port(env, ENV.port, DEFAULT_PORT)}`;
+  const endpoint = url(ENV.endpoint, optional(env, ENV.endpoint)) ?? fallback;
+  return Object.freeze({ endpoint: endpoint.replace(/\/+$/, '') });
+}
+
+/** Renders a service config back into environment variables (for the embedded cloud and CDK). */
+export function serviceEnvironment(config: ServiceConfig): Record<string, string> {
+  const env: Record<string, string> = {
+    [ENV.region]: config.region,
+    [ENV.volumesTable]: config.tables.volumes,
+    [ENV.partitionsTable]: config.tables.partitions,
+    [ENV.sledBuckets]: config.sledBuckets.join(','),
+    [ENV.flushQueueUrl]: config.queues.flush,
+    [ENV.copyQueueUrl]: config.queues.copy,
+  };
+  if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;
+  if (config.endpoints.sqs) env[ENV.sqsEndpoint] = config.endpoints.sqs;
+  if (config.endpoints.dynamodb) env[ENV.dynamodbEndpoint] = config.endpoints.dynamodb;
+  if (config.endpoints.sfn) env[ENV.sfnEndpoint] = config.endpoints.sfn;
+  return env;
+}

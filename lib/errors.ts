@@ -1,0 +1,88 @@
+/**
+ * Typed errors. Every error the service raises on purpose is a SledsError with a stable
+ * `code` and the HTTP status a handler answers with; anything else is a 500.
+ */
+export class SledsError extends Error {
+  readonly code: string;
+  readonly status: number;
+
+  constructor(code: string, status: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+    this.status = status;
+  }
+}
+
+/** The request is malformed or a value is out of range (400). */
+export class ValidationError extends SledsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ValidationError', 400, message, options);
+  }
+}
+
+/** The body is not JSON, or not the JSON object the route expects (400). */
+export class MalformedJsonError extends SledsError {
+  constructor(message = 'The request body is not valid JSON.') {
+    super('MalformedJson', 400, message);
+  }
+}
+
+/** The body is larger than the route accepts (413). */
+export class PayloadTooLargeError extends SledsError {
+  constructor(limitBytes: number) {
+    super('PayloadTooLarge', 413, `The request body exceeds the limit of ${limitBytes} bytes.`);
+  }
+}
+
+/** No route has this path (404). */
+export class RouteNotFoundError extends SledsError {
+  constructor(method: string, path: string) {
+    super('RouteNotFound', 404, `No route for ${method} ${path}.`);
+  }
+}
+
+/** The path exists but not with this method (405). */
+export class MethodNotAllowedError extends SledsError {
+  readonly allowed: readonly string[];
+
+  constructor(method: string, path: string, allowed: readonly string[]) {
+    super('MethodNotAllowed', 405, `${method} is not allowed on ${path}; use ${allowed.join(', ')}.`);
+    this.allowed = allowed;
+  }
+}
+
+/** The volume id is well formed but no such volume exists (404). */
+export class VolumeNotFoundError extends SledsError {
+  constructor(volumeId: string) {
+    super('VolumeNotFound', 404, `Volume ${volumeId} does not exist.`);
+  }
+}
+
+/** The volume exists but its state forbids the operation (409). */
+export class VolumeStateError extends SledsError {
+  constructor(volumeId: string, state: string, operation: string) {
+    super('VolumeStateConflict', 409, `Volume ${volumeId} is ${state}; cannot ${operation}.`);
+  }
+}
+
+/** A conditional write lost a race that the caller may retry (409). */
+export class ConcurrentModificationError extends SledsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('ConcurrentModification', 409, message, options);
+  }
+}
+
+/** A backing service (S3, DynamoDB, SQS) failed or throttled (503). */
+export class BackendUnavailableError extends SledsError {
+  constructor(service: string, options?: { cause?: unknown }) {
+    super('BackendUnavailable', 503, `The ${service} backend is unavailable; retry later.`, options);
+  }
+}
+
+/** A required setting is missing or invalid; raised at startup. */
+export class ConfigError extends SledsError {
+  constructor(message: string) {
+    super('ConfigError', 500, message);
+  }
+}

@@ -1,0 +1,172 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { errorResponse, type ApiEvent, type ApiHandler, type ApiResult } from '../api/http.js';
+import { BINARY_MEDIA_TYPES, MAX_REQUEST_BODY_BYTES, findRoute } from '../api/routes.js';
+import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from '../errors.js';
+import { HANDLER_MODULES } from './handler-registry.js';
+
+export interface ApiServer {
+  readonly url: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+class BodyTooLarge extends Error {}
+
+async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > limit) throw new BodyTooLarge();
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+function isBinary(contentType: string | undefined): boolean {
+  const type = contentType?.split(';')[0]?.trim().toLowerCase();
+  return type !== undefined && BINARY_MEDIA_TYPES.includes(type);
+}
+
+/** Builds the API Gateway REST proxy event that a deployed handler would receive. */
+export function toProxyEvent(
+  request: IncomingMessage,
+  url: URL,
+  resource: string,
+  pathParameters: Record<string, string>,
+  body: Buffer,
+): ApiEvent {
+  const headers: Record<string, string> = {};
+  const multiValueHeaders: Record<string, string[]> = {};
+  for (const [name, value] of Object.entries(request.headers)) {
+    if (value === undefined) continue;
+    const values = Array.isArray(value) ? value : [value];
+    headers[name] = values.join(', ');
+    multiValueHeaders[name] = values;
+  }
+  const query: Record<string, string> = {};
+  const multiQuery: Record<string, string[]> = {};
+  for (const [name, value] of url.searchParams) {
+    query[name] = value;
+    (multiQuery[name] ??= []).push(value);
+  }
+  const binary = isBinary(request.headers['content-type']);
+  const hasQuery = Object.keys(query).length > 0;
+  const hasParameters = Object.keys(pathParameters).length > 0;
+  return {
+    resource,
+    path: url.pathname,
+    httpMethod: request.method ?? 'GET',
+    headers,
+    multiValueHeaders,
+    queryStringParameters: hasQuery ? query : null,
+    multiValueQueryStringParameters: hasQuery ? multiQuery : null,
+    pathParameters: hasParameters ? pathParameters : null,
+    stageVariables: null,
+    body: body.length === 0 ? null : binary ? body.toString('base64') : body.toString('utf8'),
+    isBase64Encoded: binary && body.length > 0,
+    requestContext: {
+      accountId: '000000000000',
+      apiId: 'local',
+      authorizer: undefined,
+      protocol: `HTTP/${request.httpVersion}`,
+      httpMethod: request.method ?? 'GET',
+      identity: {
+        accessKey: null,
+        accountId: null,
+        apiKey: null,
+        apiKeyId: null,
+        caller: null,
+        clientCert: null,
+        cognitoAuthenticationProvider: null,
+        cognitoAuthenticationType: null,
+        cognitoIdentityId: null,
+        cognitoIdentityPoolId: null,
+        principalOrgId: null,
+        sourceIp: request.socket.remoteAddress ?? '127.0.0.1',
+        user: null,
+        userAgent: request.headers['user-agent'] ?? null,
+        userArn: null,
+      },
+      path: url.pathname,
+      stage: 'local',
+      requestId: randomUUID(),
+      requestTimeEpoch: Date.now(),
+      resourceId: resource,
+      resourcePath: resource,
+    },
+  };
+}
+
+function send(response: ServerResponse, result: ApiResult, closeConnection = false): void {
+  const body = result.isBase64Encoded ? Buffer.from(result.body, 'base64') : Buffer.from(result.body, 'utf8');
+  const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}), 'content-length': body.length };
+  if (closeConnection) headers.connection = 'close';
+  response.writeHead(result.statusCode, headers as Record<string, string>);
+  response.end(body);
+}
+
+async function dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const method = request.method ?? 'GET';
+  const match = findRoute(method, url.pathname);
+  if (!('route' in match)) {
+    // Drain the body so the client sees the answer instead of a reset.
+    request.resume();
+    const error =
+      match.allowed.length > 0
+        ? new MethodNotAllowedError(method, url.pathname, match.allowed)
+        : new RouteNotFoundError(method, url.pathname);
+    send(response, errorResponse(error));
+    return;
+  }
+  let body: Buffer;
+  try {
+    body = await readBody(request, MAX_REQUEST_BODY_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyTooLarge)) throw error;
+    send(response, errorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)), true);
+    request.resume();
+    return;
+  }
+  const load = HANDLER_MODULES[match.route.handler];
+  if (!load) throw new Error(`no handler module named ${match.route.handler}`);
+  const handler: ApiHandler = (await load()).handler;
+  const event = toProxyEvent(request, url, match.route.resource, match.pathParameters, body);
+  send(response, await handler(event));
+}
+
+/**
+ * Serves the API on 127.0.0.1 the way API Gateway does: match the route, build a proxy event,
+ * invoke the handler in-process, write its result back.
+ */
+export async function startApiServer(options: { port: number; host?: string }): Promise<ApiServer> {
+  const server: Server = createServer((request, response) => {
+    dispatch(request, response).catch((error: unknown) => {
+      if (!response.headersSent) send(response, errorResponse(error));
+      else response.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,62 @@
+import { createAwsClients } from '../aws/clients.js';
+import { provisionLocalResources } from '../aws/provision.js';
+import { DEFAULT_REGION, serviceEnvironment, type ServiceConfig } from '../config.js';
+import { DEFAULT_SLED_COUNT } from '../resources.js';
+import { startApiServer, type ApiServer } from './api-server.js';
+import { startEmulators } from './emulators.js';
+
+export interface LocalCloud {
+  readonly apiUrl: string;
+  readonly config: ServiceConfig;
+  stop(): Promise<void>;
+}
+
+export interface LocalCloudOptions {
+  /** API port; 0 picks a free one. */
+  readonly port: number;
+  /** Keep data on disk here; in memory when absent. */
+  readonly dataDir?: string;
+  readonly sledCount?: number;
+  readonly region?: string;
+}
+
+/**
+ * The whole service on one machine: emulators, the resources the CDK stateful stack would
+ * create, and the API served by the real handlers. The API port is bound first, so a second
+ * instance fails fast without touching the first one's data.
+ */
+export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
+  const region = options.region ?? DEFAULT_REGION;
+  const api: ApiServer = await startApiServer({ port: options.port });
+  try {
+    const emulators = await startEmulators({ dataDir: options.dataDir, region });
+    try {
+      const endpoints = { s3: emulators.s3Endpoint, sqs: emulators.sqsEndpoint, dynamodb: emulators.dynamodbEndpoint };
+      const bootstrap = { region, endpoints, tables: { volumes: '', partitions: '' }, sledBuckets: [], queues: { flush: '', copy: '' } };
+      const clients = createAwsClients(bootstrap);
+      let resources;
+      try {
+        resources = await provisionLocalResources(clients, { sledCount: options.sledCount ?? DEFAULT_SLED_COUNT, region });
+      } finally {
+        clients.destroy();
+      }
+      const config: ServiceConfig = Object.freeze({ region, endpoints, ...resources });
+      // The handlers read their config from the environment, exactly as a deployed Lambda does.
+      Object.assign(process.env, serviceEnvironment(config));
+      return {
+        apiUrl: api.url,
+        config,
+        async stop() {
+          await api.close();
+          await emulators.stop();
+        },
+      };
+    } catch (error) {
+      await emulators.stop();
+      throw error;
+    }
+  } catch (error) {
+    await api.close();
+    throw error;
+  }
+}

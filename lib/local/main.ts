@@ -1,0 +1,56 @@
+import { resolve } from 'node:path';
+import { loadLocalCloudConfig } from '../config.js';
+import { startLocalCloud, type LocalCloud } from './local-cloud.js';
+
+const SHUTDOWN_DEADLINE_MS = 5000;
+
+/** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
+async function main(): Promise<void> {
+  const { port, dataDir } = loadLocalCloudConfig();
+  const started = performance.now();
+  let cloud: LocalCloud;
+  try {
+    cloud = await startLocalCloud({ port, dataDir: resolve(dataDir) });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'EADDRINUSE') {
+      console.error(
+        `sleds: port ${port} is already in use. Another \`npm start\` may be running; stop it, or set SLEDS_PORT to another port.`,
+      );
+      process.exit(1);
+    }
+    throw error;
+  }
+  const { config } = cloud;
+  console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
+  console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
+  console.log(`  S3, SQS   ${config.endpoints.s3}   sleds: ${config.sledBuckets.join(', ')}`);
+  console.log(`  DynamoDB  ${config.endpoints.dynamodb}   tables: ${Object.values(config.tables).join(', ')}`);
+  console.log(`  data      ${resolve(dataDir)}`);
+  console.log('  Ctrl-C to stop');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`sleds: ${signal}, shutting down`);
+    const deadline = setTimeout(() => {
+      console.error(`sleds: shutdown took over ${SHUTDOWN_DEADLINE_MS} ms; exiting anyway`);
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    cloud.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error('sleds: error while shutting down', error);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+main().catch((error: unknown) => {
+  console.error('sleds: failed to start:', error instanceof Error ? error.message : error);
+  process.exit(1);
+});

@@ -1,0 +1,35 @@
+import type { Volume, VolumeState } from './volume.js';
+
+export interface VolumePage {
+  readonly volumes: readonly Volume[];
+  /** Opaque; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
+/** Where volume metadata lives (DynamoDB in every deployment). */
+export interface VolumeRepository {
+  /** Stores a new volume; fails with ConcurrentModificationError if the id is taken. */
+  create(volume: Volume): Promise<void>;
+  get(volumeId: string): Promise<Volume | undefined>;
+  /** Throws ValidationError for a cursor it did not issue. */
+  list(limit: number, cursor?: string): Promise<VolumePage>;
+  /**
+   * Moves a volume to `to` if its state is one of `from`, and returns the updated volume.
+   * Throws VolumeNotFoundError or VolumeStateError otherwise.
+   */
+  transition(volumeId: string, from: readonly VolumeState[], to: VolumeState, now: Date): Promise<Volume>;
+  /** Removes the item; a no-op if it is already gone. */
+  remove(volumeId: string): Promise<void>;
+}
+
+/** Where volume data lives (the sled buckets). */
+export interface VolumeDataStore {
+  /** Removes every object of the volume on every sled; returns how many were removed. */
+  removeVolumeData(volumeId: string): Promise<number>;
+}
+
+/** A backing service that can say whether it answers. */
+export interface HealthProbe {
+  readonly name: string;
+  check(): Promise<void>;
+}

@@ -1,0 +1,57 @@
+import { VolumeNotFoundError, VolumeStateError, ConcurrentModificationError } from '../errors.js';
+import type { VolumeDataStore, VolumePage, VolumeRepository } from './ports.js';
+import { newVolume, type Volume, type VolumeSpec } from './volume.js';
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+
+/** The volume use cases: create, read, list and delete. */
+export class VolumeService {
+  constructor(
+    private readonly repository: VolumeRepository,
+    private readonly data: VolumeDataStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  /** Creates an empty, available volume. Nothing is allocated on the sleds until data is written. */
+  async create(spec: VolumeSpec): Promise<Volume> {
+    // A 68-bit random id collides essentially never; retry once anyway rather than fail a caller.
+    for (let attempt = 0; ; attempt++) {
+      const volume = newVolume(spec, this.clock());
+      try {
+        await this.repository.create(volume);
+        return volume;
+      } catch (error) {
+        if (!(error instanceof ConcurrentModificationError) || attempt >= 2) throw error;
+      }
+    }
+  }
+
+  /** Returns the volume or throws VolumeNotFoundError. */
+  async get(volumeId: string): Promise<Volume> {
+    const volume = await this.repository.get(volumeId);
+    if (!volume) throw new VolumeNotFoundError(volumeId);
+    return volume;
+  }
+
+  /** Lists volumes a page at a time. */
+  list(limit: number = DEFAULT_PAGE_SIZE, cursor?: string): Promise<VolumePage> {
+    return this.repository.list(limit, cursor);
+  }
+
+  /**
+   * Deletes a volume: first marks it `deleting` so no new work starts on it, then removes its
+   * objects, then its metadata. A crash part-way leaves it `deleting`, and a second delete
+   * finishes the job.
+   */
+  async delete(volumeId: string): Promise<{ objectsRemoved: number }> {
+    const volume = await this.get(volumeId);
+    if (volume.state === 'creating') {
+      throw new VolumeStateError(volumeId, volume.state, 'delete it while its copy job runs');
+    }
+    await this.repository.transition(volumeId, ['available', 'failed', 'deleting'], 'deleting', this.clock());
+    const objectsRemoved = await this.data.removeVolumeData(volumeId);
+    await this.repository.remove(volumeId);
+    return { objectsRemoved };
+  }
+}
