@@ -42,6 +42,8 @@ export interface ServiceConfig {
 export interface LocalCloudConfig {
   readonly port: number;
   readonly dataDir: string;
+  /** Serve the API against this endpoint (LocalStack) instead of the embedded emulators. */
+  readonly awsEndpoint?: string;
 }
 
 /** What the CLI needs. */
@@ -118,9 +120,11 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
 
 /** Reads the embedded cloud's port and data directory. */
 export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
+  const awsEndpoint = url(ENV.awsEndpoint, optional(env, ENV.awsEndpoint));
   return Object.freeze({
     port: port(env, ENV.port, DEFAULT_PORT),
     dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
+    ...(awsEndpoint ? { awsEndpoint } : {}),
   });
 }
 

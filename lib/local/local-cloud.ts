@@ -3,7 +3,7 @@ import { provisionLocalResources } from '../aws/provision.js';
 import { DEFAULT_REGION, serviceEnvironment, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
-import { startEmulators } from './emulators.js';
+import { startEmulators, type Emulators } from './emulators.js';
 
 export interface LocalCloud {
   readonly apiUrl: string;
@@ -18,6 +18,11 @@ export interface LocalCloudOptions {
   readonly dataDir?: string;
   readonly sledCount?: number;
   readonly region?: string;
+  /**
+   * Use this AWS-compatible endpoint (LocalStack) for every service instead of starting the
+   * emulators; the resources are created there the same way.
+   */
+  readonly awsEndpoint?: string;
 }
 
 /**
@@ -29,7 +34,9 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const region = options.region ?? DEFAULT_REGION;
   const api: ApiServer = await startApiServer({ port: options.port });
   try {
-    const emulators = await startEmulators({ dataDir: options.dataDir, region });
+    const emulators: Emulators = options.awsEndpoint
+      ? externalEndpoint(options.awsEndpoint)
+      : await startEmulators({ dataDir: options.dataDir, region });
     try {
       const endpoints = { s3: emulators.s3Endpoint, sqs: emulators.sqsEndpoint, dynamodb: emulators.dynamodbEndpoint };
       const bootstrap = { region, endpoints, tables: { volumes: '', partitions: '' }, sledBuckets: [], queues: { flush: '', copy: '' } };
@@ -59,4 +66,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await api.close();
     throw error;
   }
+}
+
+function externalEndpoint(endpoint: string): Emulators {
+  return { s3Endpoint: endpoint, sqsEndpoint: endpoint, dynamodbEndpoint: endpoint, stop: async () => {} };
 }

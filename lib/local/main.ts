@@ -6,11 +6,11 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
-  const { port, dataDir } = loadLocalCloudConfig();
+  const { port, dataDir, awsEndpoint } = loadLocalCloudConfig();
   const started = performance.now();
   let cloud: LocalCloud;
   try {
-    cloud = await startLocalCloud({ port, dataDir: resolve(dataDir) });
+    cloud = await startLocalCloud({ port, dataDir: resolve(dataDir), ...(awsEndpoint ? { awsEndpoint } : {}) });
   } catch (error) {
     if ((error as { code?: string }).code === 'EADDRINUSE') {
       console.error(
@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
   console.log(`  S3, SQS   ${config.endpoints.s3}   sleds: ${config.sledBuckets.join(', ')}`);
   console.log(`  DynamoDB  ${config.endpoints.dynamodb}   tables: ${Object.values(config.tables).join(', ')}`);
-  console.log(`  data      ${resolve(dataDir)}`);
+  console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
   console.log('  Ctrl-C to stop');
 
   let stopping = false;

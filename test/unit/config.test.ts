@@ -1,0 +1,56 @@
+import { describe, expect, it } from 'vitest';
+import { ENV, loadCliConfig, loadLocalCloudConfig, loadServiceConfig, serviceEnvironment } from '../../lib/config.js';
+import { ConfigError } from '../../lib/errors.js';
+
+const FULL = {
+  [ENV.volumesTable]: 'vols',
+  [ENV.partitionsTable]: 'parts',
+  [ENV.sledBuckets]: 'sled-a, sled-b ,sled-c',
+  [ENV.flushQueueUrl]: 'http://q/flush',
+  [ENV.copyQueueUrl]: 'http://q/copy',
+};
+
+describe('config', () => {
+  it('reads a complete environment into a frozen object', () => {
+    const config = loadServiceConfig({ ...FULL, [ENV.region]: 'eu-west-1', [ENV.awsEndpoint]: 'http://localhost:4566' });
+    expect(config.sledBuckets).toEqual(['sled-a', 'sled-b', 'sled-c']);
+    expect(config.region).toBe('eu-west-1');
+    expect(config.endpoints).toEqual({
+      s3: 'http://localhost:4566',
+      sqs: 'http://localhost:4566',
+      dynamodb: 'http://localhost:4566',
+      sfn: 'http://localhost:4566',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+    expect(Object.isFrozen(config.tables)).toBe(true);
+  });
+
+  it('lets a per-service endpoint override the shared one', () => {
+    const config = loadServiceConfig({ ...FULL, [ENV.awsEndpoint]: 'http://a:1', [ENV.dynamodbEndpoint]: 'http://b:2' });
+    expect(config.endpoints.dynamodb).toBe('http://b:2');
+    expect(config.endpoints.s3).toBe('http://a:1');
+  });
+
+  it.each(Object.keys(FULL))('fails fast naming %s when it is missing', (name) => {
+    const env: Record<string, string> = { ...FULL };
+    delete env[name];
+    expect(() => loadServiceConfig(env)).toThrow(new ConfigError(`${name} is required`));
+  });
+
+  it('refuses a malformed endpoint, a duplicate sled and a bad port', () => {
+    expect(() => loadServiceConfig({ ...FULL, [ENV.s3Endpoint]: 'not a url' })).toThrow(/SLEDS_S3_ENDPOINT must be a URL/);
+    expect(() => loadServiceConfig({ ...FULL, [ENV.sledBuckets]: 'a,a' })).toThrow(/names a bucket twice/);
+    expect(() => loadLocalCloudConfig({ [ENV.port]: '70000' })).toThrow(/SLEDS_PORT must be a port/);
+  });
+
+  it('round-trips through the environment it renders', () => {
+    const config = loadServiceConfig({ ...FULL, [ENV.s3Endpoint]: 'http://s3:1' });
+    expect(loadServiceConfig(serviceEnvironment(config))).toEqual(config);
+  });
+
+  it('defaults the local cloud and the CLI to port 4510', () => {
+    expect(loadLocalCloudConfig({})).toEqual({ port: 4510, dataDir: '.sleds' });
+    expect(loadCliConfig({}).endpoint).toBe('http://127.0.0.1:4510');
+    expect(loadCliConfig({ [ENV.endpoint]: 'https://api.example.com/prod/' }).endpoint).toBe('https://api.example.com/prod');
+  });
+});
