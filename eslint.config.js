@@ -34,6 +34,11 @@ export default tseslint.config(
     rules: { 'no-restricted-imports': ['error', { patterns: [awsSdkOnlyInAdapters.patterns[1]] }] },
   },
   {
+    // Tests read loosely typed JSON responses.
+    files: ['test/**'],
+    rules: { '@typescript-eslint/no-explicit-any': 'off' },
+  },
+  {
     files: ['infra/**', 'test/infra/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

@@ -35,6 +35,13 @@ export class PayloadTooLargeError extends SledsError {
   }
 }
 
+/** The body's content type is not what the route takes (415). */
+export class UnsupportedMediaTypeError extends SledsError {
+  constructor(got: string, expected: string) {
+    super('UnsupportedMediaType', 415, `The body must be sent as ${expected}, not ${got}.`);
+  }
+}
+
 /** No route has this path (404). */
 export class RouteNotFoundError extends SledsError {
   constructor(method: string, path: string) {
@@ -84,5 +91,50 @@ export class BackendUnavailableError extends SledsError {
 export class ConfigError extends SledsError {
   constructor(message: string) {
     super('ConfigError', 500, message);
+  }
+}
+
+/** An offset or length is not a multiple of the block size, or a size is out of bounds (400). */
+export class MisalignedIoError extends SledsError {
+  constructor(message: string) {
+    super('MisalignedIo', 400, message);
+  }
+}
+
+/** The byte range does not lie inside the volume (400). */
+export class RangeOutOfBoundsError extends SledsError {
+  constructor(message: string) {
+    super('RangeOutOfBounds', 400, message);
+  }
+}
+
+/** The partition number does not exist in the volume (404). */
+export class PartitionNotFoundError extends SledsError {
+  constructor(volumeId: string, partition: number, partitionCount: number) {
+    super('PartitionNotFound', 404, `Volume ${volumeId} has partitions 0 to ${partitionCount - 1}; there is no partition ${partition}.`);
+  }
+}
+
+/**
+ * A head-node replica's epoch was superseded (a failover happened), so it may commit nothing.
+ * Nothing was acknowledged; the caller may retry, which goes to the new primary (503).
+ */
+export class FencedError extends SledsError {
+  constructor(message: string) {
+    super('Fenced', 503, message);
+  }
+}
+
+/** An Idempotency-Key was reused for a different request (422). */
+export class IdempotencyKeyMismatchError extends SledsError {
+  constructor(key: string) {
+    super('IdempotencyKeyMismatch', 422, `Idempotency-Key "${key}" was already used for a different write.`);
+  }
+}
+
+/** A request with this Idempotency-Key is still running (409). */
+export class IdempotencyInProgressError extends SledsError {
+  constructor(key: string) {
+    super('IdempotencyInProgress', 409, `A write with Idempotency-Key "${key}" is still in progress; retry shortly.`);
   }
 }

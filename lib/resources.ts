@@ -9,12 +9,20 @@ export interface KeyAttribute {
   readonly type: 'S' | 'N';
 }
 
+export interface IndexDefinition {
+  readonly name: string;
+  readonly partitionKey: KeyAttribute;
+  readonly sortKey?: KeyAttribute;
+}
+
 export interface TableDefinition {
   /** CDK logical id, and the readable part of the local table name. */
   readonly id: string;
   readonly localName: string;
   readonly partitionKey: KeyAttribute;
   readonly sortKey?: KeyAttribute;
+  /** Global secondary indexes, projecting keys only. */
+  readonly indexes?: readonly IndexDefinition[];
   readonly purpose: string;
 }
 
@@ -41,7 +49,10 @@ export const TABLES = {
     localName: 'sleds-partitions',
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
-    purpose: 'head-node replicas of each partition: replica state and note log',
+    // Sparse: only partition metadata and idempotency records carry volumeId, so a volume's
+    // delete can find every partition that was ever written without scanning.
+    indexes: [{ name: 'byVolume', partitionKey: { name: 'volumeId', type: 'S' }, sortKey: { name: 'sk', type: 'S' } }],
+    purpose: 'head-node replicas of each partition: placement, epoch and note logs; idempotency records',
   },
 } as const satisfies Record<string, TableDefinition>;
 

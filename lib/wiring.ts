@@ -1,8 +1,11 @@
 import { createAwsClients, type AwsClients } from './aws/clients.js';
 import { DynamoDbVolumeRepository } from './aws/dynamodb-volume-repository.js';
+import { DynamoDbIdempotencyStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from './aws/dynamodb-partition-store.js';
 import { createHealthProbes } from './aws/health-probes.js';
+import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
 import { loadServiceConfig, serviceEnvironment, type ServiceConfig } from './config.js';
+import { VolumeDataService, type VolumeDataOptions } from './notes/volume-data-service.js';
 import type { HealthProbe } from './volumes/ports.js';
 import { VolumeService } from './volumes/volume-service.js';
 
@@ -11,18 +14,32 @@ export interface Services {
   readonly config: ServiceConfig;
   readonly clients: AwsClients;
   readonly volumes: VolumeService;
+  readonly data: VolumeDataService;
   readonly healthProbes: readonly HealthProbe[];
 }
 
 /** Wires the domain services to the adapters for one config. */
-export function createServices(config: ServiceConfig): Services {
+export function createServices(config: ServiceConfig, options: VolumeDataOptions = {}): Services {
   const clients = createAwsClients(config);
   const repository = new DynamoDbVolumeRepository(clients.documents, config.tables.volumes);
-  const data = new S3VolumeDataStore(clients.s3, config.sledBuckets);
+  const objects = new S3VolumeDataStore(clients.s3, config.sledBuckets);
+  const table = config.tables.partitions;
+  const data = new VolumeDataService(
+    repository,
+    {
+      metas: new DynamoDbPartitionMetaStore(clients.documents, table),
+      logs: new DynamoDbNoteLogStore(clients.documents, table),
+      idempotency: new DynamoDbIdempotencyStore(clients.documents, table),
+      journal: new S3JournalStore(clients.s3, config.sledBuckets),
+      sledCount: config.sledBuckets.length,
+    },
+    options,
+  );
   return {
     config,
     clients,
-    volumes: new VolumeService(repository, data),
+    volumes: new VolumeService(repository, [objects, data]),
+    data,
     healthProbes: createHealthProbes(clients, config),
   };
 }

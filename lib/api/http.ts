@@ -1,6 +1,6 @@
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { z } from 'zod';
-import { MalformedJsonError, MethodNotAllowedError, SledsError, ValidationError } from '../errors.js';
+import type { z } from 'zod';
+import { MalformedJsonError, MethodNotAllowedError, SledsError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
 
 export type ApiEvent = APIGatewayProxyEvent;
 export type ApiResult = APIGatewayProxyResult;
@@ -14,6 +14,35 @@ const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
 /** A JSON response. */
 export function json(statusCode: number, body: unknown, headers: Record<string, string> = {}): ApiResult {
   return { statusCode, headers: { ...JSON_HEADERS, ...headers }, body: JSON.stringify(body) };
+}
+
+/** A binary response; API Gateway decodes the base64 for clients that accept octet-stream. */
+export function binary(statusCode: number, body: Buffer): ApiResult {
+  return {
+    statusCode,
+    headers: { 'content-type': 'application/octet-stream' },
+    body: body.toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+/** A header's value, whatever case the client sent its name in. */
+export function header(event: ApiEvent, name: string): string | undefined {
+  const wanted = name.toLowerCase();
+  for (const [key, value] of Object.entries(event.headers ?? {})) {
+    if (key.toLowerCase() === wanted && value !== undefined) return value;
+  }
+  return undefined;
+}
+
+/** The body as bytes; it must be sent as application/octet-stream. */
+export function requireBinaryBody(event: ApiEvent): Buffer {
+  const type = header(event, 'content-type')?.split(';')[0]?.trim().toLowerCase();
+  if (event.body && type !== 'application/octet-stream') {
+    throw new UnsupportedMediaTypeError(type ?? 'none', 'application/octet-stream');
+  }
+  if (!event.body) return Buffer.alloc(0);
+  return event.isBase64Encoded ? Buffer.from(event.body, 'base64') : Buffer.from(event.body, 'binary');
 }
 
 /** An empty response, such as 204. */

@@ -19,6 +19,14 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'GET', resource: '/volumes', handler: 'list-volumes', summary: 'list volumes, paginated with nextToken' },
   { method: 'GET', resource: '/volumes/{volumeId}', handler: 'get-volume', summary: 'show one volume' },
   { method: 'DELETE', resource: '/volumes/{volumeId}', handler: 'delete-volume', summary: 'delete a volume and its data' },
+  { method: 'PUT', resource: '/volumes/{volumeId}/data', handler: 'write-data', summary: 'write bytes at ?offset= (octet-stream body)' },
+  { method: 'GET', resource: '/volumes/{volumeId}/data', handler: 'read-data', summary: 'read ?offset=&length= bytes' },
+  {
+    method: 'GET',
+    resource: '/volumes/{volumeId}/partitions/{partition}',
+    handler: 'get-partition',
+    summary: 'both head-node replicas of a partition',
+  },
 ];
 
 export interface RouteMatch {

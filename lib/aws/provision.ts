@@ -1,4 +1,10 @@
-import { CreateTableCommand, DescribeTableCommand, type AttributeDefinition, type KeySchemaElement } from '@aws-sdk/client-dynamodb';
+import {
+  CreateTableCommand,
+  DescribeTableCommand,
+  type AttributeDefinition,
+  type CreateTableCommandInput,
+  type KeySchemaElement,
+} from '@aws-sdk/client-dynamodb';
 import { CreateBucketCommand, PutBucketLifecycleConfigurationCommand } from '@aws-sdk/client-s3';
 import { CreateQueueCommand, GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import type { ServiceConfig } from '../config.js';
@@ -8,6 +14,7 @@ import {
   TABLES,
   deadLetterQueueName,
   localSledBucketName,
+  type KeyAttribute,
   type QueueDefinition,
   type TableDefinition,
 } from '../resources.js';
@@ -15,21 +22,35 @@ import type { AwsClients } from './clients.js';
 
 const DAY_SECONDS = 24 * 60 * 60;
 
-function keySchema(table: TableDefinition): { KeySchema: KeySchemaElement[]; AttributeDefinitions: AttributeDefinition[] } {
-  const keys = [
-    { attribute: table.partitionKey, KeyType: 'HASH' as const },
-    ...(table.sortKey ? [{ attribute: table.sortKey, KeyType: 'RANGE' as const }] : []),
+function keys(partitionKey: KeyAttribute, sortKey?: KeyAttribute): KeySchemaElement[] {
+  return [
+    { AttributeName: partitionKey.name, KeyType: 'HASH' },
+    ...(sortKey ? [{ AttributeName: sortKey.name, KeyType: 'RANGE' as const }] : []),
   ];
+}
+
+function tableSchema(table: TableDefinition): Pick<CreateTableCommandInput, 'KeySchema' | 'AttributeDefinitions' | 'GlobalSecondaryIndexes'> {
+  const attributes = new Map<string, KeyAttribute>();
+  for (const attribute of [table.partitionKey, table.sortKey, ...(table.indexes ?? []).flatMap((i) => [i.partitionKey, i.sortKey])]) {
+    if (attribute) attributes.set(attribute.name, attribute);
+  }
+  const AttributeDefinitions: AttributeDefinition[] = [...attributes.values()].map((a) => ({ AttributeName: a.name, AttributeType: a.type }));
+  const GlobalSecondaryIndexes = (table.indexes ?? []).map((index) => ({
+    IndexName: index.name,
+    KeySchema: keys(index.partitionKey, index.sortKey),
+    Projection: { ProjectionType: 'KEYS_ONLY' as const },
+  }));
   return {
-    KeySchema: keys.map(({ attribute, KeyType }) => ({ AttributeName: attribute.name, KeyType })),
-    AttributeDefinitions: keys.map(({ attribute }) => ({ AttributeName: attribute.name, AttributeType: attribute.type })),
+    KeySchema: keys(table.partitionKey, table.sortKey),
+    AttributeDefinitions,
+    ...(GlobalSecondaryIndexes.length > 0 ? { GlobalSecondaryIndexes } : {}),
   };
 }
 
 async function ensureTable(clients: AwsClients, table: TableDefinition): Promise<string> {
   try {
     await clients.dynamodb.send(
-      new CreateTableCommand({ TableName: table.localName, BillingMode: 'PAY_PER_REQUEST', ...keySchema(table) }),
+      new CreateTableCommand({ TableName: table.localName, BillingMode: 'PAY_PER_REQUEST', ...tableSchema(table) }),
     );
   } catch (error) {
     if (!(error instanceof Error && error.name === 'ResourceInUseException')) throw error;

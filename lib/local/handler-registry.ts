@@ -10,4 +10,7 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: ApiHandler
   'list-volumes': () => import('../../functions/list-volumes.js'),
   'get-volume': () => import('../../functions/get-volume.js'),
   'delete-volume': () => import('../../functions/delete-volume.js'),
+  'write-data': () => import('../../functions/write-data.js'),
+  'read-data': () => import('../../functions/read-data.js'),
+  'get-partition': () => import('../../functions/get-partition.js'),
 };

@@ -9,7 +9,8 @@ export const MAX_PAGE_SIZE = 1000;
 export class VolumeService {
   constructor(
     private readonly repository: VolumeRepository,
-    private readonly data: VolumeDataStore,
+    /** Every store that keeps part of a volume: the sled objects, the head-node state. */
+    private readonly data: readonly VolumeDataStore[],
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -50,7 +51,8 @@ export class VolumeService {
       throw new VolumeStateError(volumeId, volume.state, 'delete it while its copy job runs');
     }
     await this.repository.transition(volumeId, ['available', 'failed', 'deleting'], 'deleting', this.clock());
-    const objectsRemoved = await this.data.removeVolumeData(volumeId);
+    let objectsRemoved = 0;
+    for (const store of this.data) objectsRemoved += await store.removeVolumeData(volumeId);
     await this.repository.remove(volumeId);
     return { objectsRemoved };
   }

@@ -42,7 +42,7 @@ function setup(failData = false) {
       return 7;
     },
   };
-  return { log, repository, service: new VolumeService(repository, data) };
+  return { log, repository, service: new VolumeService(repository, [data]) };
 }
 
 describe('VolumeService.delete', () => {
@@ -59,7 +59,7 @@ describe('VolumeService.delete', () => {
     const volume = await broken.service.create(createVolumeRequestSchema.parse({ sizeBytes: 1 << 20 }));
     await expect(broken.service.delete(volume.volumeId)).rejects.toThrow('S3 down');
     expect(broken.repository.volumes.get(volume.volumeId)?.state).toBe('deleting');
-    const healed = new VolumeService(broken.repository, { removeVolumeData: async () => 0 });
+    const healed = new VolumeService(broken.repository, [{ removeVolumeData: async () => 0 }]);
     await healed.delete(volume.volumeId);
     expect(broken.repository.volumes.size).toBe(0);
   });

@@ -1,0 +1,339 @@
+import {
+  BatchWriteCommand,
+  DeleteCommand,
+  GetCommand,
+  PutCommand,
+  QueryCommand,
+  UpdateCommand,
+  type DynamoDBDocumentClient,
+} from '@aws-sdk/lib-dynamodb';
+import type {
+  IdempotencyRecord,
+  IdempotencyStore,
+  LogEntry,
+  LogRef,
+  NoteLogStore,
+  PartitionMeta,
+  PartitionMetaStore,
+} from '../notes/ports.js';
+import { TABLES } from '../resources.js';
+import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+
+const OP_DIGITS = 12;
+const META = 'meta';
+const IDEMPOTENCY = 'idem';
+const BY_VOLUME = TABLES.partitions.indexes[0].name;
+
+const metaKey = (volumeId: string, partition: number) => ({ pk: `${volumeId}#${partition}`, sk: META });
+const logPk = (log: LogRef) => `${log.volumeId}#${log.partition}#${log.replicaId}`;
+const opSk = (op: number) => `op#${String(op).padStart(OP_DIGITS, '0')}`;
+const idemKey = (volumeId: string, key: string) => ({ pk: `${volumeId}#idem#${key}`, sk: IDEMPOTENCY });
+
+function toEntry(item: Record<string, unknown>): LogEntry {
+  if (item.kind === 'epoch') return { kind: 'epoch', op: item.op as number, epoch: item.epoch as number };
+  return {
+    kind: 'write',
+    op: item.op as number,
+    epoch: item.epoch as number,
+    noteId: item.noteId as string,
+    offset: item.offset as number,
+    length: item.length as number,
+    sha256: item.sha256 as string,
+  };
+}
+
+function toMeta(item: Record<string, unknown>): PartitionMeta {
+  return {
+    volumeId: item.volumeId as string,
+    partition: item.partition as number,
+    epoch: item.epoch as number,
+    primary: item.primary as PartitionMeta['primary'],
+    secondary: item.secondary as PartitionMeta['secondary'],
+    replicaGeneration: item.replicaGeneration as number,
+  };
+}
+
+async function dynamo<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw translateAwsError('DynamoDB', error);
+  }
+}
+
+/**
+ * The partitions table holds partition metadata, note logs and idempotency records. Every
+ * write to it is a single-item conditional write: the design needs no transactions.
+ */
+abstract class PartitionsTable {
+  constructor(
+    protected readonly documents: DynamoDBDocumentClient,
+    protected readonly tableName: string,
+  ) {}
+}
+
+/** Partition metadata: placement of the two replicas and the epoch. */
+export class DynamoDbPartitionMetaStore extends PartitionsTable implements PartitionMetaStore {
+
+  async get(volumeId: string, partition: number): Promise<PartitionMeta | undefined> {
+    const { Item } = await dynamo(() =>
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: metaKey(volumeId, partition), ConsistentRead: true })),
+    );
+    return Item ? toMeta(Item) : undefined;
+  }
+
+  async createIfAbsent(meta: PartitionMeta): Promise<PartitionMeta> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...metaKey(meta.volumeId, meta.partition), ...meta },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return meta;
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw translateAwsError('DynamoDB', error);
+      const existing = await this.get(meta.volumeId, meta.partition);
+      if (!existing) throw new Error(`partition metadata ${meta.volumeId}/${meta.partition} vanished while being created`, { cause: error });
+      return existing;
+    }
+  }
+
+  async replace(meta: PartitionMeta, expectedEpoch: number): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...metaKey(meta.volumeId, meta.partition), ...meta },
+          ConditionExpression: 'epoch = :expected',
+          ExpressionAttributeValues: { ':expected': expectedEpoch },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async listPartitions(volumeId: string): Promise<number[]> {
+    const partitions: number[] = [];
+    for (const item of await this.byVolume(volumeId)) {
+      if (item.sk === META) partitions.push(Number(String(item.pk).split('#')[1]));
+    }
+    return partitions.sort((a, b) => a - b);
+  }
+
+  async removePartition(volumeId: string, partition: number, replicaIds: readonly string[]): Promise<void> {
+    for (const replicaId of replicaIds) {
+      const pk = logPk({ volumeId, partition, replicaId });
+      const keys = await this.queryKeys(pk);
+      await this.deleteKeys(keys);
+    }
+    await dynamo(() => this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: metaKey(volumeId, partition) })));
+    // Idempotency records belong to the volume, not a partition; removing them with any partition is harmless.
+    const records = (await this.byVolume(volumeId)).filter((item) => item.sk === IDEMPOTENCY);
+    await this.deleteKeys(records.map((item) => ({ pk: item.pk as string, sk: item.sk as string })));
+  }
+
+  private async byVolume(volumeId: string): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: BY_VOLUME,
+            KeyConditionExpression: 'volumeId = :v',
+            ExpressionAttributeValues: { ':v': volumeId },
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      items.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return items;
+  }
+
+  private async queryKeys(pk: string): Promise<Array<{ pk: string; sk: string }>> {
+    const keys: Array<{ pk: string; sk: string }> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) keys.push({ pk: item.pk as string, sk: item.sk as string });
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return keys;
+  }
+
+  private async deleteKeys(keys: Array<{ pk: string; sk: string }>): Promise<void> {
+    for (let i = 0; i < keys.length; i += 25) {
+      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
+      // BatchWrite may hand back unprocessed items under load; resend them until none remain.
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        const result = await dynamo(() =>
+          this.documents.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } })),
+        );
+        requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+      }
+    }
+  }
+
+}
+
+/** The note logs, one per replica incarnation, keyed on the zero-padded op number. */
+export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStore {
+
+  async append(log: LogRef, entry: LogEntry): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: logPk(log), sk: opSk(entry.op), ...entry },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async get(log: LogRef, op: number): Promise<LogEntry | undefined> {
+    const { Item } = await dynamo(() =>
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: opSk(op) }, ConsistentRead: true })),
+    );
+    return Item ? toEntry(Item) : undefined;
+  }
+
+  async tail(log: LogRef): Promise<LogEntry | undefined> {
+    const page = await dynamo(() =>
+      this.documents.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk AND begins_with(sk, :op)',
+          ExpressionAttributeValues: { ':pk': logPk(log), ':op': 'op#' },
+          ScanIndexForward: false,
+          Limit: 1,
+          ConsistentRead: true,
+        }),
+      ),
+    );
+    const item = page.Items?.[0];
+    return item ? toEntry(item) : undefined;
+  }
+
+  async range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]> {
+    const entries: LogEntry[] = [];
+    let start: Record<string, unknown> | undefined;
+    const upper = uptoOp ?? 10 ** OP_DIGITS - 1;
+    if (upper <= afterOp) return entries;
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': opSk(upper) },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) entries.push(toEntry(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return entries;
+  }
+
+}
+
+/** Idempotency-Key records of writes; they carry volumeId so a volume's delete finds them. */
+export class DynamoDbIdempotencyStore extends PartitionsTable implements IdempotencyStore {
+
+  async claim(volumeId: string, key: string, fingerprint: string, now: number): Promise<IdempotencyRecord> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { ...idemKey(volumeId, key), volumeId, state: 'in-progress', fingerprint, claimedAt: now },
+          ConditionExpression: 'attribute_not_exists(pk)',
+        }),
+      );
+      return { state: 'claimed' };
+    } catch (error) {
+      if (!isConditionalCheckFailed(error)) throw translateAwsError('DynamoDB', error);
+    }
+    const { Item } = await dynamo(() =>
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: idemKey(volumeId, key), ConsistentRead: true })),
+    );
+    // Released between our put and our get: the caller simply claims again.
+    if (!Item) return this.claim(volumeId, key, fingerprint, now);
+    if (Item.state === 'done') return { state: 'done', fingerprint: Item.fingerprint as string, result: Item.result };
+    return { state: 'in-progress', fingerprint: Item.fingerprint as string, claimedAt: Item.claimedAt as number };
+  }
+
+  async takeOver(volumeId: string, key: string, claimedAt: number, now: number): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: idemKey(volumeId, key),
+          UpdateExpression: 'SET claimedAt = :now',
+          ConditionExpression: '#state = :progress AND claimedAt = :then',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':now': now, ':then': claimedAt, ':progress': 'in-progress' },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async complete(volumeId: string, key: string, result: unknown): Promise<void> {
+    await dynamo(() =>
+      this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: idemKey(volumeId, key),
+          UpdateExpression: 'SET #state = :done, #result = :result',
+          ExpressionAttributeNames: { '#state': 'state', '#result': 'result' },
+          ExpressionAttributeValues: { ':done': 'done', ':result': result },
+        }),
+      ),
+    );
+  }
+
+  async release(volumeId: string, key: string): Promise<void> {
+    await dynamo(() =>
+      this.documents.send(
+        new DeleteCommand({
+          TableName: this.tableName,
+          Key: idemKey(volumeId, key),
+          ConditionExpression: '#state = :progress',
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ':progress': 'in-progress' },
+        }),
+      ),
+    ).catch((error: unknown) => {
+      if (!(error instanceof Error && isConditionalCheckFailed(error.cause ?? error))) throw error;
+    });
+  }
+}

@@ -1,0 +1,79 @@
+import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import type { JournalStore, LogRef } from '../notes/ports.js';
+import { volumeKeyPrefix } from '../volumes/volume.js';
+import { translateAwsError } from './aws-errors.js';
+
+/** Prefix of one replica's journal on its sled. */
+export function journalPrefix(log: LogRef): string {
+  return `${volumeKeyPrefix(log.volumeId)}journal/${log.partition}/${log.replicaId}/`;
+}
+
+/** Note payloads: one immutable object per note on the replica's journal sled. */
+export class S3JournalStore implements JournalStore {
+  constructor(
+    private readonly s3: S3Client,
+    private readonly sledBuckets: readonly string[],
+  ) {}
+
+  private bucket(sled: number): string {
+    const bucket = this.sledBuckets[sled];
+    if (!bucket) throw new Error(`sled ${sled} is not configured (${this.sledBuckets.length} sleds)`);
+    return bucket;
+  }
+
+  async put(sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void> {
+    try {
+      await this.s3.send(
+        new PutObjectCommand({
+          Bucket: this.bucket(sled),
+          Key: `${journalPrefix(log)}${noteId}`,
+          Body: payload,
+          ContentLength: payload.length,
+          ContentType: 'application/octet-stream',
+          // S3 verifies the body against our digest, so a note is never stored torn.
+          ChecksumSHA256: Buffer.from(meta.sha256, 'hex').toString('base64'),
+          Metadata: { offset: String(meta.offset), sha256: meta.sha256 },
+        }),
+      );
+    } catch (error) {
+      throw translateAwsError('S3', error);
+    }
+  }
+
+  async read(sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer> {
+    try {
+      const object = await this.s3.send(
+        new GetObjectCommand({
+          Bucket: this.bucket(sled),
+          Key: `${journalPrefix(log)}${noteId}`,
+          Range: `bytes=${start}-${start + length - 1}`,
+        }),
+      );
+      const bytes = Buffer.from(await object.Body!.transformToByteArray());
+      if (bytes.length !== length) {
+        throw new Error(`note ${noteId} returned ${bytes.length} bytes for a ${length}-byte range`);
+      }
+      return bytes;
+    } catch (error) {
+      throw translateAwsError('S3', error);
+    }
+  }
+
+  async list(sled: number, log: LogRef): Promise<string[]> {
+    const prefix = journalPrefix(log);
+    const ids: string[] = [];
+    let token: string | undefined;
+    try {
+      do {
+        const page = await this.s3.send(
+          new ListObjectsV2Command({ Bucket: this.bucket(sled), Prefix: prefix, ContinuationToken: token }),
+        );
+        for (const object of page.Contents ?? []) if (object.Key) ids.push(object.Key.slice(prefix.length));
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    } catch (error) {
+      throw translateAwsError('S3', error);
+    }
+    return ids;
+  }
+}

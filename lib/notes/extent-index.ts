@@ -1,0 +1,88 @@
+import sortedBtree from 'sorted-btree';
+
+// sorted-btree is CommonJS with an `exports.default`; Node's ESM loader hands us the module object.
+type BTreeClass = typeof sortedBtree.default;
+const BTree: BTreeClass = (sortedBtree as unknown as { default?: BTreeClass }).default ?? (sortedBtree as unknown as BTreeClass);
+
+/** Where the bytes of one committed op live: the note, and the op that wrote it. */
+export interface ExtentSource {
+  readonly op: number;
+  readonly noteId: string;
+  /** Volume offset at which the note's payload begins. */
+  readonly noteOffset: number;
+}
+
+/** A run of bytes [offset, offset + length) that one op wrote last. */
+export interface Extent extends ExtentSource {
+  readonly offset: number;
+  readonly length: number;
+}
+
+interface Segment extends ExtentSource {
+  readonly end: number;
+}
+
+/**
+ * The extent index of a partition: disjoint segments keyed on their start offset in a B+
+ * tree, each naming the newest op that covers it. Ops are applied in op order, so applying
+ * op n simply cuts away whatever it overlaps; a read is then one ordered range scan.
+ */
+export class ExtentIndex {
+  private readonly tree = new BTree<number, Segment>();
+  private applied = 0;
+
+  /** The highest op applied so far (0 for none). */
+  get lastOp(): number {
+    return this.applied;
+  }
+
+  /** Number of disjoint segments (for tests and status). */
+  get segmentCount(): number {
+    return this.tree.size;
+  }
+
+  /**
+   * Applies op `source.op`, which wrote [offset, offset + length). Ops must arrive in
+   * increasing order; an op at or below the last applied one is ignored (a replay).
+   */
+  apply(offset: number, length: number, source: ExtentSource): void {
+    if (source.op <= this.applied) return;
+    this.applied = source.op;
+    if (length <= 0) return;
+    const end = offset + length;
+    // A segment that starts before `offset` may run into the new range: keep its head, and its tail if it outlives `end`.
+    const before = this.tree.nextLowerPair(offset);
+    if (before && before[1].end > offset) {
+      const [start, segment] = before;
+      this.tree.set(start, { ...segment, end: offset });
+      if (segment.end > end) this.tree.set(end, { ...segment });
+    }
+    // Segments starting inside the range are replaced; the last may leave a tail past `end`.
+    const inside: Array<[number, Segment]> = [];
+    this.tree.forRange(offset, end, false, (start, segment) => {
+      inside.push([start, segment]);
+    });
+    for (const [start, segment] of inside) {
+      this.tree.delete(start);
+      if (segment.end > end) this.tree.set(end, { ...segment });
+    }
+    this.tree.set(offset, { op: source.op, noteId: source.noteId, noteOffset: source.noteOffset, end });
+  }
+
+  /** The extents that cover [offset, offset + length), in offset order; gaps are never written. */
+  lookup(offset: number, length: number): Extent[] {
+    const end = offset + length;
+    const found: Extent[] = [];
+    const emit = (start: number, segment: Segment) => {
+      const from = Math.max(start, offset);
+      const to = Math.min(segment.end, end);
+      if (to > from) {
+        found.push({ offset: from, length: to - from, op: segment.op, noteId: segment.noteId, noteOffset: segment.noteOffset });
+      }
+    };
+    const before = this.tree.nextLowerPair(offset);
+    if (before) emit(before[0], before[1]);
+    this.tree.forRange(offset, end, false, emit);
+    return found;
+  }
+}

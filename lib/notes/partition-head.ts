@@ -1,0 +1,293 @@
+import { ConcurrentModificationError, FencedError } from '../errors.js';
+import { journalSleds } from '../sleds/placement.js';
+import { ExtentIndex } from './extent-index.js';
+import type { JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement, WriteEntry } from './ports.js';
+import { SerialQueue, mapLimit } from './serial-queue.js';
+
+/** Points in the write protocol where a test can make the process "crash". */
+export type CrashPoint = 'after-payload' | 'after-pending-note' | 'after-primary-commit' | 'after-secondary-commit';
+
+/** Called at each crash point; a test throws from it to stop the protocol there. */
+export type FaultHook = (point: CrashPoint, partition: number) => void | Promise<void>;
+
+export interface PartitionDeps {
+  readonly metas: PartitionMetaStore;
+  readonly logs: NoteLogStore;
+  readonly journal: JournalStore;
+  readonly sledCount: number;
+}
+
+/** A note to commit: its payload and where it goes in the volume. */
+export interface Note {
+  readonly noteId: string;
+  readonly offset: number;
+  readonly payload: Buffer;
+  readonly sha256: string;
+}
+
+interface Tail {
+  readonly op: number;
+  readonly epoch: number;
+}
+
+const EMPTY_TAIL: Tail = { op: 0, epoch: 0 };
+const MAX_APPEND_ATTEMPTS = 64;
+const READ_CONCURRENCY = 16;
+
+const tailOf = (entry: LogEntry | undefined): Tail => (entry ? { op: entry.op, epoch: entry.epoch } : EMPTY_TAIL);
+
+function sameWrite(a: LogEntry, b: LogEntry): boolean {
+  if (a.kind !== b.kind || a.op !== b.op) return false;
+  return a.kind === 'epoch' || (a.noteId === (b as WriteEntry).noteId && a.offset === (b as WriteEntry).offset);
+}
+
+/** The initial metadata of a partition: replicas r1 (primary) and r2 on two different sleds. */
+export function initialMeta(volumeId: string, partition: number, sledCount: number): PartitionMeta {
+  const [primarySled, secondarySled] = journalSleds(volumeId, partition, sledCount);
+  return {
+    volumeId,
+    partition,
+    epoch: 1,
+    primary: { replicaId: 'r1', sled: primarySled },
+    secondary: { replicaId: 'r2', sled: secondarySled },
+    replicaGeneration: 2,
+  };
+}
+
+/**
+ * This process's view of one partition's head node. It caches what it has seen (the
+ * metadata, the tails of both logs, the extent index), but correctness never rests on the
+ * cache: every commit is a conditional append, and a stale view only costs a re-read.
+ *
+ * The rule that keeps op numbers dense and fencing sound with single-item writes: op n is
+ * appended to a log only by a writer that has seen that log's op n-1 and checked its epoch.
+ * A failover appends an epoch entry, so an older writer either finds its slot taken or sees
+ * the newer epoch in the entry before it.
+ */
+export class PartitionHead {
+  private meta: PartitionMeta | undefined;
+  private metaLoading: Promise<PartitionMeta | undefined> | undefined;
+  private primaryTail: Tail | undefined;
+  private secondaryTail: Tail | undefined;
+  private readonly primaryQueue = new SerialQueue();
+  private readonly secondaryQueue = new SerialQueue();
+  private readonly refreshQueue = new SerialQueue();
+  private index = new ExtentIndex();
+  private noteOps = new Map<string, number>();
+  private refreshRequests = 0;
+  private refreshedUpTo = 0;
+
+  constructor(
+    private readonly deps: PartitionDeps,
+    readonly volumeId: string,
+    readonly partition: number,
+  ) {}
+
+  /** The log of one replica of this partition. */
+  logOf(replica: ReplicaPlacement): LogRef {
+    return { volumeId: this.volumeId, partition: this.partition, replicaId: replica.replicaId };
+  }
+
+  /** The partition metadata; with `create`, places the replicas on first use. */
+  async loadMeta(create: true): Promise<PartitionMeta>;
+  async loadMeta(create: boolean): Promise<PartitionMeta | undefined>;
+  async loadMeta(create: boolean): Promise<PartitionMeta | undefined> {
+    if (this.meta) return this.meta;
+    // One load at a time: concurrent first writers must share one view, or each would reset the other's.
+    this.metaLoading ??= (async () => {
+      try {
+        let meta = await this.deps.metas.get(this.volumeId, this.partition);
+        if (!meta && create) {
+          meta = await this.deps.metas.createIfAbsent(initialMeta(this.volumeId, this.partition, this.deps.sledCount));
+        }
+        if (meta) this.adopt(meta);
+        return meta;
+      } finally {
+        this.metaLoading = undefined;
+      }
+    })();
+    const meta = await this.metaLoading;
+    return meta ?? (create ? this.loadMeta(true) : undefined);
+  }
+
+  /** Forgets everything cached, after a fence or a failover. */
+  invalidate(): void {
+    this.meta = undefined;
+    this.primaryTail = undefined;
+    this.secondaryTail = undefined;
+    this.index = new ExtentIndex();
+    this.noteOps = new Map();
+    this.refreshedUpTo = this.refreshRequests;
+  }
+
+  private adopt(meta: PartitionMeta): void {
+    this.invalidate();
+    this.meta = meta;
+  }
+
+  private fenced(why: string): FencedError {
+    this.invalidate();
+    return new FencedError(
+      `Partition ${this.partition} of ${this.volumeId}: ${why}. The write was not acknowledged; retry it.`,
+    );
+  }
+
+  /**
+   * Runs the write protocol for one note: payload to the primary's journal (pending), copy
+   * to the secondary's journal, commit on the primary under the next op, commit on the
+   * secondary under the same op. Returns the op once both hold it.
+   */
+  async write(note: Note, fault?: FaultHook): Promise<number> {
+    const meta = await this.loadMeta(true);
+    const primary = this.logOf(meta.primary);
+    const secondary = this.logOf(meta.secondary);
+    const journalMeta = { offset: note.offset, sha256: note.sha256 };
+    await this.deps.journal.put(meta.primary.sled, primary, note.noteId, note.payload, journalMeta);
+    await fault?.('after-payload', this.partition);
+    await this.deps.journal.put(meta.secondary.sled, secondary, note.noteId, note.payload, journalMeta);
+    await fault?.('after-pending-note', this.partition);
+    const entry = await this.commitPrimary(meta, note);
+    await fault?.('after-primary-commit', this.partition);
+    await this.commitSecondary(meta, entry);
+    await fault?.('after-secondary-commit', this.partition);
+    return entry.op;
+  }
+
+  /** The op under which the primary committed `noteId`, if it did (for idempotent retries). */
+  async committedOp(noteId: string): Promise<number | undefined> {
+    const meta = await this.loadMeta(false);
+    if (!meta) return undefined;
+    await this.refreshIndex(meta);
+    return this.noteOps.get(noteId);
+  }
+
+  /** Makes sure the secondary holds op `op` of the primary (finishing an interrupted write). */
+  async ensureReplicated(op: number): Promise<void> {
+    const meta = await this.loadMeta(true);
+    const entry = await this.deps.logs.get(this.logOf(meta.primary), op);
+    if (!entry) throw new Error(`op ${op} is not on the primary of partition ${this.partition}`);
+    await this.commitSecondary(meta, entry);
+  }
+
+  private commitPrimary(meta: PartitionMeta, note: Note): Promise<WriteEntry> {
+    return this.primaryQueue.run(async () => {
+      const log = this.logOf(meta.primary);
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        if (this.meta !== meta) throw this.fenced('its metadata changed during the write');
+        const tail = this.primaryTail ?? tailOf(await this.deps.logs.tail(log));
+        this.primaryTail = tail;
+        if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`);
+        const entry: WriteEntry = {
+          kind: 'write',
+          op: tail.op + 1,
+          epoch: meta.epoch,
+          noteId: note.noteId,
+          offset: note.offset,
+          length: note.payload.length,
+          sha256: note.sha256,
+        };
+        let appended: boolean;
+        try {
+          appended = await this.deps.logs.append(log, entry);
+        } catch (error) {
+          // The append may or may not have landed; only a fresh read of the tail can tell.
+          this.primaryTail = undefined;
+          throw error;
+        }
+        if (appended) {
+          this.primaryTail = { op: entry.op, epoch: entry.epoch };
+          return entry;
+        }
+        this.primaryTail = undefined;
+      }
+      throw new ConcurrentModificationError(`Partition ${this.partition}: too many writers raced for the next op`);
+    });
+  }
+
+  private commitSecondary(meta: PartitionMeta, entry: LogEntry): Promise<void> {
+    return this.secondaryQueue.run(async () => {
+      const log = this.logOf(meta.secondary);
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        const tail = this.secondaryTail ?? tailOf(await this.deps.logs.tail(log));
+        this.secondaryTail = tail;
+        if (tail.op >= entry.op) {
+          const existing = await this.deps.logs.get(log, entry.op);
+          if (existing && sameWrite(existing, entry)) return;
+          throw this.fenced(`the secondary holds a different op ${entry.op}`);
+        }
+        if (tail.epoch > entry.epoch) throw this.fenced(`epoch ${entry.epoch} was superseded by epoch ${tail.epoch}`);
+        if (tail.op < entry.op - 1) {
+          await this.catchUpSecondary(meta, tail.op, entry.op - 1);
+          continue;
+        }
+        let appended: boolean;
+        try {
+          appended = await this.deps.logs.append(log, entry);
+        } catch (error) {
+          this.secondaryTail = undefined;
+          throw error;
+        }
+        if (appended) {
+          this.secondaryTail = { op: entry.op, epoch: entry.epoch };
+          return;
+        }
+        this.secondaryTail = undefined;
+      }
+      throw new ConcurrentModificationError(`Partition ${this.partition}: the secondary did not settle`);
+    });
+  }
+
+  /** Copies ops (afterOp, uptoOp] from the primary's log: an earlier writer stopped between its two commits. */
+  private async catchUpSecondary(meta: PartitionMeta, afterOp: number, uptoOp: number): Promise<void> {
+    const missing = await this.deps.logs.range(this.logOf(meta.primary), afterOp, uptoOp);
+    if (missing.length !== uptoOp - afterOp) {
+      throw this.fenced(`the primary log lacks ops ${afterOp + 1} to ${uptoOp}`);
+    }
+    const log = this.logOf(meta.secondary);
+    for (const entry of missing) {
+      if (!(await this.deps.logs.append(log, entry))) {
+        const existing = await this.deps.logs.get(log, entry.op);
+        if (!existing || !sameWrite(existing, entry)) throw this.fenced(`the secondary holds a different op ${entry.op}`);
+      }
+      this.secondaryTail = { op: entry.op, epoch: entry.epoch };
+    }
+  }
+
+  /**
+   * Brings the extent index up to the primary's newest op. A refresh that starts after a
+   * caller asked covers that caller, so concurrent readers share one query, yet none of
+   * them can miss a write acknowledged before it asked.
+   */
+  private refreshIndex(meta: PartitionMeta): Promise<void> {
+    const ticket = ++this.refreshRequests;
+    return this.refreshQueue.run(async () => {
+      if (this.refreshedUpTo >= ticket) return;
+      const covers = this.refreshRequests;
+      const index = this.index;
+      const entries = await this.deps.logs.range(this.logOf(meta.primary), index.lastOp);
+      if (this.index !== index) return;
+      for (const entry of entries) {
+        if (entry.kind === 'write') {
+          index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset });
+          this.noteOps.set(entry.noteId, entry.op);
+        } else {
+          index.apply(0, 0, { op: entry.op, noteId: '', noteOffset: 0 });
+        }
+      }
+      this.refreshedUpTo = Math.max(this.refreshedUpTo, covers);
+    });
+  }
+
+  /** Reads [offset, offset + length) of the volume (inside this partition) into `into` at `at`. */
+  async read(offset: number, length: number, into: Buffer, at: number): Promise<void> {
+    const meta = await this.loadMeta(false);
+    if (!meta) return; // never written: the buffer's zeros are the answer
+    await this.refreshIndex(meta);
+    const primary = this.logOf(meta.primary);
+    const extents = this.index.lookup(offset, length);
+    await mapLimit(extents, READ_CONCURRENCY, async (extent) => {
+      const bytes = await this.deps.journal.read(meta.primary.sled, primary, extent.noteId, extent.offset - extent.noteOffset, extent.length);
+      bytes.copy(into, at + (extent.offset - offset));
+    });
+  }
+}

@@ -1,0 +1,95 @@
+/** A head-node replica: one incarnation of a partition's state, with its own log and journal sled. */
+export interface ReplicaPlacement {
+  /** Unique within the partition for its whole life: a rebuilt replica gets a new id, so a log is never reused. */
+  readonly replicaId: string;
+  /** Index into the deployment's sled buckets. */
+  readonly sled: number;
+}
+
+/** Which replica is primary, under which epoch. */
+export interface PartitionMeta {
+  readonly volumeId: string;
+  readonly partition: number;
+  readonly epoch: number;
+  readonly primary: ReplicaPlacement;
+  readonly secondary: ReplicaPlacement;
+  /** Generation counter for replica ids. */
+  readonly replicaGeneration: number;
+}
+
+/** A committed write: op `op` made note `noteId` (bytes [offset, offset + length) of the volume) visible. */
+export interface WriteEntry {
+  readonly kind: 'write';
+  readonly op: number;
+  readonly epoch: number;
+  readonly noteId: string;
+  readonly offset: number;
+  readonly length: number;
+  readonly sha256: string;
+}
+
+/** A failover: from this op on, the log belongs to `epoch`; writers of older epochs are fenced. */
+export interface EpochEntry {
+  readonly kind: 'epoch';
+  readonly op: number;
+  readonly epoch: number;
+}
+
+export type LogEntry = WriteEntry | EpochEntry;
+
+/** Identifies one replica's log. */
+export interface LogRef {
+  readonly volumeId: string;
+  readonly partition: number;
+  readonly replicaId: string;
+}
+
+/** Partition metadata (DynamoDB). */
+export interface PartitionMetaStore {
+  get(volumeId: string, partition: number): Promise<PartitionMeta | undefined>;
+  /** Creates the metadata unless it exists; returns whichever version is stored. */
+  createIfAbsent(meta: PartitionMeta): Promise<PartitionMeta>;
+  /** Replaces the metadata if its epoch is still `expectedEpoch` (a failover); false otherwise. */
+  replace(meta: PartitionMeta, expectedEpoch: number): Promise<boolean>;
+  /** Every partition of the volume that has metadata. */
+  listPartitions(volumeId: string): Promise<number[]>;
+  /** Removes the metadata, the logs of the given replicas and the volume's idempotency records. */
+  removePartition(volumeId: string, partition: number, replicaIds: readonly string[]): Promise<void>;
+}
+
+/** The note logs (DynamoDB): op entries, appended with a conditional write. */
+export interface NoteLogStore {
+  /** Appends `entry` at `entry.op` unless that op is taken; returns false if it was. */
+  append(log: LogRef, entry: LogEntry): Promise<boolean>;
+  get(log: LogRef, op: number): Promise<LogEntry | undefined>;
+  /** The entry with the highest op, if any. */
+  tail(log: LogRef): Promise<LogEntry | undefined>;
+  /** Entries with afterOp < op <= uptoOp (all after afterOp when uptoOp is absent), in op order. */
+  range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]>;
+}
+
+/** Note payloads on the sleds (S3). */
+export interface JournalStore {
+  put(sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void>;
+  /** Reads `length` bytes from `start` within the note's payload. */
+  read(sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer>;
+  /** Note ids in a replica's journal. */
+  list(sled: number, log: LogRef): Promise<string[]>;
+}
+
+/** The state of an Idempotency-Key. */
+export type IdempotencyRecord =
+  | { readonly state: 'claimed' }
+  | { readonly state: 'in-progress'; readonly fingerprint: string; readonly claimedAt: number }
+  | { readonly state: 'done'; readonly fingerprint: string; readonly result: unknown };
+
+/** Idempotency records of writes (DynamoDB). */
+export interface IdempotencyStore {
+  /** Claims the key for this request unless a record exists; returns the existing record otherwise. */
+  claim(volumeId: string, key: string, fingerprint: string, now: number): Promise<IdempotencyRecord>;
+  /** Takes over a claim older than `staleBefore`; false if someone else holds or finished it. */
+  takeOver(volumeId: string, key: string, claimedAt: number, now: number): Promise<boolean>;
+  complete(volumeId: string, key: string, result: unknown): Promise<void>;
+  /** Drops the claim after a failure, so a retry starts afresh. */
+  release(volumeId: string, key: string): Promise<void>;
+}

@@ -1,0 +1,206 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
+import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
+import type { Volume } from '../volumes/volume.js';
+import { partitionRange, splitByPartition, validateIo } from './geometry.js';
+import { PartitionHead, initialMeta, type FaultHook, type PartitionDeps } from './partition-head.js';
+import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
+
+export interface WriteResult {
+  readonly ops: ReadonlyArray<{ readonly partition: number; readonly op: number }>;
+}
+
+export interface ReplicaStatus {
+  readonly role: 'primary' | 'secondary';
+  readonly replicaId: string;
+  readonly sled: number;
+  readonly epoch: number;
+  readonly lastCommittedOp: number;
+  readonly pendingNotes: readonly string[];
+}
+
+export interface PartitionStatus {
+  readonly volumeId: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly sizeBytes: number;
+  /** False until the first write places the replicas. */
+  readonly initialized: boolean;
+  readonly epoch: number;
+  readonly primary: ReplicaStatus;
+  readonly secondary: ReplicaStatus;
+  /** True when both replicas hold the same ops. */
+  readonly inSync: boolean;
+}
+
+export interface VolumeDataOptions {
+  /** Test hook: called at each step of the write protocol. */
+  readonly fault?: FaultHook;
+  /** An in-progress Idempotency-Key claim older than this is taken over (its writer died). */
+  readonly idempotencyLeaseMs?: number;
+  readonly clock?: () => number;
+}
+
+const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
+const MAX_CACHED_HEADS = 8192;
+
+const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+
+/** The data path of volumes: writes through the note protocol, reads through the extent index. */
+export class VolumeDataService implements VolumeDataStore {
+  private readonly heads = new Map<string, PartitionHead>();
+
+  constructor(
+    private readonly volumes: VolumeRepository,
+    private readonly deps: PartitionDeps & { readonly idempotency: IdempotencyStore },
+    private readonly options: VolumeDataOptions = {},
+  ) {}
+
+  private head(volumeId: string, partition: number): PartitionHead {
+    const key = `${volumeId}#${partition}`;
+    let head = this.heads.get(key);
+    if (head) {
+      // Re-insert so the map's order is least-recently-used first.
+      this.heads.delete(key);
+    } else {
+      head = new PartitionHead(this.deps, volumeId, partition);
+      if (this.heads.size >= MAX_CACHED_HEADS) this.heads.delete(this.heads.keys().next().value as string);
+    }
+    this.heads.set(key, head);
+    return head;
+  }
+
+  private async availableVolume(volumeId: string, operation: string): Promise<Volume> {
+    const volume = await this.volumes.get(volumeId);
+    if (!volume) throw new VolumeNotFoundError(volumeId);
+    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, operation);
+    return volume;
+  }
+
+  /**
+   * Writes `data` at `offset`. The part in each partition commits atomically under one op;
+   * a write that spans partitions commits one op per partition, in parallel.
+   */
+  async write(volumeId: string, offset: number, data: Buffer, idempotencyKey?: string): Promise<WriteResult> {
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new ValidationError('Idempotency-Key must be 1 to 128 letters, digits or _ . : -');
+    }
+    const volume = await this.availableVolume(volumeId, 'write to it');
+    validateIo(volume, offset, data.length, 'write');
+    if (idempotencyKey === undefined) return this.writeParts(volume, offset, data);
+    return this.writeOnce(volume, offset, data, idempotencyKey);
+  }
+
+  private async writeOnce(volume: Volume, offset: number, data: Buffer, key: string): Promise<WriteResult> {
+    const clock = this.options.clock ?? Date.now;
+    const lease = this.options.idempotencyLeaseMs ?? 60_000;
+    const fingerprint = sha256(`${offset}:${data.length}:${sha256(data)}`);
+    const record = await this.deps.idempotency.claim(volume.volumeId, key, fingerprint, clock());
+    if (record.state !== 'claimed') {
+      if (record.fingerprint !== fingerprint) throw new IdempotencyKeyMismatchError(key);
+      if (record.state === 'done') return record.result as WriteResult;
+      const stale = clock() - record.claimedAt > lease;
+      if (!stale || !(await this.deps.idempotency.takeOver(volume.volumeId, key, record.claimedAt, clock()))) {
+        throw new IdempotencyInProgressError(key);
+      }
+    }
+    try {
+      const result = await this.writeParts(volume, offset, data, key);
+      await this.deps.idempotency.complete(volume.volumeId, key, result);
+      return result;
+    } catch (error) {
+      await this.deps.idempotency.release(volume.volumeId, key).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  private async writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey?: string): Promise<WriteResult> {
+    const slices = splitByPartition(volume, offset, data.length);
+    const ops = await Promise.all(
+      slices.map(async (slice) => {
+        const head = this.head(volume.volumeId, slice.partition);
+        const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
+        // With an Idempotency-Key the note id is derived from it, so a retry after a crash finds its own commit.
+        const noteId = idempotencyKey
+          ? `k${sha256(`${volume.volumeId}/${idempotencyKey}/${slice.partition}`).slice(0, 24)}`
+          : `n${randomBytes(12).toString('hex')}`;
+        if (idempotencyKey) {
+          const committed = await head.committedOp(noteId);
+          if (committed !== undefined) {
+            await head.ensureReplicated(committed);
+            return { partition: slice.partition, op: committed };
+          }
+        }
+        const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) }, this.options.fault);
+        return { partition: slice.partition, op };
+      }),
+    );
+    return { ops };
+  }
+
+  /** Reads [offset, offset + length): the newest committed bytes, zeros where nothing was written. */
+  async read(volumeId: string, offset: number, length: number): Promise<Buffer> {
+    const volume = await this.availableVolume(volumeId, 'read from it');
+    validateIo(volume, offset, length, 'read');
+    const buffer = Buffer.alloc(length);
+    await Promise.all(
+      splitByPartition(volume, offset, length).map((slice) =>
+        this.head(volumeId, slice.partition).read(slice.offset, slice.length, buffer, slice.bufferOffset),
+      ),
+    );
+    return buffer;
+  }
+
+  /** Both replicas of a partition: epoch, last committed op, and notes recorded but not committed. */
+  async partitionStatus(volumeId: string, partition: number): Promise<PartitionStatus> {
+    const volume = await this.volumes.get(volumeId);
+    if (!volume) throw new VolumeNotFoundError(volumeId);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= volume.partitionCount) {
+      throw new PartitionNotFoundError(volumeId, partition, volume.partitionCount);
+    }
+    const stored = await this.deps.metas.get(volumeId, partition);
+    const meta: PartitionMeta = stored ?? initialMeta(volumeId, partition, this.deps.sledCount);
+    const head = this.head(volumeId, partition);
+    const describe = async (role: 'primary' | 'secondary', replica: ReplicaPlacement): Promise<ReplicaStatus> => {
+      const log = head.logOf(replica);
+      const [entries, notes] = stored
+        ? await Promise.all([this.deps.logs.range(log, 0), this.deps.journal.list(replica.sled, log)])
+        : [[] as LogEntry[], [] as string[]];
+      const committed = new Set(entries.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : [])));
+      const last = entries.at(-1);
+      return {
+        role,
+        replicaId: replica.replicaId,
+        sled: replica.sled,
+        epoch: Math.max(meta.epoch, last?.epoch ?? 0),
+        lastCommittedOp: last?.op ?? 0,
+        pendingNotes: notes.filter((noteId) => !committed.has(noteId)),
+      };
+    };
+    const [primary, secondary] = await Promise.all([describe('primary', meta.primary), describe('secondary', meta.secondary)]);
+    const { start, end } = partitionRange(volume, partition);
+    return {
+      volumeId,
+      partition,
+      offset: start,
+      sizeBytes: end - start,
+      initialized: stored !== undefined,
+      epoch: meta.epoch,
+      primary,
+      secondary,
+      inSync: primary.lastCommittedOp === secondary.lastCommittedOp,
+    };
+  }
+
+  /** Removes the head-node state of every partition of the volume (its metadata and logs). */
+  async removeVolumeData(volumeId: string): Promise<number> {
+    const partitions = await this.deps.metas.listPartitions(volumeId);
+    for (const partition of partitions) {
+      const meta = await this.deps.metas.get(volumeId, partition);
+      const replicaIds = meta ? Array.from({ length: meta.replicaGeneration }, (_, i) => `r${i + 1}`) : [];
+      await this.deps.metas.removePartition(volumeId, partition, replicaIds);
+      this.heads.delete(`${volumeId}#${partition}`);
+    }
+    return 0;
+  }
+}

@@ -1,0 +1,18 @@
+import { createHash } from 'node:crypto';
+
+function hash32(text: string): number {
+  return createHash('sha256').update(text).digest().readUInt32BE(0);
+}
+
+/**
+ * Picks the journal sleds of a partition's two head-node replicas: a hash of (volume,
+ * partition) picks the primary's sled, a second hash picks a different sled for the
+ * secondary. Partitions of one volume thus spread over every sled, and the two journals of
+ * a partition never share one, so losing a sled never loses both copies of a note.
+ */
+export function journalSleds(volumeId: string, partition: number, sledCount: number): [number, number] {
+  if (sledCount < 2) throw new Error('two head-node replicas need at least two sleds');
+  const primary = hash32(`${volumeId}/${partition}/primary`) % sledCount;
+  const step = 1 + (hash32(`${volumeId}/${partition}/secondary`) % (sledCount - 1));
+  return [primary, (primary + step) % sledCount];
+}
