@@ -63,9 +63,18 @@ export class SledsStatefulStack extends Stack {
     return serviceEnvironment({
       region: this.region,
       endpoints: {},
-      tables: { volumes: this.tables.volumes.tableName, partitions: this.tables.partitions.tableName },
+      tables: {
+        volumes: this.tables.volumes.tableName,
+        partitions: this.tables.partitions.tableName,
+        snapshots: this.tables.snapshots.tableName,
+        copyJobs: this.tables.copyJobs.tableName,
+      },
       sledBuckets: this.sledBuckets.map((bucket) => bucket.bucketName),
-      queues: { flush: this.queues.flush.queue.queueUrl, copy: this.queues.copy.queue.queueUrl },
+      queues: {
+        flush: this.queues.flush.queue.queueUrl,
+        snapshot: this.queues.snapshot.queue.queueUrl,
+        copy: this.queues.copy.queue.queueUrl,
+      },
     });
   }
 }

@@ -15,6 +15,13 @@ export const ENV = {
   sfnEndpoint: 'SLEDS_SFN_ENDPOINT',
   volumesTable: 'SLEDS_VOLUMES_TABLE',
   partitionsTable: 'SLEDS_PARTITIONS_TABLE',
+  snapshotsTable: 'SLEDS_SNAPSHOTS_TABLE',
+  copyJobsTable: 'SLEDS_COPY_JOBS_TABLE',
+  snapshotQueueUrl: 'SLEDS_SNAPSHOT_QUEUE_URL',
+  /** The copy-job state machine; absent in the embedded cloud, which runs it in-process. */
+  copyStateMachineArn: 'SLEDS_COPY_STATE_MACHINE_ARN',
+  /** Sled bandwidth model: bytes per second per sled link (each direction); off when absent. */
+  sledBandwidth: 'SLEDS_SLED_BANDWIDTH',
   /** Comma-separated sled bucket names, in sled order. */
   sledBuckets: 'SLEDS_SLED_BUCKETS',
   flushQueueUrl: 'SLEDS_FLUSH_QUEUE_URL',
@@ -33,9 +40,12 @@ type Env = Readonly<Record<string, string | undefined>>;
 export interface ServiceConfig {
   readonly region: string;
   readonly endpoints: Readonly<{ s3?: string; sqs?: string; dynamodb?: string; sfn?: string }>;
-  readonly tables: Readonly<{ volumes: string; partitions: string }>;
+  readonly tables: Readonly<{ volumes: string; partitions: string; snapshots: string; copyJobs: string }>;
   readonly sledBuckets: readonly string[];
-  readonly queues: Readonly<{ flush: string; copy: string }>;
+  readonly queues: Readonly<{ flush: string; snapshot: string; copy: string }>;
+  readonly copyStateMachineArn?: string;
+  /** Bytes per second per sled link and direction, when the bandwidth model is on. */
+  readonly sledBandwidth?: number;
 }
 
 /** What the embedded local cloud (`npm start`) needs. */
@@ -109,13 +119,32 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     tables: Object.freeze({
       volumes: required(env, ENV.volumesTable),
       partitions: required(env, ENV.partitionsTable),
+      snapshots: required(env, ENV.snapshotsTable),
+      copyJobs: required(env, ENV.copyJobsTable),
     }),
     sledBuckets: Object.freeze(sledBuckets),
     queues: Object.freeze({
       flush: required(env, ENV.flushQueueUrl),
+      snapshot: required(env, ENV.snapshotQueueUrl),
       copy: required(env, ENV.copyQueueUrl),
     }),
+    ...optionalFields(env),
   });
+}
+
+function optionalFields(env: Env): Pick<ServiceConfig, 'copyStateMachineArn' | 'sledBandwidth'> {
+  const fields: { copyStateMachineArn?: string; sledBandwidth?: number } = {};
+  const arn = optional(env, ENV.copyStateMachineArn);
+  if (arn) fields.copyStateMachineArn = arn;
+  const bandwidth = optional(env, ENV.sledBandwidth);
+  if (bandwidth !== undefined) {
+    const value = Number(bandwidth);
+    if (!Number.isFinite(value) || value <= 0) {
+      throw new ConfigError(`${ENV.sledBandwidth} must be a positive number of bytes per second, got "${bandwidth}"`);
+    }
+    fields.sledBandwidth = value;
+  }
+  return fields;
 }
 
 /** Reads the embedded cloud's port and data directory. */
@@ -141,10 +170,15 @@ export function serviceEnvironment(config: ServiceConfig): Record<string, string
     [ENV.region]: config.region,
     [ENV.volumesTable]: config.tables.volumes,
     [ENV.partitionsTable]: config.tables.partitions,
+    [ENV.snapshotsTable]: config.tables.snapshots,
+    [ENV.copyJobsTable]: config.tables.copyJobs,
     [ENV.sledBuckets]: config.sledBuckets.join(','),
     [ENV.flushQueueUrl]: config.queues.flush,
+    [ENV.snapshotQueueUrl]: config.queues.snapshot,
     [ENV.copyQueueUrl]: config.queues.copy,
   };
+  if (config.copyStateMachineArn) env[ENV.copyStateMachineArn] = config.copyStateMachineArn;
+  if (config.sledBandwidth !== undefined) env[ENV.sledBandwidth] = String(config.sledBandwidth);
   if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;
   if (config.endpoints.sqs) env[ENV.sqsEndpoint] = config.endpoints.sqs;
   if (config.endpoints.dynamodb) env[ENV.dynamodbEndpoint] = config.endpoints.dynamodb;

@@ -54,6 +54,20 @@ export const TABLES = {
     indexes: [{ name: 'byVolume', partitionKey: { name: 'volumeId', type: 'S' }, sortKey: { name: 'sk', type: 'S' } }],
     purpose: 'head-node replicas of each partition: placement, epoch and note logs; idempotency records',
   },
+  snapshots: {
+    id: 'SnapshotsTable',
+    localName: 'sleds-snapshots',
+    partitionKey: { name: 'snapshotId', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    purpose: 'one header item per snapshot and one chunk map item per partition',
+  },
+  copyJobs: {
+    id: 'CopyJobsTable',
+    localName: 'sleds-copy-jobs',
+    partitionKey: { name: 'jobId', type: 'S' },
+    sortKey: { name: 'sk', type: 'S' },
+    purpose: 'copy jobs: header with progress counters, and clientToken claims',
+  },
 } as const satisfies Record<string, TableDefinition>;
 
 export const QUEUES = {
@@ -65,6 +79,15 @@ export const QUEUES = {
     retentionDays: 4,
     deadLetterRetentionDays: 14,
     purpose: 'one message per partition and op range to flush to the sleds',
+  },
+  snapshot: {
+    id: 'SnapshotQueue',
+    localName: 'sleds-snapshot',
+    visibilityTimeoutSeconds: 300,
+    maxReceiveCount: 5,
+    retentionDays: 4,
+    deadLetterRetentionDays: 14,
+    purpose: 'one message per snapshot partition to materialize onto the sleds',
   },
   copy: {
     id: 'CopyQueue',

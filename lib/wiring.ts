@@ -1,6 +1,13 @@
 import { createAwsClients, type AwsClients } from './aws/clients.js';
 import { DynamoDbVolumeRepository } from './aws/dynamodb-volume-repository.js';
-import { DynamoDbIdempotencyStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from './aws/dynamodb-partition-store.js';
+import {
+  DynamoDbChunkMapStore,
+  DynamoDbIdempotencyStore,
+  DynamoDbNoteLogStore,
+  DynamoDbPartitionMetaStore,
+} from './aws/dynamodb-partition-store.js';
+import { S3ChunkStore } from './aws/s3-chunk-store.js';
+import { SledBandwidth } from './sleds/bandwidth.js';
 import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
@@ -24,6 +31,8 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const repository = new DynamoDbVolumeRepository(clients.documents, config.tables.volumes);
   const objects = new S3VolumeDataStore(clients.s3, config.sledBuckets);
   const table = config.tables.partitions;
+  const bandwidth = config.sledBandwidth === undefined ? undefined : new SledBandwidth(config.sledBandwidth);
+  const chunks = new S3ChunkStore(clients.s3, config.sledBuckets, bandwidth);
   const data = new VolumeDataService(
     repository,
     {
@@ -31,6 +40,8 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
       logs: new DynamoDbNoteLogStore(clients.documents, table),
       idempotency: new DynamoDbIdempotencyStore(clients.documents, table),
       journal: new S3JournalStore(clients.s3, config.sledBuckets),
+      chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
+      chunks,
       sledCount: config.sledBuckets.length,
     },
     options,

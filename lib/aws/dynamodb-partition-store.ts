@@ -11,6 +11,8 @@ import type {
   IdempotencyRecord,
   IdempotencyStore,
   LogEntry,
+  ChunkMap,
+  ChunkMapStore,
   LogRef,
   NoteLogStore,
   PartitionMeta,
@@ -21,6 +23,7 @@ import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const OP_DIGITS = 12;
 const META = 'meta';
+const CHUNKS = 'chunks';
 const IDEMPOTENCY = 'idem';
 const BY_VOLUME = TABLES.partitions.indexes[0].name;
 
@@ -120,9 +123,9 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
   async listPartitions(volumeId: string): Promise<number[]> {
     const partitions: number[] = [];
     for (const item of await this.byVolume(volumeId)) {
-      if (item.sk === META) partitions.push(Number(String(item.pk).split('#')[1]));
+      if (item.sk === META || item.sk === CHUNKS) partitions.push(Number(String(item.pk).split('#')[1]));
     }
-    return partitions.sort((a, b) => a - b);
+    return [...new Set(partitions)].sort((a, b) => a - b);
   }
 
   async removePartition(volumeId: string, partition: number, replicaIds: readonly string[]): Promise<void> {
@@ -132,6 +135,9 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
       await this.deleteKeys(keys);
     }
     await dynamo(() => this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: metaKey(volumeId, partition) })));
+    await dynamo(() =>
+      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${volumeId}#${partition}`, sk: CHUNKS } })),
+    );
     // Idempotency records belong to the volume, not a partition; removing them with any partition is harmless.
     const records = (await this.byVolume(volumeId)).filter((item) => item.sk === IDEMPOTENCY);
     await this.deleteKeys(records.map((item) => ({ pk: item.pk as string, sk: item.sk as string })));
@@ -335,5 +341,42 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
     ).catch((error: unknown) => {
       if (!(error instanceof Error && isConditionalCheckFailed(error.cause ?? error))) throw error;
     });
+  }
+}
+
+/** Chunk maps: one item per partition, beside its metadata. */
+export class DynamoDbChunkMapStore extends PartitionsTable implements ChunkMapStore {
+  async get(volumeId: string, partition: number): Promise<ChunkMap | undefined> {
+    const { Item } = await dynamo(() =>
+      this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk: `${volumeId}#${partition}`, sk: CHUNKS }, ConsistentRead: true }),
+      ),
+    );
+    if (!Item) return undefined;
+    return {
+      volumeId: Item.volumeId as string,
+      partition: Item.partition as number,
+      baseOp: Item.baseOp as number,
+      chunks: (Item.chunks ?? {}) as ChunkMap['chunks'],
+      version: Item.version as number,
+    };
+  }
+
+  async put(map: ChunkMap, expectedVersion: number | undefined): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: `${map.volumeId}#${map.partition}`, sk: CHUNKS, ...map },
+          ...(expectedVersion === undefined
+            ? { ConditionExpression: 'attribute_not_exists(pk)' }
+            : { ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':expected': expectedVersion } }),
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw translateAwsError('DynamoDB', error);
+    }
   }
 }

@@ -124,16 +124,17 @@ export async function provisionLocalResources(
   options: { sledCount: number; region: string },
 ): Promise<Pick<ServiceConfig, 'tables' | 'sledBuckets' | 'queues'>> {
   const sledBuckets = Array.from({ length: options.sledCount }, (_, i) => localSledBucketName(i));
-  const [volumes, partitions, flush, copy] = await Promise.all([
+  const [volumes, partitions, snapshots, copyJobs] = await Promise.all([
     ensureTable(clients, TABLES.volumes),
     ensureTable(clients, TABLES.partitions),
-    ensureQueue(clients, QUEUES.flush),
-    ensureQueue(clients, QUEUES.copy),
-    ...sledBuckets.map((bucket) => ensureBucket(clients, bucket)),
+    ensureTable(clients, TABLES.snapshots),
+    ensureTable(clients, TABLES.copyJobs),
   ]);
-  return {
-    tables: { volumes: volumes as string, partitions: partitions as string },
-    sledBuckets,
-    queues: { flush: flush as string, copy: copy as string },
-  };
+  const [flush, snapshot, copy] = await Promise.all([
+    ensureQueue(clients, QUEUES.flush),
+    ensureQueue(clients, QUEUES.snapshot),
+    ensureQueue(clients, QUEUES.copy),
+  ]);
+  await Promise.all(sledBuckets.map((bucket) => ensureBucket(clients, bucket)));
+  return { tables: { volumes, partitions, snapshots, copyJobs }, sledBuckets, queues: { flush, snapshot, copy } };
 }

@@ -39,7 +39,13 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       : await startEmulators({ dataDir: options.dataDir, region });
     try {
       const endpoints = { s3: emulators.s3Endpoint, sqs: emulators.sqsEndpoint, dynamodb: emulators.dynamodbEndpoint };
-      const bootstrap = { region, endpoints, tables: { volumes: '', partitions: '' }, sledBuckets: [], queues: { flush: '', copy: '' } };
+      const bootstrap = {
+        region,
+        endpoints,
+        tables: { volumes: '', partitions: '', snapshots: '', copyJobs: '' },
+        sledBuckets: [],
+        queues: { flush: '', snapshot: '', copy: '' },
+      };
       const clients = createAwsClients(bootstrap);
       let resources;
       try {

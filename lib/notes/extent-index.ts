@@ -29,7 +29,12 @@ interface Segment extends ExtentSource {
  */
 export class ExtentIndex {
   private readonly tree = new BTree<number, Segment>();
-  private applied = 0;
+  private applied: number;
+
+  /** An index of the ops after `afterOp` (the ops up to it live in the partition's chunk map). */
+  constructor(readonly afterOp = 0) {
+    this.applied = afterOp;
+  }
 
   /** The highest op applied so far (0 for none). */
   get lastOp(): number {

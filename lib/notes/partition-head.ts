@@ -1,7 +1,19 @@
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ExtentIndex } from './extent-index.js';
-import type { JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement, WriteEntry } from './ports.js';
+import type { ChunkStore } from '../sleds/ports.js';
+import type {
+  ChunkMap,
+  ChunkMapStore,
+  JournalStore,
+  LogEntry,
+  LogRef,
+  NoteLogStore,
+  PartitionMeta,
+  PartitionMetaStore,
+  ReplicaPlacement,
+  WriteEntry,
+} from './ports.js';
 import { SerialQueue, mapLimit } from './serial-queue.js';
 
 /** Points in the write protocol where a test can make the process "crash". */
@@ -14,7 +26,23 @@ export interface PartitionDeps {
   readonly metas: PartitionMetaStore;
   readonly logs: NoteLogStore;
   readonly journal: JournalStore;
+  readonly chunkMaps: ChunkMapStore;
+  readonly chunks: ChunkStore;
   readonly sledCount: number;
+}
+
+/** Where a partition sits in its volume. */
+export interface PartitionGeometry {
+  /** Volume offset of the partition's first byte. */
+  readonly start: number;
+  readonly chunkSizeBytes: number;
+}
+
+/** What a partition holds as of some op: its chunk map and an index of the notes after it. */
+export interface PartitionView {
+  readonly meta: PartitionMeta | undefined;
+  readonly base: ChunkMap | undefined;
+  readonly index: ExtentIndex;
 }
 
 /** A note to commit: its payload and where it goes in the volume. */
@@ -81,6 +109,7 @@ export class PartitionHead {
     private readonly deps: PartitionDeps,
     readonly volumeId: string,
     readonly partition: number,
+    private readonly geometry: PartitionGeometry,
   ) {}
 
   /** The log of one replica of this partition. */
@@ -258,36 +287,97 @@ export class PartitionHead {
    * caller asked covers that caller, so concurrent readers share one query, yet none of
    * them can miss a write acknowledged before it asked.
    */
-  private refreshIndex(meta: PartitionMeta): Promise<void> {
+  private refreshIndex(meta: PartitionMeta, baseOp = 0): Promise<void> {
     const ticket = ++this.refreshRequests;
     return this.refreshQueue.run(async () => {
+      // The chunk map moved past the index's start (a flush): the older notes may be gone, start over.
+      if (baseOp > this.index.afterOp) {
+        this.index = new ExtentIndex(baseOp);
+        this.refreshedUpTo = 0;
+      }
       if (this.refreshedUpTo >= ticket) return;
       const covers = this.refreshRequests;
       const index = this.index;
       const entries = await this.deps.logs.range(this.logOf(meta.primary), index.lastOp);
       if (this.index !== index) return;
-      for (const entry of entries) {
-        if (entry.kind === 'write') {
-          index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset });
-          this.noteOps.set(entry.noteId, entry.op);
-        } else {
-          index.apply(0, 0, { op: entry.op, noteId: '', noteOffset: 0 });
-        }
-      }
+      for (const entry of entries) applyEntry(index, entry, this.noteOps);
       this.refreshedUpTo = Math.max(this.refreshedUpTo, covers);
     });
   }
 
   /** Reads [offset, offset + length) of the volume (inside this partition) into `into` at `at`. */
   async read(offset: number, length: number, into: Buffer, at: number): Promise<void> {
-    const meta = await this.loadMeta(false);
-    if (!meta) return; // never written: the buffer's zeros are the answer
-    await this.refreshIndex(meta);
-    const primary = this.logOf(meta.primary);
-    const extents = this.index.lookup(offset, length);
-    await mapLimit(extents, READ_CONCURRENCY, async (extent) => {
-      const bytes = await this.deps.journal.read(meta.primary.sled, primary, extent.noteId, extent.offset - extent.noteOffset, extent.length);
-      bytes.copy(into, at + (extent.offset - offset));
-    });
+    const [meta, base] = await Promise.all([this.loadMeta(false), this.deps.chunkMaps.get(this.volumeId, this.partition)]);
+    if (meta) await this.refreshIndex(meta, base?.baseOp ?? 0);
+    await this.readView({ meta, base, index: meta ? this.index : new ExtentIndex(base?.baseOp ?? 0) }, offset, length, into, at);
   }
+
+  /**
+   * The partition as of op `uptoOp` (for a snapshot): the chunk map, and an index built from
+   * only the notes up to that op, so later writes cannot leak in.
+   */
+  async viewAsOf(uptoOp: number): Promise<PartitionView> {
+    const [meta, base] = await Promise.all([this.loadMeta(false), this.deps.chunkMaps.get(this.volumeId, this.partition)]);
+    const baseOp = base?.baseOp ?? 0;
+    if (baseOp > uptoOp) throw new Error(`partition ${this.partition} was flushed past op ${uptoOp}`);
+    const index = new ExtentIndex(baseOp);
+    if (meta && uptoOp > baseOp) {
+      for (const entry of await this.deps.logs.range(this.logOf(meta.primary), baseOp, uptoOp)) applyEntry(index, entry);
+    }
+    return { meta, base, index };
+  }
+
+  /** Reads a range through a view: notes first, the chunk map under them, zeros under both. */
+  async readView(view: PartitionView, offset: number, length: number, into: Buffer, at: number): Promise<void> {
+    const { meta, base, index } = view;
+    const extents = index.lookup(offset, length);
+    const reads: Array<() => Promise<void>> = [];
+    if (meta) {
+      const primary = this.logOf(meta.primary);
+      for (const extent of extents) {
+        reads.push(async () => {
+          const bytes = await this.deps.journal.read(meta.primary.sled, primary, extent.noteId, extent.offset - extent.noteOffset, extent.length);
+          bytes.copy(into, at + (extent.offset - offset));
+        });
+      }
+    }
+    if (base) {
+      for (const [gapStart, gapEnd] of gaps(offset, offset + length, extents)) {
+        const { chunkSizeBytes, start } = this.geometry;
+        for (let chunk = Math.floor((gapStart - start) / chunkSizeBytes); start + chunk * chunkSizeBytes < gapEnd; chunk++) {
+          const ref = base.chunks[String(chunk)];
+          if (!ref) continue;
+          const chunkStart = start + chunk * chunkSizeBytes;
+          const from = Math.max(gapStart, chunkStart);
+          const to = Math.min(gapEnd, chunkStart + chunkSizeBytes);
+          reads.push(async () => {
+            const bytes = await this.deps.chunks.read(ref, from - chunkStart, to - from);
+            bytes.copy(into, at + (from - offset));
+          });
+        }
+      }
+    }
+    await mapLimit(reads, READ_CONCURRENCY, (read) => read());
+  }
+}
+
+function applyEntry(index: ExtentIndex, entry: LogEntry, noteOps?: Map<string, number>): void {
+  if (entry.kind === 'write') {
+    index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset });
+    noteOps?.set(entry.noteId, entry.op);
+  } else {
+    index.apply(0, 0, { op: entry.op, noteId: '', noteOffset: 0 });
+  }
+}
+
+/** The parts of [start, end) that no extent covers. */
+function gaps(start: number, end: number, extents: ReadonlyArray<{ offset: number; length: number }>): Array<[number, number]> {
+  const found: Array<[number, number]> = [];
+  let cursor = start;
+  for (const extent of extents) {
+    if (extent.offset > cursor) found.push([cursor, extent.offset]);
+    cursor = Math.max(cursor, extent.offset + extent.length);
+  }
+  if (cursor < end) found.push([cursor, end]);
+  return found;
 }

@@ -93,3 +93,30 @@ export interface IdempotencyStore {
   /** Drops the claim after a failure, so a retry starts afresh. */
   release(volumeId: string, key: string): Promise<void>;
 }
+
+/** A flushed or copied chunk of a partition. */
+export interface ChunkRef {
+  readonly sled: number;
+  readonly key: string;
+  readonly sha256: string;
+}
+
+/**
+ * The partition's base: chunk objects that hold every op up to `baseOp`. Reads overlay the
+ * notes committed after `baseOp`. A copy target starts with a base at op 0 and no notes.
+ */
+export interface ChunkMap {
+  readonly volumeId: string;
+  readonly partition: number;
+  readonly baseOp: number;
+  /** Chunk index within the partition → its object; absent chunks are zeros. */
+  readonly chunks: Readonly<Record<string, ChunkRef>>;
+  readonly version: number;
+}
+
+/** Chunk maps (DynamoDB), replaced with a conditional write on `version`. */
+export interface ChunkMapStore {
+  get(volumeId: string, partition: number): Promise<ChunkMap | undefined>;
+  /** Stores `map` if the stored version is `expectedVersion` (absent: no map yet); false otherwise. */
+  put(map: ChunkMap, expectedVersion: number | undefined): Promise<boolean>;
+}

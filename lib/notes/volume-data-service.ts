@@ -56,14 +56,17 @@ export class VolumeDataService implements VolumeDataStore {
     private readonly options: VolumeDataOptions = {},
   ) {}
 
-  private head(volumeId: string, partition: number): PartitionHead {
+  /** This process's head node of one partition of `volume`. */
+  head(volume: Pick<Volume, 'volumeId' | 'chunkSizeBytes' | 'partitionChunks'>, partition: number): PartitionHead {
+    const { volumeId } = volume;
     const key = `${volumeId}#${partition}`;
     let head = this.heads.get(key);
     if (head) {
       // Re-insert so the map's order is least-recently-used first.
       this.heads.delete(key);
     } else {
-      head = new PartitionHead(this.deps, volumeId, partition);
+      const geometry = { start: partition * volume.chunkSizeBytes * volume.partitionChunks, chunkSizeBytes: volume.chunkSizeBytes };
+      head = new PartitionHead(this.deps, volumeId, partition, geometry);
       if (this.heads.size >= MAX_CACHED_HEADS) this.heads.delete(this.heads.keys().next().value as string);
     }
     this.heads.set(key, head);
@@ -118,7 +121,7 @@ export class VolumeDataService implements VolumeDataStore {
     const slices = splitByPartition(volume, offset, data.length);
     const ops = await Promise.all(
       slices.map(async (slice) => {
-        const head = this.head(volume.volumeId, slice.partition);
+        const head = this.head(volume, slice.partition);
         const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
         // With an Idempotency-Key the note id is derived from it, so a retry after a crash finds its own commit.
         const noteId = idempotencyKey
@@ -145,7 +148,7 @@ export class VolumeDataService implements VolumeDataStore {
     const buffer = Buffer.alloc(length);
     await Promise.all(
       splitByPartition(volume, offset, length).map((slice) =>
-        this.head(volumeId, slice.partition).read(slice.offset, slice.length, buffer, slice.bufferOffset),
+        this.head(volume, slice.partition).read(slice.offset, slice.length, buffer, slice.bufferOffset),
       ),
     );
     return buffer;
@@ -160,7 +163,7 @@ export class VolumeDataService implements VolumeDataStore {
     }
     const stored = await this.deps.metas.get(volumeId, partition);
     const meta: PartitionMeta = stored ?? initialMeta(volumeId, partition, this.deps.sledCount);
-    const head = this.head(volumeId, partition);
+    const head = this.head(volume, partition);
     const describe = async (role: 'primary' | 'secondary', replica: ReplicaPlacement): Promise<ReplicaStatus> => {
       const log = head.logOf(replica);
       const [entries, notes] = stored

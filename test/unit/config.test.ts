@@ -5,6 +5,9 @@ import { ConfigError } from '../../lib/errors.js';
 const FULL = {
   [ENV.volumesTable]: 'vols',
   [ENV.partitionsTable]: 'parts',
+  [ENV.snapshotsTable]: 'snaps',
+  [ENV.copyJobsTable]: 'jobs',
+  [ENV.snapshotQueueUrl]: 'http://q/snapshot',
   [ENV.sledBuckets]: 'sled-a, sled-b ,sled-c',
   [ENV.flushQueueUrl]: 'http://q/flush',
   [ENV.copyQueueUrl]: 'http://q/copy',
@@ -35,6 +38,14 @@ describe('config', () => {
     const env: Record<string, string> = { ...FULL };
     delete env[name];
     expect(() => loadServiceConfig(env)).toThrow(new ConfigError(`${name} is required`));
+  });
+
+  it('reads the optional state machine and sled bandwidth, and refuses a bad bandwidth', () => {
+    const config = loadServiceConfig({ ...FULL, [ENV.copyStateMachineArn]: 'arn:aws:states:x', [ENV.sledBandwidth]: '1048576' });
+    expect(config.copyStateMachineArn).toBe('arn:aws:states:x');
+    expect(config.sledBandwidth).toBe(1048576);
+    expect(loadServiceConfig(FULL).sledBandwidth).toBeUndefined();
+    expect(() => loadServiceConfig({ ...FULL, [ENV.sledBandwidth]: '-5' })).toThrow(/SLEDS_SLED_BANDWIDTH must be a positive number/);
   });
 
   it('refuses a malformed endpoint, a duplicate sled and a bad port', () => {

@@ -1,0 +1,106 @@
+import {
+  CopyObjectCommand,
+  DeleteObjectsCommand,
+  GetObjectCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import type { SledBandwidth } from '../sleds/bandwidth.js';
+import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
+import { translateAwsError } from './aws-errors.js';
+
+const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
+const base64ToHex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
+
+async function s3<T>(call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw translateAwsError('S3', error);
+  }
+}
+
+/** Chunk objects in the sled buckets, with the optional sled bandwidth model applied. */
+export class S3ChunkStore implements ChunkStore {
+  constructor(
+    private readonly client: S3Client,
+    private readonly sledBuckets: readonly string[],
+    private readonly bandwidth?: SledBandwidth,
+  ) {}
+
+  private bucket(sled: number): string {
+    const bucket = this.sledBuckets[sled];
+    if (!bucket) throw new Error(`sled ${sled} is not configured (${this.sledBuckets.length} sleds)`);
+    return bucket;
+  }
+
+  async put(at: ChunkLocation, data: Buffer, sha256: string): Promise<void> {
+    await this.bandwidth?.transfer(undefined, at.sled, data.length);
+    await s3(() =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket(at.sled),
+          Key: at.key,
+          Body: data,
+          ContentLength: data.length,
+          ChecksumSHA256: hexToBase64(sha256),
+        }),
+      ),
+    );
+  }
+
+  async read(at: ChunkLocation, start: number, length: number): Promise<Buffer> {
+    await this.bandwidth?.transfer(at.sled, undefined, length);
+    const object = await s3(() =>
+      this.client.send(new GetObjectCommand({ Bucket: this.bucket(at.sled), Key: at.key, Range: `bytes=${start}-${start + length - 1}` })),
+    );
+    const bytes = Buffer.from(await object.Body!.transformToByteArray());
+    if (bytes.length !== length) throw new Error(`chunk ${at.key} returned ${bytes.length} bytes for a ${length}-byte range`);
+    return bytes;
+  }
+
+  async copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<void> {
+    await this.bandwidth?.transfer(from.sled, to.sled, bytes);
+    await s3(() =>
+      this.client.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket(to.sled),
+          Key: to.key,
+          CopySource: `${this.bucket(from.sled)}/${from.key.split('/').map(encodeURIComponent).join('/')}`,
+          // S3 recomputes the SHA-256 of the copy, so finalize compares what is stored, not what was meant.
+          ChecksumAlgorithm: 'SHA256',
+        }),
+      ),
+    );
+  }
+
+  async sha256(at: ChunkLocation): Promise<string | undefined> {
+    try {
+      const head = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket(at.sled), Key: at.key, ChecksumMode: 'ENABLED' }));
+      return head.ChecksumSHA256 ? base64ToHex(head.ChecksumSHA256) : '';
+    } catch (error) {
+      if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey')) return undefined;
+      throw translateAwsError('S3', error);
+    }
+  }
+
+  async removePrefix(prefix: string): Promise<number> {
+    let removed = 0;
+    for (let sled = 0; sled < this.sledBuckets.length; sled++) {
+      const Bucket = this.bucket(sled);
+      let token: string | undefined;
+      do {
+        const page = await s3(() => this.client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token })));
+        const keys = (page.Contents ?? []).flatMap((object) => (object.Key ? [{ Key: object.Key }] : []));
+        if (keys.length > 0) {
+          await s3(() => this.client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys, Quiet: true } })));
+          removed += keys.length;
+        }
+        token = page.IsTruncated ? page.NextContinuationToken : undefined;
+      } while (token);
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,18 @@
+/** A chunk object on a sled. */
+export interface ChunkLocation {
+  readonly sled: number;
+  readonly key: string;
+}
+
+/** Chunk objects on the sleds (S3): immutable, one key per version. */
+export interface ChunkStore {
+  put(at: ChunkLocation, data: Buffer, sha256: string): Promise<void>;
+  /** Reads `length` bytes from `start` within the chunk. */
+  read(at: ChunkLocation, start: number, length: number): Promise<Buffer>;
+  /** Server-side copy (no bytes through this process); the checksum travels with the object. */
+  copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<void>;
+  /** The stored SHA-256 (hex) of a chunk, or undefined when it does not exist. */
+  sha256(at: ChunkLocation): Promise<string | undefined>;
+  /** Removes every object under `prefix` on every sled; returns how many. */
+  removePrefix(prefix: string): Promise<number>;
+}
