@@ -53,6 +53,37 @@ export interface DeleteVolumeResult {
   readonly objectsRemoved: number;
 }
 
+/** The answer to `PUT /volumes/{id}/data`: the op each touched partition committed the write under. */
+export interface WriteResult {
+  readonly ops: ReadonlyArray<{ readonly partition: number; readonly op: number }>;
+}
+
+/** One head-node replica in `GET /volumes/{id}/partitions/{p}`. */
+export interface ReplicaStatus {
+  readonly role: string;
+  readonly replicaId: string;
+  readonly sled: number;
+  readonly epoch: number;
+  readonly lastCommittedOp: number;
+  /** Notes recorded on the replica's journal but not committed. */
+  readonly pendingNotes: readonly string[];
+}
+
+/** The answer to `GET /volumes/{id}/partitions/{p}`. */
+export interface PartitionStatus {
+  readonly volumeId: string;
+  readonly partition: number;
+  /** Volume byte offset where the partition starts. */
+  readonly offset: number;
+  readonly sizeBytes: number;
+  /** False until the first write places the replicas. */
+  readonly initialized?: boolean;
+  readonly epoch: number;
+  readonly primary: ReplicaStatus;
+  readonly secondary: ReplicaStatus;
+  readonly inSync: boolean;
+}
+
 export interface ApiClientOptions {
   /** Base URL of the API, without a trailing slash; may carry a path (an API Gateway stage). */
   readonly endpoint: string;
@@ -88,11 +119,38 @@ const deleteSchema = z.looseObject({
   objectsRemoved: z.number(),
 });
 
+const writeResultSchema = z.looseObject({
+  ops: z.array(z.looseObject({ partition: z.number(), op: z.number() })),
+});
+
+const replicaSchema = z.looseObject({
+  role: z.string(),
+  replicaId: z.string(),
+  sled: z.number(),
+  epoch: z.number(),
+  lastCommittedOp: z.number(),
+  pendingNotes: z.array(z.string()),
+});
+
+const partitionSchema = z.looseObject({
+  volumeId: z.string(),
+  partition: z.number(),
+  offset: z.number(),
+  sizeBytes: z.number(),
+  initialized: z.boolean().optional(),
+  epoch: z.number(),
+  primary: replicaSchema,
+  secondary: replicaSchema,
+  inSync: z.boolean(),
+});
+
 const errorBodySchema = z.object({
   error: z.object({ code: z.string(), message: z.string() }),
 });
 
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+const dataPath = (volumeId: string) => `/volumes/${encodeURIComponent(volumeId)}/data`;
 
 function networkDetail(error: unknown, endpoint: string): string {
   // undici wraps the socket error as `cause`; happy-eyeballs wraps several in an AggregateError.
@@ -124,7 +182,7 @@ export class SledsApiClient {
 
   /** Creates a volume; returns it as the API stored it. */
   createVolume(request: CreateVolumeRequest): Promise<Volume> {
-    return this.request('POST', '/volumes', volumeSchema, request);
+    return this.request('POST', '/volumes', volumeSchema, { json: request });
   }
 
   /** Fetches one page of volumes. */
@@ -164,17 +222,45 @@ export class SledsApiClient {
     return this.request('DELETE', `/volumes/${encodeURIComponent(volumeId)}`, deleteSchema);
   }
 
-  private async request<T>(method: Method, path: string, schema: z.ZodType<T>, body?: unknown): Promise<T> {
-    const url = `${this.endpoint}${path}`;
-    let response: Response;
+  /**
+   * Writes `data` at `offset` (both multiples of 4096, at most 4 MiB). With an
+   * idempotency key a retry of the same write returns the first result instead of writing again.
+   */
+  writeData(volumeId: string, offset: number, data: Uint8Array, options: { idempotencyKey?: string } = {}): Promise<WriteResult> {
+    return this.request('PUT', `${dataPath(volumeId)}?offset=${offset}`, writeResultSchema, {
+      binary: data,
+      headers: options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey },
+    });
+  }
+
+  /** Reads `length` bytes at `offset`: the newest committed data, zeros where nothing was written. */
+  async readData(volumeId: string, offset: number, length: number): Promise<Buffer> {
+    const method = 'GET';
+    const path = `${dataPath(volumeId)}?offset=${offset}&length=${length}`;
+    const response = await this.send(method, path, { accept: 'application/octet-stream' });
+    if (!response.ok) await this.fail(method, path, response, await response.text());
+    const type = response.headers.get('content-type')?.split(';')[0]?.trim().toLowerCase();
+    const bytes = Buffer.from(await response.arrayBuffer());
+    if (type !== 'application/octet-stream' || bytes.length !== length) {
+      throw new UnexpectedResponseError(
+        `${method} ${this.endpoint}${path} answered ${bytes.length} bytes of ${type ?? 'no content type'} ` +
+          `instead of ${length} bytes of application/octet-stream; is ${this.endpoint} a Sleds API?`,
+      );
+    }
+    return bytes;
+  }
+
+  /** Fetches the head-node replicas of one partition: epochs, committed ops, pending notes. */
+  getPartition(volumeId: string, partition: number): Promise<PartitionStatus> {
+    return this.request('GET', `/volumes/${encodeURIComponent(volumeId)}/partitions/${partition}`, partitionSchema);
+  }
+
+  private async send(method: Method, path: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<Response> {
     try {
-      response = await this.fetch(url, {
+      return await this.fetch(`${this.endpoint}${path}`, {
         method,
-        headers: {
-          accept: 'application/json',
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        headers,
+        ...(body === undefined ? {} : { body }),
         signal: AbortSignal.timeout(this.timeoutMs),
       });
     } catch (error) {
@@ -183,26 +269,63 @@ export class SledsApiClient {
       }
       throw new ApiUnreachableError(this.endpoint, networkDetail(error, this.endpoint), { cause: error });
     }
+  }
+
+  /** Throws the ApiError that a non-2xx answer stands for. */
+  private async fail(method: Method, path: string, response: Response, text: string): Promise<never> {
+    let value: unknown;
+    try {
+      value = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    const parsed = errorBodySchema.safeParse(value);
+    if (parsed.success) {
+      throw new ApiError(parsed.data.error.code, response.status, parsed.data.error.message);
+    }
+    const reason = response.statusText ? ` ${response.statusText}` : '';
+    throw new ApiError(
+      `Http${response.status}`,
+      response.status,
+      `${method} ${this.endpoint}${path} answered ${response.status}${reason}.`,
+    );
+  }
+
+  private async request<T>(
+    method: Method,
+    path: string,
+    schema: z.ZodType<T>,
+    body?: { json: unknown } | { binary: Uint8Array; headers?: Record<string, string> },
+  ): Promise<T> {
+    const url = `${this.endpoint}${path}`;
+    let response: Response;
+    if (body === undefined) {
+      response = await this.send(method, path, { accept: 'application/json' });
+    } else if ('json' in body) {
+      response = await this.send(
+        method,
+        path,
+        { accept: 'application/json', 'content-type': 'application/json' },
+        JSON.stringify(body.json),
+      );
+    } else {
+      response = await this.send(
+        method,
+        path,
+        { accept: 'application/json', 'content-type': 'application/octet-stream', ...body.headers },
+        body.binary,
+      );
+    }
     const text = await response.text();
+    if (!response.ok) return this.fail(method, path, response, text);
     let value: unknown;
     try {
       value = text === '' ? undefined : JSON.parse(text);
     } catch (error) {
-      value = undefined;
-      if (response.ok) {
-        throw new UnexpectedResponseError(
-          `${method} ${url} answered ${response.status} with a body that is not JSON; is ${this.endpoint} a Sleds API?`,
-          { cause: error },
-        );
-      }
-    }
-    if (!response.ok) {
-      const parsed = errorBodySchema.safeParse(value);
-      if (parsed.success) {
-        throw new ApiError(parsed.data.error.code, response.status, parsed.data.error.message);
-      }
-      const reason = response.statusText ? ` ${response.statusText}` : '';
-      throw new ApiError(`Http${response.status}`, response.status, `${method} ${url} answered ${response.status}${reason}.`);
+      throw new UnexpectedResponseError(
+        `${method} ${url} answered ${response.status} with a body that is not JSON; is ${this.endpoint} a Sleds API?`,
+        { cause: error },
+      );
     }
     const parsed = schema.safeParse(value);
     if (!parsed.success) {

@@ -6,6 +6,7 @@
 import { SledsError } from '../errors.js';
 import { formatSize, parseSize } from '../units/sizes.js';
 import { isVolumeId, type Volume } from '../volumes/volume.js';
+import type { PartitionStatus } from './api-client.js';
 
 /** The command line itself is wrong; the CLI refused before calling the API (exit status 2). */
 export class UsageError extends SledsError {
@@ -23,6 +24,24 @@ export function parseSizeArgument(text: string, flag: string): number {
     throw new UsageError(`invalid ${flag}: ${(error as Error).message}`);
   }
   if (bytes <= 0) throw new UsageError(`invalid ${flag}: "${text}" must be more than 0 bytes`);
+  return bytes;
+}
+
+/**
+ * Parses a byte offset such as "0", "4MiB" or "1GiB" given for `flag`; unlike a size it may
+ * be 0. It must be a multiple of `alignment` (the API's 4096-byte block), checked here so a
+ * mistake costs no round trip.
+ */
+export function parseOffsetArgument(text: string, flag: string, alignment = 4096): number {
+  let bytes: number;
+  try {
+    bytes = parseSize(text);
+  } catch (error) {
+    throw new UsageError(`invalid ${flag}: ${(error as Error).message}`);
+  }
+  if (bytes % alignment !== 0) {
+    throw new UsageError(`invalid ${flag}: ${text} (${bytes} bytes) is not a multiple of ${alignment} bytes`);
+  }
   return bytes;
 }
 
@@ -140,6 +159,46 @@ export function formatVolumeDetails(volume: Volume): string {
   ];
   const width = Math.max(...rows.map(([label]) => label.length));
   return rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+}
+
+const yesNo = (value: boolean) => (value ? 'yes' : 'no');
+
+/** The `sleds volume partition` block: the partition's range, then one table row per replica. */
+export function formatPartitionStatus(status: PartitionStatus): string {
+  const end = status.offset + status.sizeBytes;
+  const rows: Array<[string, string]> = [
+    ['Volume ID', status.volumeId],
+    ['Partition', String(status.partition)],
+    ['Range', `${formatSize(status.offset)} to ${formatSize(end)} (bytes ${status.offset} to ${end - 1}, ${formatSize(status.sizeBytes)})`],
+    ...(status.initialized === undefined ? [] : [['Initialized', `${yesNo(status.initialized)}${status.initialized ? '' : ' (no write yet)'}`] as [string, string]]),
+    ['Epoch', String(status.epoch)],
+    ['In sync', `${yesNo(status.inSync)}${status.inSync ? '' : ' (the replicas hold different last ops)'}`],
+  ];
+  const width = Math.max(...rows.map(([label]) => label.length));
+  const details = rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n');
+  const replicas = [status.primary, status.secondary];
+  const table = formatTable(
+    [
+      { header: 'ROLE' },
+      { header: 'REPLICA' },
+      { header: 'SLED', align: 'right' },
+      { header: 'EPOCH', align: 'right' },
+      { header: 'LAST OP', align: 'right' },
+      { header: 'PENDING NOTES', align: 'right' },
+    ],
+    replicas.map((replica) => [
+      replica.role,
+      replica.replicaId,
+      String(replica.sled),
+      String(replica.epoch),
+      String(replica.lastCommittedOp),
+      String(replica.pendingNotes.length),
+    ]),
+  );
+  const pending = replicas
+    .filter((replica) => replica.pendingNotes.length > 0)
+    .map((replica) => `Pending on ${replica.role}: ${replica.pendingNotes.join(', ')}`);
+  return [details, '', table, ...pending].join('\n');
 }
 
 /** Machine output: stable, indented JSON with a final newline. */

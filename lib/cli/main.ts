@@ -16,7 +16,8 @@ export const EXIT_USAGE = 2;
 
 /** Where output goes; process.stdout and process.stderr satisfy it, and so do test captures. */
 export interface CliStream {
-  write(text: string): unknown;
+  /** Text for people; `sleds volume read --out -` also writes bytes to stdout. */
+  write(chunk: string | Uint8Array): unknown;
   /** Progress bars and colour are for terminals only. */
   readonly isTTY?: boolean;
   readonly columns?: number;

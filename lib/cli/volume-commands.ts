@@ -1,5 +1,6 @@
 /**
- * `sleds volume create|list|show|delete`. Later verbs (write, read) register here too.
+ * `sleds volume create|list|show|delete`; the data verbs (write, read, partition) come from
+ * data-commands.ts.
  */
 import type { Command } from 'commander';
 import { formatSize } from '../units/sizes.js';
@@ -13,6 +14,7 @@ import {
   parseSizeArgument,
   parseVolumeIdArgument,
 } from './format.js';
+import { registerDataCommands } from './data-commands.js';
 import type { CliContext } from './main.js';
 
 interface CreateOptions {
@@ -33,7 +35,9 @@ const count = (flag: string) => (text: string) => parseCountArgument(text, flag)
 
 /** Adds the `volume` command group to the program. */
 export function registerVolumeCommands(program: Command, context: CliContext): Command {
-  const volume = program.command('volume').description('create, list, show and delete volumes');
+  const volume = program
+    .command('volume')
+    .description('create, list, show and delete volumes; write and read their data');
 
   volume
     .command('create')
@@ -111,6 +115,8 @@ export function registerVolumeCommands(program: Command, context: CliContext): C
       if (context.json) return context.printJson(result);
       context.print(`Deleted ${result.volumeId} (${formatCount(result.objectsRemoved, 'object')} removed)`);
     });
+
+  registerDataCommands(volume, context);
 
   return volume;
 }

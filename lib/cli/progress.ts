@@ -1,0 +1,200 @@
+/**
+ * A one-line progress bar for long transfers (`sleds volume write|read`, later `sleds copy
+ * --watch`). Rendering is a pure function of (done, total, elapsed, width), so it is tested
+ * without a terminal or a clock; the class only decides when to draw and where.
+ */
+import { MIB, formatSize } from '../units/sizes.js';
+import type { CliStream } from './main.js';
+
+/** What one frame of the bar shows. */
+export interface ProgressState {
+  /** Bytes (or other units) done so far. */
+  readonly done: number;
+  readonly total: number;
+  /** Milliseconds since the transfer started. */
+  readonly elapsedMs: number;
+}
+
+export interface RenderOptions {
+  /** Columns available; the line stays at least one shorter, so a terminal never wraps it. */
+  readonly width?: number;
+  /** A word in front of the bar, such as "write". */
+  readonly label?: string;
+}
+
+export const DEFAULT_WIDTH = 80;
+/** The bar itself never grows beyond this, however wide the terminal. */
+export const MAX_BAR_WIDTH = 30;
+const MIN_BAR_WIDTH = 5;
+/** "999.99 MiB", "9.5 MiB/s" and "59m59s": the widest values that are common. */
+const SIZE_FIELD_WIDTH = 10;
+const RATE_FIELD_WIDTH = 9;
+const ETA_FIELD_WIDTH = 6;
+
+/** "0.3 MiB/s", "9.5 MiB/s", "80 MiB/s": one decimal only where it carries information. */
+export function formatRate(bytesPerSecond: number): string {
+  if (!Number.isFinite(bytesPerSecond) || bytesPerSecond < 0) return '-- MiB/s';
+  const mib = bytesPerSecond / MIB;
+  return `${mib < 10 ? mib.toFixed(1) : Math.round(mib).toString()} MiB/s`;
+}
+
+/** A remaining time: "7s", "3m05s", "2h04m". */
+export function formatEta(seconds: number): string {
+  if (!Number.isFinite(seconds) || seconds < 0) return '--';
+  const whole = Math.ceil(seconds);
+  if (whole < 60) return `${whole}s`;
+  if (whole < 3600) return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
+  const minutes = Math.floor(whole / 60);
+  return `${Math.floor(minutes / 60)}h${String(minutes % 60).padStart(2, '0')}m`;
+}
+
+/** An elapsed time for summaries: "0.4 s", "12.0 s", then "3m05s" from a minute on. */
+export function formatElapsed(ms: number): string {
+  return ms < 60_000 ? `${(Math.max(0, ms) / 1000).toFixed(1)} s` : formatEta(ms / 1000);
+}
+
+/** Whole percent, rounded down so that 100% means done. */
+export function progressPercent(done: number, total: number): number {
+  if (total <= 0) return 100;
+  return Math.max(0, Math.min(100, Math.floor((done * 100) / total)));
+}
+
+/**
+ * Renders one frame: `write  37% [###-------]  96 MiB / 256 MiB  80 MiB/s  ETA 2s`.
+ * The bar takes what the text leaves of `width`, up to MAX_BAR_WIDTH, and is left out
+ * when fewer than a handful of columns remain; then ETA, rate and sizes go in that order.
+ */
+export function renderProgressLine(state: ProgressState, options: RenderOptions = {}): string {
+  const width = Math.max(1, Math.floor(options.width ?? DEFAULT_WIDTH));
+  const { total, elapsedMs } = state;
+  const done = Math.max(0, Math.min(state.done, total));
+  const percent = `${progressPercent(done, total)}%`.padStart(4);
+  const seconds = elapsedMs / 1000;
+  const rate = seconds > 0 ? done / seconds : Number.NaN;
+  const eta = done >= total ? 0 : done > 0 && rate > 0 ? (total - done) / rate : Number.NaN;
+  const head = options.label ? `${options.label} ${percent}` : percent;
+  // Fields are padded to their usual widest, and the ETA's room is reserved, so the bar keeps
+  // its width from frame to frame instead of twitching as "9.5" becomes "10" or "10s" "9s".
+  const totalText = formatSize(total);
+  const etaText = formatEta(eta);
+  const fields = [
+    `${formatSize(done).padStart(Math.max(SIZE_FIELD_WIDTH, totalText.length))} / ${totalText}`,
+    formatRate(rate).padStart(RATE_FIELD_WIDTH),
+    `ETA ${etaText}`,
+  ];
+  const tail = fields.join('  ');
+  const reserved = tail.length + Math.max(0, ETA_FIELD_WIDTH - etaText.length);
+
+  // " [" and "]  " around the bar, and one spare column at the end of the line.
+  const room = width - 1 - head.length - reserved - 5;
+  const barWidth = Math.min(MAX_BAR_WIDTH, room);
+  if (barWidth >= MIN_BAR_WIDTH) {
+    const filled = total <= 0 ? barWidth : Math.floor((barWidth * done) / total);
+    return `${head} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]  ${tail}`;
+  }
+  // Too narrow for a bar: drop the least useful fields first (ETA, then rate, then sizes).
+  for (let kept = fields.length; kept >= 0; kept--) {
+    const line = [head, ...fields.slice(0, kept)].join('  ');
+    if (line.length <= width - 1) return line;
+  }
+  return head.slice(0, Math.max(1, width - 1));
+}
+
+export interface ProgressBarOptions {
+  readonly stream: CliStream;
+  readonly total: number;
+  /** When false the bar draws nothing; the caller still counts, for its summary. */
+  readonly enabled: boolean;
+  readonly label?: string;
+  /** Milliseconds; injected by tests. */
+  readonly now?: () => number;
+  /** Redraw at most this often (100 ms: about ten frames a second). */
+  readonly minIntervalMs?: number;
+}
+
+/**
+ * Counts progress and redraws one line on `stream` with a carriage return, at most about
+ * ten times a second. `finish()` draws the last frame and ends the line; `abort()` just
+ * ends the line, so that an error message that follows starts on a line of its own.
+ */
+export class ProgressBar {
+  readonly total: number;
+  private readonly stream: CliStream;
+  private readonly enabled: boolean;
+  private readonly label: string | undefined;
+  private readonly now: () => number;
+  private readonly minIntervalMs: number;
+  private readonly startedAt: number;
+  private doneCount = 0;
+  private lastDrawAt = Number.NEGATIVE_INFINITY;
+  private drawnWidth = 0;
+  private closed = false;
+
+  constructor(options: ProgressBarOptions) {
+    this.stream = options.stream;
+    this.total = options.total;
+    this.enabled = options.enabled;
+    this.label = options.label;
+    this.now = options.now ?? (() => performance.now());
+    this.minIntervalMs = options.minIntervalMs ?? 100;
+    this.startedAt = this.now();
+  }
+
+  get done(): number {
+    return this.doneCount;
+  }
+
+  /** Milliseconds since the bar was made. */
+  get elapsedMs(): number {
+    return this.now() - this.startedAt;
+  }
+
+  /** The frame as it would be drawn now. */
+  render(): string {
+    return renderProgressLine(
+      { done: this.doneCount, total: this.total, elapsedMs: this.elapsedMs },
+      // A pseudo-terminal without a size reports 0 columns: use the default then too.
+      { width: this.stream.columns || DEFAULT_WIDTH, ...(this.label === undefined ? {} : { label: this.label }) },
+    );
+  }
+
+  /** Adds `amount` to what is done and redraws if the last frame is old enough. */
+  advance(amount: number): void {
+    this.update(this.doneCount + amount);
+  }
+
+  /** Sets what is done and redraws if the last frame is old enough. */
+  update(done: number): void {
+    this.doneCount = done;
+    if (!this.enabled || this.closed) return;
+    const now = this.now();
+    if (now - this.lastDrawAt < this.minIntervalMs) return;
+    this.lastDrawAt = now;
+    this.draw();
+  }
+
+  /** Draws the final frame (whatever the throttle says) and ends the line. */
+  finish(): void {
+    if (!this.enabled || this.closed) return;
+    this.draw();
+    this.close();
+  }
+
+  /** Ends the line without another frame; for failures. */
+  abort(): void {
+    if (!this.enabled || this.closed) return;
+    this.close();
+  }
+
+  private draw(): void {
+    const line = this.render();
+    // Pad over the previous frame rather than use ANSI erase codes, which a forced bar in a log would show.
+    this.stream.write(`\r${line.padEnd(this.drawnWidth)}`);
+    this.drawnWidth = line.length;
+  }
+
+  private close(): void {
+    this.closed = true;
+    if (this.drawnWidth > 0) this.stream.write('\n');
+  }
+}
