@@ -7,7 +7,10 @@ import {
   DynamoDbPartitionMetaStore,
 } from './aws/dynamodb-partition-store.js';
 import { S3ChunkStore } from './aws/s3-chunk-store.js';
+import { DynamoDbSnapshotRepository } from './aws/dynamodb-snapshot-repository.js';
+import { SqsWorkQueue } from './aws/sqs-work-queue.js';
 import { SledBandwidth } from './sleds/bandwidth.js';
+import { SnapshotService } from './snapshots/snapshot-service.js';
 import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
@@ -22,6 +25,7 @@ export interface Services {
   readonly clients: AwsClients;
   readonly volumes: VolumeService;
   readonly data: VolumeDataService;
+  readonly snapshots: SnapshotService;
   readonly healthProbes: readonly HealthProbe[];
 }
 
@@ -33,24 +37,32 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const table = config.tables.partitions;
   const bandwidth = config.sledBandwidth === undefined ? undefined : new SledBandwidth(config.sledBandwidth);
   const chunks = new S3ChunkStore(clients.s3, config.sledBuckets, bandwidth);
+  const partitionDeps = {
+    metas: new DynamoDbPartitionMetaStore(clients.documents, table),
+    logs: new DynamoDbNoteLogStore(clients.documents, table),
+    journal: new S3JournalStore(clients.s3, config.sledBuckets),
+    chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
+    chunks,
+    sledCount: config.sledBuckets.length,
+  };
   const data = new VolumeDataService(
     repository,
-    {
-      metas: new DynamoDbPartitionMetaStore(clients.documents, table),
-      logs: new DynamoDbNoteLogStore(clients.documents, table),
-      idempotency: new DynamoDbIdempotencyStore(clients.documents, table),
-      journal: new S3JournalStore(clients.s3, config.sledBuckets),
-      chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
-      chunks,
-      sledCount: config.sledBuckets.length,
-    },
+    { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table) },
     options,
   );
+  const snapshots = new SnapshotService({
+    ...partitionDeps,
+    volumes: repository,
+    data,
+    snapshots: new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots),
+    queue: new SqsWorkQueue(clients.sqs, config.queues.snapshot),
+  });
   return {
     config,
     clients,
     volumes: new VolumeService(repository, [objects, data]),
     data,
+    snapshots,
     healthProbes: createHealthProbes(clients, config),
   };
 }

@@ -27,6 +27,8 @@ export const ROUTES: readonly RouteDefinition[] = [
     handler: 'get-partition',
     summary: 'both head-node replicas of a partition',
   },
+  { method: 'POST', resource: '/volumes/{volumeId}/snapshots', handler: 'create-snapshot', summary: 'snapshot the volume at its committed ops' },
+  { method: 'GET', resource: '/snapshots/{snapshotId}', handler: 'get-snapshot', summary: 'snapshot state and progress' },
 ];
 
 export interface RouteMatch {

@@ -4,6 +4,7 @@ import { DEFAULT_REGION, serviceEnvironment, type ServiceConfig } from '../confi
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
+import { startSqsPoller } from './sqs-poller.js';
 
 export interface LocalCloud {
   readonly apiUrl: string;
@@ -23,6 +24,8 @@ export interface LocalCloudOptions {
    * emulators; the resources are created there the same way.
    */
   readonly awsEndpoint?: string;
+  /** Turns the sled bandwidth model on: bytes per second per sled link and direction. */
+  readonly sledBandwidth?: number;
 }
 
 /**
@@ -50,17 +53,32 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       let resources;
       try {
         resources = await provisionLocalResources(clients, { sledCount: options.sledCount ?? DEFAULT_SLED_COUNT, region });
-      } finally {
+      } catch (error) {
         clients.destroy();
+        throw error;
       }
-      const config: ServiceConfig = Object.freeze({ region, endpoints, ...resources });
+      const config: ServiceConfig = Object.freeze({
+        region,
+        endpoints,
+        ...resources,
+        ...(options.sledBandwidth === undefined ? {} : { sledBandwidth: options.sledBandwidth }),
+      });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.
       Object.assign(process.env, serviceEnvironment(config));
+      const pollers = [
+        startSqsPoller({
+          sqs: clients.sqs,
+          queueUrl: config.queues.snapshot,
+          load: async () => (await import('../../functions/materialize-snapshot.js')).handler,
+        }),
+      ];
       return {
         apiUrl: api.url,
         config,
         async stop() {
           await api.close();
+          await Promise.all(pollers.map((poller) => poller.stop()));
+          clients.destroy();
           await emulators.stop();
         },
       };

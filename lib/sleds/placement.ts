@@ -16,3 +16,16 @@ export function journalSleds(volumeId: string, partition: number, sledCount: num
   const step = 1 + (hash32(`${volumeId}/${partition}/secondary`) % (sledCount - 1));
   return [primary, (primary + step) % sledCount];
 }
+
+/**
+ * The sled that holds partition `partition` of a snapshot: the partitions of a snapshot go
+ * round-robin over all sleds from a start picked by a hash of the snapshot id, skipping the
+ * sleds of the partition's write replicas. A snapshot is thus a highly distributed replica:
+ * each partition on one sled, the partitions of one snapshot on every sled, and never on a
+ * sled that takes the volume's writes for that partition.
+ */
+export function snapshotSled(snapshotId: string, partition: number, sledCount: number, avoid: readonly number[] = []): number {
+  let sled = (hash32(`${snapshotId}/start`) + partition) % sledCount;
+  for (let tries = 0; tries < sledCount && avoid.includes(sled); tries++) sled = (sled + 1) % sledCount;
+  return sled;
+}

@@ -1,0 +1,18 @@
+import type { Snapshot, SnapshotPartition } from './snapshot.js';
+
+/** Snapshots and their partition chunk maps (DynamoDB). */
+export interface SnapshotRepository {
+  create(snapshot: Snapshot): Promise<void>;
+  get(snapshotId: string): Promise<Snapshot | undefined>;
+  /** Stores a partition's chunk map unless one exists (a duplicate delivery); the first write wins. */
+  putPartition(partition: SnapshotPartition): Promise<void>;
+  getPartition(snapshotId: string, partition: number): Promise<(SnapshotPartition & { readonly counted: boolean }) | undefined>;
+  /** Counts one more partition done; returns the snapshot as updated. */
+  addProgress(snapshotId: string, chunks: number, bytes: number): Promise<Snapshot>;
+  /** Records that a partition's progress was counted, so a redelivery does not count it again. */
+  markCounted(snapshotId: string, partition: number): Promise<void>;
+  /** How many partitions have a stored chunk map (the ground truth the counters approximate). */
+  countPartitions(snapshotId: string): Promise<number>;
+  /** Moves `creating` to `completed`; a no-op if it already moved. */
+  complete(snapshotId: string, now: Date): Promise<void>;
+}

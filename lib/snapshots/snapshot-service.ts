@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import { SledsError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
+import type { VolumeDataService } from '../notes/volume-data-service.js';
+import type { NoteLogStore, PartitionMetaStore, ChunkMapStore, ChunkRef } from '../notes/ports.js';
+import type { WorkQueue } from '../queues/ports.js';
+import { snapshotSled } from '../sleds/placement.js';
+import type { ChunkStore } from '../sleds/ports.js';
+import type { VolumeRepository } from '../volumes/ports.js';
+import type { SnapshotRepository } from './ports.js';
+import { newSnapshotId, snapshotChunkKey, type Snapshot } from './snapshot.js';
+
+/** The snapshot id is well formed but no such snapshot exists (404). */
+export class SnapshotNotFoundError extends SledsError {
+  constructor(snapshotId: string) {
+    super('SnapshotNotFound', 404, `Snapshot ${snapshotId} does not exist.`);
+  }
+}
+
+/** A message on the snapshot queue: materialize one partition. */
+export interface MaterializeMessage {
+  readonly snapshotId: string;
+  readonly partition: number;
+}
+
+export interface SnapshotDeps {
+  readonly volumes: VolumeRepository;
+  readonly data: VolumeDataService;
+  readonly snapshots: SnapshotRepository;
+  readonly metas: PartitionMetaStore;
+  readonly logs: NoteLogStore;
+  readonly chunkMaps: ChunkMapStore;
+  readonly chunks: ChunkStore;
+  readonly queue: WorkQueue;
+  readonly sledCount: number;
+  readonly clock?: () => Date;
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/** Snapshots: fix each partition's op, then materialize its chunks onto one sled per partition. */
+export class SnapshotService {
+  constructor(private readonly deps: SnapshotDeps) {}
+
+  /**
+   * Takes a snapshot of the volume at its current committed ops. Partitions never written
+   * are all zeros and need no work; every other partition gets one queue message.
+   */
+  async create(volumeId: string): Promise<Snapshot> {
+    const volume = await this.deps.volumes.get(volumeId);
+    if (!volume) throw new VolumeNotFoundError(volumeId);
+    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, 'snapshot it');
+    const partitions = await this.deps.metas.listPartitions(volumeId);
+    const ops: Record<string, number> = {};
+    await Promise.all(
+      partitions.map(async (partition) => {
+        const [meta, base] = await Promise.all([this.deps.metas.get(volumeId, partition), this.deps.chunkMaps.get(volumeId, partition)]);
+        const tail = meta ? await this.deps.logs.tail({ volumeId, partition, replicaId: meta.primary.replicaId }) : undefined;
+        ops[String(partition)] = Math.max(tail?.op ?? 0, base?.baseOp ?? 0);
+      }),
+    );
+    const now = (this.deps.clock ?? (() => new Date()))();
+    const snapshot: Snapshot = {
+      snapshotId: newSnapshotId(),
+      volumeId,
+      state: partitions.length === 0 ? 'completed' : 'creating',
+      sizeBytes: volume.sizeBytes,
+      chunkSizeBytes: volume.chunkSizeBytes,
+      partitionChunks: volume.partitionChunks,
+      partitionCount: volume.partitionCount,
+      ops,
+      progress: { partitionsDone: 0, partitionsTotal: partitions.length, chunksStored: 0, bytesStored: 0 },
+      createdAt: now.toISOString(),
+      ...(partitions.length === 0 ? { completedAt: now.toISOString() } : {}),
+    };
+    await this.deps.snapshots.create(snapshot);
+    await this.deps.queue.sendAll(partitions.map((partition): MaterializeMessage => ({ snapshotId: snapshot.snapshotId, partition })));
+    return snapshot;
+  }
+
+  /** Returns the snapshot or throws SnapshotNotFoundError. */
+  async get(snapshotId: string): Promise<Snapshot> {
+    const snapshot = await this.deps.snapshots.get(snapshotId);
+    if (!snapshot) throw new SnapshotNotFoundError(snapshotId);
+    return snapshot;
+  }
+
+  /**
+   * Writes one partition of the snapshot onto its sled, chunk by chunk, as of the snapshot's
+   * op. Idempotent: chunk keys are fixed, and the partition's chunk map is stored only once,
+   * so a duplicate delivery or a retry after a crash counts the partition once.
+   */
+  async materialize({ snapshotId, partition }: MaterializeMessage): Promise<void> {
+    const snapshot = await this.get(snapshotId);
+    const stored = await this.deps.snapshots.getPartition(snapshotId, partition);
+    if (stored?.counted) return;
+    if (!stored) await this.store(snapshot, partition);
+    const done = await this.deps.snapshots.getPartition(snapshotId, partition);
+    if (!done) throw new Error(`snapshot ${snapshotId} partition ${partition} vanished after it was stored`);
+    const bytes = Object.keys(done.chunks).length * snapshot.chunkSizeBytes;
+    const updated = await this.deps.snapshots.addProgress(snapshotId, Object.keys(done.chunks).length, bytes);
+    // A crash between these two calls counts the partition twice; completion therefore checks the stored maps.
+    await this.deps.snapshots.markCounted(snapshotId, partition);
+    if (updated.progress.partitionsDone < updated.progress.partitionsTotal) return;
+    if ((await this.deps.snapshots.countPartitions(snapshotId)) >= snapshot.progress.partitionsTotal) {
+      await this.deps.snapshots.complete(snapshotId, (this.deps.clock ?? (() => new Date()))());
+    }
+  }
+
+  private async store(snapshot: Snapshot, partition: number): Promise<void> {
+    const { snapshotId } = snapshot;
+    const op = snapshot.ops[String(partition)];
+    if (op === undefined) throw new Error(`snapshot ${snapshotId} has no partition ${partition}`);
+    const volume = { volumeId: snapshot.volumeId, chunkSizeBytes: snapshot.chunkSizeBytes, partitionChunks: snapshot.partitionChunks };
+    const head = this.deps.data.head(volume, partition);
+    const view = await head.viewAsOf(op);
+    const avoid = view.meta ? [view.meta.primary.sled, view.meta.secondary.sled] : [];
+    const sled = snapshotSled(snapshotId, partition, this.deps.sledCount, avoid);
+    const start = partition * snapshot.chunkSizeBytes * snapshot.partitionChunks;
+    const chunks: Record<string, ChunkRef> = {};
+    for (let chunk = 0; chunk < snapshot.partitionChunks; chunk++) {
+      const chunkStart = start + chunk * snapshot.chunkSizeBytes;
+      if (chunkStart >= snapshot.sizeBytes) break;
+      const written = view.index.lookup(chunkStart, snapshot.chunkSizeBytes).length > 0 || view.base?.chunks[String(chunk)] !== undefined;
+      if (!written) continue;
+      const data = Buffer.alloc(snapshot.chunkSizeBytes);
+      await head.readView(view, chunkStart, snapshot.chunkSizeBytes, data, 0);
+      const digest = sha256(data);
+      const at = { sled, key: snapshotChunkKey(snapshotId, partition, chunk) };
+      await this.deps.chunks.put(at, data, digest);
+      chunks[String(chunk)] = { ...at, sha256: digest };
+    }
+    await this.deps.snapshots.putPartition({ snapshotId, partition, sled, chunks });
+  }
+}
