@@ -11,6 +11,11 @@ import { DynamoDbSnapshotRepository } from './aws/dynamodb-snapshot-repository.j
 import { SqsWorkQueue } from './aws/sqs-work-queue.js';
 import { SledBandwidth } from './sleds/bandwidth.js';
 import { SnapshotService } from './snapshots/snapshot-service.js';
+import { DynamoDbCopyJobRepository } from './aws/dynamodb-copy-job-repository.js';
+import { S3PlanStore } from './aws/s3-plan-store.js';
+import { SfnWorkflowRunner } from './aws/sfn-workflow-runner.js';
+import { CopyJobService } from './copy-jobs/copy-job-service.js';
+import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
@@ -26,6 +31,7 @@ export interface Services {
   readonly volumes: VolumeService;
   readonly data: VolumeDataService;
   readonly snapshots: SnapshotService;
+  readonly copyJobs: CopyJobService;
   readonly healthProbes: readonly HealthProbe[];
 }
 
@@ -57,9 +63,22 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     snapshots: new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots),
     queue: new SqsWorkQueue(clients.sqs, config.queues.snapshot),
   });
+  const sfnRunner = config.copyStateMachineArn ? new SfnWorkflowRunner(clients.sfn, config.copyStateMachineArn) : undefined;
+  const copyJobs = new CopyJobService({
+    jobs: new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs),
+    plans: new S3PlanStore(clients.s3, config.sledBuckets[0] as string),
+    snapshots: new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots),
+    volumes: repository,
+    volumeData: [objects, data],
+    chunkMaps: partitionDeps.chunkMaps,
+    chunks,
+    runner: () => sfnRunner ?? inProcessRunner(),
+    sledCount: config.sledBuckets.length,
+  });
   return {
     config,
     clients,
+    copyJobs,
     volumes: new VolumeService(repository, [objects, data]),
     data,
     snapshots,

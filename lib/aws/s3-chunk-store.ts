@@ -1,5 +1,6 @@
 import {
   CopyObjectCommand,
+  DeleteObjectCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadObjectCommand,
@@ -84,6 +85,10 @@ export class S3ChunkStore implements ChunkStore {
       if (error instanceof Error && (error.name === 'NotFound' || error.name === 'NoSuchKey')) return undefined;
       throw translateAwsError('S3', error);
     }
+  }
+
+  async remove(at: ChunkLocation): Promise<void> {
+    await s3(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket(at.sled), Key: at.key })));
   }
 
   async removePrefix(prefix: string): Promise<number> {

@@ -143,6 +143,7 @@ class FairShare {
   private readonly start: Int32Array;
   private readonly fill: Int32Array;
   private members: SimTask[] = [];
+  private readonly touched: number[] = [];
   private readonly heap = new MinHeap();
 
   constructor(linkCount: number) {
@@ -182,23 +183,33 @@ class FairShare {
     }
     heap.clear();
     for (let link = 0; link < unfixed.length; link++) if (unfixed[link]! > 0) heap.push(spare[link]! / unfixed[link]!, link, 0);
+    // A heap entry is current while its version equals the link's; `round` numbers the bottleneck steps.
+    const touched = this.touched;
+    let round = 1;
     while (heap.size > 0) {
       const link = heap.topLink();
       const stale = heap.topVersion() !== version[link] || unfixed[link] === 0;
       heap.pop();
       if (stale) continue;
       const share = Math.max(spare[link]! / unfixed[link]!, 0);
+      touched.length = 0;
       for (let i = start[link]!; i < start[link + 1]!; i++) {
         const task = members[i]!;
         if (task.rate >= 0) continue;
         task.rate = share;
-        for (const other of [task.egress, task.ingress]) {
-          spare[other]! -= share;
-          unfixed[other]! -= 1;
-          version[other]! += 1;
-          if (other !== link && unfixed[other]! > 0) heap.push(spare[other]! / unfixed[other]!, other, version[other]!);
+        spare[task.egress]! -= share;
+        unfixed[task.egress]! -= 1;
+        spare[task.ingress]! -= share;
+        unfixed[task.ingress]! -= 1;
+        const other = task.egress === link ? task.ingress : task.egress;
+        if (version[other] !== round) {
+          version[other] = round;
+          touched.push(other);
         }
       }
+      // Re-key each link whose share changed once, not once per task, to keep the heap small.
+      for (const other of touched) if (unfixed[other]! > 0) heap.push(spare[other]! / unfixed[other]!, other, round);
+      round += 1;
     }
   }
 }
@@ -260,8 +271,14 @@ class MinHeap {
   }
 
   private swap(a: number, b: number): void {
-    [this.keys[a], this.keys[b]] = [this.keys[b]!, this.keys[a]!];
-    [this.links[a], this.links[b]] = [this.links[b]!, this.links[a]!];
-    [this.versions[a], this.versions[b]] = [this.versions[b]!, this.versions[a]!];
+    const key = this.keys[a]!;
+    const link = this.links[a]!;
+    const version = this.versions[a]!;
+    this.keys[a] = this.keys[b]!;
+    this.links[a] = this.links[b]!;
+    this.versions[a] = this.versions[b]!;
+    this.keys[b] = key;
+    this.links[b] = link;
+    this.versions[b] = version;
   }
 }

@@ -281,7 +281,7 @@ type TreeShape = (builder: PartitionBuilder, snapshot: DraftNode) => void;
 function assemble(
   input: Omit<PlanInput, 'mode'>,
   mode: PlanMode,
-  rounds: number,
+  slotRounds: number,
   shape: TreeShape,
   notes: readonly string[],
 ): CopyPlan {
@@ -291,7 +291,11 @@ function assemble(
   const drafts: DraftTask[] = [];
   const snapshots: DraftNode[] = [];
 
-  for (const { partition, chunks, sourceSled } of partitions) {
+  for (const partitionInput of partitions) {
+    const { partition, sourceSled } = partitionInput;
+    // Every task of a partition carries the same list; one frozen copy keeps callers from
+    // changing a plan after the fact.
+    const chunks = Object.freeze([...partitionInput.chunks]);
     const weight = chunks.length;
     const snapshot = draftNode('snapshot', '', -1, 0, weight, sourceSled);
     snapshots.push(snapshot);
@@ -301,7 +305,7 @@ function assemble(
       target: (target, depth) => draftNode('target', '', target, depth, weight, -1),
       addTask(from, to, round) {
         const id = to.kind === 'target' ? `p${partition}-t${to.target}` : to.id;
-        const task: DraftTask = { id, partition, chunks: Object.freeze([...chunks]), from, to, round };
+        const task: DraftTask = { id, partition, chunks, from, to, round };
         to.writtenBy = task;
         if (chunks.length > 0) from.reads.set(slotOf(round), (from.reads.get(slotOf(round)) ?? 0) + 1);
         drafts.push(task);
@@ -323,7 +327,9 @@ function assemble(
     .sort((a, b) => a.task.round - b.task.round || a.task.partition - b.task.partition || a.index - b.index)
     .map(({ task }) => task);
 
-  place(ordered, snapshots, input.sledCount, mode === 'pipelined' ? 1 : rounds, slotOf);
+  place(ordered, snapshots, input.sledCount, mode === 'pipelined' ? 1 : slotRounds, slotOf);
+  // The tree's round count, or 1 when no partition holds data and every task is in round 1.
+  const rounds = ordered[ordered.length - 1]!.round;
 
   const tasks: CopyTask[] = ordered.map((draft) => {
     const parent = draft.from.writtenBy;
@@ -339,9 +345,7 @@ function assemble(
     };
     return task;
   });
-  const intermediaries = tasks
-    .filter((task) => task.to.kind === 'intermediary')
-    .map((task) => ({ partition: task.partition, id: (task.to as { id: string }).id, sled: task.to.sled }));
+  const intermediaries = tasks.flatMap(({ partition, to }) => (to.kind === 'intermediary' ? [{ partition, id: to.id, sled: to.sled }] : []));
   const targetSleds = Array.from({ length: input.targets }, () => new Array<number>(partitions.length).fill(-1));
   for (const task of tasks) {
     if (task.to.kind === 'target') targetSleds[task.to.target]![task.partition] = task.to.sled;
@@ -374,10 +378,11 @@ function copyNode(node: DraftNode): CopyNode {
  * children). Sleds are full-duplex links, so ingress and egress are counted apart, per slot,
  * in chunks. A copy adds its chunks to its sled's ingress in the slot it is written, and
  * chunks × readers to its egress in each slot it is read. The sled chosen is the one where
- * the busiest of those counters ends up lowest. Ties go to the sled holding the fewest copies
- * (which also spreads copies of empty partitions), then to the lowest sled number, so the
- * result is deterministic. A copy never shares its parent's sled while there is another:
- * copying within one sled would spend both directions of its link on one task.
+ * the busiest of those counters ends up lowest. Ties go to the sled holding the fewest copies,
+ * snapshots included (which also spreads copies of empty partitions), then to the lowest sled
+ * number, so the result is deterministic. While there is another sled, a copy never goes on
+ * its parent's: an intermediary there would add no new link to serve reads from, and
+ * spreading copies over links is the point of duplicating.
  */
 function place(
   tasks: readonly DraftTask[],
@@ -391,6 +396,7 @@ function place(
   const copies = new Int32Array(sledCount);
   // Snapshot sleds are fixed, so their reads are known load before anything is placed.
   for (const snapshot of snapshots) {
+    copies[snapshot.sled]! += 1;
     for (const [slot, readers] of snapshot.reads) egress[slot * sledCount + snapshot.sled]! += readers * snapshot.weight;
   }
 
@@ -429,14 +435,14 @@ function renderFanout(
   const withData = input.partitions.filter((p) => p.chunks.length > 0);
   const level = plan.mode === 'pipelined' ? 'depth' : 'round';
   const lines: string[] = [
-    `${plan.mode} copy plan: ${P} partition(s) (${P - withData.length} empty), ${input.targets} target(s), ` +
-      `at most ${input.maxSourceFanout} concurrent reads per source copy, ${input.sledCount} sled(s), ` +
-      `${plan.rounds} ${level}(s).`,
+    `${plan.mode} copy plan: ${count(P, 'partition')} (${withData.length} with data), ${count(input.targets, 'target')}, ` +
+      `at most ${count(input.maxSourceFanout, 'concurrent read')} per source copy, ${count(input.sledCount, 'sled')}; ` +
+      (plan.mode === 'pipelined' ? `tree depth ${plan.rounds}.` : `${count(plan.rounds, 'round')}.`),
     ...notes,
   ];
   const sample = withData.map((p) => p.partition).sort((a, b) => a - b)[0];
   if (sample !== undefined) {
-    lines.push(`Each of the ${withData.length} partition(s) with data fans out alike; partition ${sample}:`);
+    lines.push(`Every partition with data fans out alike; partition ${sample}:`);
     const byLevel = new Map<number, CopyTask[]>();
     for (const task of tasks) {
       if (task.partition !== sample) continue;
@@ -455,25 +461,29 @@ function renderFanout(
       const fromIntermediaries = readers.size - fromSnapshot;
       const made = group.filter((task) => task.to.kind === 'intermediary').length;
       const targets = group.length - made;
-      const sources = [fromSnapshot ? 'snapshot' : '', fromIntermediaries ? `${fromIntermediaries} intermediar${fromIntermediaries === 1 ? 'y' : 'ies'}` : '']
+      const sources = [fromSnapshot ? 'snapshot' : '', fromIntermediaries ? count(fromIntermediaries, 'intermediary', 'intermediaries') : '']
         .filter(Boolean)
         .join(' + ');
-      const writes = [made ? `${made} intermediar${made === 1 ? 'y' : 'ies'}` : '', targets ? `${targets} target(s)` : '']
+      const writes = [made ? count(made, 'intermediary', 'intermediaries') : '', targets ? count(targets, 'target') : '']
         .filter(Boolean)
         .join(' + ');
       lines.push(`  ${level} ${key}: ${sources} -> ${writes} (busiest source serves ${Math.max(...readers.values())})`);
     }
   }
   if (withData.length < P) {
-    lines.push(`Empty partitions: each target's copy is made in round 1 and reads nothing.`);
+    lines.push(`Partitions without data: each target's copy is made in round 1 and reads nothing.`);
   }
   const written = new Map<number, number>();
   for (const task of tasks) written.set(task.to.sled, (written.get(task.to.sled) ?? 0) + 1);
   const chunkCopies = tasks.reduce((sum, task) => sum + task.chunks.length, 0);
   lines.push(
-    `Totals: ${plan.intermediaries.length} intermediary copies (removed after the job), ` +
-      `${tasks.length - plan.intermediaries.length} target copies, ${chunkCopies} chunk copies; ` +
-      `busiest sled receives ${Math.max(0, ...written.values())} copies.`,
+    `Totals: ${count(plan.intermediaries.length, 'intermediary copy', 'intermediary copies')} (removed after the job), ` +
+      `${count(tasks.length - plan.intermediaries.length, 'target copy', 'target copies')}, ${count(chunkCopies, 'chunk copy', 'chunk copies')}; ` +
+      `the busiest sled receives ${count(Math.max(0, ...written.values()), 'copy', 'copies')}.`,
   );
   return lines.join('\n');
+}
+
+function count(n: number, singular: string, plural = `${singular}s`): string {
+  return `${n} ${n === 1 ? singular : plural}`;
 }

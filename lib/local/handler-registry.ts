@@ -1,4 +1,6 @@
 import type { ApiHandler } from '../api/http.js';
+import type { CopyJobTask } from '../copy-jobs/states.js';
+import type { TaskHandler } from './local-workflow-runner.js';
 
 /**
  * The handler modules the embedded cloud can invoke, by the `handler` name used in ROUTES.
@@ -15,4 +17,16 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: ApiHandler
   'get-partition': () => import('../../functions/get-partition.js'),
   'create-snapshot': () => import('../../functions/create-snapshot.js'),
   'get-snapshot': () => import('../../functions/get-snapshot.js'),
+  'create-copy-job': () => import('../../functions/create-copy-job.js'),
+  'get-copy-job': () => import('../../functions/get-copy-job.js'),
+  'list-copy-job-events': () => import('../../functions/list-copy-job-events.js'),
+};
+
+/** The Step Functions task handlers, by task; the local runner calls them for their Task states. */
+export const TASK_HANDLER_MODULES: Record<CopyJobTask, () => Promise<TaskHandler>> = {
+  plan: async () => (await import('../../functions/plan-copy-job.js')).handler,
+  copyBatch: async () => (await import('../../functions/copy-partition-batch.js')).handler,
+  finalize: async () => (await import('../../functions/finalize-copy-job.js')).handler,
+  cleanUp: async () => (await import('../../functions/clean-up-copy-job.js')).handler,
+  markFailed: async () => (await import('../../functions/fail-copy-job.js')).handler,
 };

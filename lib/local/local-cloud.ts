@@ -5,10 +5,15 @@ import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { startSqsPoller } from './sqs-poller.js';
+import { registerInProcessRunner } from '../copy-jobs/workflow-registry.js';
+import { TASK_HANDLER_MODULES } from './handler-registry.js';
+import { LocalWorkflowRunner } from './local-workflow-runner.js';
 
 export interface LocalCloud {
   readonly apiUrl: string;
   readonly config: ServiceConfig;
+  /** The in-process Step Functions runner. */
+  readonly runner: LocalWorkflowRunner;
   stop(): Promise<void>;
 }
 
@@ -26,6 +31,8 @@ export interface LocalCloudOptions {
   readonly awsEndpoint?: string;
   /** Turns the sled bandwidth model on: bytes per second per sled link and direction. */
   readonly sledBandwidth?: number;
+  /** Overrides the state machine's retry waits (tests use 0). */
+  readonly retryIntervalMs?: number;
 }
 
 /**
@@ -65,6 +72,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.
       Object.assign(process.env, serviceEnvironment(config));
+      const runner = new LocalWorkflowRunner(TASK_HANDLER_MODULES, options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs });
+      registerInProcessRunner(runner);
       const pollers = [
         startSqsPoller({
           sqs: clients.sqs,
@@ -75,8 +84,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       return {
         apiUrl: api.url,
         config,
+        runner,
         async stop() {
           await api.close();
+          await runner.drain();
+          registerInProcessRunner(undefined);
           await Promise.all(pollers.map((poller) => poller.stop()));
           clients.destroy();
           await emulators.stop();

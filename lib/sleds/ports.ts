@@ -13,6 +13,8 @@ export interface ChunkStore {
   copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<void>;
   /** The stored SHA-256 (hex) of a chunk, or undefined when it does not exist. */
   sha256(at: ChunkLocation): Promise<string | undefined>;
+  /** Removes one chunk object; a no-op if it is gone. */
+  remove(at: ChunkLocation): Promise<void>;
   /** Removes every object under `prefix` on every sled; returns how many. */
   removePrefix(prefix: string): Promise<number>;
 }

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { SledsError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
+import { failpoint } from '../faults.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
 import type { NoteLogStore, PartitionMetaStore, ChunkMapStore, ChunkRef } from '../notes/ports.js';
 import type { WorkQueue } from '../queues/ports.js';
@@ -108,6 +109,7 @@ export class SnapshotService {
 
   private async store(snapshot: Snapshot, partition: number): Promise<void> {
     const { snapshotId } = snapshot;
+    await failpoint('materialize', { snapshotId, partition });
     const op = snapshot.ops[String(partition)];
     if (op === undefined) throw new Error(`snapshot ${snapshotId} has no partition ${partition}`);
     const volume = { volumeId: snapshot.volumeId, chunkSizeBytes: snapshot.chunkSizeBytes, partitionChunks: snapshot.partitionChunks };

@@ -1,0 +1,10 @@
+import { z } from 'zod';
+import { processServices } from '../lib/wiring.js';
+
+const input = z.object({ jobId: z.string() });
+
+/** Step Functions task "Verify the targets and mark them available". */
+export async function handler(event: unknown) {
+  const { jobId } = input.parse(event);
+  return processServices().copyJobs.finalize(jobId);
+}

@@ -1,0 +1,9 @@
+import { apiHandler, json, pathParameter } from '../lib/api/http.js';
+import { copyJobIdSchema } from '../lib/copy-jobs/copy-job.js';
+import { processServices } from '../lib/wiring.js';
+
+/** GET /copy-jobs/{jobId}/events: the execution's state transitions. */
+export const handler = apiHandler(async (event) => {
+  const jobId = pathParameter(event, 'jobId', copyJobIdSchema);
+  return json(200, { jobId, events: await processServices().copyJobs.events(jobId) });
+});

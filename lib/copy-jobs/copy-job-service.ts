@@ -1,0 +1,361 @@
+import { createHash } from 'node:crypto';
+import { BackendUnavailableError, ConcurrentModificationError } from '../errors.js';
+import { failpoint } from '../faults.js';
+import { mapLimit } from '../notes/serial-queue.js';
+import type { ChunkMapStore, ChunkRef } from '../notes/ports.js';
+import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
+import type { SnapshotRepository } from '../snapshots/ports.js';
+import { SnapshotNotFoundError } from '../snapshots/snapshot-service.js';
+import { snapshotChunkKey, type Snapshot, type SnapshotPartition } from '../snapshots/snapshot.js';
+import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
+import type { Volume } from '../volumes/volume.js';
+import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
+import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
+import type { CopyJobRepository, PlanStore, WorkflowEvent, WorkflowRunner } from './ports.js';
+import { planCopyJob, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
+import { COPY_BATCH_CONCURRENCY } from './states.js';
+
+export interface CopyJobDeps {
+  readonly jobs: CopyJobRepository;
+  readonly plans: PlanStore;
+  readonly snapshots: SnapshotRepository;
+  readonly volumes: VolumeRepository;
+  /** Everything that holds a volume's data, to remove partial targets of a failed job. */
+  readonly volumeData: readonly VolumeDataStore[];
+  readonly chunkMaps: ChunkMapStore;
+  readonly chunks: ChunkStore;
+  readonly runner: () => WorkflowRunner;
+  readonly sledCount: number;
+  readonly clock?: () => Date;
+}
+
+/** What `POST /snapshots/{id}/copies` answers. */
+export interface CopyJobCreated {
+  readonly jobId: string;
+  readonly volumeIds: readonly string[];
+  readonly executionArn: string;
+}
+
+/** The Plan state's result: per round, the batch numbers the Map iterates over. */
+export interface PlannedRounds {
+  readonly rounds: ReadonlyArray<{ readonly round: number; readonly batches: readonly number[] }>;
+}
+
+const MAX_BATCH_TASKS = 32;
+const PARENT_WAIT_MS = 120_000;
+const VERIFY_CONCURRENCY = 32;
+
+/** Target `index` of job `jobId` gets a volume id derived from both, so a retried request makes the same volumes. */
+export function targetVolumeId(jobId: string, index: number): string {
+  return `vol-${createHash('sha256').update(`${jobId}/${index}`).digest('hex').slice(0, 17)}`;
+}
+
+/** The round in which the state machine runs a task: all at once when pipelined. */
+function executionRound(plan: CopyPlan, task: CopyTask): number {
+  return plan.mode === 'pipelined' ? 1 : task.round;
+}
+
+/** Splits each execution round's tasks, in plan order, into batches. */
+function batchesOf(plan: CopyPlan): Map<number, CopyTask[][]> {
+  const byRound = new Map<number, CopyTask[]>();
+  for (const task of plan.tasks) {
+    const round = executionRound(plan, task);
+    byRound.set(round, [...(byRound.get(round) ?? []), task]);
+  }
+  const batches = new Map<number, CopyTask[][]>();
+  for (const [round, tasks] of byRound) {
+    const size = Math.min(MAX_BATCH_TASKS, Math.max(1, Math.ceil(tasks.length / COPY_BATCH_CONCURRENCY)));
+    const split: CopyTask[][] = [];
+    for (let i = 0; i < tasks.length; i += size) split.push(tasks.slice(i, i + size));
+    batches.set(round, split);
+  }
+  return batches;
+}
+
+function transient<T>(what: string, call: () => Promise<T>): Promise<T> {
+  return call().catch((error: unknown) => {
+    if (error instanceof BackendUnavailableError || (error instanceof Error && /Throttl|SlowDown|ECONNRESET|timeout/i.test(`${error.name} ${error.message}`))) {
+      throw new TransientCopyError(`${what}: ${(error as Error).message}`, { cause: error });
+    }
+    throw error;
+  });
+}
+
+/**
+ * Copy jobs: the request (volumes in `creating`, one execution), and the work of each state
+ * of the workflow. Every step is idempotent, because Step Functions retries them.
+ */
+export class CopyJobService {
+  private readonly planCache = new Map<string, CopyPlan>();
+
+  constructor(private readonly deps: CopyJobDeps) {}
+
+  private now(): Date {
+    return (this.deps.clock ?? (() => new Date()))();
+  }
+
+  private async completedSnapshot(snapshotId: string): Promise<Snapshot> {
+    const snapshot = await this.deps.snapshots.get(snapshotId);
+    if (!snapshot) throw new SnapshotNotFoundError(snapshotId);
+    if (snapshot.state !== 'completed') throw new SnapshotNotReadyError(snapshotId, snapshot.state);
+    return snapshot;
+  }
+
+  /**
+   * Starts a copy job: N volumes in `creating`, a job record, an execution. With a
+   * clientToken, a second request returns the first job, and finishes starting it if the
+   * first request died half-way.
+   */
+  async create(snapshotId: string, request: CopyRequest): Promise<CopyJobCreated> {
+    const snapshot = await this.completedSnapshot(snapshotId);
+    let jobId = newCopyJobId();
+    if (request.clientToken) jobId = await this.deps.jobs.claimToken(snapshotId, request.clientToken, jobId);
+    let job = await this.deps.jobs.get(jobId);
+    if (job && job.snapshotId !== snapshotId) throw new ConcurrentModificationError(`clientToken belongs to job ${jobId}`);
+    const volumeIds = job?.volumeIds ?? Array.from({ length: request.count }, (_, i) => targetVolumeId(jobId, i));
+    if (!job) {
+      job = {
+        jobId,
+        snapshotId,
+        volumeIds,
+        maxSourceFanout: request.maxSourceFanout,
+        mode: request.mode,
+        state: 'running',
+        executionArn: '',
+        progress: {
+          roundsPlanned: 0,
+          roundsDone: 0,
+          intermediariesCreated: 0,
+          intermediariesRemoved: 0,
+          chunksCopied: 0,
+          chunksTotal: 0,
+          bytesCopied: 0,
+          bytesTotal: 0,
+          targetsVerified: 0,
+        },
+        createdAt: this.now().toISOString(),
+      };
+      await this.deps.jobs.create(job);
+    }
+    const timestamp = this.now().toISOString();
+    await mapLimit(volumeIds, 16, async (volumeId, i) => {
+      const volume: Volume = {
+        volumeId,
+        name: `copy ${i + 1} of ${snapshotId}`,
+        sizeBytes: snapshot.sizeBytes,
+        chunkSizeBytes: snapshot.chunkSizeBytes,
+        partitionChunks: snapshot.partitionChunks,
+        partitionCount: snapshot.partitionCount,
+        state: 'creating',
+        createdAt: timestamp,
+        updatedAt: timestamp,
+      };
+      await this.deps.volumes.create(volume).catch((error: unknown) => {
+        if (!(error instanceof ConcurrentModificationError)) throw error;
+      });
+    });
+    const { executionArn } = await this.deps.runner().start(jobId, { jobId });
+    if (job.executionArn !== executionArn) await this.deps.jobs.setExecution(jobId, executionArn);
+    return { jobId, volumeIds, executionArn };
+  }
+
+  /** The job with its rate and ETA. */
+  async status(jobId: string): Promise<CopyJobStatus> {
+    const job = await this.deps.jobs.get(jobId);
+    if (!job) throw new CopyJobNotFoundError(jobId);
+    return copyJobStatus(job, this.now());
+  }
+
+  /** The execution's state transitions. */
+  async events(jobId: string): Promise<WorkflowEvent[]> {
+    const job = await this.deps.jobs.get(jobId);
+    if (!job) throw new CopyJobNotFoundError(jobId);
+    if (!job.executionArn) return [];
+    return this.deps.runner().history(job.executionArn);
+  }
+
+  private async job(jobId: string): Promise<CopyJob> {
+    const job = await this.deps.jobs.get(jobId);
+    if (!job) throw new CopyJobNotFoundError(jobId);
+    return job;
+  }
+
+  private async plan(jobId: string): Promise<CopyPlan> {
+    let plan = this.planCache.get(jobId);
+    if (!plan) {
+      plan = await transient('load the plan', () => this.deps.plans.get(jobId));
+      this.planCache.set(jobId, plan);
+    }
+    return plan;
+  }
+
+  private async snapshotPartitions(snapshot: Snapshot): Promise<SnapshotPartition[]> {
+    const partitions = Object.keys(snapshot.ops).map(Number).sort((a, b) => a - b);
+    const stored = await mapLimit(partitions, 16, (partition) => this.deps.snapshots.getPartition(snapshot.snapshotId, partition));
+    return stored.filter((p): p is NonNullable<typeof p> => p !== undefined && Object.keys(p.chunks).length > 0);
+  }
+
+  /** Plan state: the fan-out tree, stored for the copy tasks; returns the batches per round. */
+  async planJob(jobId: string): Promise<PlannedRounds> {
+    const job = await this.job(jobId);
+    const snapshot = await this.completedSnapshot(job.snapshotId);
+    const partitions = await this.snapshotPartitions(snapshot);
+    const plan = planCopyJob({
+      partitions: partitions.map((p) => ({
+        partition: p.partition,
+        chunks: Object.keys(p.chunks).map(Number).sort((a, b) => a - b),
+        sourceSled: p.sled,
+      })),
+      targets: job.volumeIds.length,
+      sledCount: this.deps.sledCount,
+      maxSourceFanout: job.maxSourceFanout,
+      mode: job.mode,
+    });
+    await this.deps.plans.put(jobId, plan);
+    this.planCache.set(jobId, plan);
+    const chunksTotal = plan.tasks.reduce((sum, task) => sum + task.chunks.length, 0);
+    const roundTaskCounts = Array.from({ length: plan.rounds }, (_, i) => plan.tasks.filter((task) => task.round === i + 1).length);
+    await this.deps.jobs.update(jobId, {
+      plan: plan.fanoutTree,
+      roundTaskCounts,
+      startedCopyingAt: this.now().toISOString(),
+      progress: { ...job.progress, roundsPlanned: plan.rounds, chunksTotal, bytesTotal: chunksTotal * snapshot.chunkSizeBytes },
+    });
+    const rounds = [...batchesOf(plan)].sort(([a], [b]) => a - b).map(([round, batches]) => ({ round, batches: batches.map((_, i) => i) }));
+    return { rounds };
+  }
+
+  private location(job: CopyJob, node: CopyNode, partition: number, chunk: number): ChunkLocation {
+    switch (node.kind) {
+      case 'snapshot':
+        return { sled: node.sled, key: snapshotChunkKey(job.snapshotId, partition, chunk) };
+      case 'intermediary':
+        return { sled: node.sled, key: `copy-jobs/${job.jobId}/intermediaries/${node.id}/${chunk}` };
+      case 'target':
+        return { sled: node.sled, key: `volumes/${job.volumeIds[node.target]}/chunks/${partition}/${chunk}-${job.jobId}` };
+    }
+  }
+
+  /** Waits until a parent's chunk exists: with pipelining a child starts before its parent is done. */
+  private async waitForChunk(at: ChunkLocation): Promise<void> {
+    const deadline = Date.now() + PARENT_WAIT_MS;
+    for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+      if ((await transient('look for a parent chunk', () => this.deps.chunks.sha256(at))) !== undefined) return;
+      if (Date.now() > deadline) throw new TransientCopyError(`parent chunk ${at.key} did not appear within ${PARENT_WAIT_MS} ms`);
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** Copy state: one batch of partition copies, all at once, chunk by chunk with server-side copies. */
+  async copyBatch(jobId: string, round: number, batch: number): Promise<{ tasks: number; chunks: number }> {
+    const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
+    const tasks = batchesOf(plan).get(round)?.[batch];
+    if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
+    const snapshot = await this.completedSnapshot(job.snapshotId);
+    let copied = 0;
+    await Promise.all(
+      tasks.map(async (task) => {
+        await failpoint('copy-task', { jobId, taskId: task.id, round, batch });
+        for (const chunk of task.chunks) {
+          const from = this.location(job, task.from, task.partition, chunk);
+          const to = this.location(job, task.to, task.partition, chunk);
+          if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from);
+          await transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes));
+          // Tasks still running when the job fails are not cancelled; one that finds the job
+          // ended removes what it just wrote, since the clean-up may already have passed by.
+          const current = await this.job(jobId);
+          if (current.state !== 'running') {
+            await this.deps.chunks.remove(to);
+            throw new Error(`copy job ${jobId} has ${current.state}; stopping task ${task.id}`);
+          }
+          copied++;
+          await this.deps.jobs.addProgress(jobId, { chunksCopied: 1, bytesCopied: snapshot.chunkSizeBytes });
+        }
+        if (task.to.kind === 'intermediary') await this.deps.jobs.addProgress(jobId, { intermediariesCreated: 1 });
+        await this.deps.jobs.addRoundTask(jobId, task.round);
+      }),
+    );
+    return { tasks: tasks.length, chunks: copied };
+  }
+
+  /**
+   * Finalize state: every target chunk must match the snapshot's SHA-256; only then are the
+   * targets' chunk maps written and the volumes marked available.
+   */
+  async finalize(jobId: string): Promise<{ verifiedChunks: number }> {
+    const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
+    const snapshot = await this.completedSnapshot(job.snapshotId);
+    const partitions = new Map((await this.snapshotPartitions(snapshot)).map((p) => [p.partition, p]));
+    const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target');
+    const checks = targetTasks.flatMap((task) => task.chunks.map((chunk) => ({ task, chunk })));
+    await mapLimit(checks, VERIFY_CONCURRENCY, async ({ task, chunk }) => {
+      const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
+      const actual = await transient('verify a chunk', () => this.deps.chunks.sha256(this.location(job, task.to, task.partition, chunk)));
+      if (!expected || actual !== expected) {
+        throw new ChecksumMismatchError(
+          `target ${job.volumeIds[(task.to as { target: number }).target]} partition ${task.partition} chunk ${chunk}: ` +
+            `SHA-256 ${actual ?? 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
+        );
+      }
+    });
+    await failpoint('finalize', { jobId });
+    await mapLimit(targetTasks, 16, async (task) => {
+      const target = task.to as Extract<CopyNode, { kind: 'target' }>;
+      const chunks: Record<string, ChunkRef> = {};
+      for (const chunk of task.chunks) {
+        const at = this.location(job, task.to, task.partition, chunk);
+        chunks[String(chunk)] = { ...at, sha256: partitions.get(task.partition)!.chunks[String(chunk)]!.sha256 };
+      }
+      const volumeId = job.volumeIds[target.target]!;
+      await this.deps.chunkMaps.put({ volumeId, partition: task.partition, baseOp: 0, chunks, version: 1 }, undefined);
+    });
+    await mapLimit(job.volumeIds, 16, async (volumeId) => {
+      const volume = await this.deps.volumes.get(volumeId);
+      if (volume?.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'available', this.now());
+    });
+    await this.deps.jobs.update(jobId, { progress: { ...(await this.job(jobId)).progress, targetsVerified: job.volumeIds.length } });
+    return { verifiedChunks: checks.length };
+  }
+
+  /** Clean-up state: removes the intermediaries; the job has succeeded. */
+  async cleanUp(jobId: string): Promise<{ objectsRemoved: number }> {
+    const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
+    const objectsRemoved = await transient('remove intermediaries', () => this.deps.chunks.removePrefix(`copy-jobs/${jobId}/`));
+    await this.deps.jobs.update(jobId, {
+      state: 'succeeded',
+      finishedAt: this.now().toISOString(),
+      progress: { ...job.progress, intermediariesRemoved: plan.intermediaries.length, roundsDone: plan.rounds },
+    });
+    return { objectsRemoved };
+  }
+
+  /** Catch: the job and its volumes are failed; intermediaries and partial targets are removed. */
+  async fail(jobId: string, error: { Error?: string; Cause?: string } | undefined): Promise<void> {
+    const job = await this.job(jobId);
+    const cause = typeof error?.Cause === 'string' ? describeCause(error.Cause) : undefined;
+    // Failed first: tasks still running see it after each copy and stop (see copyBatch).
+    await this.deps.jobs.update(jobId, {
+      state: 'failed',
+      error: [error?.Error, cause].filter(Boolean).join(': ') || 'the copy job failed',
+      finishedAt: this.now().toISOString(),
+    });
+    await this.deps.chunks.removePrefix(`copy-jobs/${jobId}/`);
+    await mapLimit(job.volumeIds, 8, async (volumeId) => {
+      for (const store of this.deps.volumeData) await store.removeVolumeData(volumeId);
+      const volume = await this.deps.volumes.get(volumeId);
+      if (volume && volume.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'failed', this.now());
+    });
+    const latest = await this.job(jobId);
+    await this.deps.jobs.setProgress(jobId, { ...latest.progress, intermediariesRemoved: latest.progress.intermediariesCreated });
+  }
+}
+
+/** Lambda error causes arrive as JSON with an errorMessage; keep just the message. */
+function describeCause(cause: string): string {
+  try {
+    const parsed = JSON.parse(cause) as { errorMessage?: string };
+    return parsed.errorMessage ?? cause;
+  } catch {
+    return cause;
+  }
+}

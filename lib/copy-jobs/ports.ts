@@ -1,0 +1,47 @@
+import type { CopyJob, CopyJobProgress, CopyJobState } from './copy-job.js';
+import type { CopyPlan } from './planner.js';
+
+/** Copy jobs (DynamoDB). */
+export interface CopyJobRepository {
+  create(job: CopyJob): Promise<void>;
+  get(jobId: string): Promise<CopyJob | undefined>;
+  /** Claims a clientToken for a job; returns the job id that holds it (ours or an earlier one). */
+  claimToken(snapshotId: string, clientToken: string, jobId: string): Promise<string>;
+  /** Adds to the progress counters. */
+  addProgress(jobId: string, delta: Partial<CopyJobProgress>): Promise<void>;
+  /** Sets fields; `state` only moves from `running`. */
+  update(
+    jobId: string,
+    fields: Partial<Pick<CopyJob, 'plan' | 'roundTaskCounts' | 'error' | 'startedCopyingAt' | 'finishedAt' | 'progress'>> & {
+      state?: CopyJobState;
+    },
+  ): Promise<void>;
+  setExecution(jobId: string, executionArn: string): Promise<void>;
+  /** Replaces the progress counters, whatever the job's state. */
+  setProgress(jobId: string, progress: CopyJobProgress): Promise<void>;
+  /** Counts one finished task of `round`, so the job can tell which rounds are done. */
+  addRoundTask(jobId: string, round: number): Promise<void>;
+}
+
+/** Where plans are kept between the Plan state and the copy tasks (S3). */
+export interface PlanStore {
+  put(jobId: string, plan: CopyPlan): Promise<void>;
+  get(jobId: string): Promise<CopyPlan>;
+}
+
+/** One state transition of an execution, as the Step Functions console lists it. */
+export interface WorkflowEvent {
+  readonly timestamp: string;
+  readonly type: string;
+  readonly state?: string;
+  readonly index?: number;
+  readonly error?: string;
+  readonly cause?: string;
+}
+
+/** Runs the copy-job workflow: Step Functions on AWS, the in-process runner locally. */
+export interface WorkflowRunner {
+  /** Starts an execution named `name`; starting the same name again returns the same execution. */
+  start(name: string, input: Record<string, unknown>): Promise<{ executionArn: string }>;
+  history(executionArn: string): Promise<WorkflowEvent[]>;
+}

@@ -1,0 +1,189 @@
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { TransientCopyError } from '../../lib/copy-jobs/errors.js';
+import { armFailpoint } from '../../lib/faults.js';
+import { createAwsClients } from '../../lib/aws/clients.js';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { call } from '../support/http.js';
+import { useLocalCloud } from '../support/local-cloud.js';
+import { jobEnded, readVolume, snapshotOf } from '../support/copy-jobs.js';
+import { pattern } from '../support/write-path.js';
+
+const KIB = 1024;
+const GEOMETRY = { sizeBytes: 1024 * KIB, chunkSizeBytes: 64 * KIB, partitionChunks: 4 };
+
+describe('copy jobs', () => {
+  const cloud = useLocalCloud({ sledCount: 8, retryIntervalMs: 0 });
+  let source: { volumeId: string; snapshotId: string };
+  // Leave a hole: partition 2 stays unwritten, and chunks 5 and 6 are zero.
+  const data = Buffer.concat([pattern(320 * KIB, 1), Buffer.alloc(192 * KIB), Buffer.alloc(256 * KIB), pattern(256 * KIB, 2)]);
+  const disarm: Array<() => void> = [];
+
+  beforeAll(async () => {
+    source = await snapshotOf(cloud().apiUrl, data, GEOMETRY);
+  });
+  afterEach(() => disarm.splice(0).forEach((d) => d()));
+
+  it.each([1, 2, 7, 40])('copies a snapshot to %i targets, each byte for byte', async (count) => {
+    const { apiUrl } = cloud();
+    const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count, maxSourceFanout: 2 });
+    expect(started.status).toBe(202);
+    expect(started.body.volumeIds).toHaveLength(count);
+    expect(started.body.executionArn).toMatch(/^arn:aws:states:/);
+    const creating = await call(apiUrl, 'GET', `/volumes/${started.body.volumeIds[0]}`);
+    expect(['creating', 'available']).toContain(creating.body.state);
+
+    const job = await jobEnded(apiUrl, started.body.jobId);
+    expect(job.state, job.error).toBe('succeeded');
+    expect(job.progress.roundsDone).toBe(job.progress.roundsPlanned);
+    expect(job.progress.chunksCopied).toBe(job.progress.chunksTotal);
+    expect(job.progress.intermediariesRemoved).toBe(job.progress.intermediariesCreated);
+    expect(job.percent).toBe(100);
+    for (const volumeId of started.body.volumeIds) {
+      const volume = await call(apiUrl, 'GET', `/volumes/${volumeId}`);
+      expect(volume.body.state).toBe('available');
+      expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+    }
+    const events = await call(apiUrl, 'GET', `/copy-jobs/${started.body.jobId}/events`);
+    const entered = events.body.events.filter((e: any) => e.type === 'StateEntered').map((e: any) => e.state);
+    expect(entered).toContain('Plan the copy job');
+    expect(entered).toContain('Copy a partition batch');
+    expect(entered).toContain('Verify the targets and mark them available');
+    expect(entered).toContain('Remove the intermediaries');
+  });
+
+  it('retries an injected transient copy failure and succeeds', async () => {
+    const { apiUrl } = cloud();
+    let failures = 0;
+    disarm.push(
+      armFailpoint('copy-task', () => {
+        if (failures < 2) {
+          failures++;
+          throw new TransientCopyError('injected: sled throttled');
+        }
+      }),
+    );
+    const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 3 });
+    const job = await jobEnded(apiUrl, started.body.jobId);
+    expect(job.state, job.error).toBe('succeeded');
+    expect(failures).toBe(2);
+    const events = (await call(apiUrl, 'GET', `/copy-jobs/${started.body.jobId}/events`)).body.events;
+    expect(events.filter((e: any) => e.type === 'StateRetried').length).toBeGreaterThanOrEqual(1);
+    for (const volumeId of started.body.volumeIds) {
+      expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+    }
+  });
+
+  it('fails the job on a permanent failure and leaves no intermediary or half-made volume behind', async () => {
+    const { apiUrl, config } = cloud();
+    let calls = 0;
+    disarm.push(
+      armFailpoint('copy-task', (context) => {
+        // Let the first tasks write something first, so there is something to clean up.
+        if (++calls > 6 && String(context.taskId).includes('t')) throw new Error('injected: disk on fire');
+      }),
+    );
+    const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 12, maxSourceFanout: 2 });
+    const job = await jobEnded(apiUrl, started.body.jobId);
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatch(/disk on fire/);
+    expect(job.progress.intermediariesRemoved).toBe(job.progress.intermediariesCreated);
+    // Copy tasks that were still running when the job failed finish on their own; let them.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    const clients = createAwsClients(config);
+    try {
+      for (const Bucket of config.sledBuckets) {
+        const left = await clients.s3.send(new ListObjectsV2Command({ Bucket, Prefix: `copy-jobs/${started.body.jobId}/` }));
+        expect(left.KeyCount ?? 0).toBe(0);
+        for (const volumeId of started.body.volumeIds) {
+          const partial = await clients.s3.send(new ListObjectsV2Command({ Bucket, Prefix: `volumes/${volumeId}/` }));
+          expect(partial.KeyCount ?? 0).toBe(0);
+        }
+      }
+    } finally {
+      clients.destroy();
+    }
+    for (const volumeId of started.body.volumeIds) {
+      const volume = await call(apiUrl, 'GET', `/volumes/${volumeId}`);
+      expect(volume.body.state).toBe('failed');
+      const read = await call(apiUrl, 'GET', `/volumes/${volumeId}/data?offset=0&length=4096`);
+      expect(read.status).toBe(409);
+    }
+    const events = (await call(apiUrl, 'GET', `/copy-jobs/${started.body.jobId}/events`)).body.events;
+    expect(events.map((e: any) => e.state)).toContain('Mark the job failed and clean up');
+  });
+
+  it('refuses reads and writes to a target while it is creating, then serves it as a full volume', async () => {
+    const { apiUrl } = cloud();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    disarm.push(armFailpoint('copy-task', () => gate));
+    const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 2, clientToken: 'gate-1' });
+    const again = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 2, clientToken: 'gate-1' });
+    expect(again.body).toEqual(started.body);
+    const target = started.body.volumeIds[0];
+    const write = await call(apiUrl, 'PUT', `/volumes/${target}/data?offset=0`, Buffer.alloc(4096), { 'content-type': 'application/octet-stream' });
+    expect([write.status, write.body.error.code]).toEqual([409, 'VolumeStateConflict']);
+    const read = await call(apiUrl, 'GET', `/volumes/${target}/data?offset=0&length=4096`);
+    expect(read.status).toBe(409);
+    const snapshot = await call(apiUrl, 'POST', `/volumes/${target}/snapshots`);
+    expect(snapshot.status).toBe(409);
+    release();
+    expect((await jobEnded(apiUrl, started.body.jobId)).state).toBe('succeeded');
+
+    // Now a full volume: writes overlay the copied chunks, and it can be snapshotted and copied again.
+    const overlay = pattern(8 * KIB, 77);
+    expect((await call(apiUrl, 'PUT', `/volumes/${target}/data?offset=${60 * KIB}`, overlay, { 'content-type': 'application/octet-stream' })).status).toBe(200);
+    const expected = Buffer.from(data);
+    overlay.copy(expected, 60 * KIB);
+    expect((await readVolume(apiUrl, target, GEOMETRY.sizeBytes)).equals(expected)).toBe(true);
+    const resnap = await call(apiUrl, 'POST', `/volumes/${target}/snapshots`);
+    expect(resnap.status).toBe(201);
+    await jobEndedSnapshot(apiUrl, resnap.body.snapshotId);
+    const copy = await call(apiUrl, 'POST', `/snapshots/${resnap.body.snapshotId}/copies`, { count: 3 });
+    expect((await jobEnded(apiUrl, copy.body.jobId)).state).toBe('succeeded');
+    for (const volumeId of copy.body.volumeIds) {
+      expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(expected)).toBe(true);
+    }
+  });
+
+  it('refuses bad copy requests with a 4xx and creates nothing', async () => {
+    const { apiUrl } = cloud();
+    const before = (await call(apiUrl, 'GET', '/volumes?limit=1000')).body.volumes.length;
+    const cases: Array<[string, unknown, number, string, RegExp]> = [
+      ['/snapshots/snap-0123456789abcdef0/copies', { count: 2 }, 404, 'SnapshotNotFound', /does not exist/],
+      [`/snapshots/${source.snapshotId}/copies`, { count: 0 }, 400, 'ValidationError', /at least 1/],
+      [`/snapshots/${source.snapshotId}/copies`, { count: 1001 }, 400, 'ValidationError', /at most 1000/],
+      [`/snapshots/${source.snapshotId}/copies`, { count: 2.5 }, 400, 'ValidationError', /whole number/],
+      [`/snapshots/${source.snapshotId}/copies`, {}, 400, 'ValidationError', /count is required/],
+      [`/snapshots/${source.snapshotId}/copies`, { count: 2, maxSourceFanout: 0 }, 400, 'ValidationError', /maxSourceFanout/],
+      [`/snapshots/${source.snapshotId}/copies`, '{"count": ', 400, 'MalformedJson', /JSON/],
+      ['/snapshots/not-a-snapshot/copies', { count: 2 }, 400, 'ValidationError', /snap-/],
+    ];
+    for (const [path, body, status, code, message] of cases) {
+      const response = await call(apiUrl, 'POST', path, body);
+      expect([response.status, response.body.error.code], path).toEqual([status, code]);
+      expect(response.body.error.message).toMatch(message);
+    }
+    expect((await call(apiUrl, 'GET', '/copy-jobs/copy-0123456789abcdef0')).status).toBe(404);
+    expect((await call(apiUrl, 'GET', '/copy-jobs/nope')).status).toBe(400);
+
+    // A snapshot still being materialized cannot be copied yet.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    disarm.push(armFailpoint('materialize', () => gate));
+    const taken = await call(apiUrl, 'POST', `/volumes/${source.volumeId}/snapshots`);
+    const early = await call(apiUrl, 'POST', `/snapshots/${taken.body.snapshotId}/copies`, { count: 2 });
+    expect([early.status, early.body.error.code]).toEqual([409, 'SnapshotNotReady']);
+    release();
+    await jobEndedSnapshot(apiUrl, taken.body.snapshotId);
+    expect((await call(apiUrl, 'GET', '/volumes?limit=1000')).body.volumes.length).toBe(before);
+  });
+});
+
+async function jobEndedSnapshot(apiUrl: string, snapshotId: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if ((await call(apiUrl, 'GET', `/snapshots/${snapshotId}`)).body.state === 'completed') return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`snapshot ${snapshotId} did not complete`);
+}
