@@ -105,7 +105,10 @@ function simulate(tasks: readonly SimTask[], pipelined: boolean): number {
 
   let now = 0;
   let running = tasks.filter((task) => task.total > 0);
-  const fairShare = new FairShare(2 + Math.max(0, ...tasks.map((task) => Math.max(task.egress, task.ingress))));
+  // A loop, not Math.max(...tasks): spreading a very large plan would overflow the call stack.
+  let lastLink = 0;
+  for (const task of tasks) lastLink = Math.max(lastLink, task.egress, task.ingress);
+  const fairShare = new FairShare(lastLink + 2);
   while (running.length > 0) {
     const active: SimTask[] = [];
     const goals: number[] = [];

@@ -44,6 +44,58 @@ export interface PlannedRounds {
 const MAX_BATCH_TASKS = 32;
 const PARENT_WAIT_MS = 120_000;
 const VERIFY_CONCURRENCY = 32;
+const STATE_CHECK_MS = 250;
+const PROGRESS_FLUSH_MS = 200;
+
+/** Adds a batch's progress to the job a few times a second, not once per chunk. */
+class ProgressReporter {
+  private chunks = 0;
+  private intermediaries = 0;
+  private readonly rounds: number[] = [];
+  private last = Date.now();
+  private flushing: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly jobs: CopyJobRepository,
+    private readonly jobId: string,
+    private readonly chunkBytes: number,
+  ) {}
+
+  chunk(): void {
+    this.chunks++;
+    this.maybeFlush();
+  }
+
+  task(round: number, intermediary: boolean): void {
+    this.rounds.push(round);
+    if (intermediary) this.intermediaries++;
+    this.maybeFlush();
+  }
+
+  private maybeFlush(): void {
+    if (Date.now() - this.last >= PROGRESS_FLUSH_MS) void this.flush().catch(() => undefined);
+  }
+
+  async flush(): Promise<void> {
+    this.last = Date.now();
+    const chunks = this.chunks;
+    const intermediaries = this.intermediaries;
+    const rounds = this.rounds.splice(0);
+    this.chunks = 0;
+    this.intermediaries = 0;
+    this.flushing = this.flushing.then(async () => {
+      if (chunks > 0 || intermediaries > 0) {
+        await this.jobs.addProgress(this.jobId, {
+          chunksCopied: chunks,
+          bytesCopied: chunks * this.chunkBytes,
+          intermediariesCreated: intermediaries,
+        });
+      }
+      for (const round of rounds) await this.jobs.addRoundTask(this.jobId, round);
+    });
+    await this.flushing;
+  }
+}
 
 /** Target `index` of job `jobId` gets a volume id derived from both, so a retried request makes the same volumes. */
 export function targetVolumeId(jobId: string, index: number): string {
@@ -87,6 +139,9 @@ function transient<T>(what: string, call: () => Promise<T>): Promise<T> {
  */
 export class CopyJobService {
   private readonly planCache = new Map<string, CopyPlan>();
+  /** Chunks this process has written, and tasks waiting for them (pipelining within a process). */
+  private readonly written = new Set<string>();
+  private readonly waiters = new Map<string, Array<() => void>>();
 
   constructor(private readonly deps: CopyJobDeps) {}
 
@@ -236,14 +291,33 @@ export class CopyJobService {
     }
   }
 
-  /** Waits until a parent's chunk exists: with pipelining a child starts before its parent is done. */
+  /**
+   * Waits until a parent's chunk exists: with pipelining a child starts before its parent is
+   * done. A parent copied by this process wakes the child at once; otherwise (another Lambda)
+   * the child polls the sled with backoff.
+   */
   private async waitForChunk(at: ChunkLocation): Promise<void> {
+    const key = `${at.sled}/${at.key}`;
+    if (this.written.has(key)) return;
     const deadline = Date.now() + PARENT_WAIT_MS;
-    for (let delay = 10; ; delay = Math.min(delay * 2, 250)) {
+    for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
       if ((await transient('look for a parent chunk', () => this.deps.chunks.sha256(at))) !== undefined) return;
       if (Date.now() > deadline) throw new TransientCopyError(`parent chunk ${at.key} did not appear within ${PARENT_WAIT_MS} ms`);
-      await new Promise((resolve) => setTimeout(resolve, delay));
+      let wake!: () => void;
+      const woken = new Promise<void>((resolve) => (wake = resolve));
+      const waiters = this.waiters.get(key) ?? [];
+      waiters.push(wake);
+      this.waiters.set(key, waiters);
+      await Promise.race([woken, new Promise((resolve) => setTimeout(resolve, delay))]);
+      if (this.written.has(key)) return;
     }
+  }
+
+  private wrote(at: ChunkLocation): void {
+    const key = `${at.sled}/${at.key}`;
+    this.written.add(key);
+    for (const wake of this.waiters.get(key) ?? []) wake();
+    this.waiters.delete(key);
   }
 
   /** Copy state: one batch of partition copies, all at once, chunk by chunk with server-side copies. */
@@ -252,30 +326,42 @@ export class CopyJobService {
     const tasks = batchesOf(plan).get(round)?.[batch];
     if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
     const snapshot = await this.completedSnapshot(job.snapshotId);
-    let copied = 0;
-    await Promise.all(
-      tasks.map(async (task) => {
-        await failpoint('copy-task', { jobId, taskId: task.id, round, batch });
-        for (const chunk of task.chunks) {
-          const from = this.location(job, task.from, task.partition, chunk);
-          const to = this.location(job, task.to, task.partition, chunk);
-          if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from);
-          await transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes));
-          // Tasks still running when the job fails are not cancelled; one that finds the job
-          // ended removes what it just wrote, since the clean-up may already have passed by.
-          const current = await this.job(jobId);
-          if (current.state !== 'running') {
-            await this.deps.chunks.remove(to);
-            throw new Error(`copy job ${jobId} has ${current.state}; stopping task ${task.id}`);
+    const progress = new ProgressReporter(this.deps.jobs, jobId, snapshot.chunkSizeBytes);
+    const writtenHere: ChunkLocation[] = [];
+    // Tasks still running when a job fails are not cancelled. Each one looks at the job's state
+    // now and then and at its end; finding it ended, it removes all it wrote, since the job's
+    // clean-up may already have passed by.
+    let lastCheck = Date.now();
+    const stillRunning = async (force: boolean) => {
+      if (!force && Date.now() - lastCheck < STATE_CHECK_MS) return;
+      lastCheck = Date.now();
+      const current = await this.job(jobId);
+      if (current.state === 'running') return;
+      await mapLimit(writtenHere, 16, (at) => this.deps.chunks.remove(at));
+      throw new Error(`copy job ${jobId} has ${current.state}; stopping batch ${batch} of round ${round}`);
+    };
+    try {
+      await Promise.all(
+        tasks.map(async (task) => {
+          await failpoint('copy-task', { jobId, taskId: task.id, round, batch });
+          for (const chunk of task.chunks) {
+            const from = this.location(job, task.from, task.partition, chunk);
+            const to = this.location(job, task.to, task.partition, chunk);
+            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from);
+            await transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes));
+            writtenHere.push(to);
+            this.wrote(to);
+            progress.chunk();
+            await stillRunning(false);
           }
-          copied++;
-          await this.deps.jobs.addProgress(jobId, { chunksCopied: 1, bytesCopied: snapshot.chunkSizeBytes });
-        }
-        if (task.to.kind === 'intermediary') await this.deps.jobs.addProgress(jobId, { intermediariesCreated: 1 });
-        await this.deps.jobs.addRoundTask(jobId, task.round);
-      }),
-    );
-    return { tasks: tasks.length, chunks: copied };
+          progress.task(task.round, task.to.kind === 'intermediary');
+        }),
+      );
+      await stillRunning(true);
+    } finally {
+      await progress.flush();
+    }
+    return { tasks: tasks.length, chunks: writtenHere.length };
   }
 
   /**

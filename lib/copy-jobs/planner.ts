@@ -19,7 +19,7 @@ export type PlanMode = 'rounds' | 'pipelined';
 
 /** What to copy, how many copies to make, and the limits that the plan must respect. */
 export interface PlanInput {
-  /** Every partition of the snapshot, numbered 0..P-1 in any order, with the sled that holds it. */
+  /** The partitions to copy, in any order, each with the sled that holds its snapshot copy. */
   readonly partitions: ReadonlyArray<{ readonly partition: number; readonly chunks: readonly number[]; readonly sourceSled: number }>;
   /** N >= 1: how many target volumes to make. */
   readonly targets: number;
@@ -57,13 +57,16 @@ export interface CopyTask {
 /** The tasks of a copy job, in an order that executors may start them in. */
 export interface CopyPlan {
   readonly mode: PlanMode;
-  /** Number of rounds; for 'pipelined' plans, the depth of the tree. */
+  /** Number of rounds (the highest task round; 0 without tasks); for 'pipelined' plans, the tree depth. */
   readonly rounds: number;
   /** Every parent task comes before its children, so executors can start tasks in order. */
   readonly tasks: readonly CopyTask[];
   /** Temporary copies, to be removed when the job ends, whether it succeeds or fails. */
   readonly intermediaries: ReadonlyArray<{ readonly partition: number; readonly id: string; readonly sled: number }>;
-  /** `[target][partition]` -> the sled that holds that target's copy of that partition. */
+  /**
+   * `[target][partition number]` -> the sled that holds that target's copy of that partition;
+   * -1 for a partition number below the highest that the input did not list.
+   */
   readonly targetSleds: ReadonlyArray<ReadonlyArray<number>>;
   /** A human-readable summary of the fan-out, level by level, for `npm run demo`. */
   readonly fanoutTree: string;
@@ -143,11 +146,14 @@ function validate(input: Omit<PlanInput, 'mode'>): void {
   requireCount('sledCount', input.sledCount);
   requireCount('maxSourceFanout', input.maxSourceFanout);
   const { partitions, sledCount } = input;
-  if (!Array.isArray(partitions) || partitions.length === 0) {
-    throw new ValidationError('partitions must list at least one partition.');
-  }
+  // An empty list is a snapshot with nothing to copy (callers may leave out partitions
+  // without data), so it gives an empty plan rather than an error.
+  if (!Array.isArray(partitions)) throw new ValidationError('partitions must be a list.');
   const seen = new Set<number>();
   for (const { partition, chunks, sourceSled } of partitions) {
+    if (!Number.isSafeInteger(partition) || partition < 0) {
+      throw new ValidationError(`Partition numbers are whole numbers from 0; got ${String(partition)}.`);
+    }
     if (seen.has(partition)) throw new ValidationError(`Partition ${partition} is listed more than once.`);
     seen.add(partition);
     if (!Number.isSafeInteger(sourceSled) || sourceSled < 0 || sourceSled >= sledCount) {
@@ -162,14 +168,6 @@ function validate(input: Omit<PlanInput, 'mode'>): void {
       }
       if (seenChunks.has(chunk)) throw new ValidationError(`Partition ${partition} lists chunk ${chunk} more than once.`);
       seenChunks.add(chunk);
-    }
-  }
-  // targetSleds is indexed by partition number, so the numbers must be exactly 0..P-1.
-  for (const { partition } of partitions) {
-    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= partitions.length) {
-      throw new ValidationError(
-        `Partition numbers must run from 0 to ${partitions.length - 1} (one per partition); got ${String(partition)}.`,
-      );
     }
   }
 }
@@ -328,8 +326,8 @@ function assemble(
     .map(({ task }) => task);
 
   place(ordered, snapshots, input.sledCount, mode === 'pipelined' ? 1 : slotRounds, slotOf);
-  // The tree's round count, or 1 when no partition holds data and every task is in round 1.
-  const rounds = ordered[ordered.length - 1]!.round;
+  // The tree's round count; 1 when no partition holds data (every task is then in round 1).
+  const rounds = ordered.at(-1)?.round ?? 0;
 
   const tasks: CopyTask[] = ordered.map((draft) => {
     const parent = draft.from.writtenBy;
@@ -346,7 +344,8 @@ function assemble(
     return task;
   });
   const intermediaries = tasks.flatMap(({ partition, to }) => (to.kind === 'intermediary' ? [{ partition, id: to.id, sled: to.sled }] : []));
-  const targetSleds = Array.from({ length: input.targets }, () => new Array<number>(partitions.length).fill(-1));
+  const columns = (partitions.at(-1)?.partition ?? -1) + 1;
+  const targetSleds = Array.from({ length: input.targets }, () => new Array<number>(columns).fill(-1));
   for (const task of tasks) {
     if (task.to.kind === 'target') targetSleds[task.to.target]![task.partition] = task.to.sled;
   }

@@ -49,6 +49,17 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     return this.machine;
   }
 
+  /** Builds the state machine now (a `cdk synth` in-process takes seconds) instead of on the first job. */
+  warm(): void {
+    setImmediate(() => {
+      try {
+        this.stateMachine();
+      } catch (error) {
+        console.error('sleds: the copy-job state machine could not be built:', error);
+      }
+    });
+  }
+
   async start(name: string, input: Record<string, unknown>): Promise<{ executionArn: string }> {
     const existing = this.executions.get(name);
     if (existing) return { executionArn: existing.executionArn };

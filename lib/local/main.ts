@@ -21,6 +21,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const { config } = cloud;
+  cloud.runner.warm();
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
   console.log(`  S3, SQS   ${config.endpoints.s3}   sleds: ${config.sledBuckets.join(', ')}`);
