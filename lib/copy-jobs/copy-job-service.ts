@@ -296,13 +296,15 @@ export class CopyJobService {
    * done. A parent copied by this process wakes the child at once; otherwise (another Lambda)
    * the child polls the sled with backoff.
    */
-  private async waitForChunk(at: ChunkLocation): Promise<void> {
+  private async waitForChunk(at: ChunkLocation, stillRunning: () => Promise<void>): Promise<void> {
     const key = `${at.sled}/${at.key}`;
     if (this.written.has(key)) return;
     const deadline = Date.now() + PARENT_WAIT_MS;
     for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
       if ((await transient('look for a parent chunk', () => this.deps.chunks.sha256(at))) !== undefined) return;
       if (Date.now() > deadline) throw new TransientCopyError(`parent chunk ${at.key} did not appear within ${PARENT_WAIT_MS} ms`);
+      // A parent that failed never writes; the job's state says so.
+      await stillRunning();
       let wake!: () => void;
       const woken = new Promise<void>((resolve) => (wake = resolve));
       const waiters = this.waiters.get(key) ?? [];
@@ -341,13 +343,14 @@ export class CopyJobService {
       throw new Error(`copy job ${jobId} has ${current.state}; stopping batch ${batch} of round ${round}`);
     };
     try {
-      await Promise.all(
+      // Settle every task before returning: a task left running would copy after the check below.
+      const settled = await Promise.allSettled(
         tasks.map(async (task) => {
           await failpoint('copy-task', { jobId, taskId: task.id, round, batch });
           for (const chunk of task.chunks) {
             const from = this.location(job, task.from, task.partition, chunk);
             const to = this.location(job, task.to, task.partition, chunk);
-            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from);
+            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, () => stillRunning(false));
             await transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes));
             writtenHere.push(to);
             this.wrote(to);
@@ -358,6 +361,8 @@ export class CopyJobService {
         }),
       );
       await stillRunning(true);
+      const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+      if (failed) throw failed.reason;
     } finally {
       await progress.flush();
     }
