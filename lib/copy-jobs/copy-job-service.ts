@@ -12,7 +12,7 @@ import type { Volume } from '../volumes/volume.js';
 import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
 import type { CopyJobRepository, PlanStore, WorkflowEvent, WorkflowRunner } from './ports.js';
-import { planCopyJob, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
+import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 
 export interface CopyJobDeps {
@@ -255,7 +255,7 @@ export class CopyJobService {
     const job = await this.job(jobId);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const partitions = await this.snapshotPartitions(snapshot);
-    const plan = planCopyJob({
+    const input = {
       partitions: partitions.map((p) => ({
         partition: p.partition,
         chunks: Object.keys(p.chunks).map(Number).sort((a, b) => a - b),
@@ -264,8 +264,8 @@ export class CopyJobService {
       targets: job.volumeIds.length,
       sledCount: this.deps.sledCount,
       maxSourceFanout: job.maxSourceFanout,
-      mode: job.mode,
-    });
+    };
+    const plan = job.mode === 'direct' ? planDirectCopy(input) : planCopyJob({ ...input, mode: job.mode });
     await this.deps.plans.put(jobId, plan);
     this.planCache.set(jobId, plan);
     const chunksTotal = plan.tasks.reduce((sum, task) => sum + task.chunks.length, 0);

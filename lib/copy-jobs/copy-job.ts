@@ -2,6 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { PlanMode } from './planner.js';
 
+/** How a job copies: the planner's modes, or `direct` (every target from the snapshot; a baseline). */
+export type CopyMode = PlanMode | 'direct';
+
 export type CopyJobState = 'running' | 'succeeded' | 'failed';
 
 export interface CopyJobProgress {
@@ -21,7 +24,7 @@ export interface CopyJob {
   readonly snapshotId: string;
   readonly volumeIds: readonly string[];
   readonly maxSourceFanout: number;
-  readonly mode: PlanMode;
+  readonly mode: CopyMode;
   readonly state: CopyJobState;
   readonly executionArn: string;
   readonly progress: CopyJobProgress;
@@ -69,7 +72,7 @@ export const copyRequestSchema = z.strictObject({
     .min(1, 'maxSourceFanout must be at least 1')
     .max(MAX_SOURCE_FANOUT, `maxSourceFanout must be at most ${MAX_SOURCE_FANOUT}`)
     .default(DEFAULT_MAX_SOURCE_FANOUT),
-  mode: z.enum(['pipelined', 'rounds'], { error: 'mode must be "pipelined" or "rounds"' }).default('pipelined'),
+  mode: z.enum(['pipelined', 'rounds', 'direct'], { error: 'mode must be "pipelined", "rounds" or "direct"' }).default('pipelined'),
   clientToken: z
     .string({ error: 'clientToken must be a string' })
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'clientToken must be 1 to 64 letters, digits or _ . : -')
