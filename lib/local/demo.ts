@@ -33,6 +33,7 @@ function patternAt(offset: number, length: number): Buffer {
   return buffer;
 }
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the demo reads loosely shaped JSON answers
 async function api(base: string, method: string, path: string, body?: unknown, binary?: Buffer): Promise<any> {
   const response = await fetch(`${base}${path}`, {
     method,
