@@ -71,6 +71,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     volumes: repository,
     volumeData: [objects, data],
     chunkMaps: partitionDeps.chunkMaps,
+    metas: partitionDeps.metas,
     chunks,
     runner: () => sfnRunner ?? inProcessRunner(),
     sledCount: config.sledBuckets.length,

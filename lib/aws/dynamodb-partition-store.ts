@@ -135,9 +135,6 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
       await this.deleteKeys(keys);
     }
     await dynamo(() => this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: metaKey(volumeId, partition) })));
-    await dynamo(() =>
-      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${volumeId}#${partition}`, sk: CHUNKS } })),
-    );
     // Idempotency records belong to the volume, not a partition; removing them with any partition is harmless.
     const records = (await this.byVolume(volumeId)).filter((item) => item.sk === IDEMPOTENCY);
     await this.deleteKeys(records.map((item) => ({ pk: item.pk as string, sk: item.sk as string })));
@@ -344,18 +341,17 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
   }
 }
 
-/** Chunk maps: one item per partition, beside its metadata. */
+/** Chunk maps: one item per replica, under the same key as its log, so dropping a replica drops both. */
 export class DynamoDbChunkMapStore extends PartitionsTable implements ChunkMapStore {
-  async get(volumeId: string, partition: number): Promise<ChunkMap | undefined> {
+  async get(log: LogRef): Promise<ChunkMap | undefined> {
     const { Item } = await dynamo(() =>
-      this.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: `${volumeId}#${partition}`, sk: CHUNKS }, ConsistentRead: true }),
-      ),
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: CHUNKS }, ConsistentRead: true })),
     );
     if (!Item) return undefined;
     return {
       volumeId: Item.volumeId as string,
       partition: Item.partition as number,
+      replicaId: Item.replicaId as string,
       baseOp: Item.baseOp as number,
       chunks: (Item.chunks ?? {}) as ChunkMap['chunks'],
       version: Item.version as number,
@@ -367,7 +363,7 @@ export class DynamoDbChunkMapStore extends PartitionsTable implements ChunkMapSt
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: `${map.volumeId}#${map.partition}`, sk: CHUNKS, ...map },
+          Item: { pk: logPk(map), sk: CHUNKS, ...map },
           ...(expectedVersion === undefined
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : { ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':expected': expectedVersion } }),

@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { SledsError } from '../errors.js';
+import type { CopyJobStatus } from '../copy-jobs/copy-job.js';
+import type { WorkflowEvent } from '../copy-jobs/ports.js';
+import type { Snapshot } from '../snapshots/snapshot.js';
 import type { Volume } from '../volumes/volume.js';
 
 /** The API answered with an error body (`{"error":{"code","message"}}`) or a bare HTTP error. */
@@ -84,6 +87,28 @@ export interface PartitionStatus {
   readonly inSync: boolean;
 }
 
+/** The body of `POST /snapshots/{id}/copies`; the API fills in defaults for what is absent. */
+export interface CreateCopyJobRequest {
+  readonly count: number;
+  readonly maxSourceFanout?: number;
+  readonly mode?: 'pipelined' | 'rounds' | 'direct';
+  /** Makes the request idempotent: the same token returns the job it started first. */
+  readonly clientToken?: string;
+}
+
+/** The answer to `POST /snapshots/{id}/copies` (202): the job runs on after it. */
+export interface CopyJobStarted {
+  readonly jobId: string;
+  readonly volumeIds: string[];
+  readonly executionArn: string;
+}
+
+/** The answer to `GET /copy-jobs/{id}/events`. */
+export interface CopyJobEvents {
+  readonly jobId: string;
+  readonly events: WorkflowEvent[];
+}
+
 export interface ApiClientOptions {
   /** Base URL of the API, without a trailing slash; may carry a path (an API Gateway stage). */
   readonly endpoint: string;
@@ -142,6 +167,74 @@ const partitionSchema = z.looseObject({
   primary: replicaSchema,
   secondary: replicaSchema,
   inSync: z.boolean(),
+});
+
+const snapshotSchema = z.looseObject({
+  snapshotId: z.string(),
+  volumeId: z.string(),
+  state: z.enum(['creating', 'completed', 'failed']),
+  sizeBytes: z.number(),
+  chunkSizeBytes: z.number(),
+  partitionChunks: z.number(),
+  partitionCount: z.number(),
+  ops: z.record(z.string(), z.number()),
+  progress: z.looseObject({
+    partitionsDone: z.number(),
+    partitionsTotal: z.number(),
+    chunksStored: z.number(),
+    bytesStored: z.number(),
+  }),
+  createdAt: z.string(),
+  completedAt: z.string().optional(),
+});
+
+const copyJobStartedSchema = z.looseObject({
+  jobId: z.string(),
+  volumeIds: z.array(z.string()),
+  executionArn: z.string(),
+});
+
+const copyJobSchema = z.looseObject({
+  jobId: z.string(),
+  snapshotId: z.string(),
+  volumeIds: z.array(z.string()),
+  maxSourceFanout: z.number(),
+  mode: z.enum(['pipelined', 'rounds', 'direct']),
+  state: z.enum(['running', 'succeeded', 'failed']),
+  executionArn: z.string(),
+  progress: z.looseObject({
+    roundsPlanned: z.number(),
+    roundsDone: z.number(),
+    intermediariesCreated: z.number(),
+    intermediariesRemoved: z.number(),
+    chunksCopied: z.number(),
+    chunksTotal: z.number(),
+    bytesCopied: z.number(),
+    bytesTotal: z.number(),
+    targetsVerified: z.number(),
+  }),
+  plan: z.string().optional(),
+  error: z.string().optional(),
+  createdAt: z.string(),
+  startedCopyingAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  percent: z.number(),
+  throughputBytesPerSecond: z.number(),
+  etaSeconds: z.number().nullable(),
+});
+
+const copyJobEventsSchema = z.looseObject({
+  jobId: z.string(),
+  events: z.array(
+    z.looseObject({
+      timestamp: z.string(),
+      type: z.string(),
+      state: z.string().optional(),
+      index: z.number().optional(),
+      error: z.string().optional(),
+      cause: z.string().optional(),
+    }),
+  ),
 });
 
 const errorBodySchema = z.object({
@@ -253,6 +346,31 @@ export class SledsApiClient {
   /** Fetches the head-node replicas of one partition: epochs, committed ops, pending notes. */
   getPartition(volumeId: string, partition: number): Promise<PartitionStatus> {
     return this.request('GET', `/volumes/${encodeURIComponent(volumeId)}/partitions/${partition}`, partitionSchema);
+  }
+
+  /** Snapshots the volume at its committed ops; the chunks are stored in the background. */
+  createSnapshot(volumeId: string): Promise<Snapshot> {
+    return this.request('POST', `/volumes/${encodeURIComponent(volumeId)}/snapshots`, snapshotSchema);
+  }
+
+  /** Fetches a snapshot: its state and how far storing its partitions has got. */
+  getSnapshot(snapshotId: string): Promise<Snapshot> {
+    return this.request('GET', `/snapshots/${encodeURIComponent(snapshotId)}`, snapshotSchema);
+  }
+
+  /** Starts a copy job that makes `count` new volumes from a completed snapshot. */
+  createCopyJob(snapshotId: string, request: CreateCopyJobRequest): Promise<CopyJobStarted> {
+    return this.request('POST', `/snapshots/${encodeURIComponent(snapshotId)}/copies`, copyJobStartedSchema, { json: request });
+  }
+
+  /** Fetches a copy job: state, rounds, intermediaries, bytes, throughput and ETA. */
+  getCopyJob(jobId: string): Promise<CopyJobStatus> {
+    return this.request('GET', `/copy-jobs/${encodeURIComponent(jobId)}`, copyJobSchema);
+  }
+
+  /** Fetches the state transitions of a copy job's execution. */
+  listCopyJobEvents(jobId: string): Promise<CopyJobEvents> {
+    return this.request('GET', `/copy-jobs/${encodeURIComponent(jobId)}/events`, copyJobEventsSchema);
   }
 
   private async send(method: Method, path: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<Response> {

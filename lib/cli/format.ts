@@ -5,6 +5,8 @@
  */
 import { SledsError } from '../errors.js';
 import { formatSize, parseSize } from '../units/sizes.js';
+import { copyJobIdSchema } from '../copy-jobs/copy-job.js';
+import { snapshotIdSchema } from '../snapshots/snapshot.js';
 import { isVolumeId, type Volume } from '../volumes/volume.js';
 import type { PartitionStatus } from './api-client.js';
 
@@ -59,6 +61,24 @@ export function parseVolumeIdArgument(text: string): string {
   const id = text.trim();
   if (!isVolumeId(id)) {
     throw new UsageError(`"${text}" is not a volume id; ids look like vol-0123456789abcdef0`);
+  }
+  return id;
+}
+
+/** Checks a snapshot id argument locally, as parseVolumeIdArgument does for volumes. */
+export function parseSnapshotIdArgument(text: string): string {
+  const id = text.trim();
+  if (!snapshotIdSchema.safeParse(id).success) {
+    throw new UsageError(`"${text}" is not a snapshot id; ids look like snap-0123456789abcdef0`);
+  }
+  return id;
+}
+
+/** Checks a copy job id argument locally, as parseVolumeIdArgument does for volumes. */
+export function parseJobIdArgument(text: string): string {
+  const id = text.trim();
+  if (!copyJobIdSchema.safeParse(id).success) {
+    throw new UsageError(`"${text}" is not a copy job id; ids look like copy-0123456789abcdef0`);
   }
   return id;
 }

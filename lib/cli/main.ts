@@ -6,7 +6,9 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { loadCliConfig } from '../config.js';
 import { SledsApiClient } from './api-client.js';
+import { registerCopyCommands } from './copy-commands.js';
 import { UsageError, formatErrorLine, formatJson, parseEndpointArgument } from './format.js';
+import { registerSnapshotCommands } from './snapshot-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 
 /** Exit statuses: 0 success, 1 the API or the network failed, 2 the command line is wrong. */
@@ -109,7 +111,7 @@ class RunContext implements CliContext {
 function buildProgram(context: RunContext): Command {
   const { io } = context;
   const program = new Command('sleds')
-    .description('Serverless block volumes on AWS primitives: manage volumes through the Sleds API.')
+    .description('Serverless block volumes on AWS primitives: manage volumes, snapshots and copy jobs through the Sleds API.')
     .version(packageVersion(), '-V, --version', 'print the CLI version')
     .option('--endpoint <url>', 'Sleds API base URL (default: $SLEDS_ENDPOINT, else http://127.0.0.1:4510)')
     .option('--json', 'print machine-readable JSON instead of tables')
@@ -132,6 +134,8 @@ function buildProgram(context: RunContext): Command {
       context.resolve(thisCommand.opts<GlobalOptions>());
     });
   registerVolumeCommands(program, context);
+  registerSnapshotCommands(program, context);
+  registerCopyCommands(program, context);
   return program;
 }
 

@@ -1,6 +1,6 @@
 /**
- * A one-line progress bar for long transfers (`sleds volume write|read`, later `sleds copy
- * --watch`). Rendering is a pure function of (done, total, elapsed, width), so it is tested
+ * A one-line progress bar for long transfers and jobs (`sleds volume write|read`,
+ * `sleds snapshot create --wait`, `sleds copy --watch`). Rendering is a pure function of (done, total, elapsed, width), so it is tested
  * without a terminal or a clock; the class only decides when to draw and where.
  */
 import { MIB, formatSize } from '../units/sizes.js';
@@ -13,6 +13,10 @@ export interface ProgressState {
   readonly total: number;
   /** Milliseconds since the transfer started. */
   readonly elapsedMs: number;
+  /** Units per second as measured elsewhere (a server); replaces done / elapsed. */
+  readonly rate?: number;
+  /** Seconds left as estimated elsewhere, null when unknown; replaces the estimate from the rate. */
+  readonly etaSeconds?: number | null;
 }
 
 export interface RenderOptions {
@@ -20,6 +24,16 @@ export interface RenderOptions {
   readonly width?: number;
   /** A word in front of the bar, such as "write". */
   readonly label?: string;
+  /**
+   * Counts things instead of bytes: "3/16 partitions" in place of sizes, and no rate.
+   * The plural noun; absent for bytes.
+   */
+  readonly unit?: string;
+  /**
+   * A few words after the ETA, such as "round 2/3, 12 intermediaries". On a narrow line
+   * the bar gives way to it first; then the status goes, then the other fields.
+   */
+  readonly status?: string;
 }
 
 export const DEFAULT_WIDTH = 80;
@@ -70,27 +84,36 @@ export function renderProgressLine(state: ProgressState, options: RenderOptions 
   const done = Math.max(0, Math.min(state.done, total));
   const percent = `${progressPercent(done, total)}%`.padStart(4);
   const seconds = elapsedMs / 1000;
-  const rate = seconds > 0 ? done / seconds : Number.NaN;
-  const eta = done >= total ? 0 : done > 0 && rate > 0 ? (total - done) / rate : Number.NaN;
+  const rate = state.rate ?? (seconds > 0 ? done / seconds : Number.NaN);
+  const estimate = done > 0 && rate > 0 ? (total - done) / rate : Number.NaN;
+  const eta = done >= total ? 0 : state.etaSeconds === undefined ? estimate : (state.etaSeconds ?? Number.NaN);
   const head = options.label ? `${options.label} ${percent}` : percent;
   // Fields are padded to their usual widest, and the ETA's room is reserved, so the bar keeps
   // its width from frame to frame instead of twitching as "9.5" becomes "10" or "10s" "9s".
-  const totalText = formatSize(total);
   const etaText = formatEta(eta);
-  const fields = [
-    `${formatSize(done).padStart(Math.max(SIZE_FIELD_WIDTH, totalText.length))} / ${totalText}`,
-    formatRate(rate).padStart(RATE_FIELD_WIDTH),
-    `ETA ${etaText}`,
-  ];
+  const etaPadding = Math.max(0, ETA_FIELD_WIDTH - etaText.length);
+  const fields = options.unit
+    ? [`${String(done).padStart(String(total).length)}/${total} ${options.unit}`, `ETA ${etaText}`]
+    : [
+        `${formatSize(done).padStart(Math.max(SIZE_FIELD_WIDTH, formatSize(total).length))} / ${formatSize(total)}`,
+        formatRate(rate).padStart(RATE_FIELD_WIDTH),
+        `ETA ${etaText}`,
+      ];
   const tail = fields.join('  ');
-  const reserved = tail.length + Math.max(0, ETA_FIELD_WIDTH - etaText.length);
+  const reserved = tail.length + etaPadding;
+  // A status follows the ETA's reserved room, so it stands still too.
+  const status = options.status ? `${' '.repeat(etaPadding)}  ${options.status}` : '';
 
   // " [" and "]  " around the bar, and one spare column at the end of the line.
-  const room = width - 1 - head.length - reserved - 5;
+  const room = width - 1 - head.length - reserved - 5 - (status ? status.length - etaPadding : 0);
   const barWidth = Math.min(MAX_BAR_WIDTH, room);
   if (barWidth >= MIN_BAR_WIDTH) {
     const filled = total <= 0 ? barWidth : Math.floor((barWidth * done) / total);
-    return `${head} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]  ${tail}`;
+    return `${head} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]  ${tail}${status}`;
+  }
+  if (status) {
+    const line = `${[head, ...fields].join('  ')}${status}`;
+    if (line.length <= width - 1) return line;
   }
   // Too narrow for a bar: drop the least useful fields first (ETA, then rate, then sizes).
   for (let kept = fields.length; kept >= 0; kept--) {
@@ -106,10 +129,21 @@ export interface ProgressBarOptions {
   /** When false the bar draws nothing; the caller still counts, for its summary. */
   readonly enabled: boolean;
   readonly label?: string;
+  /** Counts things, not bytes; see RenderOptions.unit. */
+  readonly unit?: string;
   /** Milliseconds; injected by tests. */
   readonly now?: () => number;
   /** Redraw at most this often (100 ms: about ten frames a second). */
   readonly minIntervalMs?: number;
+}
+
+/** What a frame shows beyond the count; each field stays until it is given again. */
+export interface FrameDetails {
+  /** The total, when it is learnt only after the bar was made (a copy job's plan). */
+  readonly total?: number;
+  readonly status?: string;
+  readonly rate?: number;
+  readonly etaSeconds?: number | null;
 }
 
 /**
@@ -118,10 +152,14 @@ export interface ProgressBarOptions {
  * ends the line, so that an error message that follows starts on a line of its own.
  */
 export class ProgressBar {
-  readonly total: number;
+  private totalCount: number;
+  private details: FrameDetails = {};
+  /** Set by wait(): the frame is this text alone until the next update. */
+  private waiting: string | undefined;
   private readonly stream: CliStream;
   private readonly enabled: boolean;
   private readonly label: string | undefined;
+  private readonly unit: string | undefined;
   private readonly now: () => number;
   private readonly minIntervalMs: number;
   private readonly startedAt: number;
@@ -132,12 +170,17 @@ export class ProgressBar {
 
   constructor(options: ProgressBarOptions) {
     this.stream = options.stream;
-    this.total = options.total;
+    this.totalCount = options.total;
     this.enabled = options.enabled;
     this.label = options.label;
+    this.unit = options.unit;
     this.now = options.now ?? (() => performance.now());
     this.minIntervalMs = options.minIntervalMs ?? 100;
     this.startedAt = this.now();
+  }
+
+  get total(): number {
+    return this.totalCount;
   }
 
   get done(): number {
@@ -151,11 +194,37 @@ export class ProgressBar {
 
   /** The frame as it would be drawn now. */
   render(): string {
+    // A pseudo-terminal without a size reports 0 columns: use the default then too.
+    const width = this.stream.columns || DEFAULT_WIDTH;
+    if (this.waiting !== undefined) {
+      const line = this.label === undefined ? this.waiting : `${this.label}  ${this.waiting}`;
+      return line.slice(0, Math.max(1, width - 1));
+    }
+    const { rate, etaSeconds, status } = this.details;
     return renderProgressLine(
-      { done: this.doneCount, total: this.total, elapsedMs: this.elapsedMs },
-      // A pseudo-terminal without a size reports 0 columns: use the default then too.
-      { width: this.stream.columns || DEFAULT_WIDTH, ...(this.label === undefined ? {} : { label: this.label }) },
+      {
+        done: this.doneCount,
+        total: this.totalCount,
+        elapsedMs: this.elapsedMs,
+        ...(rate === undefined ? {} : { rate }),
+        ...(etaSeconds === undefined ? {} : { etaSeconds }),
+      },
+      {
+        width,
+        ...(this.label === undefined ? {} : { label: this.label }),
+        ...(this.unit === undefined ? {} : { unit: this.unit }),
+        ...(status === undefined ? {} : { status }),
+      },
     );
+  }
+
+  /**
+   * Shows `text` alone, for the time before anything can be counted (a job that is still
+   * being planned). The next update() brings the bar back.
+   */
+  wait(text: string): void {
+    this.waiting = text;
+    this.redraw();
   }
 
   /** Adds `amount` to what is done and redraws if the last frame is old enough. */
@@ -163,9 +232,16 @@ export class ProgressBar {
     this.update(this.doneCount + amount);
   }
 
-  /** Sets what is done and redraws if the last frame is old enough. */
-  update(done: number): void {
+  /** Sets what is done (and, optionally, the total, status, rate or ETA) and redraws if the last frame is old enough. */
+  update(done: number, details: FrameDetails = {}): void {
     this.doneCount = done;
+    this.details = { ...this.details, ...details };
+    if (details.total !== undefined) this.totalCount = details.total;
+    this.waiting = undefined;
+    this.redraw();
+  }
+
+  private redraw(): void {
     if (!this.enabled || this.closed) return;
     const now = this.now();
     if (now - this.lastDrawAt < this.minIntervalMs) return;

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import { BackendUnavailableError, ConcurrentModificationError } from '../errors.js';
 import { failpoint } from '../faults.js';
 import { mapLimit } from '../notes/serial-queue.js';
-import type { ChunkMapStore, ChunkRef } from '../notes/ports.js';
+import { initialMeta } from '../notes/partition-head.js';
+import type { ChunkMapStore, ChunkRef, PartitionMetaStore } from '../notes/ports.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
 import type { SnapshotRepository } from '../snapshots/ports.js';
 import { SnapshotNotFoundError } from '../snapshots/snapshot-service.js';
@@ -23,6 +24,7 @@ export interface CopyJobDeps {
   /** Everything that holds a volume's data, to remove partial targets of a failed job. */
   readonly volumeData: readonly VolumeDataStore[];
   readonly chunkMaps: ChunkMapStore;
+  readonly metas: PartitionMetaStore;
   readonly chunks: ChunkStore;
   readonly runner: () => WorkflowRunner;
   readonly sledCount: number;
@@ -398,7 +400,11 @@ export class CopyJobService {
         chunks[String(chunk)] = { ...at, sha256: partitions.get(task.partition)!.chunks[String(chunk)]!.sha256 };
       }
       const volumeId = job.volumeIds[target.target]!;
-      await this.deps.chunkMaps.put({ volumeId, partition: task.partition, baseOp: 0, chunks, version: 1 }, undefined);
+      // Both head-node replicas of the target partition start from the copied chunks.
+      const meta = await this.deps.metas.createIfAbsent(initialMeta(volumeId, task.partition, this.deps.sledCount));
+      for (const replica of [meta.primary, meta.secondary]) {
+        await this.deps.chunkMaps.put({ volumeId, partition: task.partition, replicaId: replica.replicaId, baseOp: 0, chunks, version: 1 }, undefined);
+      }
     });
     await mapLimit(job.volumeIds, 16, async (volumeId) => {
       const volume = await this.deps.volumes.get(volumeId);

@@ -307,9 +307,24 @@ export class PartitionHead {
 
   /** Reads [offset, offset + length) of the volume (inside this partition) into `into` at `at`. */
   async read(offset: number, length: number, into: Buffer, at: number): Promise<void> {
-    const [meta, base] = await Promise.all([this.loadMeta(false), this.deps.chunkMaps.get(this.volumeId, this.partition)]);
-    if (meta) await this.refreshIndex(meta, base?.baseOp ?? 0);
-    await this.readView({ meta, base, index: meta ? this.index : new ExtentIndex(base?.baseOp ?? 0) }, offset, length, into, at);
+    try {
+      await this.readOnce(offset, length, into, at);
+    } catch (error) {
+      // A flush may have moved the base and collected the objects this read was about to use.
+      if (!(error instanceof Error && error.name === 'NoSuchKey')) throw error;
+      this.invalidate();
+      await this.readOnce(offset, length, into, at);
+    }
+  }
+
+  private async readOnce(offset: number, length: number, into: Buffer, at: number): Promise<void> {
+    const meta = await this.loadMeta(false);
+    if (!meta) return; // never written nor copied: the buffer's zeros are the answer
+    // The chunk map and the log are read at once; a flush that moved the base meanwhile is
+    // caught by the index check in refreshIndex.
+    const [base] = await Promise.all([this.deps.chunkMaps.get(this.logOf(meta.primary)), this.refreshIndex(meta)]);
+    if (base && base.baseOp > this.index.afterOp) await this.refreshIndex(meta, base.baseOp);
+    await this.readView({ meta, base, index: this.index }, offset, length, into, at);
   }
 
   /**
@@ -317,7 +332,8 @@ export class PartitionHead {
    * only the notes up to that op, so later writes cannot leak in.
    */
   async viewAsOf(uptoOp: number): Promise<PartitionView> {
-    const [meta, base] = await Promise.all([this.loadMeta(false), this.deps.chunkMaps.get(this.volumeId, this.partition)]);
+    const meta = await this.loadMeta(false);
+    const base = meta ? await this.deps.chunkMaps.get(this.logOf(meta.primary)) : undefined;
     const baseOp = base?.baseOp ?? 0;
     if (baseOp > uptoOp) throw new Error(`partition ${this.partition} was flushed past op ${uptoOp}`);
     const index = new ExtentIndex(baseOp);

@@ -102,12 +102,15 @@ export interface ChunkRef {
 }
 
 /**
- * The partition's base: chunk objects that hold every op up to `baseOp`. Reads overlay the
- * notes committed after `baseOp`. A copy target starts with a base at op 0 and no notes.
+ * A replica's base: chunk objects that hold every op up to `baseOp`. Reads overlay the notes
+ * committed after `baseOp`. It is the partition metadata that flush updates and checkpoints
+ * save; each replica keeps its own, so losing a replica loses its copy, rebuilt from a
+ * checkpoint. A copy target starts with a base at op 0 and no notes.
  */
 export interface ChunkMap {
   readonly volumeId: string;
   readonly partition: number;
+  readonly replicaId: string;
   readonly baseOp: number;
   /** Chunk index within the partition → its object; absent chunks are zeros. */
   readonly chunks: Readonly<Record<string, ChunkRef>>;
@@ -116,7 +119,7 @@ export interface ChunkMap {
 
 /** Chunk maps (DynamoDB), replaced with a conditional write on `version`. */
 export interface ChunkMapStore {
-  get(volumeId: string, partition: number): Promise<ChunkMap | undefined>;
+  get(log: LogRef): Promise<ChunkMap | undefined>;
   /** Stores `map` if the stored version is `expectedVersion` (absent: no map yet); false otherwise. */
   put(map: ChunkMap, expectedVersion: number | undefined): Promise<boolean>;
 }

@@ -54,8 +54,9 @@ export class SnapshotService {
     const ops: Record<string, number> = {};
     await Promise.all(
       partitions.map(async (partition) => {
-        const [meta, base] = await Promise.all([this.deps.metas.get(volumeId, partition), this.deps.chunkMaps.get(volumeId, partition)]);
-        const tail = meta ? await this.deps.logs.tail({ volumeId, partition, replicaId: meta.primary.replicaId }) : undefined;
+        const meta = await this.deps.metas.get(volumeId, partition);
+        const log = meta ? { volumeId, partition, replicaId: meta.primary.replicaId } : undefined;
+        const [tail, base] = log ? await Promise.all([this.deps.logs.tail(log), this.deps.chunkMaps.get(log)]) : [undefined, undefined];
         ops[String(partition)] = Math.max(tail?.op ?? 0, base?.baseOp ?? 0);
       }),
     );
