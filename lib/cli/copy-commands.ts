@@ -55,14 +55,14 @@ async function followCopyJob(context: CliContext, jobId: string, progress: boole
   if (context.json) {
     context.printJson(job);
   } else {
-    if (job.plan) context.print(`\n${job.plan.trimEnd()}\n`);
+    if (job.plan) context.print(`\n${job.plan.trimEnd()}`);
     if (job.state === 'succeeded') {
       // What each target received is the snapshot's stored data; without it the summary counts every byte copied.
       const snapshotBytes = await client.getSnapshot(job.snapshotId).then(
         (snapshot) => snapshot.progress.bytesStored,
         () => undefined,
       );
-      context.print(formatCopySummary(job, snapshotBytes));
+      context.print(`\n${formatCopySummary(job, snapshotBytes)}`);
     }
   }
   if (job.state === 'failed') throw new CopyJobFailedError(job);

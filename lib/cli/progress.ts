@@ -74,9 +74,10 @@ export function progressPercent(done: number, total: number): number {
 }
 
 /**
- * Renders one frame: `write  37% [###-------]  96 MiB / 256 MiB  80 MiB/s  ETA 2s`.
- * The bar takes what the text leaves of `width`, up to MAX_BAR_WIDTH, and is left out
- * when fewer than a handful of columns remain; then ETA, rate and sizes go in that order.
+ * Renders one frame: `write  37% [###-------]  96 MiB / 256 MiB  80 MiB/s  ETA 2s`, and a
+ * status after it when one is given. The bar takes what the text leaves of `width`, up to
+ * MAX_BAR_WIDTH, and is left out when fewer than a handful of columns remain; then the
+ * status, ETA, rate and sizes go in that order.
  */
 export function renderProgressLine(state: ProgressState, options: RenderOptions = {}): string {
   const width = Math.max(1, Math.floor(options.width ?? DEFAULT_WIDTH));
@@ -111,9 +112,13 @@ export function renderProgressLine(state: ProgressState, options: RenderOptions 
     const filled = total <= 0 ? barWidth : Math.floor((barWidth * done) / total);
     return `${head} [${'#'.repeat(filled)}${'-'.repeat(barWidth - filled)}]  ${tail}${status}`;
   }
-  if (status) {
-    const line = `${[head, ...fields].join('  ')}${status}`;
+  if (options.status) {
+    // Without a bar there is nothing to keep still, so the ETA's reserved room goes too.
+    const line = [head, ...fields, options.status].join('  ');
     if (line.length <= width - 1) return line;
+    // No room for the status at all: the line as it is without one, bar and all.
+    const { status: _dropped, ...rest } = options;
+    return renderProgressLine(state, rest);
   }
   // Too narrow for a bar: drop the least useful fields first (ETA, then rate, then sizes).
   for (let kept = fields.length; kept >= 0; kept--) {

@@ -95,7 +95,8 @@ export async function watchCopyJob(
           status: copyJobStatusText(job),
           // Before the first copy starts the server's throughput is a placeholder 0, not a measurement.
           rate: job.startedCopyingAt === undefined ? Number.NaN : job.throughputBytesPerSecond,
-          etaSeconds: job.etaSeconds,
+          // The server says 0 for any job that ended; a failed one has no time left, it has none at all.
+          etaSeconds: job.state === 'failed' ? null : job.etaSeconds,
         });
       } else {
         bar.wait(copyJobStatusText(job));
