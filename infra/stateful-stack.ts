@@ -2,7 +2,7 @@ import { MissingRemovalPolicies, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { type Construct } from 'constructs';
-import { serviceEnvironment } from '../lib/config.js';
+import { serviceEnvironment, DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS } from '../lib/config.js';
 import { DEFAULT_SLED_COUNT } from '../lib/resources.js';
 import { MetadataTables, type TableName } from './constructs/metadata-tables.js';
 import { SledBuckets } from './constructs/sled-buckets.js';
@@ -63,6 +63,8 @@ export class SledsStatefulStack extends Stack {
     return serviceEnvironment({
       region: this.region,
       endpoints: {},
+      flushEveryOps: DEFAULT_FLUSH_EVERY_OPS,
+      checkpointEveryOps: DEFAULT_CHECKPOINT_EVERY_OPS,
       tables: {
         volumes: this.tables.volumes.tableName,
         partitions: this.tables.partitions.tableName,

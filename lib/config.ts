@@ -22,6 +22,10 @@ export const ENV = {
   copyStateMachineArn: 'SLEDS_COPY_STATE_MACHINE_ARN',
   /** Sled bandwidth model: bytes per second per sled link (each direction); off when absent. */
   sledBandwidth: 'SLEDS_SLED_BANDWIDTH',
+  /** Queue a flush of a partition every this many ops (default 64; 0 turns automatic flushes off). */
+  flushEveryOps: 'SLEDS_FLUSH_EVERY_OPS',
+  /** Write a checkpoint of a partition every this many flushed ops (default 1024). */
+  checkpointEveryOps: 'SLEDS_CHECKPOINT_EVERY_OPS',
   /** Comma-separated sled bucket names, in sled order. */
   sledBuckets: 'SLEDS_SLED_BUCKETS',
   flushQueueUrl: 'SLEDS_FLUSH_QUEUE_URL',
@@ -44,6 +48,8 @@ export interface ServiceConfig {
   readonly sledBuckets: readonly string[];
   readonly queues: Readonly<{ flush: string; snapshot: string; copy: string }>;
   readonly copyStateMachineArn?: string;
+  readonly flushEveryOps: number;
+  readonly checkpointEveryOps: number;
   /** Bytes per second per sled link and direction, when the bandwidth model is on. */
   readonly sledBandwidth?: number;
 }
@@ -64,6 +70,8 @@ export interface CliConfig {
 export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
+export const DEFAULT_FLUSH_EVERY_OPS = 64;
+export const DEFAULT_CHECKPOINT_EVERY_OPS = 1024;
 
 function required(env: Env, name: EnvName): string {
   const value = env[name]?.trim();
@@ -128,8 +136,18 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
       snapshot: required(env, ENV.snapshotQueueUrl),
       copy: required(env, ENV.copyQueueUrl),
     }),
+    flushEveryOps: count(env, ENV.flushEveryOps, DEFAULT_FLUSH_EVERY_OPS, 0),
+    checkpointEveryOps: count(env, ENV.checkpointEveryOps, DEFAULT_CHECKPOINT_EVERY_OPS, 1),
     ...optionalFields(env),
   });
+}
+
+function count(env: Env, name: EnvName, fallback: number, min: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${name} must be a whole number of at least ${min}, got "${raw}"`);
+  return value;
 }
 
 function optionalFields(env: Env): Pick<ServiceConfig, 'copyStateMachineArn' | 'sledBandwidth'> {
@@ -177,6 +195,8 @@ export function serviceEnvironment(config: ServiceConfig): Record<string, string
     [ENV.snapshotQueueUrl]: config.queues.snapshot,
     [ENV.copyQueueUrl]: config.queues.copy,
   };
+  env[ENV.flushEveryOps] = String(config.flushEveryOps);
+  env[ENV.checkpointEveryOps] = String(config.checkpointEveryOps);
   if (config.copyStateMachineArn) env[ENV.copyStateMachineArn] = config.copyStateMachineArn;
   if (config.sledBandwidth !== undefined) env[ENV.sledBandwidth] = String(config.sledBandwidth);
   if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;

@@ -16,6 +16,8 @@ import { S3PlanStore } from './aws/s3-plan-store.js';
 import { SfnWorkflowRunner } from './aws/sfn-workflow-runner.js';
 import { CopyJobService } from './copy-jobs/copy-job-service.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
+import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
+import { FlushService } from './flush/flush-service.js';
 import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
@@ -32,6 +34,7 @@ export interface Services {
   readonly data: VolumeDataService;
   readonly snapshots: SnapshotService;
   readonly copyJobs: CopyJobService;
+  readonly flush: FlushService;
   readonly healthProbes: readonly HealthProbe[];
 }
 
@@ -51,23 +54,34 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     chunks,
     sledCount: config.sledBuckets.length,
   };
+  const flushQueue = new SqsWorkQueue(clients.sqs, config.queues.flush);
   const data = new VolumeDataService(
     repository,
     { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table) },
-    options,
+    { flushEveryOps: config.flushEveryOps, requestFlush: (message) => flushQueue.sendAll([message]), ...options },
   );
+  const snapshotRepository = new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots);
   const snapshots = new SnapshotService({
     ...partitionDeps,
     volumes: repository,
     data,
-    snapshots: new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots),
+    snapshots: snapshotRepository,
     queue: new SqsWorkQueue(clients.sqs, config.queues.snapshot),
+  });
+  const flush = new FlushService({
+    ...partitionDeps,
+    volumes: repository,
+    data,
+    snapshots: snapshotRepository,
+    checkpoints: new S3DynamoDbCheckpointStore(clients.s3, clients.documents, table, config.sledBuckets),
+    queue: flushQueue,
+    checkpointEveryOps: config.checkpointEveryOps,
   });
   const sfnRunner = config.copyStateMachineArn ? new SfnWorkflowRunner(clients.sfn, config.copyStateMachineArn) : undefined;
   const copyJobs = new CopyJobService({
     jobs: new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs),
     plans: new S3PlanStore(clients.s3, config.sledBuckets[0] as string),
-    snapshots: new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots),
+    snapshots: snapshotRepository,
     volumes: repository,
     volumeData: [objects, data],
     chunkMaps: partitionDeps.chunkMaps,
@@ -80,6 +94,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     config,
     clients,
     copyJobs,
+    flush,
     volumes: new VolumeService(repository, [objects, data]),
     data,
     snapshots,

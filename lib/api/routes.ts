@@ -27,6 +27,12 @@ export const ROUTES: readonly RouteDefinition[] = [
     handler: 'get-partition',
     summary: 'both head-node replicas of a partition',
   },
+  {
+    method: 'POST',
+    resource: '/volumes/{volumeId}/partitions/{partition}/checkpoints',
+    handler: 'create-checkpoint',
+    summary: 'flush the partition and checkpoint its metadata now',
+  },
   { method: 'POST', resource: '/volumes/{volumeId}/snapshots', handler: 'create-snapshot', summary: 'snapshot the volume at its committed ops' },
   { method: 'GET', resource: '/snapshots/{snapshotId}', handler: 'get-snapshot', summary: 'snapshot state and progress' },
   { method: 'POST', resource: '/snapshots/{snapshotId}/copies', handler: 'create-copy-job', summary: 'copy a snapshot into N new volumes' },

@@ -134,7 +134,8 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
       const keys = await this.queryKeys(pk);
       await this.deleteKeys(keys);
     }
-    await dynamo(() => this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: metaKey(volumeId, partition) })));
+    // The metadata and the checkpoint records share the partition's key.
+    await this.deleteKeys(await this.queryKeys(`${volumeId}#${partition}`));
     // Idempotency records belong to the volume, not a partition; removing them with any partition is harmless.
     const records = (await this.byVolume(volumeId)).filter((item) => item.sk === IDEMPOTENCY);
     await this.deleteKeys(records.map((item) => ({ pk: item.pk as string, sk: item.sk as string })));
@@ -183,15 +184,21 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
   }
 
   private async deleteKeys(keys: Array<{ pk: string; sk: string }>): Promise<void> {
+    await deleteKeys(this.documents, this.tableName, keys);
+  }
+}
+
+async function deleteKeys(documents: DynamoDBDocumentClient, tableName: string, keys: Array<{ pk: string; sk: string }>): Promise<void> {
+  {
     for (let i = 0; i < keys.length; i += 25) {
       let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
       // BatchWrite may hand back unprocessed items under load; resend them until none remain.
       for (let attempt = 0; requests.length > 0; attempt++) {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
         const result = await dynamo(() =>
-          this.documents.send(new BatchWriteCommand({ RequestItems: { [this.tableName]: requests } })),
+          documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } })),
         );
-        requests = (result.UnprocessedItems?.[this.tableName] ?? []) as typeof requests;
+        requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
       }
     }
   }
@@ -239,6 +246,33 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
     );
     const item = page.Items?.[0];
     return item ? toEntry(item) : undefined;
+  }
+
+  async trim(log: LogRef, uptoOp: number): Promise<number> {
+    const entries = await this.range(log, 0, uptoOp);
+    await deleteKeys(this.documents, this.tableName, entries.map((entry) => ({ pk: logPk(log), sk: opSk(entry.op) })));
+    return entries.length;
+  }
+
+  async drop(log: LogRef): Promise<void> {
+    const keys: Array<{ pk: string; sk: string }> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': logPk(log) },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) keys.push({ pk: item.pk as string, sk: item.sk as string });
+      start = page.LastEvaluatedKey;
+    } while (start);
+    await deleteKeys(this.documents, this.tableName, keys);
   }
 
   async range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]> {

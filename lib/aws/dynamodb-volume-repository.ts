@@ -128,6 +128,42 @@ export class DynamoDbVolumeRepository implements VolumeRepository {
     }
   }
 
+  async addHold(volumeId: string, snapshotId: string): Promise<void> {
+    await this.holdUpdate('ADD', volumeId, snapshotId);
+  }
+
+  async removeHold(volumeId: string, snapshotId: string): Promise<void> {
+    await this.holdUpdate('DELETE', volumeId, snapshotId);
+  }
+
+  private async holdUpdate(action: 'ADD' | 'DELETE', volumeId: string, snapshotId: string): Promise<void> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { volumeId },
+          UpdateExpression: `${action} snapshotHolds :id`,
+          ConditionExpression: 'attribute_exists(volumeId)',
+          ExpressionAttributeValues: { ':id': new Set([snapshotId]) },
+        }),
+      );
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) throw new VolumeNotFoundError(volumeId);
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async holds(volumeId: string): Promise<string[]> {
+    try {
+      const { Item } = await this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { volumeId }, ConsistentRead: true, ProjectionExpression: 'snapshotHolds' }),
+      );
+      return [...((Item?.snapshotHolds as Set<string> | undefined) ?? [])];
+    } catch (error) {
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
   async remove(volumeId: string): Promise<void> {
     try {
       await this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { volumeId } }));

@@ -1,4 +1,4 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { JournalStore, LogRef } from '../notes/ports.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
 import { translateAwsError } from './aws-errors.js';
@@ -57,6 +57,37 @@ export class S3JournalStore implements JournalStore {
     } catch (error) {
       throw translateAwsError('S3', error);
     }
+  }
+
+  async remove(sled: number, log: LogRef, noteIds: readonly string[]): Promise<void> {
+    const prefix = journalPrefix(log);
+    try {
+      for (let i = 0; i < noteIds.length; i += 1000) {
+        const Objects = noteIds.slice(i, i + 1000).map((noteId) => ({ Key: `${prefix}${noteId}` }));
+        await this.s3.send(new DeleteObjectsCommand({ Bucket: this.bucket(sled), Delete: { Objects, Quiet: true } }));
+      }
+    } catch (error) {
+      throw translateAwsError('S3', error);
+    }
+  }
+
+  async copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void> {
+    const source = `${journalPrefix(from.log)}${noteId}`;
+    try {
+      await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket(to.sled),
+          Key: `${journalPrefix(to.log)}${noteId}`,
+          CopySource: `${this.bucket(from.sled)}/${source.split('/').map(encodeURIComponent).join('/')}`,
+        }),
+      );
+    } catch (error) {
+      throw translateAwsError('S3', error);
+    }
+  }
+
+  async drop(sled: number, log: LogRef): Promise<void> {
+    await this.remove(sled, log, await this.list(sled, log));
   }
 
   async list(sled: number, log: LogRef): Promise<string[]> {

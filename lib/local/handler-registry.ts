@@ -15,6 +15,7 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: ApiHandler
   'write-data': () => import('../../functions/write-data.js'),
   'read-data': () => import('../../functions/read-data.js'),
   'get-partition': () => import('../../functions/get-partition.js'),
+  'create-checkpoint': () => import('../../functions/create-checkpoint.js'),
   'create-snapshot': () => import('../../functions/create-snapshot.js'),
   'get-snapshot': () => import('../../functions/get-snapshot.js'),
   'create-copy-job': () => import('../../functions/create-copy-job.js'),

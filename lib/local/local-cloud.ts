@@ -1,6 +1,6 @@
 import { createAwsClients } from '../aws/clients.js';
 import { provisionLocalResources } from '../aws/provision.js';
-import { DEFAULT_REGION, serviceEnvironment, type ServiceConfig } from '../config.js';
+import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_REGION, serviceEnvironment, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -33,6 +33,8 @@ export interface LocalCloudOptions {
   readonly sledBandwidth?: number;
   /** Overrides the state machine's retry waits (tests use 0). */
   readonly retryIntervalMs?: number;
+  readonly flushEveryOps?: number;
+  readonly checkpointEveryOps?: number;
 }
 
 /**
@@ -55,6 +57,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         tables: { volumes: '', partitions: '', snapshots: '', copyJobs: '' },
         sledBuckets: [],
         queues: { flush: '', snapshot: '', copy: '' },
+        flushEveryOps: 0,
+        checkpointEveryOps: 1,
       };
       const clients = createAwsClients(bootstrap);
       let resources;
@@ -68,6 +72,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         region,
         endpoints,
         ...resources,
+        flushEveryOps: options.flushEveryOps ?? DEFAULT_FLUSH_EVERY_OPS,
+        checkpointEveryOps: options.checkpointEveryOps ?? DEFAULT_CHECKPOINT_EVERY_OPS,
         ...(options.sledBandwidth === undefined ? {} : { sledBandwidth: options.sledBandwidth }),
       });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.
@@ -79,6 +85,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           sqs: clients.sqs,
           queueUrl: config.queues.snapshot,
           load: async () => (await import('../../functions/materialize-snapshot.js')).handler,
+        }),
+        startSqsPoller({
+          sqs: clients.sqs,
+          queueUrl: config.queues.flush,
+          load: async () => (await import('../../functions/flush-partition.js')).handler,
         }),
       ];
       return {

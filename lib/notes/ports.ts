@@ -66,6 +66,10 @@ export interface NoteLogStore {
   tail(log: LogRef): Promise<LogEntry | undefined>;
   /** Entries with afterOp < op <= uptoOp (all after afterOp when uptoOp is absent), in op order. */
   range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]>;
+  /** Removes the entries up to `uptoOp` (notes already flushed and checkpointed). */
+  trim(log: LogRef, uptoOp: number): Promise<number>;
+  /** Removes the whole log of a replica (and its chunk map): the replica is lost. */
+  drop(log: LogRef): Promise<void>;
 }
 
 /** Note payloads on the sleds (S3). */
@@ -75,6 +79,11 @@ export interface JournalStore {
   read(sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer>;
   /** Note ids in a replica's journal. */
   list(sled: number, log: LogRef): Promise<string[]>;
+  remove(sled: number, log: LogRef, noteIds: readonly string[]): Promise<void>;
+  /** Server-side copy of a note from one replica's journal to another's. */
+  copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void>;
+  /** Removes a replica's whole journal. */
+  drop(sled: number, log: LogRef): Promise<void>;
 }
 
 /** The state of an Idempotency-Key. */

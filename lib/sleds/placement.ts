@@ -29,3 +29,11 @@ export function snapshotSled(snapshotId: string, partition: number, sledCount: n
   for (let tries = 0; tries < sledCount && avoid.includes(sled); tries++) sled = (sled + 1) % sledCount;
   return sled;
 }
+
+/**
+ * The sled of a flushed chunk: a hash of (volume, partition, chunk), so one partition's
+ * chunks spread over the sleds and a hot partition does not sit on one link.
+ */
+export function chunkSled(volumeId: string, partition: number, chunk: number, sledCount: number): number {
+  return hash32(`${volumeId}/${partition}/${chunk}/chunk`) % sledCount;
+}

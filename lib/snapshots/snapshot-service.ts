@@ -50,6 +50,10 @@ export class SnapshotService {
     const volume = await this.deps.volumes.get(volumeId);
     if (!volume) throw new VolumeNotFoundError(volumeId);
     if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, 'snapshot it');
+    const snapshotId = newSnapshotId();
+    // Hold first, then read the ops: a flush that starts after the hold will not move a base
+    // past them, and one that started before cannot have passed them.
+    await this.deps.volumes.addHold(volumeId, snapshotId);
     const partitions = await this.deps.metas.listPartitions(volumeId);
     const ops: Record<string, number> = {};
     await Promise.all(
@@ -62,7 +66,7 @@ export class SnapshotService {
     );
     const now = (this.deps.clock ?? (() => new Date()))();
     const snapshot: Snapshot = {
-      snapshotId: newSnapshotId(),
+      snapshotId,
       volumeId,
       state: partitions.length === 0 ? 'completed' : 'creating',
       sizeBytes: volume.sizeBytes,
@@ -75,6 +79,7 @@ export class SnapshotService {
       ...(partitions.length === 0 ? { completedAt: now.toISOString() } : {}),
     };
     await this.deps.snapshots.create(snapshot);
+    if (partitions.length === 0) await this.deps.volumes.removeHold(volumeId, snapshotId);
     await this.deps.queue.sendAll(partitions.map((partition): MaterializeMessage => ({ snapshotId: snapshot.snapshotId, partition })));
     return snapshot;
   }
@@ -105,6 +110,7 @@ export class SnapshotService {
     if (updated.progress.partitionsDone < updated.progress.partitionsTotal) return;
     if ((await this.deps.snapshots.countPartitions(snapshotId)) >= snapshot.progress.partitionsTotal) {
       await this.deps.snapshots.complete(snapshotId, (this.deps.clock ?? (() => new Date()))());
+      await this.deps.volumes.removeHold(snapshot.volumeId, snapshotId).catch(() => undefined);
     }
   }
 

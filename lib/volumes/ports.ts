@@ -18,6 +18,14 @@ export interface VolumeRepository {
    * Throws VolumeNotFoundError or VolumeStateError otherwise.
    */
   transition(volumeId: string, from: readonly VolumeState[], to: VolumeState, now: Date): Promise<Volume>;
+  /**
+   * Holds and releases a snapshot on the volume: while a snapshot is materialized, flush does
+   * not move a partition's base past the snapshot's op.
+   */
+  addHold(volumeId: string, snapshotId: string): Promise<void>;
+  removeHold(volumeId: string, snapshotId: string): Promise<void>;
+  /** The snapshots held on the volume. */
+  holds(volumeId: string): Promise<string[]>;
   /** Removes the item; a no-op if it is already gone. */
   remove(volumeId: string): Promise<void>;
 }

@@ -1,0 +1,233 @@
+import { createHash } from 'node:crypto';
+import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
+import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
+import { failpoint } from '../faults.js';
+import { mapLimit } from '../notes/serial-queue.js';
+import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
+import type { VolumeDataService } from '../notes/volume-data-service.js';
+import type { WorkQueue } from '../queues/ports.js';
+import { chunkSled } from '../sleds/placement.js';
+import type { ChunkStore } from '../sleds/ports.js';
+import type { SnapshotRepository } from '../snapshots/ports.js';
+import type { VolumeRepository } from '../volumes/ports.js';
+import type { Volume } from '../volumes/volume.js';
+
+/** A message on the flush queue: flush the partition's committed notes up to `uptoOp`. */
+export interface FlushMessage {
+  readonly volumeId: string;
+  readonly partition: number;
+  readonly uptoOp: number;
+}
+
+export interface FlushResult {
+  readonly flushedOp: number;
+  readonly chunksWritten: number;
+  readonly checkpoint?: CheckpointRecord;
+  readonly notesTrimmed: number;
+  readonly chunksCollected: number;
+}
+
+export interface FlushDeps {
+  readonly volumes: VolumeRepository;
+  readonly data: VolumeDataService;
+  readonly snapshots: SnapshotRepository;
+  readonly metas: PartitionMetaStore;
+  readonly logs: NoteLogStore;
+  readonly journal: JournalStore;
+  readonly chunkMaps: ChunkMapStore;
+  readonly chunks: ChunkStore;
+  readonly checkpoints: CheckpointStore;
+  readonly queue: WorkQueue;
+  readonly sledCount: number;
+  /** Write a checkpoint once this many ops have passed since the last one. */
+  readonly checkpointEveryOps: number;
+  readonly clock?: () => Date;
+}
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+/**
+ * Flush: committed notes become immutable chunk objects on the sleds, and each replica's
+ * chunk map moves its base past them. Every step can be repeated: chunk keys are fixed by
+ * (chunk, op), and chunk maps change by a conditional write on their version. Then the
+ * checkpoint (every K ops) and the garbage collection of what no map or checkpoint needs.
+ */
+export class FlushService {
+  constructor(private readonly deps: FlushDeps) {}
+
+  private now(): Date {
+    return (this.deps.clock ?? (() => new Date()))();
+  }
+
+  private async partition(volumeId: string, partition: number): Promise<{ volume: Volume; meta: PartitionMeta | undefined }> {
+    const volume = await this.deps.volumes.get(volumeId);
+    if (!volume) throw new VolumeNotFoundError(volumeId);
+    if (!Number.isInteger(partition) || partition < 0 || partition >= volume.partitionCount) {
+      throw new PartitionNotFoundError(volumeId, partition, volume.partitionCount);
+    }
+    return { volume, meta: await this.deps.metas.get(volumeId, partition) };
+  }
+
+  private log(meta: PartitionMeta, role: 'primary' | 'secondary'): LogRef {
+    return { volumeId: meta.volumeId, partition: meta.partition, replicaId: meta[role].replicaId };
+  }
+
+  /** The op a flush may reach: no further than any snapshot still being materialized. */
+  private async heldAt(volumeId: string, partition: number, wanted: number): Promise<number> {
+    let limit = wanted;
+    for (const snapshotId of await this.deps.volumes.holds(volumeId)) {
+      const snapshot = await this.deps.snapshots.get(snapshotId);
+      // A hold whose snapshot is not recorded yet is being taken right now: flush nothing.
+      if (!snapshot) return 0;
+      if (snapshot.state !== 'creating') continue;
+      limit = Math.min(limit, snapshot.ops[String(partition)] ?? limit);
+    }
+    return limit;
+  }
+
+  /** Flushes the partition up to `uptoOp` (or its newest op); a no-op when it is already there. */
+  async flush({ volumeId, partition, uptoOp }: FlushMessage): Promise<FlushResult> {
+    const { volume, meta } = await this.partition(volumeId, partition);
+    if (!meta) return { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
+    const primary = this.log(meta, 'primary');
+    const tail = (await this.deps.logs.tail(primary))?.op ?? 0;
+    const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, tail));
+    const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
+    const before = await this.deps.chunkMaps.get(primary);
+    let flushed = before;
+    const written: Record<string, ChunkRef> = {};
+    const superseded: ChunkRef[] = [];
+    if (target > (before?.baseOp ?? 0)) {
+      const baseOp = before?.baseOp ?? 0;
+      // 1. The chunks the notes in (baseOp, target] touched, as of target, as new objects.
+      const head = this.deps.data.head(volume, partition);
+      const view = await head.viewAsOf(target);
+      const entries = await this.deps.logs.range(primary, baseOp, target);
+      const { chunkSizeBytes } = volume;
+      const start = partition * chunkSizeBytes * volume.partitionChunks;
+      const touched = new Set<number>();
+      for (const entry of entries) {
+        if (entry.kind !== 'write') continue;
+        const first = Math.floor((entry.offset - start) / chunkSizeBytes);
+        const last = Math.floor((entry.offset + entry.length - 1 - start) / chunkSizeBytes);
+        for (let chunk = first; chunk <= last; chunk++) touched.add(chunk);
+      }
+      await mapLimit([...touched], 8, async (chunk) => {
+        const bytes = Buffer.alloc(Math.min(chunkSizeBytes, volume.sizeBytes - (start + chunk * chunkSizeBytes)));
+        await head.readView(view, start + chunk * chunkSizeBytes, bytes.length, bytes, 0);
+        const digest = sha256(bytes);
+        const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `volumes/${volumeId}/chunks/${partition}/${chunk}/op-${target}` };
+        await this.deps.chunks.put(at, bytes, digest);
+        written[String(chunk)] = { ...at, sha256: digest };
+      });
+      await failpoint('flush', { step: 'chunks-written', volumeId, partition });
+      // 2. The primary's map moves to target, only after the objects exist.
+      const next: ChunkMap = {
+        volumeId,
+        partition,
+        replicaId: primary.replicaId,
+        baseOp: target,
+        chunks: { ...(before?.chunks ?? {}), ...written },
+        version: (before?.version ?? 0) + 1,
+      };
+      if (!(await this.deps.chunkMaps.put(next, before?.version))) {
+        throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
+      }
+      flushed = next;
+      for (const [chunk, ref] of Object.entries(before?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
+      await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
+    }
+    if (!flushed) return nothing;
+    // The secondary holds the same ops, so it takes the primary's map as it is. A repeated
+    // message (after a crash between the two maps) lands here and finishes the job.
+    const secondary = this.log(meta, 'secondary');
+    const behind = await this.deps.chunkMaps.get(secondary);
+    if ((behind?.baseOp ?? 0) < flushed.baseOp) {
+      const next: ChunkMap = { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 };
+      if (await this.deps.chunkMaps.put(next, behind?.version)) {
+        for (const [chunk, ref] of Object.entries(behind?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
+      }
+      await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
+    }
+    const chunks = flushed.chunks;
+    const targetOp = flushed.baseOp;
+
+    // 3. A checkpoint every K ops.
+    let checkpoint: CheckpointRecord | undefined;
+    const records = await this.deps.checkpoints.list(volumeId, partition);
+    if (targetOp - (records[0]?.op ?? 0) >= this.deps.checkpointEveryOps) {
+      checkpoint = await this.checkpointAt(meta, targetOp, chunks);
+      records.unshift(checkpoint);
+    }
+    await failpoint('flush', { step: 'checkpointed', volumeId, partition });
+
+    // 4. Garbage: old checkpoints, chunk versions nothing refers to, notes every replica flushed.
+    const collected = await this.collect(meta, records, superseded);
+    return { flushedOp: targetOp, chunksWritten: Object.keys(written).length, ...(checkpoint ? { checkpoint } : {}), ...collected };
+  }
+
+  private async checkpointAt(meta: PartitionMeta, op: number, chunks: Readonly<Record<string, ChunkRef>>): Promise<CheckpointRecord> {
+    // On the secondary's journal sled: a different link from the primary's, so losing one keeps the other.
+    return this.deps.checkpoints.write(
+      { volumeId: meta.volumeId, partition: meta.partition, op, epoch: meta.epoch, chunks, createdAt: this.now().toISOString() },
+      meta.secondary.sled,
+    );
+  }
+
+  /**
+   * Checkpoints on demand: flushes up to the newest op first, so the checkpoint holds every
+   * committed op, then writes one even if fewer than K ops have passed.
+   */
+  async checkpoint(volumeId: string, partition: number): Promise<CheckpointRecord> {
+    const { meta } = await this.partition(volumeId, partition);
+    if (!meta) throw new PartitionNotFoundError(volumeId, partition, 0);
+    await this.flush({ volumeId, partition, uptoOp: Number.MAX_SAFE_INTEGER });
+    const map = await this.deps.chunkMaps.get(this.log(meta, 'primary'));
+    const records = await this.deps.checkpoints.list(volumeId, partition);
+    if (records[0] && records[0].op === (map?.baseOp ?? 0)) return records[0];
+    const record = await this.checkpointAt(meta, map?.baseOp ?? 0, map?.chunks ?? {});
+    await this.collect(meta, [record, ...records], []);
+    return record;
+  }
+
+  private async collect(
+    meta: PartitionMeta,
+    records: CheckpointRecord[],
+    superseded: readonly ChunkRef[],
+  ): Promise<{ notesTrimmed: number; chunksCollected: number }> {
+    const retained = records.slice(0, RETAINED_CHECKPOINTS);
+    for (const old of records.slice(RETAINED_CHECKPOINTS)) await this.deps.checkpoints.remove(old);
+    // A chunk version may go once no replica's map and no retained checkpoint names it.
+    const referenced = new Set<string>();
+    const maps = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.chunkMaps.get(this.log(meta, role))));
+    for (const map of maps) for (const ref of Object.values(map?.chunks ?? {})) referenced.add(ref.key);
+    for (const record of retained) {
+      const checkpoint = await this.deps.checkpoints.read(record).catch(() => undefined);
+      for (const ref of Object.values(checkpoint?.chunks ?? {})) referenced.add(ref.key);
+    }
+    const garbage = superseded.filter((ref) => !referenced.has(ref.key));
+    await mapLimit(garbage, 8, (ref) => this.deps.chunks.remove(ref));
+    // Notes are trimmed below the oldest retained checkpoint that both maps have passed, so a
+    // rebuild from any retained checkpoint still finds every note after it.
+    const oldest = retained.at(-1)?.op ?? 0;
+    // Each log keeps its newest entry: the next writer learns the next op number from it.
+    const tails = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.logs.tail(this.log(meta, role))));
+    const trimOp = Math.min(oldest, ...maps.map((map) => map?.baseOp ?? 0), ...tails.map((tail) => (tail?.op ?? 0) - 1));
+    let notesTrimmed = 0;
+    if (trimOp > 0) {
+      for (const role of ['primary', 'secondary'] as const) {
+        const log = this.log(meta, role);
+        const entries = await this.deps.logs.range(log, 0, trimOp);
+        const noteIds = entries.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : []));
+        await this.deps.journal.remove(meta[role].sled, log, noteIds);
+        notesTrimmed += await this.deps.logs.trim(log, trimOp);
+      }
+    }
+    return { notesTrimmed, chunksCollected: garbage.length };
+  }
+
+  /** Queues a flush of the partition (called after writes, every few ops). */
+  async request(message: FlushMessage): Promise<void> {
+    await this.deps.queue.sendAll([message]);
+  }
+}

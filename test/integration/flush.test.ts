@@ -1,0 +1,137 @@
+import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../lib/aws/clients.js';
+import { armFailpoint } from '../../lib/faults.js';
+import { createServices, type Services } from '../../lib/wiring.js';
+import { eventually } from '../support/copy-jobs.js';
+import { useLocalCloud } from '../support/local-cloud.js';
+import { LogInspector, pattern } from '../support/write-path.js';
+
+const KIB = 1024;
+
+class Crash extends Error {}
+
+describe('flush and checkpoints', () => {
+  // Automatic flushes off: each test flushes when it means to.
+  const cloud = useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 8 });
+  let services: Services;
+  let inspector: LogInspector;
+  const disarm: Array<() => void> = [];
+
+  beforeAll(() => {
+    services = createServices(cloud().config);
+    inspector = new LogInspector(cloud().config);
+  });
+  afterAll(() => {
+    services.clients.destroy();
+    inspector.close();
+  });
+  afterEach(() => disarm.splice(0).forEach((d) => d()));
+
+  /** A volume of one 256 KiB partition (64 KiB chunks) with `ops` overlapping writes; returns the model. */
+  async function written(ops: number) {
+    const volume = await services.volumes.create({ sizeBytes: 256 * KIB, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const model = Buffer.alloc(256 * KIB);
+    for (let i = 0; i < ops; i++) {
+      const offset = ((i * 7) % 60) * 4096;
+      const data = pattern(((i % 5) + 1) * 4096, i + 1);
+      await services.data.write(volume.volumeId, offset, data);
+      data.copy(model, offset);
+    }
+    return { volume, model };
+  }
+
+  const read = (volumeId: string) => createServices(cloud().config).data.read(volumeId, 0, 256 * KIB);
+
+  it('reads the same bytes before and after flushes, and trims notes below the checkpoints', async () => {
+    const { volume, model } = await written(20);
+    expect((await services.data.read(volume.volumeId, 0, 256 * KIB)).equals(model)).toBe(true);
+    const first = await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 12 });
+    expect(first.flushedOp).toBe(12);
+    expect(first.chunksWritten).toBeGreaterThan(0);
+    expect(first.checkpoint?.op).toBe(12);
+    expect((await services.data.read(volume.volumeId, 0, 256 * KIB)).equals(model)).toBe(true);
+    expect((await read(volume.volumeId)).equals(model)).toBe(true);
+
+    // More writes on top of the flushed base, then flush all.
+    for (let i = 0; i < 5; i++) {
+      const data = pattern(8192, 100 + i);
+      await services.data.write(volume.volumeId, (i * 13 % 50) * 4096, data);
+      data.copy(model, (i * 13 % 50) * 4096);
+    }
+    const second = await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 1000 });
+    expect(second.flushedOp).toBe(25);
+    expect((await services.data.read(volume.volumeId, 0, 256 * KIB)).equals(model)).toBe(true);
+    expect((await read(volume.volumeId)).equals(model)).toBe(true);
+    // Both replicas hold the same surviving entries; the older ones were trimmed below checkpoint 12.
+    const { primary, secondary } = await inspector.logsOf(volume.volumeId, 0);
+    expect(secondary).toEqual(primary);
+    expect(primary[0]!.op).toBeGreaterThan(1);
+    expect(primary.at(-1)!.op).toBe(25);
+    const status = await services.data.partitionStatus(volume.volumeId, 0);
+    expect(status.primary.lastCommittedOp).toBe(25);
+  });
+
+  it.each(['chunks-written', 'primary-map-updated', 'secondary-map-updated', 'checkpointed'])(
+    'survives a crash after %s: the redelivered message finishes the flush',
+    async (step) => {
+      const { volume, model } = await written(10);
+      disarm.push(
+        armFailpoint('flush', (context) => {
+          if (context.step === step && context.volumeId === volume.volumeId) throw new Crash(step);
+        }),
+      );
+      await expect(services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 10 })).rejects.toBeInstanceOf(Crash);
+      expect((await read(volume.volumeId)).equals(model)).toBe(true);
+      disarm.splice(0).forEach((d) => d());
+      const again = await createServices(cloud().config).flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 10 });
+      expect(again.flushedOp).toBe(10);
+      expect((await read(volume.volumeId)).equals(model)).toBe(true);
+      const checkpoints = await (services.flush as any).deps.checkpoints.list(volume.volumeId, 0);
+      expect(checkpoints.map((c: { op: number }) => c.op)).toContain(10);
+    },
+  );
+
+  it('flushes through the queue, harmlessly twice, and dead-letters a poison message', async () => {
+    const { volume, model } = await written(9);
+    const { config } = cloud();
+    const clients = createAwsClients(config);
+    try {
+      const body = JSON.stringify({ volumeId: volume.volumeId, partition: 0, uptoOp: 9 });
+      await clients.sqs.send(new SendMessageCommand({ QueueUrl: config.queues.flush, MessageBody: body }));
+      await clients.sqs.send(new SendMessageCommand({ QueueUrl: config.queues.flush, MessageBody: body }));
+      await eventually('the flush', async () => {
+        const map = await (services.flush as any).deps.chunkMaps.get({ volumeId: volume.volumeId, partition: 0, replicaId: 'r1' });
+        return map?.baseOp === 9 ? true : undefined;
+      });
+      expect((await read(volume.volumeId)).equals(model)).toBe(true);
+
+      await clients.sqs.send(
+        new SendMessageCommand({ QueueUrl: config.queues.flush, MessageBody: JSON.stringify({ volumeId: 'vol-0123456789abcdef0', partition: 0, uptoOp: 1 }) }),
+      );
+      const dlqUrl = config.queues.flush.replace(/sleds-flush$/, 'sleds-flush-dlq');
+      await eventually(
+        'the poison message in the dead-letter queue',
+        async () => {
+          const attributes = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+          return Number(attributes.Attributes?.ApproximateNumberOfMessages) >= 1 ? true : undefined;
+        },
+        30_000,
+      );
+    } finally {
+      clients.destroy();
+    }
+  });
+
+  it('checkpoints on demand with its own SHA-256', async () => {
+    const { volume } = await written(3);
+    const response = await fetch(`${cloud().apiUrl}/volumes/${volume.volumeId}/partitions/0/checkpoints`, { method: 'POST' });
+    expect(response.status).toBe(201);
+    const record = await response.json();
+    expect(record).toMatchObject({ volumeId: volume.volumeId, partition: 0, op: 3, epoch: 1 });
+    expect(record.sha256).toMatch(/^[0-9a-f]{64}$/);
+    const checkpoint = await (services.flush as any).deps.checkpoints.read(record);
+    expect(checkpoint.op).toBe(3);
+    expect(Object.keys(checkpoint.chunks).length).toBeGreaterThan(0);
+  });
+});
