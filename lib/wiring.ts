@@ -18,6 +18,7 @@ import { CopyJobService } from './copy-jobs/copy-job-service.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
 import { FlushService } from './flush/flush-service.js';
+import { RebuildService } from './checkpoints/rebuild-service.js';
 import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
@@ -35,6 +36,7 @@ export interface Services {
   readonly snapshots: SnapshotService;
   readonly copyJobs: CopyJobService;
   readonly flush: FlushService;
+  readonly rebuild: RebuildService;
   readonly healthProbes: readonly HealthProbe[];
 }
 
@@ -55,9 +57,10 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     sledCount: config.sledBuckets.length,
   };
   const flushQueue = new SqsWorkQueue(clients.sqs, config.queues.flush);
+  const checkpoints = new S3DynamoDbCheckpointStore(clients.s3, clients.documents, table, config.sledBuckets);
   const data = new VolumeDataService(
     repository,
-    { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table) },
+    { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table), checkpoints },
     { flushEveryOps: config.flushEveryOps, requestFlush: (message) => flushQueue.sendAll([message]), ...options },
   );
   const snapshotRepository = new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots);
@@ -73,7 +76,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     volumes: repository,
     data,
     snapshots: snapshotRepository,
-    checkpoints: new S3DynamoDbCheckpointStore(clients.s3, clients.documents, table, config.sledBuckets),
+    checkpoints,
     queue: flushQueue,
     checkpointEveryOps: config.checkpointEveryOps,
   });
@@ -95,6 +98,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     clients,
     copyJobs,
     flush,
+    rebuild: new RebuildService({ ...partitionDeps, volumes: repository, checkpoints }),
     volumes: new VolumeService(repository, [objects, data]),
     data,
     snapshots,

@@ -33,6 +33,18 @@ export const ROUTES: readonly RouteDefinition[] = [
     handler: 'create-checkpoint',
     summary: 'flush the partition and checkpoint its metadata now',
   },
+  {
+    method: 'POST',
+    resource: '/volumes/{volumeId}/partitions/{partition}/failures',
+    handler: 'fail-replica',
+    summary: 'lose a head-node replica ({"replica": "primary"|"secondary"}) and rebuild it',
+  },
+  {
+    method: 'POST',
+    resource: '/volumes/{volumeId}/partitions/{partition}/rebuild',
+    handler: 'rebuild-partition',
+    summary: 'finish an interrupted rebuild',
+  },
   { method: 'POST', resource: '/volumes/{volumeId}/snapshots', handler: 'create-snapshot', summary: 'snapshot the volume at its committed ops' },
   { method: 'GET', resource: '/snapshots/{snapshotId}', handler: 'get-snapshot', summary: 'snapshot state and progress' },
   { method: 'POST', resource: '/snapshots/{snapshotId}/copies', handler: 'create-copy-job', summary: 'copy a snapshot into N new volumes' },

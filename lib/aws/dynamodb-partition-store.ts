@@ -53,6 +53,8 @@ function toMeta(item: Record<string, unknown>): PartitionMeta {
     primary: item.primary as PartitionMeta['primary'],
     secondary: item.secondary as PartitionMeta['secondary'],
     replicaGeneration: item.replicaGeneration as number,
+    ...(item.rebuild ? { rebuild: item.rebuild as PartitionMeta['rebuild'] } : {}),
+    ...(item.lastRebuild ? { lastRebuild: item.lastRebuild as PartitionMeta['lastRebuild'] } : {}),
   };
 }
 
@@ -108,7 +110,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...metaKey(meta.volumeId, meta.partition), ...meta },
+          Item: { ...metaKey(meta.volumeId, meta.partition), ...JSON.parse(JSON.stringify(meta)) },
           ConditionExpression: 'epoch = :expected',
           ExpressionAttributeValues: { ':expected': expectedEpoch },
         }),

@@ -208,8 +208,9 @@ export class FlushService {
     const garbage = superseded.filter((ref) => !referenced.has(ref.key));
     await mapLimit(garbage, 8, (ref) => this.deps.chunks.remove(ref));
     // Notes are trimmed below the oldest retained checkpoint that both maps have passed, so a
-    // rebuild from any retained checkpoint still finds every note after it.
-    const oldest = retained.at(-1)?.op ?? 0;
+    // rebuild from any retained checkpoint (the newest may be corrupt) finds every note after it.
+    // With one checkpoint nothing is trimmed: if it turns out corrupt, a full replay remains.
+    const oldest = retained.length >= 2 ? (retained.at(-1)?.op ?? 0) : 0;
     // Each log keeps its newest entry: the next writer learns the next op number from it.
     const tails = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.logs.tail(this.log(meta, role))));
     const trimOp = Math.min(oldest, ...maps.map((map) => map?.baseOp ?? 0), ...tails.map((tail) => (tail?.op ?? 0) - 1));

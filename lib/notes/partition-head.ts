@@ -61,6 +61,7 @@ interface Tail {
 const EMPTY_TAIL: Tail = { op: 0, epoch: 0 };
 const MAX_APPEND_ATTEMPTS = 64;
 const READ_CONCURRENCY = 16;
+const REBUILD_WAIT_MS = 30_000;
 
 const tailOf = (entry: LogEntry | undefined): Tail => (entry ? { op: entry.op, epoch: entry.epoch } : EMPTY_TAIL);
 
@@ -139,6 +140,24 @@ export class PartitionHead {
     return meta ?? (create ? this.loadMeta(true) : undefined);
   }
 
+  /**
+   * The metadata once no rebuild is running: while a new secondary is built, writes wait,
+   * so that every acknowledged write is on two replicas.
+   */
+  private async settledMeta(): Promise<PartitionMeta> {
+    let meta = await this.loadMeta(true);
+    const deadline = Date.now() + REBUILD_WAIT_MS;
+    while (meta.rebuild) {
+      if (Date.now() > deadline) {
+        throw new FencedError(`Partition ${this.partition} of ${this.volumeId} is rebuilding a replica; the write waited ${REBUILD_WAIT_MS} ms. Retry it.`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+      this.invalidate();
+      meta = await this.loadMeta(true);
+    }
+    return meta;
+  }
+
   /** Forgets everything cached, after a fence or a failover. */
   invalidate(): void {
     this.meta = undefined;
@@ -167,7 +186,7 @@ export class PartitionHead {
    * secondary under the same op. Returns the op once both hold it.
    */
   async write(note: Note, fault?: FaultHook): Promise<number> {
-    const meta = await this.loadMeta(true);
+    const meta = await this.settledMeta();
     const primary = this.logOf(meta.primary);
     const secondary = this.logOf(meta.secondary);
     const journalMeta = { offset: note.offset, sha256: note.sha256 };

@@ -15,6 +15,16 @@ export interface PartitionMeta {
   readonly secondary: ReplicaPlacement;
   /** Generation counter for replica ids. */
   readonly replicaGeneration: number;
+  /** Present while the secondary is being rebuilt; writes wait until it is gone. */
+  readonly rebuild?: {
+    readonly state: 'rebuilding';
+    readonly replicaId: string;
+    readonly lostReplicaId: string;
+    readonly lostSled: number;
+    readonly startedAt: string;
+  };
+  /** How the last rebuild went. */
+  readonly lastRebuild?: Readonly<Record<string, unknown>>;
 }
 
 /** A committed write: op `op` made note `noteId` (bytes [offset, offset + length) of the volume) visible. */

@@ -31,6 +31,10 @@ export interface PartitionStatus {
   readonly secondary: ReplicaStatus;
   /** True when both replicas hold the same ops. */
   readonly inSync: boolean;
+  /** Ops up to here are in chunk objects (the primary's chunk map). */
+  readonly flushedOp: number;
+  readonly checkpoint: { readonly op: number; readonly key: string; readonly sha256: string } | null;
+  readonly rebuild: { readonly state: 'rebuilding' | 'idle'; readonly replicaId?: string; readonly last?: unknown };
 }
 
 export interface VolumeDataOptions {
@@ -56,7 +60,10 @@ export class VolumeDataService implements VolumeDataStore {
 
   constructor(
     private readonly volumes: VolumeRepository,
-    private readonly deps: PartitionDeps & { readonly idempotency: IdempotencyStore },
+    private readonly deps: PartitionDeps & {
+      readonly idempotency: IdempotencyStore;
+      readonly checkpoints?: { list(volumeId: string, partition: number): Promise<Array<{ op: number; key: string; sha256: string }>> };
+    },
     private readonly options: VolumeDataOptions = {},
   ) {}
 
@@ -186,13 +193,25 @@ export class VolumeDataService implements VolumeDataStore {
         replicaId: replica.replicaId,
         sled: replica.sled,
         epoch: Math.max(meta.epoch, last?.epoch ?? 0),
-        lastCommittedOp: last?.op ?? 0,
+        lastCommittedOp: last?.op ?? (await this.deps.chunkMaps.get(log))?.baseOp ?? 0,
         pendingNotes: notes.filter((noteId) => !committed.has(noteId)),
       };
     };
     const [primary, secondary] = await Promise.all([describe('primary', meta.primary), describe('secondary', meta.secondary)]);
     const { start, end } = partitionRange(volume, partition);
+    const [base, checkpoints] = await Promise.all([
+      this.deps.chunkMaps.get(head.logOf(meta.primary)),
+      this.deps.checkpoints?.list(volumeId, partition) ?? Promise.resolve([]),
+    ]);
+    const latest = checkpoints[0];
     return {
+      flushedOp: base?.baseOp ?? 0,
+      checkpoint: latest ? { op: latest.op, key: latest.key, sha256: latest.sha256 } : null,
+      rebuild: {
+        state: meta.rebuild ? 'rebuilding' : 'idle',
+        ...(meta.rebuild ? { replicaId: meta.rebuild.replicaId } : {}),
+        ...(meta.lastRebuild ? { last: meta.lastRebuild } : {}),
+      },
       volumeId,
       partition,
       offset: start,

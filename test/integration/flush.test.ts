@@ -127,7 +127,7 @@ describe('flush and checkpoints', () => {
     const { volume } = await written(3);
     const response = await fetch(`${cloud().apiUrl}/volumes/${volume.volumeId}/partitions/0/checkpoints`, { method: 'POST' });
     expect(response.status).toBe(201);
-    const record = await response.json();
+    const record: any = await response.json();
     expect(record).toMatchObject({ volumeId: volume.volumeId, partition: 0, op: 3, epoch: 1 });
     expect(record.sha256).toMatch(/^[0-9a-f]{64}$/);
     const checkpoint = await (services.flush as any).deps.checkpoints.read(record);

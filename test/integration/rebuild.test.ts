@@ -1,0 +1,204 @@
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAwsClients } from '../../lib/aws/clients.js';
+import { FencedError } from '../../lib/errors.js';
+import { armFailpoint } from '../../lib/faults.js';
+import { createServices, type Services } from '../../lib/wiring.js';
+import { useLocalCloud } from '../support/local-cloud.js';
+import { LogInspector, pattern } from '../support/write-path.js';
+
+const KIB = 1024;
+const SIZE = 256 * KIB;
+
+class Crash extends Error {}
+
+describe('losing and rebuilding head-node replicas', () => {
+  const cloud = useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 4 });
+  let services: Services;
+  let inspector: LogInspector;
+  const disarm: Array<() => void> = [];
+
+  beforeAll(() => {
+    services = createServices(cloud().config);
+    inspector = new LogInspector(cloud().config);
+  });
+  afterAll(() => {
+    services.clients.destroy();
+    inspector.close();
+  });
+  afterEach(() => disarm.splice(0).forEach((d) => d()));
+
+  const fresh = () => createServices(cloud().config);
+
+  /** One 256 KiB partition with a few flushed and checkpointed ops and a tail. */
+  async function volumeWithHistory() {
+    const volume = await services.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const model = Buffer.alloc(SIZE);
+    const write = async (i: number) => {
+      const offset = ((i * 5) % 60) * 4096;
+      const data = pattern(8192, i + 1);
+      await services.data.write(volume.volumeId, offset, data);
+      data.copy(model, offset);
+    };
+    for (let i = 0; i < 10; i++) await write(i);
+    await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 8 });
+    for (let i = 10; i < 14; i++) await write(i);
+    return { volume, model };
+  }
+
+  /** The invariants after any loss: same digest, dense ops, every byte as written. */
+  async function expectHealthy(volumeId: string, model: Buffer) {
+    const { meta, primary, secondary } = await inspector.logsOf(volumeId, 0);
+    expect(meta.rebuild).toBeUndefined();
+    for (const log of [primary, secondary]) {
+      expect(log.map((e) => e.op)).toEqual(log.map((_, i) => log[0]!.op + i));
+    }
+    // The secondary may start later (its base is a checkpoint); from there it equals the primary.
+    expect(primary.filter((e) => e.op >= (secondary[0]?.op ?? Infinity))).toEqual(secondary);
+    expect(primary.at(-1)?.op).toBe(secondary.at(-1)?.op);
+    expect((await fresh().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+  }
+
+  it('rebuilds a lost secondary from the latest checkpoint plus the tail', async () => {
+    const { volume, model } = await volumeWithHistory();
+    const report = await services.rebuild.loseReplica(volume.volumeId, 0, 'secondary');
+    expect(report.source).toBe('checkpoint');
+    expect(report.checkpointOp).toBe(8);
+    expect(report.opsCopied).toBe(7); // ops 9..14 and the epoch entry
+    await expectHealthy(volume.volumeId, model);
+    const status = await services.data.partitionStatus(volume.volumeId, 0);
+    expect(status).toMatchObject({ epoch: 2, flushedOp: 8, checkpoint: { op: 8 }, rebuild: { state: 'idle' }, inSync: true });
+    expect(status.primary.replicaId).toBe('r1');
+    expect(status.secondary.replicaId).toBe('r3');
+  });
+
+  it('promotes the secondary when the primary is lost, and fences the old primary', async () => {
+    const { volume, model } = await volumeWithHistory();
+    const stale = fresh();
+    await stale.data.write(volume.volumeId, 0, pattern(4096, 70));
+    pattern(4096, 70).copy(model, 0);
+    await services.rebuild.loseReplica(volume.volumeId, 0, 'primary');
+    // The stale process still thinks r1 is primary: it commits nothing and says so.
+    await expect(stale.data.write(volume.volumeId, 0, pattern(4096, 71))).rejects.toBeInstanceOf(FencedError);
+    await expectHealthy(volume.volumeId, model);
+    const status = await services.data.partitionStatus(volume.volumeId, 0);
+    expect(status.primary.replicaId).toBe('r2');
+    // Told once, the stale process writes through the new primary.
+    await stale.data.write(volume.volumeId, 0, pattern(4096, 72));
+    pattern(4096, 72).copy(model, 0);
+    await expectHealthy(volume.volumeId, model);
+  });
+
+  it('loses the primary and the secondary in turn, 20 times, under concurrent writes, and loses no acknowledged write', async () => {
+    const volume = await services.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const model = Buffer.alloc(SIZE);
+    let running = true;
+    let acknowledged = 0;
+    const writers = Array.from({ length: 4 }, async (_, w) => {
+      const writer = fresh();
+      for (let i = 0; running; i++) {
+        const block = (i * 4 + w) % 64; // each writer owns its blocks, so the last acknowledged write wins
+        const data = pattern(4096, w * 100_000 + i + 1);
+        for (let attempt = 0; ; attempt++) {
+          try {
+            await writer.data.write(volume.volumeId, block * 4096, data, `w${w}-${i}`);
+            break;
+          } catch (error) {
+            if (!(error instanceof FencedError) || attempt > 20) throw error;
+          }
+        }
+        data.copy(model, block * 4096);
+        acknowledged++;
+        if (i % 9 === 0) await writer.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: Number.MAX_SAFE_INTEGER }).catch(() => undefined);
+      }
+    });
+    const sources = new Set<string>();
+    try {
+      while (acknowledged < 4) await new Promise((resolve) => setTimeout(resolve, 5));
+      for (let loss = 0; loss < 20; loss++) {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        const report = await services.rebuild.loseReplica(volume.volumeId, 0, loss % 2 === 0 ? 'primary' : 'secondary');
+        sources.add(report.source);
+      }
+    } finally {
+      running = false;
+      await Promise.all(writers);
+    }
+    expect(acknowledged).toBeGreaterThan(40);
+    await expectHealthy(volume.volumeId, model);
+    const { meta } = await inspector.logsOf(volume.volumeId, 0);
+    expect(meta.epoch).toBe(21);
+    expect(sources.has('checkpoint')).toBe(true);
+  });
+
+  it.each(['fenced', 'promoted', 'dropped', 'base-restored', 'notes-copied', 'ops-copied'])(
+    'finishes a rebuild that crashed after %s',
+    async (step) => {
+      const { volume, model } = await volumeWithHistory();
+      disarm.push(
+        armFailpoint('rebuild', (context) => {
+          if (context.step === step && context.volumeId === volume.volumeId) throw new Crash(step);
+        }),
+      );
+      await expect(services.rebuild.loseReplica(volume.volumeId, 0, 'primary')).rejects.toBeInstanceOf(Crash);
+      disarm.splice(0).forEach((d) => d());
+      const restarted = fresh();
+      if (step === 'fenced') await restarted.rebuild.loseReplica(volume.volumeId, 0, 'primary');
+      else await restarted.rebuild.rebuild(volume.volumeId, 0);
+      await expectHealthy(volume.volumeId, model);
+      const data = pattern(4096, 500);
+      await restarted.data.write(volume.volumeId, 4096, data);
+      data.copy(model, 4096);
+      await expectHealthy(volume.volumeId, model);
+    },
+  );
+
+  it('detects a corrupted checkpoint and falls back to an older one, or to a full replay', async () => {
+    const { volume, model } = await volumeWithHistory();
+    const { config } = cloud();
+    const checkpoints = (services.flush as any).deps.checkpoints;
+    const records = await checkpoints.list(volume.volumeId, 0);
+    expect(records.map((r: { op: number }) => r.op)).toEqual([8]);
+    const clients = createAwsClients(config);
+    try {
+      await clients.s3.send(new PutObjectCommand({ Bucket: config.sledBuckets[records[0].sled], Key: records[0].key, Body: '{"chunks":{}}' }));
+    } finally {
+      clients.destroy();
+    }
+    const report = await services.rebuild.loseReplica(volume.volumeId, 0, 'secondary');
+    expect(report.skippedCheckpoints[0]?.reason).toMatch(/SHA-256/);
+    expect(report.source).toBe('replay');
+    expect(report.checkpointOp).toBe(0);
+    await expectHealthy(volume.volumeId, model);
+
+    // With two checkpoints, a corrupt newest one gives way to the older one.
+    const { volume: other, model: otherModel } = await volumeWithHistory();
+    await useOlderCheckpoint(other.volumeId, otherModel);
+  });
+
+  async function useOlderCheckpoint(volumeId: string, model: Buffer) {
+    const { config } = cloud();
+    const checkpoints = (services.flush as any).deps.checkpoints;
+    const volume = { volumeId };
+    const writer = fresh();
+    for (let i = 0; i < 6; i++) {
+      const data = pattern(4096, 900 + i);
+      await writer.data.write(volume.volumeId, (40 + i) * 4096, data);
+      data.copy(model, (40 + i) * 4096);
+    }
+    await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: Number.MAX_SAFE_INTEGER });
+    const newer = await checkpoints.list(volume.volumeId, 0);
+    expect(newer.length).toBe(2);
+    const again = createAwsClients(config);
+    try {
+      await again.s3.send(new PutObjectCommand({ Bucket: config.sledBuckets[newer[0].sled], Key: newer[0].key, Body: 'torn' }));
+    } finally {
+      again.destroy();
+    }
+    const second = await services.rebuild.loseReplica(volume.volumeId, 0, 'primary');
+    expect(second.source).toBe('checkpoint');
+    expect(second.checkpointOp).toBe(newer[1].op);
+    expect(second.skippedCheckpoints.map((s) => s.op)).toEqual([newer[0].op]);
+    await expectHealthy(volume.volumeId, model);
+  }
+});
