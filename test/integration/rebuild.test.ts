@@ -59,6 +59,22 @@ describe('losing and rebuilding head-node replicas', () => {
     expect((await fresh().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   }
 
+  it('answers bad failure and rebuild requests with a 4xx and changes nothing', async () => {
+    const { volume } = await volumeWithHistory();
+    const { apiUrl } = cloud();
+    const post = (path: string, body?: unknown) =>
+      fetch(`${apiUrl}${path}`, { method: 'POST', body: body === undefined ? undefined : JSON.stringify(body) }).then(async (r) => [r.status, ((await r.json()) as any).error?.code]);
+    const before = await inspector.logsOf(volume.volumeId, 0);
+    expect(await post(`/volumes/${volume.volumeId}/partitions/0/failures`, { replica: 'tertiary' })).toEqual([400, 'ValidationError']);
+    expect(await post(`/volumes/${volume.volumeId}/partitions/0/failures`, {})).toEqual([400, 'ValidationError']);
+    expect(await post(`/volumes/${volume.volumeId}/partitions/0/failures`, 'nope')).toEqual([400, 'MalformedJson']);
+    expect(await post(`/volumes/${volume.volumeId}/partitions/9/failures`, { replica: 'primary' })).toEqual([404, 'PartitionNotFound']);
+    expect(await post(`/volumes/vol-0123456789abcdef0/partitions/0/failures`, { replica: 'primary' })).toEqual([404, 'VolumeNotFound']);
+    expect(await post(`/volumes/${volume.volumeId}/partitions/0/rebuild`)).toEqual([400, 'ValidationError']);
+    expect(await post(`/volumes/${volume.volumeId}/partitions/x/checkpoints`)).toEqual([400, 'ValidationError']);
+    expect(await inspector.logsOf(volume.volumeId, 0)).toEqual(before);
+  });
+
   it('rebuilds a lost secondary from the latest checkpoint plus the tail', async () => {
     const { volume, model } = await volumeWithHistory();
     const report = await services.rebuild.loseReplica(volume.volumeId, 0, 'secondary');
