@@ -23,7 +23,7 @@ import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
 import { loadServiceConfig, serviceEnvironment, type ServiceConfig } from './config.js';
-import { VolumeDataService, type VolumeDataOptions } from './notes/volume-data-service.js';
+import { VOLUME_CACHE_MS, VolumeDataService, type VolumeDataOptions } from './notes/volume-data-service.js';
 import type { HealthProbe } from './volumes/ports.js';
 import { VolumeService } from './volumes/volume-service.js';
 
@@ -99,7 +99,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     copyJobs,
     flush,
     rebuild: new RebuildService({ ...partitionDeps, volumes: repository, checkpoints }),
-    volumes: new VolumeService(repository, [objects, data]),
+    volumes: new VolumeService(repository, [objects, data], undefined, VOLUME_CACHE_MS),
     data,
     snapshots,
     healthProbes: createHealthProbes(clients, config),

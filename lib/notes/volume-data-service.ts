@@ -51,12 +51,15 @@ export interface VolumeDataOptions {
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
 const MAX_CACHED_HEADS = 8192;
+/** How long a process trusts that a volume is available without asking again. */
+export const VOLUME_CACHE_MS = 1000;
 
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
 
 /** The data path of volumes: writes through the note protocol, reads through the extent index. */
 export class VolumeDataService implements VolumeDataStore {
   private readonly heads = new Map<string, PartitionHead>();
+  private readonly volumeCache = new Map<string, { volume: Volume; at: number }>();
 
   constructor(
     private readonly volumes: VolumeRepository,
@@ -85,7 +88,16 @@ export class VolumeDataService implements VolumeDataStore {
   }
 
   private async availableVolume(volumeId: string, operation: string): Promise<Volume> {
+    // An available volume is remembered briefly: its geometry never changes, and a delete
+    // waits out this lifetime after marking the volume deleting (VolumeService.delete).
+    const cached = this.volumeCache.get(volumeId);
+    const now = (this.options.clock ?? Date.now)();
+    if (cached && now - cached.at < VOLUME_CACHE_MS) return cached.volume;
     const volume = await this.volumes.get(volumeId);
+    if (volume?.state === 'available') {
+      if (this.volumeCache.size >= MAX_CACHED_HEADS) this.volumeCache.clear();
+      this.volumeCache.set(volumeId, { volume, at: now });
+    }
     if (!volume) throw new VolumeNotFoundError(volumeId);
     if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, operation);
     return volume;

@@ -12,6 +12,7 @@ export class VolumeService {
     /** Every store that keeps part of a volume: the sled objects, the head-node state. */
     private readonly data: readonly VolumeDataStore[],
     private readonly clock: () => Date = () => new Date(),
+    private readonly cacheLifetimeMs = 0,
   ) {}
 
   /** Creates an empty, available volume. Nothing is allocated on the sleds until data is written. */
@@ -50,7 +51,11 @@ export class VolumeService {
     if (volume.state === 'creating') {
       throw new VolumeStateError(volumeId, volume.state, 'delete it while its copy job runs');
     }
+    const previous = volume.state;
     await this.repository.transition(volumeId, ['available', 'failed', 'deleting'], 'deleting', this.clock());
+    // Writers may trust for a moment that the volume is available (VOLUME_CACHE_MS): let that
+    // moment pass, so no write lands after the data is removed.
+    if (previous === 'available') await new Promise((resolve) => setTimeout(resolve, this.cacheLifetimeMs));
     let objectsRemoved = 0;
     for (const store of this.data) objectsRemoved += await store.removeVolumeData(volumeId);
     await this.repository.remove(volumeId);
