@@ -26,6 +26,11 @@ class MemoryRepository implements VolumeRepository {
     this.log.push(`state:${to}`);
     return next;
   }
+  async addHold() {}
+  async removeHold() {}
+  async holds() {
+    return [];
+  }
   async remove(volumeId: string) {
     this.volumes.delete(volumeId);
     this.log.push('remove-item');
