@@ -32,3 +32,12 @@ export function translateAwsError(service: string, error: unknown): unknown {
   }
   return error;
 }
+
+/** Runs an SDK call, turning what outlived the SDK's retries into domain errors. */
+export async function callAws<T>(service: string, call: () => Promise<T>): Promise<T> {
+  try {
+    return await call();
+  } catch (error) {
+    throw translateAwsError(service, error);
+  }
+}

@@ -1,18 +1,12 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CopyJob, CopyJobProgress } from '../copy-jobs/copy-job.js';
 import type { CopyJobRepository } from '../copy-jobs/ports.js';
-import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const JOB = 'job';
 const TOKEN = 'token';
 
-async function dynamo<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw translateAwsError('DynamoDB', error);
-  }
-}
+const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
 
 /** Copy jobs in the copy-jobs table: one header item per job, one item per clientToken. */
 export class DynamoDbCopyJobRepository implements CopyJobRepository {

@@ -19,7 +19,7 @@ import type {
   PartitionMetaStore,
 } from '../notes/ports.js';
 import { TABLES } from '../resources.js';
-import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const OP_DIGITS = 12;
 const META = 'meta';
@@ -58,13 +58,7 @@ function toMeta(item: Record<string, unknown>): PartitionMeta {
   };
 }
 
-async function dynamo<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw translateAwsError('DynamoDB', error);
-  }
-}
+const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
 
 /**
  * The partitions table holds partition metadata, note logs and idempotency records. Every

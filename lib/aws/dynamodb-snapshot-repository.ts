@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SnapshotRepository } from '../snapshots/ports.js';
 import type { Snapshot, SnapshotPartition } from '../snapshots/snapshot.js';
-import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const HEADER = 'snapshot';
 const partitionSk = (partition: number) => `p#${String(partition).padStart(8, '0')}`;
@@ -12,13 +12,7 @@ function toSnapshot(item: Record<string, unknown>): Snapshot {
   return rest as unknown as Snapshot;
 }
 
-async function dynamo<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw translateAwsError('DynamoDB', error);
-  }
-}
+const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
 
 /** Snapshot headers and partition chunk maps in the snapshots table. */
 export class DynamoDbSnapshotRepository implements SnapshotRepository {

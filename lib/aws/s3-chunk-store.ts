@@ -10,18 +10,12 @@ import {
 } from '@aws-sdk/client-s3';
 import type { SledBandwidth } from '../sleds/bandwidth.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
-import { translateAwsError } from './aws-errors.js';
+import { callAws, translateAwsError } from './aws-errors.js';
 
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 const base64ToHex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
-async function s3<T>(call: () => Promise<T>): Promise<T> {
-  try {
-    return await call();
-  } catch (error) {
-    throw translateAwsError('S3', error);
-  }
-}
+const s3 = <T>(call: () => Promise<T>): Promise<T> => callAws('S3', call);
 
 /** Chunk objects in the sled buckets, with the optional sled bandwidth model applied. */
 export class S3ChunkStore implements ChunkStore {
