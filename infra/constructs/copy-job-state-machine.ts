@@ -11,6 +11,22 @@ export interface CopyJobStateMachineProps {
   readonly functions: Readonly<Record<CopyJobTask, IFunction>>;
   /** Execution logs to CloudWatch and X-Ray tracing (on in deployments; off for the local definition). */
   readonly observability?: boolean;
+  /**
+   * How the batches of one round run: `distributed` (the default) makes each batch a child
+   * execution of a Distributed Map; `inline` runs them inside the job's own execution.
+   *
+   * Distributed, because an inline Map writes about 7 history events per batch into the job's
+   * execution, and a Standard execution stops at 25,000 events: an inline job fails hard (no
+   * catch, no clean-up) past about 3,500 batches, e.g. 200 copies of 430 non-empty partitions.
+   * Each child execution has its own history. The definition stays runnable locally:
+   * aws-local-stepfunctions runs a Distributed Map with ItemsPath, ItemSelector and
+   * MaxConcurrency (no ItemReader, ItemBatcher or ResultWriter) as an inline Map with the same
+   * control flow. It differs on AWS in two visible ways: a failed batch fails the Map with
+   * `States.ExceedToleratedFailureThreshold` (the batch's own error is in its child execution),
+   * and the batch states' events are in the child executions' histories, not the job's.
+   * test/infra/copy-job-definition.test.ts runs this very definition on the local runner.
+   */
+  readonly batchMap?: 'distributed' | 'inline';
 }
 
 /** Throttling and transient errors, retried with jittered backoff. */
@@ -69,13 +85,23 @@ export class CopyJobStateMachine extends Construct {
       'round.$': '$.round',
       'batch.$': '$.batch',
     });
-    const batches = new sfn.Map(this, COPY_JOB_STATES.batches, {
+    const batchesProps = {
       stateName: COPY_JOB_STATES.batches,
       itemsPath: '$.batches',
       maxConcurrency: COPY_BATCH_CONCURRENCY,
       itemSelector: { 'jobId.$': '$.jobId', 'round.$': '$.round', 'batch.$': '$$.Map.Item.Value' },
       resultPath: sfn.JsonPath.DISCARD,
-    }).itemProcessor(copyBatch);
+    };
+    const batches =
+      (props.batchMap ?? 'distributed') === 'distributed'
+        ? new sfn.DistributedMap(this, COPY_JOB_STATES.batches, {
+            ...batchesProps,
+            // Standard children: a batch can run for up to 15 minutes per attempt, past Express's 5.
+            // No ToleratedFailure*: the default tolerates none, so any failed batch fails the
+            // round, as in an inline Map.
+            mapExecutionType: sfn.StateMachineType.STANDARD,
+          }).itemProcessor(copyBatch)
+        : new sfn.Map(this, COPY_JOB_STATES.batches, batchesProps).itemProcessor(copyBatch);
     // Rounds run one after another: a round reads what the previous one wrote.
     const rounds = new sfn.Map(this, COPY_JOB_STATES.rounds, {
       stateName: COPY_JOB_STATES.rounds,

@@ -178,6 +178,7 @@ const snapshotSchema = z.looseObject({
   partitionChunks: z.number(),
   partitionCount: z.number(),
   ops: z.record(z.string(), z.number()),
+  sleds: z.record(z.string(), z.number()),
   progress: z.looseObject({
     partitionsDone: z.number(),
     partitionsTotal: z.number(),

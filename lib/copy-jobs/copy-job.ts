@@ -98,7 +98,14 @@ export function copyJobStatus(job: CopyJob, now: Date): CopyJobStatus {
   void _done;
   return {
     ...shown,
-    progress: { ...job.progress, roundsDone, chunksCopied: Math.min(job.progress.chunksCopied, job.progress.chunksTotal || Infinity) },
+    progress: {
+      ...job.progress,
+      roundsDone,
+      chunksCopied: Math.min(job.progress.chunksCopied, job.progress.chunksTotal || Infinity),
+      // An ended job's clean-up removed every intermediary by prefix, including any that a
+      // straggling task counted after the clean-up read the counter.
+      intermediariesRemoved: job.state === 'running' ? job.progress.intermediariesRemoved : job.progress.intermediariesCreated,
+    },
     percent: bytesTotal > 0 ? Math.min(100, Math.round((bytesCopied / bytesTotal) * 1000) / 10) : job.state === 'succeeded' ? 100 : 0,
     throughputBytesPerSecond: Math.round(throughput),
     etaSeconds: eta === null ? null : Math.round(eta * 10) / 10,

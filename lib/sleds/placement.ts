@@ -18,16 +18,32 @@ export function journalSleds(volumeId: string, partition: number, sledCount: num
 }
 
 /**
- * The sled that holds partition `partition` of a snapshot: the partitions of a snapshot go
- * round-robin over all sleds from a start picked by a hash of the snapshot id, skipping the
- * sleds of the partition's write replicas. A snapshot is thus a highly distributed replica:
- * each partition on one sled, the partitions of one snapshot on every sled, and never on a
- * sled that takes the volume's writes for that partition.
+ * The sleds that hold a snapshot's partitions. Each partition goes, whole, to the sled that
+ * holds the fewest of this snapshot's partitions so far, among the sleds that do not hold the
+ * partition's write replicas; ties go round-robin from a start picked by a hash of the
+ * snapshot id. A snapshot is thus a highly distributed replica: each partition on one sled,
+ * the partitions spread evenly over every sled, and none on a sled that takes its writes.
  */
-export function snapshotSled(snapshotId: string, partition: number, sledCount: number, avoid: readonly number[] = []): number {
-  let sled = (hash32(`${snapshotId}/start`) + partition) % sledCount;
-  for (let tries = 0; tries < sledCount && avoid.includes(sled); tries++) sled = (sled + 1) % sledCount;
-  return sled;
+export function snapshotSleds(
+  snapshotId: string,
+  partitions: ReadonlyArray<{ readonly partition: number; readonly avoid: readonly number[] }>,
+  sledCount: number,
+): Record<string, number> {
+  const start = hash32(`${snapshotId}/start`) % sledCount;
+  const load = new Array<number>(sledCount).fill(0);
+  const placed: Record<string, number> = {};
+  for (const { partition, avoid } of [...partitions].sort((a, b) => a.partition - b.partition)) {
+    const allowed = Array.from({ length: sledCount }, (_, sled) => sled).filter((sled) => !avoid.includes(sled));
+    const candidates = allowed.length > 0 ? allowed : Array.from({ length: sledCount }, (_, sled) => sled);
+    const preferred = (start + partition) % sledCount;
+    const distance = (sled: number) => (sled - preferred + sledCount) % sledCount;
+    const sled = candidates.reduce((best, next) =>
+      (load[next] ?? 0) < (load[best] ?? 0) || ((load[next] ?? 0) === (load[best] ?? 0) && distance(next) < distance(best)) ? next : best,
+    );
+    load[sled] = (load[sled] ?? 0) + 1;
+    placed[String(partition)] = sled;
+  }
+  return placed;
 }
 
 /**

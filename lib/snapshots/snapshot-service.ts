@@ -4,7 +4,7 @@ import { failpoint } from '../faults.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
 import type { NoteLogStore, PartitionMetaStore, ChunkMapStore, ChunkRef } from '../notes/ports.js';
 import type { WorkQueue } from '../queues/ports.js';
-import { snapshotSled } from '../sleds/placement.js';
+import { snapshotSleds } from '../sleds/placement.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import type { SnapshotRepository } from './ports.js';
@@ -56,9 +56,11 @@ export class SnapshotService {
     await this.deps.volumes.addHold(volumeId, snapshotId);
     const partitions = await this.deps.metas.listPartitions(volumeId);
     const ops: Record<string, number> = {};
+    const avoid: Array<{ partition: number; avoid: number[] }> = [];
     await Promise.all(
       partitions.map(async (partition) => {
         const meta = await this.deps.metas.get(volumeId, partition);
+        avoid.push({ partition, avoid: meta ? [meta.primary.sled, meta.secondary.sled] : [] });
         const log = meta ? { volumeId, partition, replicaId: meta.primary.replicaId } : undefined;
         const [tail, base] = log ? await Promise.all([this.deps.logs.tail(log), this.deps.chunkMaps.get(log)]) : [undefined, undefined];
         ops[String(partition)] = Math.max(tail?.op ?? 0, base?.baseOp ?? 0);
@@ -74,6 +76,7 @@ export class SnapshotService {
       partitionChunks: volume.partitionChunks,
       partitionCount: volume.partitionCount,
       ops,
+      sleds: snapshotSleds(snapshotId, avoid, this.deps.sledCount),
       progress: { partitionsDone: 0, partitionsTotal: partitions.length, chunksStored: 0, bytesStored: 0 },
       createdAt: now.toISOString(),
       ...(partitions.length === 0 ? { completedAt: now.toISOString() } : {}),
@@ -122,8 +125,8 @@ export class SnapshotService {
     const volume = { volumeId: snapshot.volumeId, chunkSizeBytes: snapshot.chunkSizeBytes, partitionChunks: snapshot.partitionChunks };
     const head = this.deps.data.head(volume, partition);
     const view = await head.viewAsOf(op);
-    const avoid = view.meta ? [view.meta.primary.sled, view.meta.secondary.sled] : [];
-    const sled = snapshotSled(snapshotId, partition, this.deps.sledCount, avoid);
+    const sled = snapshot.sleds[String(partition)];
+    if (sled === undefined) throw new Error(`snapshot ${snapshotId} has no sled for partition ${partition}`);
     const start = partition * snapshot.chunkSizeBytes * snapshot.partitionChunks;
     const chunks: Record<string, ChunkRef> = {};
     for (let chunk = 0; chunk < snapshot.partitionChunks; chunk++) {

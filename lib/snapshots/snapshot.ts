@@ -15,6 +15,8 @@ export interface Snapshot {
   readonly partitionCount: number;
   /** Partition → the op it is taken at; partitions never written are absent (all zeros). */
   readonly ops: Readonly<Record<string, number>>;
+  /** Partition → the sled its snapshot chunks go to (lib/sleds/placement.ts). */
+  readonly sleds: Readonly<Record<string, number>>;
   readonly progress: {
     readonly partitionsDone: number;
     readonly partitionsTotal: number;

@@ -31,6 +31,7 @@ const snapshot = (overrides: Partial<Snapshot> = {}): Snapshot => ({
   partitionChunks: 4,
   partitionCount: 4,
   ops: { '0': 1, '1': 1, '3': 2 },
+  sleds: { '0': 2, '1': 3, '3': 0 },
   progress: { partitionsDone: 3, partitionsTotal: 3, chunksStored: 12, bytesStored: 768 * KIB },
   createdAt: '2025-06-01T12:00:00.000Z',
   completedAt: '2025-06-01T12:00:00.600Z',

@@ -124,6 +124,7 @@ describe('waitForSnapshot', () => {
     partitionChunks: 1,
     partitionCount: 4,
     ops: { '0': 1, '1': 1, '2': 1, '3': 1 },
+    sleds: { '0': 0, '1': 1, '2': 2, '3': 3 },
     progress: { partitionsDone, partitionsTotal: 4, chunksStored: partitionsDone, bytesStored: partitionsDone * MIB },
     createdAt: '2025-06-01T12:00:00.000Z',
   });

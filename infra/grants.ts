@@ -1,0 +1,227 @@
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as s3 from 'aws-cdk-lib/aws-s3';
+import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
+import { TABLES } from '../lib/resources.js';
+import type { TableName } from './constructs/metadata-tables.js';
+import type { WorkQueue } from './constructs/work-queue.js';
+import type { QueueName } from './constructs/work-queues.js';
+
+/** The DynamoDB actions the lib/aws adapters call (IAM names; the SDK commands carry the same names). */
+export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan' | 'BatchWriteItem' | 'DescribeTable';
+
+/**
+ * The key spaces on the sleds, by what lib writes there: volume data (journals, copied and
+ * flushed chunks), snapshot chunks, a copy job's intermediaries, and copy plans (sled 0 only).
+ * test/infra/grants.test.ts checks these against the key functions in lib.
+ */
+export const KEY_PREFIXES = {
+  volumes: 'volumes/',
+  snapshots: 'snapshots/',
+  intermediaries: 'copy-jobs/',
+  plans: 'copy-plans/',
+} as const;
+
+export type KeySpace = keyof typeof KEY_PREFIXES;
+
+/** What one handler may do. Anything not listed is denied. */
+export interface HandlerAccess {
+  readonly tables?: Partial<Readonly<Record<TableName, readonly TableAction[]>>>;
+  /** Object reads (GetObject, HeadObject, a CopyObject source), writes (PutObject, a CopyObject target), deletes. */
+  readonly objects?: Readonly<{ read?: readonly KeySpace[]; write?: readonly KeySpace[]; delete?: readonly KeySpace[] }>;
+  /**
+   * s3:ListBucket on every sled: listing a prefix, HeadBucket, and, for HeadObject, a 404
+   * rather than a 403 when the object does not exist (the copy tasks rely on that).
+   */
+  readonly listSleds?: boolean;
+  /** sqs:SendMessage (SendMessageBatch) to these queues. */
+  readonly sendTo?: readonly QueueName[];
+  /** sqs:GetQueueAttributes on every work queue (the health probe). */
+  readonly describeQueues?: boolean;
+  /** Start copy-job executions, read their histories. */
+  readonly copyJobs?: readonly ('start' | 'history')[];
+}
+
+const ALL_TABLES = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((name) => [name, ['DescribeTable']])) as Record<
+  TableName,
+  TableAction[]
+>;
+
+// removePartition deletes with Query + BatchWriteItem only (metadata, logs, checkpoint records, idempotency records).
+const REMOVE_PARTITIONS: TableAction[] = ['GetItem', 'Query', 'BatchWriteItem'];
+
+/**
+ * A flush reads the volume (and its snapshot holds) and the snapshots that hold it, reads the
+ * notes, writes chunk objects and both replicas' chunk maps, writes a checkpoint object and
+ * record every K ops, then removes superseded chunks, old checkpoints and trimmed notes. A
+ * missing checkpoint object must read as NoSuchKey, not AccessDenied: hence ListBucket.
+ */
+const FLUSH: HandlerAccess = {
+  tables: {
+    volumes: ['GetItem'],
+    snapshots: ['GetItem'],
+    partitions: ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
+  },
+  objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
+  listSleds: true,
+};
+
+/**
+ * A rebuild fences the survivor with an epoch entry, replaces the metadata, drops the lost
+ * replica's log (BatchWriteItem) and journal (list, DeleteObjects), restores the newest
+ * checkpoint that verifies, copies the missing notes (CopyObject) and the log entries.
+ */
+const REBUILD: HandlerAccess = {
+  tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'Query', 'BatchWriteItem'] },
+  objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
+  listSleds: true,
+};
+
+/**
+ * Each handler's grants, read off the code path it runs (functions/<name>.ts, through
+ * lib/wiring.ts, to the lib/aws adapter calls). Every handler gets the full environment,
+ * because wiring reads it all, but only these permissions.
+ */
+export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
+  // checkHealth: HeadBucket on every sled, DescribeTable on every table, GetQueueAttributes on every queue.
+  health: { tables: ALL_TABLES, listSleds: true, describeQueues: true },
+  'create-volume': { tables: { volumes: ['PutItem'] } },
+  'list-volumes': { tables: { volumes: ['Scan'] } },
+  'get-volume': { tables: { volumes: ['GetItem'] } },
+  // Mark deleting, remove the volume's objects on every sled and its head-node items, then the volume.
+  'delete-volume': {
+    tables: { volumes: ['GetItem', 'UpdateItem', 'DeleteItem'], partitions: REMOVE_PARTITIONS },
+    objects: { delete: ['volumes'] },
+    listSleds: true,
+  },
+  // Idempotency claim/complete/release, partition metadata, conditional note-log appends; note
+  // payloads to two sleds; every SLEDS_FLUSH_EVERY_OPS ops, a flush request.
+  'write-data': {
+    tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
+    objects: { write: ['volumes'] },
+    sendTo: ['flush'],
+  },
+  // Metadata, chunk map and note log; note payloads and chunks.
+  'read-data': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query'] }, objects: { read: ['volumes'] } },
+  // Both replicas' logs, and the pending notes listed from their journals.
+  'get-partition': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query'] }, listSleds: true },
+  // Hold the volume against flushes, fix each partition's op, store the header, queue one message per partition.
+  'create-snapshot': {
+    tables: { volumes: ['GetItem', 'UpdateItem'], partitions: ['GetItem', 'Query'], snapshots: ['PutItem'] },
+    sendTo: ['snapshot'],
+  },
+  'get-snapshot': { tables: { snapshots: ['GetItem'] } },
+  // Claim the client token, create the job and the target volumes, start the execution.
+  'create-copy-job': {
+    tables: { snapshots: ['GetItem'], copyJobs: ['GetItem', 'PutItem', 'UpdateItem'], volumes: ['PutItem'] },
+    copyJobs: ['start'],
+  },
+  'get-copy-job': { tables: { copyJobs: ['GetItem'] } },
+  'list-copy-job-events': { tables: { copyJobs: ['GetItem'] }, copyJobs: ['history'] },
+  // Read the partition as of the snapshot's op (notes and chunks), write its chunks to one sled,
+  // count it; the last one releases the volume's hold.
+  'materialize-snapshot': {
+    tables: { snapshots: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], partitions: ['GetItem', 'Query'], volumes: ['UpdateItem'] },
+    objects: { read: ['volumes'], write: ['snapshots'] },
+  },
+  // The plan goes to sled 0, the progress counters to the job.
+  'plan-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] }, objects: { write: ['plans'] } },
+  // Copies from the snapshot or an intermediary to an intermediary or a target; a straggler of a failed job removes what it wrote.
+  'copy-partition-batch': {
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] },
+    objects: { read: ['plans', 'snapshots', 'intermediaries'], write: ['intermediaries', 'volumes'], delete: ['intermediaries', 'volumes'] },
+    listSleds: true,
+  },
+  // Checksums of every target chunk (HeadObject), then the targets' chunk maps and states.
+  'finalize-copy-job': {
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['PutItem'], volumes: ['GetItem', 'UpdateItem'] },
+    objects: { read: ['plans', 'volumes'] },
+    listSleds: true,
+  },
+  'clean-up-copy-job': {
+    tables: { copyJobs: ['GetItem', 'UpdateItem'] },
+    objects: { read: ['plans'], delete: ['intermediaries'] },
+    listSleds: true,
+  },
+  // Fail the job, remove its intermediaries and its targets' data and head-node items, fail the targets.
+  'fail-copy-job': {
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], volumes: ['GetItem', 'UpdateItem'], partitions: REMOVE_PARTITIONS },
+    objects: { delete: ['intermediaries', 'volumes'] },
+    listSleds: true,
+  },
+  // Flush and, on demand, checkpoint: FlushService.flush / .checkpoint (lib/flush).
+  'flush-partition': FLUSH,
+  'create-checkpoint': FLUSH,
+  // Lose a replica and rebuild it, or finish a rebuild: RebuildService (lib/checkpoints).
+  'fail-replica': REBUILD,
+  'rebuild-partition': REBUILD,
+};
+
+/** The resources grants refer to. */
+export interface GrantTargets {
+  readonly tables: Readonly<Record<TableName, dynamodb.ITable>>;
+  readonly sledBuckets: readonly s3.IBucket[];
+  readonly queues: Readonly<Record<QueueName, WorkQueue>>;
+  readonly copyJobMachine?: sfn.IStateMachine;
+}
+
+function objectArns(targets: GrantTargets, space: KeySpace): string[] {
+  const pattern = `${KEY_PREFIXES[space]}*`;
+  // Plans are kept on the first sled only (lib/aws/s3-plan-store.ts).
+  const buckets = space === 'plans' ? targets.sledBuckets.slice(0, 1) : targets.sledBuckets;
+  return buckets.map((bucket) => bucket.arnForObjects(pattern));
+}
+
+/** The policy statements of `access` (exported for tests; grantAccess applies them). */
+export function accessStatements(access: HandlerAccess, targets: GrantTargets): iam.PolicyStatement[] {
+  const statements: iam.PolicyStatement[] = [];
+  for (const [name, actions] of Object.entries(access.tables ?? {}) as Array<[TableName, readonly TableAction[]]>) {
+    if (actions.length === 0) continue;
+    const table = targets.tables[name];
+    // A Query may use the table's indexes (partitions.byVolume); every other call names the table.
+    const indexes = actions.includes('Query') ? (TABLES[name] as { indexes?: ReadonlyArray<{ name: string }> }).indexes ?? [] : [];
+    statements.push(
+      new iam.PolicyStatement({
+        actions: actions.map((action) => `dynamodb:${action}`),
+        resources: [table.tableArn, ...indexes.map((index) => `${table.tableArn}/index/${index.name}`)],
+      }),
+    );
+  }
+  const objects: Array<[string, readonly KeySpace[] | undefined]> = [
+    ['s3:GetObject', access.objects?.read],
+    ['s3:PutObject', access.objects?.write],
+    ['s3:DeleteObject', access.objects?.delete],
+  ];
+  for (const [action, spaces] of objects) {
+    if (!spaces || spaces.length === 0) continue;
+    statements.push(new iam.PolicyStatement({ actions: [action], resources: spaces.flatMap((space) => objectArns(targets, space)) }));
+  }
+  if (access.listSleds) {
+    statements.push(new iam.PolicyStatement({ actions: ['s3:ListBucket'], resources: targets.sledBuckets.map((bucket) => bucket.bucketArn) }));
+  }
+  if (access.sendTo && access.sendTo.length > 0) {
+    statements.push(
+      new iam.PolicyStatement({ actions: ['sqs:SendMessage'], resources: access.sendTo.map((name) => targets.queues[name].queue.queueArn) }),
+    );
+  }
+  if (access.describeQueues) {
+    statements.push(
+      new iam.PolicyStatement({
+        actions: ['sqs:GetQueueAttributes'],
+        resources: Object.values(targets.queues).map(({ queue }) => queue.queueArn),
+      }),
+    );
+  }
+  return statements;
+}
+
+/** Gives `role` exactly what `access` lists; the copy-job grants need the state machine. */
+export function grantAccess(role: iam.IRole, access: HandlerAccess, targets: GrantTargets): void {
+  for (const statement of accessStatements(access, targets)) role.addToPrincipalPolicy(statement);
+  for (const need of access.copyJobs ?? []) {
+    const machine = targets.copyJobMachine;
+    if (!machine) throw new Error(`a handler that needs copy-job ${need} access was wired before the state machine`);
+    if (need === 'start') machine.grantStartExecution(role);
+    else machine.grantExecution(role, 'states:GetExecutionHistory');
+  }
+}
