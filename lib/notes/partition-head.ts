@@ -165,7 +165,8 @@ export class PartitionHead {
     this.secondaryTail = undefined;
     this.index = new ExtentIndex();
     this.noteOps = new Map();
-    this.refreshedUpTo = this.refreshRequests;
+    // Nothing is covered any more: the next refresh fills the new, empty index.
+    this.refreshedUpTo = 0;
   }
 
   private adopt(meta: PartitionMeta): void {
@@ -306,21 +307,27 @@ export class PartitionHead {
    * caller asked covers that caller, so concurrent readers share one query, yet none of
    * them can miss a write acknowledged before it asked.
    */
-  private refreshIndex(meta: PartitionMeta, baseOp = 0): Promise<void> {
+  private refreshIndex(meta: PartitionMeta, baseOp = 0): Promise<ExtentIndex> {
     const ticket = ++this.refreshRequests;
     return this.refreshQueue.run(async () => {
-      // The chunk map moved past the index's start (a flush): the older notes may be gone, start over.
-      if (baseOp > this.index.afterOp) {
-        this.index = new ExtentIndex(baseOp);
-        this.refreshedUpTo = 0;
+      for (;;) {
+        const current = this.index;
+        // The chunk map moved past the index's start (a flush): the older notes may be gone.
+        // A new index is filled before it replaces the old one, so no reader sees it half-built.
+        const stale = baseOp > current.afterOp;
+        if (!stale && this.refreshedUpTo >= ticket) return current;
+        const covers = this.refreshRequests;
+        const next = stale ? new ExtentIndex(baseOp) : current;
+        const notes = stale ? new Map<string, number>() : this.noteOps;
+        const entries = await this.deps.logs.range(this.logOf(meta.primary), next.lastOp);
+        // Invalidated meanwhile (a fence or a failover): start again from what is there now.
+        if (this.index !== current) continue;
+        for (const entry of entries) applyEntry(next, entry, notes);
+        this.index = next;
+        this.noteOps = notes;
+        this.refreshedUpTo = Math.max(this.refreshedUpTo, covers);
+        return next;
       }
-      if (this.refreshedUpTo >= ticket) return;
-      const covers = this.refreshRequests;
-      const index = this.index;
-      const entries = await this.deps.logs.range(this.logOf(meta.primary), index.lastOp);
-      if (this.index !== index) return;
-      for (const entry of entries) applyEntry(index, entry, this.noteOps);
-      this.refreshedUpTo = Math.max(this.refreshedUpTo, covers);
     });
   }
 
@@ -341,9 +348,17 @@ export class PartitionHead {
     if (!meta) return; // never written nor copied: the buffer's zeros are the answer
     // The chunk map and the log are read at once; a flush that moved the base meanwhile is
     // caught by the index check in refreshIndex.
-    const [base] = await Promise.all([this.deps.chunkMaps.get(this.logOf(meta.primary)), this.refreshIndex(meta)]);
-    if (base && base.baseOp > this.index.afterOp) await this.refreshIndex(meta, base.baseOp);
-    await this.readView({ meta, base, index: this.index }, offset, length, into, at);
+    const log = this.logOf(meta.primary);
+    let [base, index] = await Promise.all([this.deps.chunkMaps.get(log), this.refreshIndex(meta)]);
+    // The map and the index must meet: the index starts where the map ends. A map older than
+    // the index (another reader saw a newer flush) is read again; an index older than the map
+    // is rebuilt from the map's op.
+    for (let attempt = 0; (base?.baseOp ?? 0) !== index.afterOp && attempt < 5; attempt++) {
+      if ((base?.baseOp ?? 0) < index.afterOp) base = await this.deps.chunkMaps.get(log);
+      else index = await this.refreshIndex(meta, base?.baseOp ?? 0);
+    }
+    if ((base?.baseOp ?? 0) !== index.afterOp) throw new Error(`partition ${this.partition}: the chunk map and the note index did not settle`);
+    await this.readView({ meta, base, index }, offset, length, into, at);
   }
 
   /**

@@ -41,7 +41,8 @@ describe('flush and checkpoints', () => {
     return { volume, model };
   }
 
-  const read = (volumeId: string) => createServices(cloud().config).data.read(volumeId, 0, 256 * KIB);
+  const fresh = () => createServices(cloud().config);
+  const read = (volumeId: string) => fresh().data.read(volumeId, 0, 256 * KIB);
 
   it('reads the same bytes before and after flushes, and trims notes below the checkpoints', async () => {
     const { volume, model } = await written(20);
@@ -70,6 +71,17 @@ describe('flush and checkpoints', () => {
     expect(primary.at(-1)!.op).toBe(25);
     const status = await services.data.partitionStatus(volume.volumeId, 0);
     expect(status.primary.lastCommittedOp).toBe(25);
+  });
+
+  it('serves concurrent reads right after a flush, on a process that never read the partition', async () => {
+    const { volume, model } = await written(30);
+    await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 20 });
+    for (let round = 0; round < 5; round++) {
+      const reader = fresh();
+      const reads = await Promise.all(Array.from({ length: 4 }, () => reader.data.read(volume.volumeId, 0, 256 * KIB)));
+      for (const bytes of reads) expect(bytes.equals(model)).toBe(true);
+      reader.clients.destroy();
+    }
   });
 
   it.each(['chunks-written', 'primary-map-updated', 'secondary-map-updated', 'checkpointed'])(
