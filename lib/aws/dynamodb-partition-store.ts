@@ -228,13 +228,21 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
   }
 
   async tail(log: LogRef): Promise<LogEntry | undefined> {
+    return this.end(log, false);
+  }
+
+  async first(log: LogRef): Promise<LogEntry | undefined> {
+    return this.end(log, true);
+  }
+
+  private async end(log: LogRef, lowest: boolean): Promise<LogEntry | undefined> {
     const page = await dynamo(() =>
       this.documents.send(
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :op)',
           ExpressionAttributeValues: { ':pk': logPk(log), ':op': 'op#' },
-          ScanIndexForward: false,
+          ScanIndexForward: lowest,
           Limit: 1,
           ConsistentRead: true,
         }),

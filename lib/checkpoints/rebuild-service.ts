@@ -135,15 +135,9 @@ export class RebuildService {
     const started = performance.now();
     const meta = await this.meta(volumeId, partition);
     if (!meta.rebuild) throw new ValidationError(`Partition ${partition} of ${volumeId} is not rebuilding.`);
-    // The lost replica's state and journal are gone for good (again, if a crash came between).
-    const lostLog = { volumeId, partition, replicaId: meta.rebuild.lostReplicaId };
-    await this.deps.logs.drop(lostLog);
-    await this.deps.journal.drop(meta.rebuild.lostSled, lostLog);
-    await failpoint('rebuild', { step: 'dropped', volumeId, partition });
     const primaryLog = this.log(meta, meta.primary);
     const replicaLog = this.log(meta, meta.secondary);
-    const entries = await this.deps.logs.range(primaryLog, 0);
-    const firstOp = entries[0]?.op ?? 1;
+    const firstOp = (await this.deps.logs.first(primaryLog))?.op ?? 1;
 
     // 1. The base: the newest checkpoint that verifies and that the log still continues.
     const skipped: Array<{ op: number; reason: string }> = [];
@@ -175,8 +169,8 @@ export class RebuildService {
     await failpoint('rebuild', { step: 'base-restored', volumeId, partition });
 
     // 2. The ops after the base: their notes first, then the entries, so an entry never
-    //    points at a note that is not there.
-    const tail = entries.filter((entry) => entry.op > base.op);
+    //    points at a note that is not there. Only the tail is read, not the whole log.
+    const tail = await this.deps.logs.range(primaryLog, base.op);
     const notes = tail.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : []));
     const present = new Set(await this.deps.journal.list(meta.secondary.sled, replicaLog));
     const missing = notes.filter((noteId) => !present.has(noteId));
@@ -219,6 +213,13 @@ export class RebuildService {
     void _rebuilding;
     const done: PartitionMeta = { ...rest, lastRebuild: { ...report, finishedAt: this.now().toISOString() } };
     if (!(await this.deps.metas.replace(done, meta.epoch))) throw new RebuildInProgressError(volumeId, partition);
+    // The lost replica's state and journal go once the new one serves: nobody reads them any
+    // more, and the rebuild (and the writes waiting on it) need not wait for the deletes. A
+    // crash before this leaves them to the volume's delete, which removes every replica id.
+    const lostLog = { volumeId, partition, replicaId: meta.rebuild.lostReplicaId };
+    await this.deps.logs.drop(lostLog);
+    await this.deps.journal.drop(meta.rebuild.lostSled, lostLog);
+    await failpoint('rebuild', { step: 'dropped', volumeId, partition });
     return report;
   }
 }

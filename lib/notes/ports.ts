@@ -74,6 +74,8 @@ export interface NoteLogStore {
   get(log: LogRef, op: number): Promise<LogEntry | undefined>;
   /** The entry with the highest op, if any. */
   tail(log: LogRef): Promise<LogEntry | undefined>;
+  /** The entry with the lowest op still kept (the log may have been trimmed), if any. */
+  first(log: LogRef): Promise<LogEntry | undefined>;
   /** Entries with afterOp < op <= uptoOp (all after afterOp when uptoOp is absent), in op order. */
   range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]>;
   /** Removes the entries up to `uptoOp` (notes already flushed and checkpointed). */
