@@ -51,11 +51,13 @@ const JOB_TIMEOUT_MS = 10 * 60_000;
 const MAX_SNAPSHOT_ATTEMPTS = 10;
 /**
  * 128 sleds: the planner then has room for the fan-out (at N = 64, F = 4 its model puts the
- * pipelined job 6.4x ahead of the direct copy; with 64 sleds only 4.6x, short of the target
- * even for a perfect executor). 2 MiB/s per link: at N = 64 the model then asks at most about
- * 135 MiB/s of chunk copies of the whole machine, under a third of what raw CopyObject does
- * here (about 470 MiB/s, measured in part 2), so the modeled links and not the CPU set the pace;
- * a faster cap (3 MiB/s on 256 sleds asks 336 MiB/s) measures the machine instead.
+ * pipelined job 6.4x ahead of the direct copy; on 64 sleds only 4.6x, short of the target even
+ * for a perfect executor). 2 MiB/s per link: at N = 64 the model then asks the whole machine
+ * for at most about 135 MiB/s of chunk copies, under a third of what raw CopyObject does here
+ * on a quiet machine (about 460 MiB/s, part 2), so the modeled links and not the CPU should set
+ * the pace. A faster cap measures the machine instead: 3 MiB/s on 256 sleds asks 336 MiB/s,
+ * and the N = 64 job then took 2x its model. A slower one makes the direct copies, which run
+ * at the cap, take longer than the whole run should (at 2 MiB/s they take about 220 s).
  */
 const DEFAULT_SLEDS = 128;
 const DEFAULT_CAP_MIB = 2;
@@ -454,7 +456,7 @@ interface CapCase {
   readonly jobs: Partial<Record<JobMode, JobResult & { modelSeconds: number }>>;
 }
 
-async function runCappedCases(options: Options, failures: string[]): Promise<{ cases: CapCase[]; harness: { snapshotSeconds: number; partitions: PlanInput['partitions'] } }> {
+async function runCappedCases(options: Options, failures: string[]): Promise<CapCase[]> {
   const harness = await startHarness(options.sleds, options.capBytesPerSecond);
   const cases: CapCase[] = [];
   try {
@@ -481,7 +483,7 @@ async function runCappedCases(options: Options, failures: string[]): Promise<{ c
   } finally {
     await stopHarness(harness);
   }
-  return { cases, harness };
+  return cases;
 }
 
 /** Bytes the plan's chunk copies move. */
@@ -725,13 +727,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   );
 
   const failures: string[] = [];
-  const capped = await runCappedCases(options, failures);
+  const cases = await runCappedCases(options, failures);
   const capOff = options.capOff ? await runCapOff(options, failures) : undefined;
 
   // ---- tables
   console.log('\n== part 1: sled cap on ==');
   const rows: string[][] = [];
-  for (const c of capped.cases) {
+  for (const c of cases) {
     const direct = c.jobs.direct;
     for (const mode of options.modes) {
       const job = c.jobs[mode];
@@ -770,7 +772,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   // ---- summary
   console.log('\n== summary ==');
-  const at = capped.cases.find((c) => c.count === TARGETS.speedupAt);
+  const at = cases.find((c) => c.count === TARGETS.speedupAt);
   const verdicts: string[] = [];
   if (at?.jobs.direct) {
     for (const mode of ['pipelined', 'rounds'] as const) {
@@ -783,7 +785,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   } else {
     verdicts.push(`(1) not measured: N = ${TARGETS.speedupAt} was not run (--quick or --counts)`);
   }
-  for (const c of capped.cases) {
+  for (const c of cases) {
     for (const mode of ['pipelined', 'rounds'] as const) {
       const dup = c.jobs[mode];
       if (!dup) continue;
@@ -796,13 +798,13 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   }
   verdicts.push(part2 ?? '(3) not measured: --no-cap-off');
   for (const line of verdicts) console.log(line);
-  const demands = capped.cases.flatMap((c) => Object.values(c.jobs)).map((j) => chunkBytes(j.plan) / MIB / j.modelSeconds);
+  const demands = cases.flatMap((c) => Object.values(c.jobs)).map((j) => chunkBytes(j.plan) / MIB / j.modelSeconds);
   if (capOff && demands.length > 0) {
     const raw = median(capOff.map((p) => p.raw.bytes / MIB / p.raw.seconds));
     const most = Math.max(...demands);
     console.log(`cap check: the model asked the machine for at most ${fmt(most, 0)} MiB/s of chunk copies, ${fmt((most / raw) * 100, 0)}% of raw CopyObject here (median ${fmt(raw, 0)} MiB/s)`);
   }
-  const mismatchedPlans = [...capped.cases.flatMap((c) => Object.values(c.jobs)), ...(capOff ?? []).map((p) => p.job)].filter((j) => j && !j.planMatches).length;
+  const mismatchedPlans = [...cases.flatMap((c) => Object.values(c.jobs)), ...(capOff ?? []).map((p) => p.job)].filter((j) => j && !j.planMatches).length;
   if (mismatchedPlans > 0) console.log(`WARNING: ${mismatchedPlans} rebuilt plan(s) differ from the job's own; their model figures may be off`);
   console.log(`total run time ${fmt((performance.now() - began) / 1000, 1)} s; 1-minute load average at the end ${fmt(loadAverage(), 1)}`);
   if (failures.length > 0) {

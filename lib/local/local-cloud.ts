@@ -1,6 +1,6 @@
 import { createAwsClients } from '../aws/clients.js';
 import { provisionLocalResources } from '../aws/provision.js';
-import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_REGION, serviceEnvironment, type ServiceConfig } from '../config.js';
+import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -77,6 +77,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         ...(options.sledBandwidth === undefined ? {} : { sledBandwidth: options.sledBandwidth }),
       });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.
+      // Optional settings of an earlier cloud in this process must not leak into this one.
+      for (const name of [ENV.sledBandwidth, ENV.copyStateMachineArn]) delete process.env[name];
       Object.assign(process.env, serviceEnvironment(config));
       const runner = new LocalWorkflowRunner(TASK_HANDLER_MODULES, options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs });
       registerInProcessRunner(runner);
