@@ -144,6 +144,8 @@ export class CopyJobService {
   /** Chunks this process has written, and tasks waiting for them (pipelining within a process). */
   private readonly written = new Set<string>();
   private readonly waiters = new Map<string, Array<() => void>>();
+  /** Chunks that copy tasks running in this process are about to write. */
+  private readonly pending = new Set<string>();
 
   constructor(private readonly deps: CopyJobDeps) {}
 
@@ -302,8 +304,11 @@ export class CopyJobService {
     const key = `${at.sled}/${at.key}`;
     if (this.written.has(key)) return;
     const deadline = Date.now() + PARENT_WAIT_MS;
-    for (let delay = 20; ; delay = Math.min(delay * 2, 1000)) {
-      if ((await transient('look for a parent chunk', () => this.deps.chunks.sha256(at))) !== undefined) return;
+    // A parent that this process is copying wakes the child itself: asking the sled would only
+    // add load. Now and then it asks anyway, in case that copy failed and ran again elsewhere.
+    const local = this.pending.has(key);
+    for (let delay = local ? 1000 : 20, round = 0; ; delay = Math.min(delay * 2, local ? 4000 : 1000), round++) {
+      if ((!local || round > 0) && (await transient('look for a parent chunk', () => this.deps.chunks.sha256(at))) !== undefined) return;
       if (Date.now() > deadline) throw new TransientCopyError(`parent chunk ${at.key} did not appear within ${PARENT_WAIT_MS} ms`);
       // A parent that failed never writes; the job's state says so.
       await stillRunning();
@@ -320,6 +325,7 @@ export class CopyJobService {
   private wrote(at: ChunkLocation): void {
     const key = `${at.sled}/${at.key}`;
     this.written.add(key);
+    this.pending.delete(key);
     for (const wake of this.waiters.get(key) ?? []) wake();
     this.waiters.delete(key);
   }
@@ -331,6 +337,12 @@ export class CopyJobService {
     if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const progress = new ProgressReporter(this.deps.jobs, jobId, snapshot.chunkSizeBytes);
+    for (const task of tasks) {
+      for (const chunk of task.chunks) {
+        const to = this.location(job, task.to, task.partition, chunk);
+        if (!this.written.has(`${to.sled}/${to.key}`)) this.pending.add(`${to.sled}/${to.key}`);
+      }
+    }
     const writtenHere: ChunkLocation[] = [];
     // Tasks still running when a job fails are not cancelled. Each one looks at the job's state
     // now and then and at its end; finding it ended, it removes all it wrote, since the job's
@@ -366,6 +378,13 @@ export class CopyJobService {
       const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
       if (failed) throw failed.reason;
     } finally {
+      // What this batch did not write is no longer on its way: waiting children go back to asking the sled.
+      for (const task of tasks) {
+        for (const chunk of task.chunks) {
+          const to = this.location(job, task.to, task.partition, chunk);
+          this.pending.delete(`${to.sled}/${to.key}`);
+        }
+      }
       await progress.flush();
     }
     return { tasks: tasks.length, chunks: writtenHere.length };
