@@ -69,6 +69,28 @@ abstract class PartitionsTable {
     protected readonly documents: DynamoDBDocumentClient,
     protected readonly tableName: string,
   ) {}
+
+  /** The keys of every item under one partition key. */
+  protected async queryKeys(pk: string): Promise<Array<{ pk: string; sk: string }>> {
+    const keys: Array<{ pk: string; sk: string }> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk',
+            ExpressionAttributeValues: { ':pk': pk },
+            ProjectionExpression: 'pk, sk',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) keys.push({ pk: item.pk as string, sk: item.sk as string });
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return keys;
+  }
 }
 
 /** Partition metadata: placement of the two replicas and the epoch. */
@@ -158,26 +180,6 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
     return items;
   }
 
-  private async queryKeys(pk: string): Promise<Array<{ pk: string; sk: string }>> {
-    const keys: Array<{ pk: string; sk: string }> = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo(() =>
-        this.documents.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': pk },
-            ProjectionExpression: 'pk, sk',
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) keys.push({ pk: item.pk as string, sk: item.sk as string });
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return keys;
-  }
 
   private async deleteKeys(keys: Array<{ pk: string; sk: string }>): Promise<void> {
     await deleteKeys(this.documents, this.tableName, keys);
@@ -259,24 +261,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
   }
 
   async drop(log: LogRef): Promise<void> {
-    const keys: Array<{ pk: string; sk: string }> = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo(() =>
-        this.documents.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': logPk(log) },
-            ProjectionExpression: 'pk, sk',
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) keys.push({ pk: item.pk as string, sk: item.sk as string });
-      start = page.LastEvaluatedKey;
-    } while (start);
-    await deleteKeys(this.documents, this.tableName, keys);
+    await deleteKeys(this.documents, this.tableName, await this.queryKeys(logPk(log)));
   }
 
   async range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]> {

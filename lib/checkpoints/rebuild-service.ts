@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PartitionNotFoundError, SledsError, ValidationError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
+import { sameWrite } from '../notes/partition-head.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import type { ChunkMapStore, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from '../notes/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
@@ -181,7 +182,7 @@ export class RebuildService {
     for (const entry of tail) {
       if (!(await this.deps.logs.append(replicaLog, entry))) {
         const there = await this.deps.logs.get(replicaLog, entry.op);
-        if (!there || metadataDigest({ source: '', op: 0 }, [there]) !== metadataDigest({ source: '', op: 0 }, [entry])) {
+        if (!there || !sameWrite(there, entry)) {
           throw new RebuildImpossibleError(`the new replica holds a different op ${entry.op}`);
         }
       }

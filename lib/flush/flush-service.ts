@@ -98,11 +98,10 @@ export class FlushService {
     const written: Record<string, ChunkRef> = {};
     const superseded: ChunkRef[] = [];
     if (target > (before?.baseOp ?? 0)) {
-      const baseOp = before?.baseOp ?? 0;
-      // 1. The chunks the notes in (baseOp, target] touched, as of target, as new objects.
+      // 1. The chunks the notes after the base touched, as of target, as new objects.
       const head = this.deps.data.head(volume, partition);
       const view = await head.viewAsOf(target);
-      const entries = await this.deps.logs.range(primary, baseOp, target);
+      const { entries } = view;
       const { chunkSizeBytes } = volume;
       const start = partition * chunkSizeBytes * volume.partitionChunks;
       const touched = new Set<number>();

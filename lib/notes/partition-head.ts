@@ -43,6 +43,8 @@ export interface PartitionView {
   readonly meta: PartitionMeta | undefined;
   readonly base: ChunkMap | undefined;
   readonly index: ExtentIndex;
+  /** The log entries the index was built from (after the chunk map's op). */
+  readonly entries: readonly LogEntry[];
 }
 
 /** A note to commit: its payload and where it goes in the volume. */
@@ -65,7 +67,8 @@ const REBUILD_WAIT_MS = 30_000;
 
 const tailOf = (entry: LogEntry | undefined): Tail => (entry ? { op: entry.op, epoch: entry.epoch } : EMPTY_TAIL);
 
-function sameWrite(a: LogEntry, b: LogEntry): boolean {
+/** True when two log entries record the same op (the same note, or the same epoch change). */
+export function sameWrite(a: LogEntry, b: LogEntry): boolean {
   if (a.kind !== b.kind || a.op !== b.op) return false;
   return a.kind === 'epoch' || (a.noteId === (b as WriteEntry).noteId && a.offset === (b as WriteEntry).offset);
 }
@@ -358,7 +361,7 @@ export class PartitionHead {
       else index = await this.refreshIndex(meta, base?.baseOp ?? 0);
     }
     if ((base?.baseOp ?? 0) !== index.afterOp) throw new Error(`partition ${this.partition}: the chunk map and the note index did not settle`);
-    await this.readView({ meta, base, index }, offset, length, into, at);
+    await this.readView({ meta, base, index, entries: [] }, offset, length, into, at);
   }
 
   /**
@@ -371,10 +374,9 @@ export class PartitionHead {
     const baseOp = base?.baseOp ?? 0;
     if (baseOp > uptoOp) throw new Error(`partition ${this.partition} was flushed past op ${uptoOp}`);
     const index = new ExtentIndex(baseOp);
-    if (meta && uptoOp > baseOp) {
-      for (const entry of await this.deps.logs.range(this.logOf(meta.primary), baseOp, uptoOp)) applyEntry(index, entry);
-    }
-    return { meta, base, index };
+    const entries = meta && uptoOp > baseOp ? await this.deps.logs.range(this.logOf(meta.primary), baseOp, uptoOp) : [];
+    for (const entry of entries) applyEntry(index, entry);
+    return { meta, base, index, entries };
   }
 
   /** Reads a range through a view: notes first, the chunk map under them, zeros under both. */
