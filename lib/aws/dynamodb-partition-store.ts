@@ -10,6 +10,7 @@ import {
 import type {
   IdempotencyRecord,
   IdempotencyStore,
+  LogChanges,
   LogEntry,
   ChunkMap,
   ChunkMapStore,
@@ -23,7 +24,11 @@ import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-erro
 
 const OP_DIGITS = 12;
 const META = 'meta';
-const CHUNKS = 'chunks';
+// The chunk map and the retired mark sort after every op of their log ('~' > '#'), so one
+// query from a reader's last op returns the new entries, the map's version and the mark.
+const CHUNKS = 'op~chunks';
+const RETIRED = 'op~retired';
+const AFTER_LOG = 'op~~';
 const IDEMPOTENCY = 'idem';
 const BY_VOLUME = TABLES.partitions.indexes[0].name;
 
@@ -261,7 +266,52 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
   }
 
   async drop(log: LogRef): Promise<void> {
-    await deleteKeys(this.documents, this.tableName, await this.queryKeys(logPk(log)));
+    const keys = await this.queryKeys(logPk(log));
+    await deleteKeys(this.documents, this.tableName, keys.filter((key) => key.sk !== RETIRED));
+  }
+
+  async retire(log: LogRef): Promise<void> {
+    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { pk: logPk(log), sk: RETIRED } })));
+  }
+
+  async changesSince(log: LogRef, afterOp: number): Promise<LogChanges> {
+    const entries: LogEntry[] = [];
+    let chunkMapVersion: number | undefined;
+    let retired = false;
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+            // Everything but the chunk map's chunks: the reader fetches those only when the version moved.
+            ProjectionExpression: '#sk, #kind, #op, #epoch, #noteId, #offset, #length, #sha256, #version',
+            ExpressionAttributeNames: {
+              '#sk': 'sk',
+              '#kind': 'kind',
+              '#op': 'op',
+              '#epoch': 'epoch',
+              '#noteId': 'noteId',
+              '#offset': 'offset',
+              '#length': 'length',
+              '#sha256': 'sha256',
+              '#version': 'version',
+            },
+            ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': AFTER_LOG },
+            ConsistentRead: true,
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        if (item.sk === CHUNKS) chunkMapVersion = item.version as number;
+        else if (item.sk === RETIRED) retired = true;
+        else entries.push(toEntry(item));
+      }
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return { entries, chunkMapVersion, retired };
   }
 
   async range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]> {

@@ -101,6 +101,9 @@ export class RebuildService {
     const survivor = role === 'primary' ? meta.secondary : meta.primary;
     const survivorLog = this.log(meta, survivor);
     const epoch = meta.epoch + 1;
+    // First the mark that sends readers elsewhere to the metadata (they trust their view of
+    // the primary's log otherwise), then the fence, then the new metadata.
+    await this.deps.logs.retire(this.log(meta, lost));
     // The epoch entry fences every writer of the old epoch: its next append on the survivor
     // either finds the slot taken or sees the newer epoch right before it.
     for (;;) {

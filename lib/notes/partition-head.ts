@@ -55,6 +55,23 @@ export interface Note {
   readonly sha256: string;
 }
 
+/** The metadata, chunk map and extent index this process reads through. */
+interface HeadView {
+  readonly meta: PartitionMeta;
+  readonly base: ChunkMap | undefined;
+  readonly index: ExtentIndex;
+}
+
+/** A promise's outcome, without throwing: a speculative read may be thrown away. */
+async function settle(work: Promise<void>): Promise<{ error?: unknown }> {
+  try {
+    await work;
+    return {};
+  } catch (error) {
+    return { error };
+  }
+}
+
 interface Tail {
   readonly op: number;
   readonly epoch: number;
@@ -105,6 +122,9 @@ export class PartitionHead {
   private readonly secondaryQueue = new SerialQueue();
   private readonly refreshQueue = new SerialQueue();
   private index = new ExtentIndex();
+  /** The primary's chunk map that `index` starts from; meaningful once `baseKnown`. */
+  private base: ChunkMap | undefined;
+  private baseKnown = false;
   private noteOps = new Map<string, number>();
   private refreshRequests = 0;
   private refreshedUpTo = 0;
@@ -167,6 +187,8 @@ export class PartitionHead {
     this.primaryTail = undefined;
     this.secondaryTail = undefined;
     this.index = new ExtentIndex();
+    this.base = undefined;
+    this.baseKnown = false;
     this.noteOps = new Map();
     // Nothing is covered any more: the next refresh fills the new, empty index.
     this.refreshedUpTo = 0;
@@ -209,7 +231,7 @@ export class PartitionHead {
   async committedOp(noteId: string): Promise<number | undefined> {
     const meta = await this.loadMeta(false);
     if (!meta) return undefined;
-    await this.refreshIndex(meta);
+    await this.refresh(meta);
     return this.noteOps.get(noteId);
   }
 
@@ -306,32 +328,67 @@ export class PartitionHead {
   }
 
   /**
-   * Brings the extent index up to the primary's newest op. A refresh that starts after a
-   * caller asked covers that caller, so concurrent readers share one query, yet none of
-   * them can miss a write acknowledged before it asked.
+   * Brings this process's view (chunk map and extent index) up to the primary's newest op
+   * with one query of its log; the chunk map is fetched again only when its version moved.
+   * A refresh that starts after a caller asked covers that caller, so concurrent readers
+   * share one query, yet none of them can miss a write acknowledged before it asked.
    */
-  private refreshIndex(meta: PartitionMeta, baseOp = 0): Promise<ExtentIndex> {
+  private refresh(meta: PartitionMeta): Promise<HeadView> {
     const ticket = ++this.refreshRequests;
     return this.refreshQueue.run(async () => {
       for (;;) {
         const current = this.index;
-        // The chunk map moved past the index's start (a flush): the older notes may be gone.
-        // A new index is filled before it replaces the old one, so no reader sees it half-built.
-        const stale = baseOp > current.afterOp;
-        if (!stale && this.refreshedUpTo >= ticket) return current;
+        const viewMeta = this.meta ?? meta;
+        if (this.baseKnown && this.refreshedUpTo >= ticket) return { meta: viewMeta, base: this.base, index: current };
         const covers = this.refreshRequests;
-        const next = stale ? new ExtentIndex(baseOp) : current;
-        const notes = stale ? new Map<string, number>() : this.noteOps;
-        const entries = await this.deps.logs.range(this.logOf(meta.primary), next.lastOp);
+        const log = this.logOf(viewMeta.primary);
+        const changes = await this.deps.logs.changesSince(log, current.lastOp);
         // Invalidated meanwhile (a fence or a failover): start again from what is there now.
         if (this.index !== current) continue;
-        for (const entry of entries) applyEntry(next, entry, notes);
+        if (changes.retired && (await this.followFailover(viewMeta))) continue;
+        let base = this.base;
+        let next = current;
+        let notes = this.noteOps;
+        if (!this.baseKnown || changes.chunkMapVersion !== base?.version) {
+          base = await this.deps.chunkMaps.get(log);
+          if (this.index !== current) continue;
+          const baseOp = base?.baseOp ?? 0;
+          if (baseOp < current.afterOp) {
+            // A chunk map never moves back: the log was dropped under this view.
+            if (await this.followFailover(viewMeta)) continue;
+            throw new Error(`partition ${this.partition}: the chunk map of replica ${viewMeta.primary.replicaId} went back from op ${current.afterOp} to ${baseOp}`);
+          }
+          if (baseOp > current.afterOp) {
+            // A flush moved the base past the index's start: the older notes may be gone. A new
+            // index is filled before it replaces the old one, so no reader sees it half-built.
+            next = new ExtentIndex(baseOp);
+            notes = new Map();
+            const entries = await this.deps.logs.range(log, baseOp);
+            if (this.index !== current) continue;
+            for (const entry of entries) applyEntry(next, entry, notes);
+          }
+        }
+        for (const entry of changes.entries) applyEntry(next, entry, notes);
         this.index = next;
         this.noteOps = notes;
+        this.base = base;
+        this.baseKnown = true;
         this.refreshedUpTo = Math.max(this.refreshedUpTo, covers);
-        return next;
+        return { meta: viewMeta, base, index: next };
       }
     });
+  }
+
+  /**
+   * The primary's log was retired (its replica is lost). True when the metadata now names
+   * another primary, which this head adopts; false while the failover has not reached the
+   * metadata yet, when the retired log is still the newest word.
+   */
+  private async followFailover(meta: PartitionMeta): Promise<boolean> {
+    const fresh = await this.deps.metas.get(this.volumeId, this.partition);
+    if (!fresh || fresh.primary.replicaId === meta.primary.replicaId) return false;
+    this.adopt(fresh);
+    return true;
   }
 
   /** Reads [offset, offset + length) of the volume (inside this partition) into `into` at `at`. */
@@ -349,19 +406,30 @@ export class PartitionHead {
   private async readOnce(offset: number, length: number, into: Buffer, at: number): Promise<void> {
     const meta = await this.loadMeta(false);
     if (!meta) return; // never written nor copied: the buffer's zeros are the answer
-    // The chunk map and the log are read at once; a flush that moved the base meanwhile is
-    // caught by the index check in refreshIndex.
-    const log = this.logOf(meta.primary);
-    let [base, index] = await Promise.all([this.deps.chunkMaps.get(log), this.refreshIndex(meta)]);
-    // The map and the index must meet: the index starts where the map ends. A map older than
-    // the index (another reader saw a newer flush) is read again; an index older than the map
-    // is rebuilt from the map's op.
-    for (let attempt = 0; (base?.baseOp ?? 0) !== index.afterOp && attempt < 5; attempt++) {
-      if ((base?.baseOp ?? 0) < index.afterOp) base = await this.deps.chunkMaps.get(log);
-      else index = await this.refreshIndex(meta, base?.baseOp ?? 0);
+    // With a view already held, its objects are read while the log is asked what changed:
+    // the answer almost always confirms the view, and the read then costs no extra round trip.
+    // Objects are immutable and never reused, so a confirmed view read exactly the right bytes.
+    const known: HeadView | undefined = this.baseKnown && this.meta === meta ? { meta, base: this.base, index: this.index } : undefined;
+    const knownOp = this.index.lastOp;
+    const speculative = known ? settle(this.readView({ ...known, entries: [] }, offset, length, into, at)) : undefined;
+    let current: HeadView;
+    try {
+      current = await this.refresh(meta);
+    } catch (error) {
+      await speculative;
+      throw error;
     }
-    if ((base?.baseOp ?? 0) !== index.afterOp) throw new Error(`partition ${this.partition}: the chunk map and the note index did not settle`);
-    await this.readView({ meta, base, index, entries: [] }, offset, length, into, at);
+    if (speculative && known && current.meta === known.meta && current.base === known.base && current.index === known.index) {
+      // The same view, unless an op that arrived meanwhile wrote into this range.
+      if (!current.index.lookup(offset, length).some((extent) => extent.op > knownOp)) {
+        const outcome = await speculative;
+        if (outcome.error !== undefined) throw outcome.error;
+        return;
+      }
+    }
+    await speculative;
+    into.fill(0, at, at + length);
+    await this.readView({ ...current, entries: [] }, offset, length, into, at);
   }
 
   /**

@@ -67,6 +67,16 @@ export interface PartitionMetaStore {
   removePartition(volumeId: string, partition: number, replicaIds: readonly string[]): Promise<void>;
 }
 
+/** What a reader learns from one query of a replica's log. */
+export interface LogChanges {
+  /** Entries after the op asked for, in op order. */
+  readonly entries: LogEntry[];
+  /** The version of the replica's chunk map (absent: none yet). */
+  readonly chunkMapVersion: number | undefined;
+  /** The replica was lost: its log takes no new ops, and a reader should look up the new primary. */
+  readonly retired: boolean;
+}
+
 /** The note logs (DynamoDB): op entries, appended with a conditional write. */
 export interface NoteLogStore {
   /** Appends `entry` at `entry.op` unless that op is taken; returns false if it was. */
@@ -80,7 +90,14 @@ export interface NoteLogStore {
   range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]>;
   /** Removes the entries up to `uptoOp` (notes already flushed and checkpointed). */
   trim(log: LogRef, uptoOp: number): Promise<number>;
-  /** Removes the whole log of a replica (and its chunk map): the replica is lost. */
+  /**
+   * One query for a reader: the entries after `afterOp`, the chunk map's version and the
+   * retired mark, so a reader that already holds the map and the index pays one call.
+   */
+  changesSince(log: LogRef, afterOp: number): Promise<LogChanges>;
+  /** Marks a lost replica's log retired, before any failover, so readers elsewhere reload the metadata. */
+  retire(log: LogRef): Promise<void>;
+  /** Removes the whole log of a replica (and its chunk map), keeping its retired mark: the replica is lost. */
   drop(log: LogRef): Promise<void>;
 }
 
