@@ -72,12 +72,20 @@ export class S3JournalStore implements JournalStore {
   }
 
   async copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void> {
+    await this.copyObject(from, noteId, { sled: to.sled, key: `${journalPrefix(to.log)}${noteId}` });
+  }
+
+  async copyToChunk(from: { sled: number; log: LogRef }, noteId: string, to: { sled: number; key: string }): Promise<void> {
+    await this.copyObject(from, noteId, to);
+  }
+
+  private async copyObject(from: { sled: number; log: LogRef }, noteId: string, to: { sled: number; key: string }): Promise<void> {
     const source = `${journalPrefix(from.log)}${noteId}`;
     try {
       await this.s3.send(
         new CopyObjectCommand({
           Bucket: this.bucket(to.sled),
-          Key: `${journalPrefix(to.log)}${noteId}`,
+          Key: to.key,
           CopySource: `${this.bucket(from.sled)}/${source.split('/').map(encodeURIComponent).join('/')}`,
         }),
       );

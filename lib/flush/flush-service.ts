@@ -111,11 +111,23 @@ export class FlushService {
         const last = Math.floor((entry.offset + entry.length - 1 - start) / chunkSizeBytes);
         for (let chunk = first; chunk <= last; chunk++) touched.add(chunk);
       }
+      const notes = new Map(entries.flatMap((entry) => (entry.kind === 'write' ? [[entry.noteId, entry] as const] : [])));
       await mapLimit([...touched], 8, async (chunk) => {
-        const bytes = Buffer.alloc(Math.min(chunkSizeBytes, volume.sizeBytes - (start + chunk * chunkSizeBytes)));
-        await head.readView(view, start + chunk * chunkSizeBytes, bytes.length, bytes, 0);
-        const digest = sha256(bytes);
+        const chunkStart = start + chunk * chunkSizeBytes;
+        const length = Math.min(chunkSizeBytes, volume.sizeBytes - chunkStart);
         const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `volumes/${volumeId}/chunks/${partition}/${chunk}/op-${target}` };
+        // A chunk that one note wrote whole, and nothing else: that note's object is the chunk,
+        // so the sled copies it and its digest is the note's. Sequential writers land here.
+        const extents = view.index.lookup(chunkStart, length);
+        const note = extents.length === 1 ? notes.get(extents[0]!.noteId) : undefined;
+        if (view.meta && note && note.offset === chunkStart && note.length === length) {
+          await this.deps.journal.copyToChunk({ sled: view.meta.primary.sled, log: head.logOf(view.meta.primary) }, note.noteId, at);
+          written[String(chunk)] = { ...at, sha256: note.sha256 };
+          return;
+        }
+        const bytes = Buffer.alloc(length);
+        await head.readView(view, chunkStart, length, bytes, 0);
+        const digest = sha256(bytes);
         await this.deps.chunks.put(at, bytes, digest);
         written[String(chunk)] = { ...at, sha256: digest };
       });

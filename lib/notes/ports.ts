@@ -111,6 +111,8 @@ export interface JournalStore {
   remove(sled: number, log: LogRef, noteIds: readonly string[]): Promise<void>;
   /** Server-side copy of a note from one replica's journal to another's. */
   copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void>;
+  /** Server-side copy of a whole note to a chunk object (a note that is exactly one chunk). */
+  copyToChunk(from: { sled: number; log: LogRef }, noteId: string, to: { sled: number; key: string }): Promise<void>;
   /** Removes a replica's whole journal. */
   drop(sled: number, log: LogRef): Promise<void>;
 }

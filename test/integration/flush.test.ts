@@ -44,6 +44,40 @@ describe('flush and checkpoints', () => {
   const fresh = () => createServices(cloud().config);
   const read = (volumeId: string) => fresh().data.read(volumeId, 0, 256 * KIB);
 
+  it('flushes a chunk that one note wrote whole by a server-side copy of that note', async () => {
+    const volume = await services.volumes.create({ sizeBytes: 256 * KIB, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const model = Buffer.alloc(256 * KIB);
+    const write = async (offset: number, data: Buffer) => {
+      await services.data.write(volume.volumeId, offset, data);
+      data.copy(model, offset);
+    };
+    await write(64 * KIB, pattern(64 * KIB, 1)); // chunk 1: one note, whole
+    await write(128 * KIB, pattern(64 * KIB, 2)); // chunk 2: whole, then partly overwritten
+    await write(132 * KIB, pattern(4 * KIB, 3));
+    await write(192 * KIB, pattern(64 * KIB, 4)); // chunk 3: whole, by a note that is exactly it
+    const flusher = fresh();
+    const commands = new Map<string, number>();
+    (flusher.clients.s3 as any).middlewareStack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => {
+        commands.set(context.commandName ?? '?', (commands.get(context.commandName ?? '?') ?? 0) + 1);
+        return next(args);
+      },
+      { step: 'initialize', name: 'countChunkCommands' },
+    );
+    const result = await flusher.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 4 });
+    expect(result.chunksWritten).toBe(3);
+    expect(commands.get('CopyObjectCommand')).toBe(2);
+    expect(commands.get('PutObjectCommand')).toBe(1);
+    const { createHash } = await import('node:crypto');
+    const digest = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+    const map = await inspector.chunkMap(volume.volumeId, 0);
+    expect(map?.chunks['1']?.sha256).toBe(digest(model.subarray(64 * KIB, 128 * KIB)));
+    expect(map?.chunks['3']?.sha256).toBe(digest(model.subarray(192 * KIB, 256 * KIB)));
+    expect(map?.chunks['2']?.sha256).toBe(digest(model.subarray(128 * KIB, 192 * KIB)));
+    expect((await read(volume.volumeId)).equals(model)).toBe(true);
+    flusher.clients.destroy();
+  });
+
   it('reads the same bytes before and after flushes, and trims notes below the checkpoints', async () => {
     const { volume, model } = await written(20);
     expect((await services.data.read(volume.volumeId, 0, 256 * KIB)).equals(model)).toBe(true);

@@ -1,19 +1,27 @@
 import { expect } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
-import { DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from '../../lib/aws/dynamodb-partition-store.js';
+import { DynamoDbChunkMapStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from '../../lib/aws/dynamodb-partition-store.js';
 import type { ServiceConfig } from '../../lib/config.js';
-import type { LogEntry, PartitionMeta } from '../../lib/notes/ports.js';
+import type { ChunkMap, LogEntry, PartitionMeta } from '../../lib/notes/ports.js';
 
 /** Reads the stored logs of a partition straight from DynamoDB, bypassing every cache. */
 export class LogInspector {
   private readonly clients;
   readonly metas;
   readonly logs;
+  readonly chunkMaps;
 
   constructor(config: ServiceConfig) {
     this.clients = createAwsClients(config);
     this.metas = new DynamoDbPartitionMetaStore(this.clients.documents, config.tables.partitions);
     this.logs = new DynamoDbNoteLogStore(this.clients.documents, config.tables.partitions);
+    this.chunkMaps = new DynamoDbChunkMapStore(this.clients.documents, config.tables.partitions);
+  }
+
+  /** The primary's chunk map. */
+  async chunkMap(volumeId: string, partition: number): Promise<ChunkMap | undefined> {
+    const meta = await this.meta(volumeId, partition);
+    return this.chunkMaps.get({ volumeId, partition, replicaId: meta.primary.replicaId });
   }
 
   async meta(volumeId: string, partition: number): Promise<PartitionMeta> {
