@@ -80,6 +80,8 @@ interface Tail {
 const EMPTY_TAIL: Tail = { op: 0, epoch: 0 };
 const MAX_APPEND_ATTEMPTS = 64;
 const READ_CONCURRENCY = 16;
+/** Note ids a head remembers for idempotent retries before it forgets the flushed ones. */
+const MAX_REMEMBERED_NOTES = 65_536;
 const REBUILD_WAIT_MS = 30_000;
 
 const tailOf = (entry: LogEntry | undefined): Tail => (entry ? { op: entry.op, epoch: entry.epoch } : EMPTY_TAIL);
@@ -348,7 +350,9 @@ export class PartitionHead {
         if (changes.retired && (await this.followFailover(viewMeta))) continue;
         let base = this.base;
         let next = current;
-        let notes = this.noteOps;
+        // Every committed note this head has seen, flushed or not: an idempotent retry must
+        // find its note even after a flush moved the index past it.
+        const notes = this.noteOps;
         if (!this.baseKnown || changes.chunkMapVersion !== base?.version) {
           base = await this.deps.chunkMaps.get(log);
           if (this.index !== current) continue;
@@ -362,15 +366,17 @@ export class PartitionHead {
             // A flush moved the base past the index's start: the older notes may be gone. A new
             // index is filled before it replaces the old one, so no reader sees it half-built.
             next = new ExtentIndex(baseOp);
-            notes = new Map();
             const entries = await this.deps.logs.range(log, baseOp);
             if (this.index !== current) continue;
             for (const entry of entries) applyEntry(next, entry, notes);
           }
         }
         for (const entry of changes.entries) applyEntry(next, entry, notes);
+        if (notes.size > MAX_REMEMBERED_NOTES) {
+          // Flushed notes go first; their writers' retries are long over.
+          for (const [noteId, op] of notes) if (op <= next.afterOp) notes.delete(noteId);
+        }
         this.index = next;
-        this.noteOps = notes;
         this.base = base;
         this.baseKnown = true;
         this.refreshedUpTo = Math.max(this.refreshedUpTo, covers);

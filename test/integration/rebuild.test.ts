@@ -56,7 +56,11 @@ describe('losing and rebuilding head-node replicas', () => {
     // The secondary may start later (its base is a checkpoint); from there it equals the primary.
     expect(primary.filter((e) => e.op >= (secondary[0]?.op ?? Infinity))).toEqual(secondary);
     expect(primary.at(-1)?.op).toBe(secondary.at(-1)?.op);
-    expect((await fresh().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    const got = await fresh().data.read(volumeId, 0, SIZE);
+    const wrong = Array.from({ length: SIZE / 4096 }, (_, b) => b).filter((b) => !got.subarray(b * 4096, (b + 1) * 4096).equals(model.subarray(b * 4096, (b + 1) * 4096)));
+    const first = wrong[0] ?? 0;
+    const peek = (buffer: Buffer) => buffer.subarray(first * 4096, first * 4096 + 16).toString('hex');
+    expect(wrong, `blocks read back wrong (block ${first}: got ${peek(got)}, wrote ${peek(model)})`).toEqual([]);
   }
 
   it('answers bad failure and rebuild requests with a 4xx and changes nothing', async () => {
