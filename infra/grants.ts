@@ -72,7 +72,8 @@ const FLUSH: HandlerAccess = {
  * checkpoint that verifies, copies the missing notes (CopyObject) and the log entries.
  */
 const REBUILD: HandlerAccess = {
-  tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'Query', 'BatchWriteItem'] },
+  // UpdateItem: ending a head's lease on a log before its epoch entry.
+  tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem'] },
   objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
   listSleds: true,
 };
@@ -101,8 +102,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     objects: { write: ['volumes'] },
     sendTo: ['flush'],
   },
-  // Metadata, chunk map and note log; note payloads and chunks.
-  'read-data': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query'] }, objects: { read: ['volumes'] } },
+  // Metadata, chunk map and note log; note payloads and chunks; extending a head lease (UpdateItem).
+  'read-data': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query', 'UpdateItem'] }, objects: { read: ['volumes'] } },
   // Both replicas' logs, and the pending notes listed from their journals.
   'get-partition': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query'] }, listSleds: true },
   // Hold the volume against flushes, fix each partition's op, store the header, queue one message per partition.

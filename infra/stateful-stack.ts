@@ -65,6 +65,9 @@ export class SledsStatefulStack extends Stack {
       endpoints: {},
       flushEveryOps: DEFAULT_FLUSH_EVERY_OPS,
       checkpointEveryOps: DEFAULT_CHECKPOINT_EVERY_OPS,
+      // Off on AWS: API Gateway spreads a volume's requests over Lambda instances, so a lease
+      // held by one would mostly make writes on the others wait. Reads pay one query instead.
+      headLeaseMs: 0,
       tables: {
         volumes: this.tables.volumes.tableName,
         partitions: this.tables.partitions.tableName,

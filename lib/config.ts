@@ -26,6 +26,12 @@ export const ENV = {
   flushEveryOps: 'SLEDS_FLUSH_EVERY_OPS',
   /** Write a checkpoint of a partition every this many flushed ops (default 1024). */
   checkpointEveryOps: 'SLEDS_CHECKPOINT_EVERY_OPS',
+  /**
+   * Milliseconds of the lease a process takes on a partition it writes steadily, so that it
+   * reads without asking the log (default 1000; 0 turns leases off, as the AWS stacks do:
+   * API Gateway spreads a volume's requests over many Lambda instances). 0 or at least 400.
+   */
+  headLeaseMs: 'SLEDS_HEAD_LEASE_MS',
   /** Comma-separated sled bucket names, in sled order. */
   sledBuckets: 'SLEDS_SLED_BUCKETS',
   flushQueueUrl: 'SLEDS_FLUSH_QUEUE_URL',
@@ -50,6 +56,8 @@ export interface ServiceConfig {
   readonly copyStateMachineArn?: string;
   readonly flushEveryOps: number;
   readonly checkpointEveryOps: number;
+  /** Head-node lease length in milliseconds; 0 for none. */
+  readonly headLeaseMs: number;
   /** Bytes per second per sled link and direction, when the bandwidth model is on. */
   readonly sledBandwidth?: number;
 }
@@ -72,6 +80,9 @@ export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
 export const DEFAULT_CHECKPOINT_EVERY_OPS = 1024;
+export const DEFAULT_HEAD_LEASE_MS = 1000;
+/** A shorter lease would be mostly margin (lib/notes/partition-head.ts LEASE_MARGIN_MS). */
+export const MIN_HEAD_LEASE_MS = 400;
 
 function required(env: Env, name: EnvName): string {
   const value = env[name]?.trim();
@@ -138,6 +149,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     }),
     flushEveryOps: count(env, ENV.flushEveryOps, DEFAULT_FLUSH_EVERY_OPS, 0),
     checkpointEveryOps: count(env, ENV.checkpointEveryOps, DEFAULT_CHECKPOINT_EVERY_OPS, 1),
+    headLeaseMs: headLeaseMs(env),
     ...optionalFields(env),
   });
 }
@@ -147,6 +159,12 @@ function count(env: Env, name: EnvName, fallback: number, min: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < min) throw new ConfigError(`${name} must be a whole number of at least ${min}, got "${raw}"`);
+  return value;
+}
+
+function headLeaseMs(env: Env): number {
+  const value = count(env, ENV.headLeaseMs, DEFAULT_HEAD_LEASE_MS, 0);
+  if (value !== 0 && value < MIN_HEAD_LEASE_MS) throw new ConfigError(`${ENV.headLeaseMs} must be 0 (off) or at least ${MIN_HEAD_LEASE_MS}, got "${value}"`);
   return value;
 }
 
@@ -197,6 +215,7 @@ export function serviceEnvironment(config: ServiceConfig): Record<string, string
   };
   env[ENV.flushEveryOps] = String(config.flushEveryOps);
   env[ENV.checkpointEveryOps] = String(config.checkpointEveryOps);
+  env[ENV.headLeaseMs] = String(config.headLeaseMs);
   if (config.copyStateMachineArn) env[ENV.copyStateMachineArn] = config.copyStateMachineArn;
   if (config.sledBandwidth !== undefined) env[ENV.sledBandwidth] = String(config.sledBandwidth);
   if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;

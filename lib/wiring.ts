@@ -55,6 +55,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
     chunks,
     sledCount: config.sledBuckets.length,
+    headLeaseMs: config.headLeaseMs,
   };
   const flushQueue = new SqsWorkQueue(clients.sqs, config.queues.flush);
   const checkpoints = new S3DynamoDbCheckpointStore(clients.s3, clients.documents, table, config.sledBuckets);

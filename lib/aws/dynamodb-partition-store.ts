@@ -8,6 +8,7 @@ import {
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type {
+  HeadLease,
   IdempotencyRecord,
   IdempotencyStore,
   LogChanges,
@@ -18,6 +19,7 @@ import type {
   NoteLogStore,
   PartitionMeta,
   PartitionMetaStore,
+  TailEntry,
 } from '../notes/ports.js';
 import { TABLES } from '../resources.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
@@ -28,6 +30,7 @@ const META = 'meta';
 // query from a reader's last op returns the new entries, the map's version and the mark.
 const CHUNKS = 'op~chunks';
 const RETIRED = 'op~retired';
+const LEASE_WANTED = 'op~wanted';
 const AFTER_LOG = 'op~~';
 const IDEMPOTENCY = 'idem';
 const BY_VOLUME = TABLES.partitions.indexes[0].name;
@@ -211,12 +214,12 @@ async function deleteKeys(documents: DynamoDBDocumentClient, tableName: string, 
 /** The note logs, one per replica incarnation, keyed on the zero-padded op number. */
 export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStore {
 
-  async append(log: LogRef, entry: LogEntry): Promise<boolean> {
+  async append(log: LogRef, entry: LogEntry, lease?: HeadLease): Promise<boolean> {
     try {
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: logPk(log), sk: opSk(entry.op), ...entry },
+          Item: { pk: logPk(log), sk: opSk(entry.op), ...entry, ...(lease ? { leaseHolder: lease.holder, leaseUntil: lease.until } : {}) },
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -234,7 +237,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
     return Item ? toEntry(Item) : undefined;
   }
 
-  async tail(log: LogRef): Promise<LogEntry | undefined> {
+  async tail(log: LogRef): Promise<TailEntry | undefined> {
     return this.end(log, false);
   }
 
@@ -242,7 +245,44 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
     return this.end(log, true);
   }
 
-  private async end(log: LogRef, lowest: boolean): Promise<LogEntry | undefined> {
+  async breakLease(log: LogRef, op: number, lease: HeadLease): Promise<boolean> {
+    return this.updateLease(log, op, lease, 'REMOVE leaseHolder, leaseUntil', {});
+  }
+
+  async renewLease(log: LogRef, op: number, lease: HeadLease, until: number): Promise<boolean> {
+    return this.updateLease(log, op, lease, 'SET leaseUntil = :next', { ':next': until });
+  }
+
+  private async updateLease(log: LogRef, op: number, lease: HeadLease, update: string, values: Record<string, unknown>): Promise<boolean> {
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { pk: logPk(log), sk: opSk(op) },
+          UpdateExpression: update,
+          ConditionExpression: 'leaseHolder = :holder AND leaseUntil = :until',
+          ExpressionAttributeValues: { ':holder': lease.holder, ':until': lease.until, ...values },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async wantLease(log: LogRef, at: number): Promise<void> {
+    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { pk: logPk(log), sk: LEASE_WANTED, at } })));
+  }
+
+  async leaseWantedAt(log: LogRef): Promise<number | undefined> {
+    const { Item } = await dynamo(() =>
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: LEASE_WANTED }, ConsistentRead: true })),
+    );
+    return Item ? (Item.at as number) : undefined;
+  }
+
+  private async end(log: LogRef, lowest: boolean): Promise<TailEntry | undefined> {
     const page = await dynamo(() =>
       this.documents.send(
         new QueryCommand({
@@ -256,7 +296,9 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
       ),
     );
     const item = page.Items?.[0];
-    return item ? toEntry(item) : undefined;
+    if (!item) return undefined;
+    const entry = toEntry(item);
+    return typeof item.leaseHolder === 'string' ? { ...entry, lease: { holder: item.leaseHolder, until: item.leaseUntil as number } } : entry;
   }
 
   async trim(log: LogRef, uptoOp: number): Promise<number> {
@@ -307,7 +349,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
       for (const item of page.Items ?? []) {
         if (item.sk === CHUNKS) chunkMapVersion = item.version as number;
         else if (item.sk === RETIRED) retired = true;
-        else entries.push(toEntry(item));
+        else if (String(item.sk).startsWith('op#')) entries.push(toEntry(item));
       }
       start = page.LastEvaluatedKey;
     } while (start);

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PartitionNotFoundError, SledsError, ValidationError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
-import { sameWrite } from '../notes/partition-head.js';
+import { outwaitLease, sameWrite } from '../notes/partition-head.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import type { ChunkMapStore, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from '../notes/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
@@ -105,12 +105,11 @@ export class RebuildService {
     // the primary's log otherwise), then the fence, then the new metadata.
     await this.deps.logs.retire(this.log(meta, lost));
     // The epoch entry fences every writer of the old epoch: its next append on the survivor
-    // either finds the slot taken or sees the newer epoch right before it.
-    for (;;) {
-      const tail = await this.deps.logs.tail(survivorLog);
-      if ((tail?.epoch ?? 0) >= epoch) break;
-      if (await this.deps.logs.append(survivorLog, { kind: 'epoch', op: (tail?.op ?? 0) + 1, epoch })) break;
-    }
+    // either finds the slot taken or sees the newer epoch right before it. A lost primary's
+    // log gets one too, first: a head that leased it stops trusting its view (the lease is
+    // waited out and ended) and can append nothing more there.
+    if (role === 'primary') await this.appendEpoch(this.log(meta, lost), epoch);
+    await this.appendEpoch(survivorLog, epoch);
     await failpoint('rebuild', { step: 'fenced', volumeId, partition });
     const generation = meta.replicaGeneration + 1;
     const step = 1 + ((partition + generation) % Math.max(1, this.deps.sledCount - 1));
@@ -132,6 +131,16 @@ export class RebuildService {
     if (!(await this.deps.metas.replace(next, meta.epoch))) throw new RebuildInProgressError(volumeId, partition);
     await failpoint('rebuild', { step: 'promoted', volumeId, partition });
     return this.rebuild(volumeId, partition);
+  }
+
+  /** Appends an epoch entry to a log unless it has one of `epoch` already, after any head's lease on it ends. */
+  private async appendEpoch(log: LogRef, epoch: number): Promise<void> {
+    for (;;) {
+      const tail = await this.deps.logs.tail(log);
+      if ((tail?.epoch ?? 0) >= epoch) return;
+      if (tail?.lease && !(await outwaitLease(this.deps.logs, log, tail.op, tail.lease))) continue;
+      if (await this.deps.logs.append(log, { kind: 'epoch', op: (tail?.op ?? 0) + 1, epoch })) return;
+    }
   }
 
   /** Builds (or finishes building, after a crash) the secondary that the metadata says is rebuilding. */

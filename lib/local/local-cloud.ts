@@ -1,6 +1,6 @@
 import { createAwsClients } from '../aws/clients.js';
 import { provisionLocalResources } from '../aws/provision.js';
-import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
+import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -34,6 +34,8 @@ export interface LocalCloudOptions {
   /** Overrides the state machine's retry waits (tests use 0). */
   readonly retryIntervalMs?: number;
   readonly flushEveryOps?: number;
+  /** Head-node lease length (default DEFAULT_HEAD_LEASE_MS; 0: off). */
+  readonly headLeaseMs?: number;
   readonly checkpointEveryOps?: number;
 }
 
@@ -59,6 +61,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         queues: { flush: '', snapshot: '', copy: '' },
         flushEveryOps: 0,
         checkpointEveryOps: 1,
+        headLeaseMs: 0,
       };
       const clients = createAwsClients(bootstrap);
       let resources;
@@ -74,6 +77,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         ...resources,
         flushEveryOps: options.flushEveryOps ?? DEFAULT_FLUSH_EVERY_OPS,
         checkpointEveryOps: options.checkpointEveryOps ?? DEFAULT_CHECKPOINT_EVERY_OPS,
+        headLeaseMs: options.headLeaseMs ?? DEFAULT_HEAD_LEASE_MS,
         ...(options.sledBandwidth === undefined ? {} : { sledBandwidth: options.sledBandwidth }),
       });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.

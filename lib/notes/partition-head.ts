@@ -1,9 +1,12 @@
+import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ExtentIndex } from './extent-index.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type {
   ChunkMap,
+  HeadLease,
+  TailEntry,
   ChunkMapStore,
   JournalStore,
   LogEntry,
@@ -29,6 +32,9 @@ export interface PartitionDeps {
   readonly chunkMaps: ChunkMapStore;
   readonly chunks: ChunkStore;
   readonly sledCount: number;
+  /** Length of the lease a head takes on its partition's primary log by writing to it (0: none). */
+  readonly headLeaseMs?: number;
+  readonly clock?: () => number;
 }
 
 /** Where a partition sits in its volume. */
@@ -75,7 +81,24 @@ async function settle(work: Promise<void>): Promise<{ error?: unknown }> {
 interface Tail {
   readonly op: number;
   readonly epoch: number;
+  readonly lease?: HeadLease;
+  /** This head appended it. */
+  readonly mine?: boolean;
 }
+
+/** The lease a head holds: on op `op` of the primary's log, stored as `until`; trusted until `trustedUntil`. */
+interface HeldLease {
+  readonly op: number;
+  readonly until: number;
+  readonly trustedUntil: number;
+}
+
+/**
+ * How far two processes' clocks may disagree, and more: a holder stops trusting its lease this
+ * long before it ends, and a waiting writer appends only this long after.
+ */
+export const LEASE_MARGIN_MS = 100;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 const EMPTY_TAIL: Tail = { op: 0, epoch: 0 };
 const MAX_APPEND_ATTEMPTS = 64;
@@ -84,7 +107,8 @@ const READ_CONCURRENCY = 16;
 const MAX_REMEMBERED_NOTES = 65_536;
 const REBUILD_WAIT_MS = 30_000;
 
-const tailOf = (entry: LogEntry | undefined): Tail => (entry ? { op: entry.op, epoch: entry.epoch } : EMPTY_TAIL);
+const tailOf = (entry: TailEntry | undefined): Tail =>
+  entry ? { op: entry.op, epoch: entry.epoch, ...(entry.lease ? { lease: entry.lease } : {}) } : EMPTY_TAIL;
 
 /** True when two log entries record the same op (the same note, or the same epoch change). */
 export function sameWrite(a: LogEntry, b: LogEntry): boolean {
@@ -130,6 +154,13 @@ export class PartitionHead {
   private noteOps = new Map<string, number>();
   private refreshRequests = 0;
   private refreshedUpTo = 0;
+  /** Names this head in the leases it takes; unique per process and partition. */
+  private readonly holder = `h${randomBytes(8).toString('hex')}`;
+  private held: HeldLease | undefined;
+  private renewing: Promise<void> | undefined;
+  private wantedCheckedAt = 0;
+  /** A writer elsewhere asked for the log: no new lease before this. */
+  private yieldUntil = 0;
 
   constructor(
     private readonly deps: PartitionDeps,
@@ -185,6 +216,7 @@ export class PartitionHead {
 
   /** Forgets everything cached, after a fence or a failover. */
   invalidate(): void {
+    this.held = undefined;
     this.meta = undefined;
     this.primaryTail = undefined;
     this.secondaryTail = undefined;
@@ -193,6 +225,14 @@ export class PartitionHead {
     this.baseKnown = false;
     this.noteOps = new Map();
     // Nothing is covered any more: the next refresh fills the new, empty index.
+    this.refreshedUpTo = 0;
+  }
+
+  /** Forgets the chunk map and the index (an object they named is gone), keeping the lease. */
+  private forgetView(): void {
+    this.index = new ExtentIndex();
+    this.base = undefined;
+    this.baseKnown = false;
     this.refreshedUpTo = 0;
   }
 
@@ -250,9 +290,21 @@ export class PartitionHead {
       const log = this.logOf(meta.primary);
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         if (this.meta !== meta) throw this.fenced('its metadata changed during the write');
-        const tail = this.primaryTail ?? tailOf(await this.deps.logs.tail(log));
+        let tail = this.primaryTail ?? tailOf(await this.deps.logs.tail(log));
         this.primaryTail = tail;
         if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`);
+        if (tail.lease && tail.lease.holder !== this.holder) {
+          // Another head reads through its own view until its lease ends: wait it out, end it, then append.
+          if (!(await outwaitLease(this.deps.logs, log, tail.op, tail.lease, () => this.now()))) {
+            this.primaryTail = undefined;
+            continue;
+          }
+          tail = { op: tail.op, epoch: tail.epoch };
+          this.primaryTail = tail;
+        }
+        const claim = await this.mayClaimLease(log, tail);
+        const sentAt = this.now();
+        const lease = claim ? { holder: this.holder, until: sentAt + this.leaseMs } : undefined;
         const entry: WriteEntry = {
           kind: 'write',
           op: tail.op + 1,
@@ -264,14 +316,16 @@ export class PartitionHead {
         };
         let appended: boolean;
         try {
-          appended = await this.deps.logs.append(log, entry);
+          appended = await this.deps.logs.append(log, entry, lease);
         } catch (error) {
           // The append may or may not have landed; only a fresh read of the tail can tell.
           this.primaryTail = undefined;
+          this.held = undefined;
           throw error;
         }
         if (appended) {
-          this.primaryTail = { op: entry.op, epoch: entry.epoch };
+          this.primaryTail = { op: entry.op, epoch: entry.epoch, mine: true, ...(lease ? { lease } : {}) };
+          this.holdAfterAppend(meta, entry, lease, sentAt);
           return entry;
         }
         this.primaryTail = undefined;
@@ -327,6 +381,74 @@ export class PartitionHead {
       }
       this.secondaryTail = { op: entry.op, epoch: entry.epoch };
     }
+  }
+
+  private get leaseMs(): number {
+    return this.deps.headLeaseMs ?? 0;
+  }
+
+  private now(): number {
+    return (this.deps.clock ?? Date.now)();
+  }
+
+  /**
+   * A head takes a lease with an append that follows its own previous op (it writes this
+   * partition steadily), unless a writer elsewhere asked for the log lately: every half lease
+   * it looks, and then lets its lease lapse for two lease lengths.
+   */
+  private async mayClaimLease(log: LogRef, tail: Tail): Promise<boolean> {
+    if (this.leaseMs <= 0 || !tail.mine) return false;
+    return this.noWriterWaits(log);
+  }
+
+  private async noWriterWaits(log: LogRef): Promise<boolean> {
+    const now = this.now();
+    if (now < this.yieldUntil) return false;
+    if (now - this.wantedCheckedAt < this.leaseMs / 2) return true;
+    this.wantedCheckedAt = now;
+    const wanted = await this.deps.logs.leaseWantedAt(log);
+    if (wanted !== undefined && wanted > now - 2 * this.leaseMs) {
+      this.yieldUntil = now + 2 * this.leaseMs;
+      this.held = undefined;
+      return false;
+    }
+    return true;
+  }
+
+  /** After this head appended op `entry.op`: with a lease, its view is the log's truth once it holds every op before. */
+  private holdAfterAppend(meta: PartitionMeta, entry: WriteEntry, lease: HeadLease | undefined, sentAt: number): void {
+    if (!lease) {
+      this.held = undefined;
+      return;
+    }
+    if (this.meta === meta && this.baseKnown && this.index.lastOp === entry.op - 1) applyEntry(this.index, entry, this.noteOps);
+    this.held = { op: entry.op, until: lease.until, trustedUntil: sentAt + this.leaseMs - LEASE_MARGIN_MS };
+  }
+
+  /** True while nobody else can have appended after the ops this head's view holds. */
+  private trusted(meta: PartitionMeta): boolean {
+    const held = this.held;
+    return held !== undefined && this.meta === meta && this.baseKnown && this.index.lastOp === held.op && this.now() < held.trustedUntil;
+  }
+
+  /** Extends the held lease (one at a time), unless a writer elsewhere waits for the log. */
+  private renewLease(meta: PartitionMeta): Promise<void> {
+    this.renewing ??= (async () => {
+      const held = this.held;
+      if (!held) return;
+      const log = this.logOf(meta.primary);
+      const startedAt = this.now();
+      const renewed = (await this.noWriterWaits(log)) && (await this.deps.logs.renewLease(log, held.op, { holder: this.holder, until: held.until }, startedAt + this.leaseMs));
+      if (this.held !== held) return; // an append took a newer lease meanwhile
+      this.held = renewed ? { op: held.op, until: startedAt + this.leaseMs, trustedUntil: startedAt + this.leaseMs - LEASE_MARGIN_MS } : undefined;
+    })()
+      .catch(() => {
+        this.held = undefined;
+      })
+      .finally(() => {
+        this.renewing = undefined;
+      });
+    return this.renewing;
   }
 
   /**
@@ -404,7 +526,7 @@ export class PartitionHead {
     } catch (error) {
       // A flush may have moved the base and collected the objects this read was about to use.
       if (!(error instanceof Error && error.name === 'NoSuchKey')) throw error;
-      this.invalidate();
+      this.forgetView();
       await this.readOnce(offset, length, into, at);
     }
   }
@@ -412,6 +534,19 @@ export class PartitionHead {
   private async readOnce(offset: number, length: number, into: Buffer, at: number): Promise<void> {
     const meta = await this.loadMeta(false);
     if (!meta) return; // never written nor copied: the buffer's zeros are the answer
+    if (this.held && this.meta === meta) {
+      // Under its lease a head reads through its view without asking the log. Half-way
+      // through, it extends the lease in the background; after the end, before reading.
+      const left = this.held.trustedUntil - this.now();
+      if (left < this.leaseMs / 2) {
+        const renewal = this.renewLease(meta);
+        if (left <= 0) await renewal;
+      }
+      if (this.trusted(meta)) {
+        await this.readView({ meta, base: this.base, index: this.index, entries: [] }, offset, length, into, at);
+        return;
+      }
+    }
     // With a view already held, its objects are read while the log is asked what changed:
     // the answer almost always confirms the view, and the read then costs no extra round trip.
     // Objects are immutable and never reused, so a confirmed view read exactly the right bytes.
@@ -506,4 +641,22 @@ function gaps(start: number, end: number, extents: ReadonlyArray<{ offset: numbe
   }
   if (cursor < end) found.push([cursor, end]);
   return found;
+}
+
+/**
+ * Waits out another head's lease on op `op` of a log and ends it, so that head's renewals
+ * fail from now on. Says first that it waits, so the holder lets the lease lapse. False when
+ * the lease changed meanwhile (renewed, or the holder appended again): look at the tail again.
+ */
+export async function outwaitLease(
+  logs: Pick<NoteLogStore, 'wantLease' | 'breakLease'>,
+  log: LogRef,
+  op: number,
+  lease: HeadLease,
+  clock: () => number = Date.now,
+): Promise<boolean> {
+  await logs.wantLease(log, clock());
+  const wait = lease.until + LEASE_MARGIN_MS - clock();
+  if (wait > 0) await sleep(wait);
+  return logs.breakLease(log, op, lease);
 }

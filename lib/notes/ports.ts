@@ -67,6 +67,20 @@ export interface PartitionMetaStore {
   removePartition(volumeId: string, partition: number, replicaIds: readonly string[]): Promise<void>;
 }
 
+/**
+ * A head's lease on the primary's log, carried by the op it appended: until `until` (the
+ * holder's clock when it sent the append, plus the lease length) nobody else appends after
+ * that op, so the holder may read through its own view without asking the log. Writers
+ * elsewhere wait it out and break it first; the holder extends it with a conditional update.
+ */
+export interface HeadLease {
+  readonly holder: string;
+  readonly until: number;
+}
+
+/** A log entry as the log's tail: with the lease it carries, if any. */
+export type TailEntry = LogEntry & { readonly lease?: HeadLease };
+
 /** What a reader learns from one query of a replica's log. */
 export interface LogChanges {
   /** Entries after the op asked for, in op order. */
@@ -80,10 +94,18 @@ export interface LogChanges {
 /** The note logs (DynamoDB): op entries, appended with a conditional write. */
 export interface NoteLogStore {
   /** Appends `entry` at `entry.op` unless that op is taken; returns false if it was. */
-  append(log: LogRef, entry: LogEntry): Promise<boolean>;
+  append(log: LogRef, entry: LogEntry, lease?: HeadLease): Promise<boolean>;
   get(log: LogRef, op: number): Promise<LogEntry | undefined>;
-  /** The entry with the highest op, if any. */
-  tail(log: LogRef): Promise<LogEntry | undefined>;
+  /** The entry with the highest op, if any, with its lease. */
+  tail(log: LogRef): Promise<TailEntry | undefined>;
+  /** Ends `lease` on op `op`; false if it is no longer exactly that (extended, or ended already). */
+  breakLease(log: LogRef, op: number, lease: HeadLease): Promise<boolean>;
+  /** Moves the holder's lease on op `op` to `until`; false if it was broken or changed. */
+  renewLease(log: LogRef, op: number, lease: HeadLease, until: number): Promise<boolean>;
+  /** Records that a writer elsewhere waits for a lease on this log, at `at` (its clock). */
+  wantLease(log: LogRef, at: number): Promise<void>;
+  /** When a writer last said it waits for a lease on this log, if ever. */
+  leaseWantedAt(log: LogRef): Promise<number | undefined>;
   /** The entry with the lowest op still kept (the log may have been trimmed), if any. */
   first(log: LogRef): Promise<LogEntry | undefined>;
   /** Entries with afterOp < op <= uptoOp (all after afterOp when uptoOp is absent), in op order. */

@@ -75,6 +75,7 @@ beforeAll(async () => {
     queues: { flush: '', snapshot: '', copy: '' },
     flushEveryOps: 64,
     checkpointEveryOps: 1024,
+    headLeaseMs: 0,
   };
   clients = createAwsClients(bootstrap);
   Object.assign(process.env, serviceEnvironment({ ...bootstrap, ...(await provisionLocalResources(clients, { sledCount: 2, region: 'us-east-1' })) }));

@@ -222,6 +222,7 @@ beforeAll(async () => {
     queues: { flush: '', snapshot: '', copy: '' },
     flushEveryOps: 1,
     checkpointEveryOps: 1,
+    headLeaseMs: 0,
   };
   setupClients = createAwsClients(bootstrap);
   const resources = await provisionLocalResources(setupClients, { sledCount: 3, region: 'us-east-1' });

@@ -96,3 +96,134 @@ describe('a reader that keeps its view of a partition', () => {
     expect((await reader.data.read(volumeId, 96 * KIB, 16 * KIB)).equals(model.subarray(96 * KIB, 112 * KIB))).toBe(true);
   });
 });
+
+/**
+ * A process that writes a partition steadily takes a lease on its primary log and reads
+ * through its own view without asking the log. Writers elsewhere wait the lease out and end
+ * it first; a reader that keeps renewing yields to them; a failover ends it too.
+ */
+describe('a head that holds a lease on its partition', () => {
+  const LEASE_MS = 400;
+  const cloud = useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headLeaseMs: LEASE_MS });
+  let holder: Services;
+  let other: Services;
+
+  beforeAll(() => {
+    holder = createServices(cloud().config);
+    other = createServices(cloud().config);
+  });
+  afterAll(() => {
+    holder.clients.destroy();
+    other.clients.destroy();
+  });
+
+  /** A volume the holder wrote twice (the second write takes the lease); returns the model. */
+  async function leased() {
+    const volume = await holder.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const model = Buffer.alloc(SIZE);
+    for (const seed of [1, 2]) {
+      const data = pattern(SIZE, seed);
+      await holder.data.write(volume.volumeId, 0, data);
+      data.copy(model);
+    }
+    return { volumeId: volume.volumeId, model };
+  }
+
+  const writeRetrying = async (services: Services, volumeId: string, offset: number, data: Buffer) =>
+    services.data.write(volumeId, offset, data).catch((error: unknown) => {
+      if (!(error instanceof FencedError)) throw error;
+      return services.data.write(volumeId, offset, data);
+    });
+
+  it('reads under its lease with no DynamoDB call at all, its own new writes included', async () => {
+    const { volumeId, model } = await leased();
+    // The first read builds the view (the chunk map and the index).
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    const counts = countCommands(holder.clients);
+    expect((await holder.data.read(volumeId, 8 * KIB, 16 * KIB)).equals(model.subarray(8 * KIB, 24 * KIB))).toBe(true);
+    expect(Object.fromEntries(counts)).toEqual({ GetObject: 1 });
+    const data = pattern(4 * KIB, 9);
+    await holder.data.write(volumeId, 12 * KIB, data);
+    data.copy(model, 12 * KIB);
+    counts.clear();
+    expect((await holder.data.read(volumeId, 8 * KIB, 16 * KIB)).equals(model.subarray(8 * KIB, 24 * KIB))).toBe(true);
+    expect(Object.fromEntries(counts)).toEqual({ GetObject: 3 });
+  });
+
+  it('sees a write that another process made after waiting out its lease', async () => {
+    const { volumeId, model } = await leased();
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    const data = pattern(8 * KIB, 3);
+    const started = Date.now();
+    await writeRetrying(other, volumeId, 16 * KIB, data);
+    data.copy(model, 16 * KIB);
+    // The other writer could not append before the lease it found had ended.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(LEASE_MS / 4);
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+  });
+
+  it('yields to a writer elsewhere while it keeps reading and renewing', async () => {
+    const { volumeId, model } = await leased();
+    const data = pattern(4 * KIB, 4);
+    const after = Buffer.from(model.subarray(0, 16 * KIB));
+    data.copy(after, 4 * KIB);
+    let acknowledged = false;
+    let reading = true;
+    let reads = 0;
+    const reader = (async () => {
+      while (reading) {
+        // A read that began after the write was acknowledged must see it; one before may or may not.
+        const mustSeeWrite = acknowledged;
+        const got = await holder.data.read(volumeId, 0, 16 * KIB);
+        reads++;
+        const ok = got.equals(after) || (!mustSeeWrite && got.equals(model.subarray(0, 16 * KIB)));
+        if (!ok) throw new Error(`read ${reads} returned bytes that are neither the old nor the acknowledged ones`);
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    })();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS)); // renewals happen meanwhile
+      await writeRetrying(other, volumeId, 4 * KIB, data);
+      acknowledged = true;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    } finally {
+      reading = false;
+    }
+    await reader;
+    expect(reads).toBeGreaterThan(10);
+    expect((await holder.data.read(volumeId, 0, 16 * KIB)).equals(after)).toBe(true);
+  }, 20_000);
+
+  it('stops trusting its view when another process fails its primary over while it reads', async () => {
+    const { volumeId, model } = await leased();
+    // Flushed, its view names chunk objects that outlive the lost replica's journal.
+    await holder.flush.flush({ volumeId, partition: 0, uptoOp: Number.MAX_SAFE_INTEGER });
+    const data = pattern(8 * KIB, 5);
+    const after = Buffer.from(model);
+    data.copy(after, 32 * KIB);
+    let acknowledged = false;
+    let reading = true;
+    let reads = 0;
+    // It keeps reading (and renewing its lease) through the failover and the write after it.
+    const reader = (async () => {
+      while (reading) {
+        const mustSeeWrite = acknowledged;
+        const got = await holder.data.read(volumeId, 0, SIZE);
+        reads++;
+        if (!(got.equals(after) || (!mustSeeWrite && got.equals(model)))) throw new Error(`read ${reads} returned stale bytes after the write`);
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+    })();
+    try {
+      await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
+      await other.rebuild.loseReplica(volumeId, 0, 'primary');
+      await writeRetrying(other, volumeId, 32 * KIB, data);
+      acknowledged = true;
+      await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
+    } finally {
+      reading = false;
+    }
+    await reader;
+    expect(reads).toBeGreaterThan(10);
+  }, 20_000);
+});

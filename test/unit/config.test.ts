@@ -48,6 +48,14 @@ describe('config', () => {
     expect(() => loadServiceConfig({ ...FULL, [ENV.sledBandwidth]: '-5' })).toThrow(/SLEDS_SLED_BANDWIDTH must be a positive number/);
   });
 
+  it('reads the head lease length: 1000 ms by default, 0 for off, nothing shorter than 400', () => {
+    expect(loadServiceConfig(FULL).headLeaseMs).toBe(1000);
+    expect(loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: '0' }).headLeaseMs).toBe(0);
+    expect(loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: '2500' }).headLeaseMs).toBe(2500);
+    expect(() => loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: '200' })).toThrow(/SLEDS_HEAD_LEASE_MS must be 0 \(off\) or at least 400/);
+    expect(() => loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: 'soon' })).toThrow(/SLEDS_HEAD_LEASE_MS must be a whole number/);
+  });
+
   it('refuses a malformed endpoint, a duplicate sled and a bad port', () => {
     expect(() => loadServiceConfig({ ...FULL, [ENV.s3Endpoint]: 'not a url' })).toThrow(/SLEDS_S3_ENDPOINT must be a URL/);
     expect(() => loadServiceConfig({ ...FULL, [ENV.sledBuckets]: 'a,a' })).toThrow(/names a bucket twice/);
