@@ -46,16 +46,21 @@ export interface PlannedRounds {
 const MAX_BATCH_TASKS = 32;
 const PARENT_WAIT_MS = 120_000;
 const VERIFY_CONCURRENCY = 32;
-const STATE_CHECK_MS = 250;
-const PROGRESS_FLUSH_MS = 200;
+/** How often a batch reports its progress and so learns whether its job still runs. */
+const PROGRESS_REPORT_MS = 1000;
 
-/** Adds a batch's progress to the job a few times a second, not once per chunk. */
+/**
+ * Adds a batch's progress to the job about once a second, not once per chunk or task: one
+ * conditional write that also tells whether the job still runs (it fails once the job ended).
+ */
 class ProgressReporter {
   private chunks = 0;
   private intermediaries = 0;
-  private readonly rounds: number[] = [];
+  private roundTasks: Record<number, number> = {};
   private last = Date.now();
-  private flushing: Promise<void> = Promise.resolve();
+  private reporting: Promise<boolean> = Promise.resolve(true);
+  /** False once a report found the job ended. */
+  running = true;
 
   constructor(
     private readonly jobs: CopyJobRepository,
@@ -65,37 +70,40 @@ class ProgressReporter {
 
   chunk(): void {
     this.chunks++;
-    this.maybeFlush();
+    this.maybeReport();
   }
 
   task(round: number, intermediary: boolean): void {
-    this.rounds.push(round);
+    this.roundTasks[round] = (this.roundTasks[round] ?? 0) + 1;
     if (intermediary) this.intermediaries++;
-    this.maybeFlush();
+    this.maybeReport();
   }
 
-  private maybeFlush(): void {
-    if (Date.now() - this.last >= PROGRESS_FLUSH_MS) void this.flush().catch(() => undefined);
+  private maybeReport(): void {
+    if (Date.now() - this.last >= PROGRESS_REPORT_MS) void this.report().catch(() => undefined);
   }
 
-  async flush(): Promise<void> {
+  /** Reports what is not reported yet; resolves to whether the job still runs. */
+  async report(): Promise<boolean> {
     this.last = Date.now();
-    const chunks = this.chunks;
-    const intermediaries = this.intermediaries;
-    const rounds = this.rounds.splice(0);
+    const delta = {
+      chunksCopied: this.chunks,
+      bytesCopied: this.chunks * this.chunkBytes,
+      intermediariesCreated: this.intermediaries,
+      roundTasks: this.roundTasks,
+    };
     this.chunks = 0;
     this.intermediaries = 0;
-    this.flushing = this.flushing.then(async () => {
-      if (chunks > 0 || intermediaries > 0) {
-        await this.jobs.addProgress(this.jobId, {
-          chunksCopied: chunks,
-          bytesCopied: chunks * this.chunkBytes,
-          intermediariesCreated: intermediaries,
-        });
-      }
-      for (const round of rounds) await this.jobs.addRoundTask(this.jobId, round);
-    });
-    await this.flushing;
+    this.roundTasks = {};
+    // One report at a time, in order; one that failed does not stop the next.
+    this.reporting = this.reporting
+      .catch(() => true)
+      .then(async () => {
+        const running = await this.jobs.reportProgress(this.jobId, delta);
+        if (!running) this.running = false;
+        return running;
+      });
+    return this.reporting;
   }
 }
 
@@ -146,6 +154,8 @@ export class CopyJobService {
   private readonly waiters = new Map<string, Array<() => void>>();
   /** Chunks that copy tasks running in this process are about to write. */
   private readonly pending = new Set<string>();
+  /** Jobs this process has failed: its own copy tasks of those stop at once. */
+  private readonly ended = new Set<string>();
 
   constructor(private readonly deps: CopyJobDeps) {}
 
@@ -344,39 +354,34 @@ export class CopyJobService {
       }
     }
     const writtenHere: ChunkLocation[] = [];
-    // Tasks still running when a job fails are not cancelled. Each one looks at the job's state
-    // now and then and at its end; finding it ended, it removes all it wrote, since the job's
-    // clean-up may already have passed by.
-    let lastCheck = Date.now();
-    const stillRunning = async (force: boolean) => {
-      if (!force && Date.now() - lastCheck < STATE_CHECK_MS) return;
-      lastCheck = Date.now();
-      const current = await this.job(jobId);
-      if (current.state === 'running') return;
-      await mapLimit(writtenHere, 16, (at) => this.deps.chunks.remove(at));
-      throw new Error(`copy job ${jobId} has ${current.state}; stopping batch ${batch} of round ${round}`);
+    // Tasks still running when a job fails are not cancelled. Each one learns that the job ended
+    // from this process's own catch handler at once, or from the batch's next progress report
+    // (the report is conditional on the job running), and stops; the batch's last report then
+    // finds the job ended and the batch removes all it wrote, since the job's clean-up may
+    // already have passed by.
+    const stillRunning = (): void => {
+      if (progress.running && !this.ended.has(jobId)) return;
+      throw new Error(`copy job ${jobId} has ended; stopping batch ${batch} of round ${round}`);
     };
+    let settled: Array<PromiseSettledResult<void>>;
     try {
       // Settle every task before returning: a task left running would copy after the check below.
-      const settled = await Promise.allSettled(
+      settled = await Promise.allSettled(
         tasks.map(async (task) => {
           await failpoint('copy-task', { jobId, taskId: task.id, round, batch });
           for (const chunk of task.chunks) {
             const from = this.location(job, task.from, task.partition, chunk);
             const to = this.location(job, task.to, task.partition, chunk);
-            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, () => stillRunning(false));
+            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, async () => stillRunning());
             await transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes));
             writtenHere.push(to);
             this.wrote(to);
             progress.chunk();
-            await stillRunning(false);
+            stillRunning();
           }
           progress.task(task.round, task.to.kind === 'intermediary');
         }),
       );
-      await stillRunning(true);
-      const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-      if (failed) throw failed.reason;
     } finally {
       // What this batch did not write is no longer on its way: waiting children go back to asking the sled.
       for (const task of tasks) {
@@ -385,8 +390,14 @@ export class CopyJobService {
           this.pending.delete(`${to.sled}/${to.key}`);
         }
       }
-      await progress.flush();
     }
+    // The last report counts what is left and says whether the job still runs.
+    if (!(await progress.report()) || this.ended.has(jobId)) {
+      await mapLimit(writtenHere, 16, (at) => this.deps.chunks.remove(at));
+      throw new Error(`copy job ${jobId} has ended; batch ${batch} of round ${round} removed the ${writtenHere.length} chunks it wrote`);
+    }
+    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    if (failed) throw failed.reason;
     return { tasks: tasks.length, chunks: writtenHere.length };
   }
 
@@ -448,6 +459,12 @@ export class CopyJobService {
   /** Catch: the job and its volumes are failed; intermediaries and partial targets are removed. */
   async fail(jobId: string, error: { Error?: string; Cause?: string } | undefined): Promise<void> {
     const job = await this.job(jobId);
+    this.ended.add(jobId);
+    // Children waiting for a parent chunk wake up and find the job ended (or, another job's, wait again).
+    for (const [key, wakes] of this.waiters) {
+      this.waiters.delete(key);
+      for (const wake of wakes) wake();
+    }
     const cause = typeof error?.Cause === 'string' ? describeCause(error.Cause) : undefined;
     // Failed first: tasks still running see it after each copy and stop (see copyBatch).
     await this.deps.jobs.update(jobId, {

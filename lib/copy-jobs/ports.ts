@@ -7,8 +7,12 @@ export interface CopyJobRepository {
   get(jobId: string): Promise<CopyJob | undefined>;
   /** Claims a clientToken for a job; returns the job id that holds it (ours or an earlier one). */
   claimToken(snapshotId: string, clientToken: string, jobId: string): Promise<string>;
-  /** Adds to the progress counters. */
-  addProgress(jobId: string, delta: Partial<CopyJobProgress>): Promise<void>;
+  /**
+   * Adds to the progress counters and to the finished tasks per round, in one conditional
+   * write that succeeds only while the job is `running`; returns false (adding nothing) once
+   * the job has ended or does not exist.
+   */
+  reportProgress(jobId: string, delta: ProgressDelta): Promise<boolean>;
   /** Sets fields; `state` only moves from `running`. */
   update(
     jobId: string,
@@ -19,8 +23,15 @@ export interface CopyJobRepository {
   setExecution(jobId: string, executionArn: string): Promise<void>;
   /** Replaces the progress counters, whatever the job's state. */
   setProgress(jobId: string, progress: CopyJobProgress): Promise<void>;
-  /** Counts one finished task of `round`, so the job can tell which rounds are done. */
-  addRoundTask(jobId: string, round: number): Promise<void>;
+}
+
+/** What a copy batch adds to its job's progress in one report. */
+export interface ProgressDelta {
+  readonly chunksCopied: number;
+  readonly bytesCopied: number;
+  readonly intermediariesCreated: number;
+  /** Finished tasks by (1-based) round, so the job can tell which rounds are done. */
+  readonly roundTasks: Readonly<Record<number, number>>;
 }
 
 /** Where plans are kept between the Plan state and the copy tasks (S3). */
