@@ -138,10 +138,10 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     objects: { read: ['plans', 'volumes'] },
     listSleds: true,
   },
+  // Deletes the intermediaries by the keys the plan gave them: no listing.
   'clean-up-copy-job': {
     tables: { copyJobs: ['GetItem', 'UpdateItem'] },
     objects: { read: ['plans'], delete: ['intermediaries'] },
-    listSleds: true,
   },
   // Fail the job, remove its intermediaries and its targets' data and head-node items, fail the targets.
   'fail-copy-job': {

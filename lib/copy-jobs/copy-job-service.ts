@@ -45,7 +45,8 @@ export interface PlannedRounds {
 
 const MAX_BATCH_TASKS = 32;
 const PARENT_WAIT_MS = 120_000;
-const VERIFY_CONCURRENCY = 32;
+/** Target partitions finalize verifies (and then writes the head-node items of) at once. */
+const FINALIZE_CONCURRENCY = 32;
 /** How often a batch reports its progress and so learns whether its job still runs. */
 const PROGRESS_REPORT_MS = 1000;
 
@@ -403,51 +404,59 @@ export class CopyJobService {
 
   /**
    * Finalize state: every target chunk must match the snapshot's SHA-256; only then are the
-   * targets' chunk maps written and the volumes marked available.
+   * volumes marked available. Each target partition's head-node metadata and chunk maps are
+   * written as soon as its own chunks have verified: a volume in `creating` serves nothing, and
+   * if any other chunk fails to verify, the catch removes them with the volume's data.
    */
   async finalize(jobId: string): Promise<{ verifiedChunks: number }> {
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const partitions = new Map((await this.snapshotPartitions(snapshot)).map((p) => [p.partition, p]));
     const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target');
-    const checks = targetTasks.flatMap((task) => task.chunks.map((chunk) => ({ task, chunk })));
-    await mapLimit(checks, VERIFY_CONCURRENCY, async ({ task, chunk }) => {
-      const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
-      const actual = await transient('verify a chunk', () => this.deps.chunks.sha256(this.location(job, task.to, task.partition, chunk)));
-      if (!expected || actual !== expected) {
-        throw new ChecksumMismatchError(
-          `target ${job.volumeIds[(task.to as { target: number }).target]} partition ${task.partition} chunk ${chunk}: ` +
-            `SHA-256 ${actual ?? 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
-        );
-      }
-    });
-    await failpoint('finalize', { jobId });
-    await mapLimit(targetTasks, 16, async (task) => {
+    let verifiedChunks = 0;
+    await mapLimit(targetTasks, FINALIZE_CONCURRENCY, async (task) => {
       const target = task.to as Extract<CopyNode, { kind: 'target' }>;
-      const chunks: Record<string, ChunkRef> = {};
-      for (const chunk of task.chunks) {
-        const at = this.location(job, task.to, task.partition, chunk);
-        chunks[String(chunk)] = { ...at, sha256: partitions.get(task.partition)!.chunks[String(chunk)]!.sha256 };
-      }
       const volumeId = job.volumeIds[target.target]!;
+      const chunks: Record<string, ChunkRef> = {};
+      await Promise.all(
+        task.chunks.map(async (chunk) => {
+          const at = this.location(job, task.to, task.partition, chunk);
+          const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
+          const actual = await transient('verify a chunk', () => this.deps.chunks.sha256(at));
+          if (!expected || actual !== expected) {
+            throw new ChecksumMismatchError(
+              `target ${volumeId} partition ${task.partition} chunk ${chunk}: ` +
+                `SHA-256 ${actual ?? 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
+            );
+          }
+          chunks[String(chunk)] = { ...at, sha256: expected };
+        }),
+      );
+      verifiedChunks += task.chunks.length;
       // Both head-node replicas of the target partition start from the copied chunks.
       const meta = await this.deps.metas.createIfAbsent(initialMeta(volumeId, task.partition, this.deps.sledCount));
-      for (const replica of [meta.primary, meta.secondary]) {
-        await this.deps.chunkMaps.put({ volumeId, partition: task.partition, replicaId: replica.replicaId, baseOp: 0, chunks, version: 1 }, undefined);
-      }
+      await Promise.all(
+        [meta.primary, meta.secondary].map((replica) =>
+          this.deps.chunkMaps.put({ volumeId, partition: task.partition, replicaId: replica.replicaId, baseOp: 0, chunks, version: 1 }, undefined),
+        ),
+      );
     });
+    await failpoint('finalize', { jobId });
     await mapLimit(job.volumeIds, 16, async (volumeId) => {
       const volume = await this.deps.volumes.get(volumeId);
       if (volume?.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'available', this.now());
     });
     await this.deps.jobs.update(jobId, { progress: { ...(await this.job(jobId)).progress, targetsVerified: job.volumeIds.length } });
-    return { verifiedChunks: checks.length };
+    return { verifiedChunks };
   }
 
-  /** Clean-up state: removes the intermediaries; the job has succeeded. */
+  /** Clean-up state: removes the intermediaries, by the keys the plan gave them; the job has succeeded. */
   async cleanUp(jobId: string): Promise<{ objectsRemoved: number }> {
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
-    const objectsRemoved = await transient('remove intermediaries', () => this.deps.chunks.removePrefix(`copy-jobs/${jobId}/`));
+    const intermediaries = plan.tasks
+      .filter((task) => task.to.kind === 'intermediary')
+      .flatMap((task) => task.chunks.map((chunk) => this.location(job, task.to, task.partition, chunk)));
+    const objectsRemoved = await transient('remove intermediaries', () => this.deps.chunks.removeAll(intermediaries));
     await this.deps.jobs.update(jobId, {
       state: 'succeeded',
       finishedAt: this.now().toISOString(),

@@ -15,6 +15,8 @@ export interface ChunkStore {
   sha256(at: ChunkLocation): Promise<string | undefined>;
   /** Removes one chunk object; a no-op if it is gone. */
   remove(at: ChunkLocation): Promise<void>;
+  /** Removes these chunk objects (those already gone are no error), in as few requests as the sleds allow; returns how many were asked for. */
+  removeAll(locations: readonly ChunkLocation[]): Promise<number>;
   /** Removes every object under `prefix` on every sled; returns how many. */
   removePrefix(prefix: string): Promise<number>;
 }
