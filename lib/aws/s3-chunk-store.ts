@@ -60,19 +60,22 @@ export class S3ChunkStore implements ChunkStore {
     return bytes;
   }
 
-  async copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<void> {
+  async copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<string | undefined> {
     await this.bandwidth?.transfer(from.sled, to.sled, bytes);
-    await s3(() =>
+    const result = await s3(() =>
       this.client.send(
         new CopyObjectCommand({
           Bucket: this.bucket(to.sled),
           Key: to.key,
           CopySource: `${this.bucket(from.sled)}/${from.key.split('/').map(encodeURIComponent).join('/')}`,
-          // S3 recomputes the SHA-256 of the copy, so finalize compares what is stored, not what was meant.
+          // S3 computes the SHA-256 of the copy and answers with it, so the job checks what is
+          // stored, not what was meant, without asking again.
           ChecksumAlgorithm: 'SHA256',
         }),
       ),
     );
+    const sha256 = result.CopyObjectResult?.ChecksumSHA256;
+    return sha256 ? base64ToHex(sha256) : undefined;
   }
 
   async sha256(at: ChunkLocation): Promise<string | undefined> {

@@ -12,13 +12,14 @@ import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
-import type { CopyJobRepository, PlanStore, WorkflowEvent, WorkflowRunner } from './ports.js';
+import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowEvent, WorkflowRunner } from './ports.js';
 import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 
 export interface CopyJobDeps {
   readonly jobs: CopyJobRepository;
   readonly plans: PlanStore;
+  readonly verified: VerifiedChunkRecords;
   readonly snapshots: SnapshotRepository;
   readonly volumes: VolumeRepository;
   /** Everything that holds a volume's data, to remove partial targets of a failed job. */
@@ -355,6 +356,8 @@ export class CopyJobService {
       }
     }
     const writtenHere: ChunkLocation[] = [];
+    /** The SHA-256 the sled reported for each target chunk this batch wrote. */
+    const checksums: Record<string, string> = {};
     // Tasks still running when a job fails are not cancelled. Each one learns that the job ended
     // from this process's own catch handler at once, or from the batch's next progress report
     // (the report is conditional on the job running), and stops; the batch's last report then
@@ -374,8 +377,17 @@ export class CopyJobService {
             const from = this.location(job, task.from, task.partition, chunk);
             const to = this.location(job, task.to, task.partition, chunk);
             if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, async () => stillRunning());
-            await transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes));
+            const reported = await transient(`copy chunk ${chunk} of partition ${task.partition}`, () =>
+              this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes),
+            );
             writtenHere.push(to);
+            await failpoint('chunk-copied', { jobId, to, kind: task.to.kind });
+            if (task.to.kind === 'target') {
+              // S3 answers a copy with the SHA-256 it stored; a store that does not (fauxqs 2.4.1) is asked once.
+              const sha256 = reported ?? (await transient('verify a chunk', () => this.deps.chunks.sha256(to)));
+              if (sha256 === undefined) throw new TransientCopyError(`chunk ${to.key} on sled ${to.sled} is missing right after its copy`);
+              checksums[`${to.sled}/${to.key}`] = sha256;
+            }
             this.wrote(to);
             progress.chunk();
             stillRunning();
@@ -392,46 +404,64 @@ export class CopyJobService {
         }
       }
     }
+    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    // Recorded before the last report, so that a job failing meanwhile finds the record and removes it.
+    const recorded = !failed && Object.keys(checksums).length > 0;
+    if (recorded) {
+      await transient('record verified chunks', () => this.deps.verified.put(jobId, round, batch, checksums));
+      await failpoint('batch-recorded', { jobId, round, batch });
+    }
     // The last report counts what is left and says whether the job still runs.
     if (!(await progress.report()) || this.ended.has(jobId)) {
       await mapLimit(writtenHere, 16, (at) => this.deps.chunks.remove(at));
+      if (recorded) await this.deps.verified.remove(jobId, [{ round, batch }]);
       throw new Error(`copy job ${jobId} has ended; batch ${batch} of round ${round} removed the ${writtenHere.length} chunks it wrote`);
     }
-    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     if (failed) throw failed.reason;
     return { tasks: tasks.length, chunks: writtenHere.length };
   }
 
   /**
    * Finalize state: every target chunk must match the snapshot's SHA-256; only then are the
-   * volumes marked available. Each target partition's head-node metadata and chunk maps are
-   * written as soon as its own chunks have verified: a volume in `creating` serves nothing, and
-   * if any other chunk fails to verify, the catch removes them with the volume's data.
+   * volumes marked available. The SHA-256 of each target chunk is the one its sled reported
+   * right after the copy, recorded by the copy batch; a chunk with none recorded counts as a
+   * mismatch. Each target partition's head-node metadata and chunk maps are written as soon as
+   * its own chunks check out: a volume in `creating` serves nothing, and if any other chunk
+   * fails, the catch removes them with the volume's data.
    */
   async finalize(jobId: string): Promise<{ verifiedChunks: number }> {
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const partitions = new Map((await this.snapshotPartitions(snapshot)).map((p) => [p.partition, p]));
+    // Each batch's record is read once, when the first of its target tasks is checked.
+    const batchOf = new Map<CopyTask, { round: number; batch: number }>();
+    for (const [round, batches] of batchesOf(plan)) batches.forEach((tasks, batch) => tasks.forEach((task) => batchOf.set(task, { round, batch })));
+    const records = new Map<string, Promise<Record<string, string> | undefined>>();
+    const recordOf = (task: CopyTask) => {
+      const { round, batch } = batchOf.get(task)!;
+      let record = records.get(`${round}/${batch}`);
+      if (!record) records.set(`${round}/${batch}`, (record = transient('read verified chunks', () => this.deps.verified.get(jobId, round, batch))));
+      return record;
+    };
     const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target');
     let verifiedChunks = 0;
     await mapLimit(targetTasks, FINALIZE_CONCURRENCY, async (task) => {
       const target = task.to as Extract<CopyNode, { kind: 'target' }>;
       const volumeId = job.volumeIds[target.target]!;
+      const record = await recordOf(task);
       const chunks: Record<string, ChunkRef> = {};
-      await Promise.all(
-        task.chunks.map(async (chunk) => {
-          const at = this.location(job, task.to, task.partition, chunk);
-          const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
-          const actual = await transient('verify a chunk', () => this.deps.chunks.sha256(at));
-          if (!expected || actual !== expected) {
-            throw new ChecksumMismatchError(
-              `target ${volumeId} partition ${task.partition} chunk ${chunk}: ` +
-                `SHA-256 ${actual ?? 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
-            );
-          }
-          chunks[String(chunk)] = { ...at, sha256: expected };
-        }),
-      );
+      for (const chunk of task.chunks) {
+        const at = this.location(job, task.to, task.partition, chunk);
+        const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
+        const actual = record?.[`${at.sled}/${at.key}`];
+        if (!expected || actual !== expected) {
+          throw new ChecksumMismatchError(
+            `target ${volumeId} partition ${task.partition} chunk ${chunk}: ` +
+              `SHA-256 ${actual === undefined ? 'never verified' : actual || 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
+          );
+        }
+        chunks[String(chunk)] = { ...at, sha256: expected };
+      }
       verifiedChunks += task.chunks.length;
       // Both head-node replicas of the target partition start from the copied chunks.
       const meta = await this.deps.metas.createIfAbsent(initialMeta(volumeId, task.partition, this.deps.sledCount));
@@ -457,6 +487,8 @@ export class CopyJobService {
       .filter((task) => task.to.kind === 'intermediary')
       .flatMap((task) => task.chunks.map((chunk) => this.location(job, task.to, task.partition, chunk)));
     const objectsRemoved = await transient('remove intermediaries', () => this.deps.chunks.removeAll(intermediaries));
+    const batches = [...batchesOf(plan)].flatMap(([round, split]) => split.map((_, batch) => ({ round, batch })));
+    await transient('remove verified-chunk records', () => this.deps.verified.remove(jobId, batches));
     await this.deps.jobs.update(jobId, {
       state: 'succeeded',
       finishedAt: this.now().toISOString(),

@@ -40,6 +40,20 @@ export interface PlanStore {
   get(jobId: string): Promise<CopyPlan>;
 }
 
+/**
+ * The SHA-256 of each target chunk a copy batch wrote, as the store reported it right after
+ * the copy: one record per batch, written before the batch reports success. Finalize checks
+ * them against the snapshot instead of asking the sleds about every chunk again.
+ */
+export interface VerifiedChunkRecords {
+  /** Records a batch's target chunks: `${sled}/${key}` → SHA-256 (hex). */
+  put(jobId: string, round: number, batch: number, checksums: Readonly<Record<string, string>>): Promise<void>;
+  /** A batch's record, or undefined if it has none. */
+  get(jobId: string, round: number, batch: number): Promise<Record<string, string> | undefined>;
+  /** Removes these batches' records (those already gone are no error). */
+  remove(jobId: string, batches: ReadonlyArray<{ readonly round: number; readonly batch: number }>): Promise<void>;
+}
+
 /** One state transition of an execution, as the Step Functions console lists it. */
 export interface WorkflowEvent {
   readonly timestamp: string;

@@ -9,8 +9,12 @@ export interface ChunkStore {
   put(at: ChunkLocation, data: Buffer, sha256: string): Promise<void>;
   /** Reads `length` bytes from `start` within the chunk. */
   read(at: ChunkLocation, start: number, length: number): Promise<Buffer>;
-  /** Server-side copy (no bytes through this process); the checksum travels with the object. */
-  copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<void>;
+  /**
+   * Server-side copy (no bytes through this process); the checksum travels with the object.
+   * Resolves to the SHA-256 (hex) the store reports for the new object, when its answer
+   * carries one (S3 does; some emulators do not), else undefined.
+   */
+  copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<string | undefined>;
   /** The stored SHA-256 (hex) of a chunk, or undefined when it does not exist. */
   sha256(at: ChunkLocation): Promise<string | undefined>;
   /** Removes one chunk object; a no-op if it is gone. */
