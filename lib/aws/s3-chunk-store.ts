@@ -94,7 +94,11 @@ export class S3ChunkStore implements ChunkStore {
 
   async removeAll(locations: readonly ChunkLocation[]): Promise<number> {
     const bySled = new Map<number, string[]>();
-    for (const at of locations) bySled.set(at.sled, [...(bySled.get(at.sled) ?? []), at.key]);
+    for (const at of locations) {
+      const keys = bySled.get(at.sled);
+      if (keys) keys.push(at.key);
+      else bySled.set(at.sled, [at.key]);
+    }
     const requests = [...bySled].flatMap(([sled, keys]) =>
       Array.from({ length: Math.ceil(keys.length / DELETE_BATCH) }, (_, i) => ({ sled, keys: keys.slice(i * DELETE_BATCH, (i + 1) * DELETE_BATCH) })),
     );

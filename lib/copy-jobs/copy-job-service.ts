@@ -124,7 +124,9 @@ function batchesOf(plan: CopyPlan): Map<number, CopyTask[][]> {
   const byRound = new Map<number, CopyTask[]>();
   for (const task of plan.tasks) {
     const round = executionRound(plan, task);
-    byRound.set(round, [...(byRound.get(round) ?? []), task]);
+    const tasks = byRound.get(round);
+    if (tasks) tasks.push(task);
+    else byRound.set(round, [task]);
   }
   const batches = new Map<number, CopyTask[][]>();
   for (const [round, tasks] of byRound) {
