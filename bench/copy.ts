@@ -283,11 +283,11 @@ interface JobResult {
   readonly state: string;
   readonly error?: string;
   readonly volumeIds: readonly string[];
-  /** startedCopyingAt -> finishedAt: the copy rounds, verification and clean-up. */
+  /** startedCopyingAt -> finishedAt: the copy rounds (each target chunk's SHA-256 taken as it is copied), finalize and clean-up. */
   readonly phaseSeconds: number;
   /** POST -> the first poll that saw the job ended. */
   readonly wallSeconds: number;
-  /** From the execution's events: the Plan, copy-rounds, verify and clean-up states. */
+  /** From the execution's events: the Plan, copy-rounds, finalize (check the recorded SHA-256s, head-node items, mark available) and clean-up states. */
   readonly planSeconds: number;
   readonly roundsSeconds: number;
   readonly verifySeconds: number;
@@ -508,7 +508,7 @@ function describeJob(result: JobResult, modelSeconds: number | undefined): void 
       (modelSeconds === undefined ? '' : `, model ${fmt(modelSeconds)} s (phase/model ${fmt(result.phaseSeconds / modelSeconds)})`),
   );
   console.log(
-    `  states: plan ${fmt(result.planSeconds)} s, copy rounds ${fmt(result.roundsSeconds)} s, verify + mark available ${fmt(result.verifySeconds)} s, ` +
+    `  states: plan ${fmt(result.planSeconds)} s, copy rounds ${fmt(result.roundsSeconds)} s, finalize (check + chunk maps + mark available) ${fmt(result.verifySeconds)} s, ` +
       `clean-up ${fmt(result.cleanUpSeconds)} s`,
   );
   console.log(
@@ -718,7 +718,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       `does here (part 2), so the modeled sled links, not this machine's CPU, set the pace`,
   );
   console.log(
-    `timing:    copy phase = the job's startedCopyingAt -> finishedAt (copy rounds, verification of every target chunk, marking targets available, ` +
+    `timing:    copy phase = the job's startedCopyingAt -> finishedAt (copy rounds, in which each target chunk's SHA-256 is taken as it is copied; finalize: every target chunk checked against the snapshot, chunk maps written, targets marked available; ` +
       `removing intermediaries); wall = POST -> first poll (every ${POLL_MS} ms) that sees the job ended; model = modelJobSeconds(plan) for the plan the job ran, rebuilt with the planner`,
   );
   console.log(

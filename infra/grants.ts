@@ -127,22 +127,29 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   },
   // The plan goes to sled 0, the progress counters to the job.
   'plan-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] }, objects: { write: ['plans'] } },
-  // Copies from the snapshot or an intermediary to an intermediary or a target; a straggler of a failed job removes what it wrote.
+  // Copies from the snapshot or an intermediary to an intermediary or a target; a target chunk's
+  // SHA-256 comes with the copy's answer on S3, else from a HeadObject of it (emulators); the
+  // batch records them under the job's prefix. A straggler of a failed job removes what it wrote.
   'copy-partition-batch': {
     tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] },
-    objects: { read: ['plans', 'snapshots', 'intermediaries'], write: ['intermediaries', 'volumes'], delete: ['intermediaries', 'volumes'] },
+    objects: {
+      read: ['plans', 'snapshots', 'intermediaries', 'volumes'],
+      write: ['intermediaries', 'volumes'],
+      delete: ['intermediaries', 'volumes'],
+    },
     listSleds: true,
   },
-  // Checksums of every target chunk (HeadObject), then the targets' chunk maps and states.
+  // The batches' records of verified target checksums (a missing one must read as NoSuchKey, not
+  // AccessDenied: hence ListBucket), then the targets' chunk maps and states.
   'finalize-copy-job': {
     tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['PutItem'], volumes: ['GetItem', 'UpdateItem'] },
-    objects: { read: ['plans', 'volumes'] },
+    objects: { read: ['plans', 'intermediaries'] },
     listSleds: true,
   },
+  // Deletes the intermediaries by the keys the plan gave them: no listing.
   'clean-up-copy-job': {
     tables: { copyJobs: ['GetItem', 'UpdateItem'] },
     objects: { read: ['plans'], delete: ['intermediaries'] },
-    listSleds: true,
   },
   // Fail the job, remove its intermediaries and its targets' data and head-node items, fail the targets.
   'fail-copy-job': {

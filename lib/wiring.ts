@@ -7,6 +7,7 @@ import {
   DynamoDbPartitionMetaStore,
 } from './aws/dynamodb-partition-store.js';
 import { S3ChunkStore } from './aws/s3-chunk-store.js';
+import { S3VerifiedChunkRecords } from './aws/s3-verified-chunk-records.js';
 import { DynamoDbSnapshotRepository } from './aws/dynamodb-snapshot-repository.js';
 import { SqsWorkQueue } from './aws/sqs-work-queue.js';
 import { SledBandwidth } from './sleds/bandwidth.js';
@@ -85,6 +86,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const copyJobs = new CopyJobService({
     jobs: new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs),
     plans: new S3PlanStore(clients.s3, config.sledBuckets[0] as string),
+    verified: new S3VerifiedChunkRecords(clients.s3, config.sledBuckets[0] as string),
     snapshots: snapshotRepository,
     volumes: repository,
     volumeData: [objects, data],

@@ -1,6 +1,6 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CopyJob, CopyJobProgress } from '../copy-jobs/copy-job.js';
-import type { CopyJobRepository } from '../copy-jobs/ports.js';
+import type { CopyJobRepository, ProgressDelta } from '../copy-jobs/ports.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const JOB = 'job';
@@ -45,34 +45,41 @@ export class DynamoDbCopyJobRepository implements CopyJobRepository {
     return Item?.holder as string;
   }
 
-  async addProgress(jobId: string, delta: Partial<CopyJobProgress>): Promise<void> {
-    const entries = Object.entries(delta).filter(([, value]) => value !== undefined && value !== 0);
-    if (entries.length === 0) return;
-    await dynamo(() =>
-      this.documents.send(
+  async reportProgress(jobId: string, delta: ProgressDelta): Promise<boolean> {
+    const sets: string[] = [];
+    const names: Record<string, string> = { '#state': 'state' };
+    const values: Record<string, unknown> = { ':running': 'running' };
+    const counters = (['chunksCopied', 'bytesCopied', 'intermediariesCreated'] as const).filter((name) => delta[name] !== 0);
+    for (const [i, name] of counters.entries()) {
+      sets.push(`progress.#p${i} = progress.#p${i} + :p${i}`);
+      names[`#p${i}`] = name;
+      values[`:p${i}`] = delta[name];
+    }
+    const rounds = Object.entries(delta.roundTasks).filter(([, n]) => n > 0);
+    for (const [i, [round, n]] of rounds.entries()) {
+      sets.push(`roundTasksDone.#r${i} = if_not_exists(roundTasksDone.#r${i}, :zero) + :r${i}`);
+      names[`#r${i}`] = `r${round}`;
+      values[`:r${i}`] = n;
+    }
+    if (rounds.length > 0) values[':zero'] = 0;
+    // Nothing to add still asks whether the job runs: the condition is the answer.
+    if (sets.length === 0) sets.push('#state = #state');
+    try {
+      await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
           Key: { jobId, sk: JOB },
-          UpdateExpression: `SET ${entries.map((_, i) => `progress.#f${i} = progress.#f${i} + :v${i}`).join(', ')}`,
-          ExpressionAttributeNames: Object.fromEntries(entries.map(([name], i) => [`#f${i}`, name])),
-          ExpressionAttributeValues: Object.fromEntries(entries.map(([, value], i) => [`:v${i}`, value])),
+          UpdateExpression: `SET ${sets.join(', ')}`,
+          ConditionExpression: '#state = :running',
+          ExpressionAttributeNames: names,
+          ExpressionAttributeValues: values,
         }),
-      ),
-    );
-  }
-
-  async addRoundTask(jobId: string, round: number): Promise<void> {
-    await dynamo(() =>
-      this.documents.send(
-        new UpdateCommand({
-          TableName: this.tableName,
-          Key: { jobId, sk: JOB },
-          UpdateExpression: 'SET roundTasksDone.#r = if_not_exists(roundTasksDone.#r, :zero) + :one',
-          ExpressionAttributeNames: { '#r': `r${round}` },
-          ExpressionAttributeValues: { ':zero': 0, ':one': 1 },
-        }),
-      ),
-    );
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw translateAwsError('DynamoDB', error);
+    }
   }
 
   async setProgress(jobId: string, progress: CopyJobProgress): Promise<void> {

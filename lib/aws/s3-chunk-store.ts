@@ -15,6 +15,10 @@ import { callAws, translateAwsError } from './aws-errors.js';
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 const base64ToHex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
 
+/** DeleteObjects takes at most 1000 keys. */
+const DELETE_BATCH = 1000;
+const DELETE_CONCURRENCY = 16;
+
 const s3 = <T>(call: () => Promise<T>): Promise<T> => callAws('S3', call);
 
 /** Chunk objects in the sled buckets, with the optional sled bandwidth model applied. */
@@ -56,19 +60,22 @@ export class S3ChunkStore implements ChunkStore {
     return bytes;
   }
 
-  async copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<void> {
+  async copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<string | undefined> {
     await this.bandwidth?.transfer(from.sled, to.sled, bytes);
-    await s3(() =>
+    const result = await s3(() =>
       this.client.send(
         new CopyObjectCommand({
           Bucket: this.bucket(to.sled),
           Key: to.key,
           CopySource: `${this.bucket(from.sled)}/${from.key.split('/').map(encodeURIComponent).join('/')}`,
-          // S3 recomputes the SHA-256 of the copy, so finalize compares what is stored, not what was meant.
+          // S3 computes the SHA-256 of the copy and answers with it, so the job checks what is
+          // stored, not what was meant, without asking again.
           ChecksumAlgorithm: 'SHA256',
         }),
       ),
     );
+    const sha256 = result.CopyObjectResult?.ChecksumSHA256;
+    return sha256 ? base64ToHex(sha256) : undefined;
   }
 
   async sha256(at: ChunkLocation): Promise<string | undefined> {
@@ -83,6 +90,31 @@ export class S3ChunkStore implements ChunkStore {
 
   async remove(at: ChunkLocation): Promise<void> {
     await s3(() => this.client.send(new DeleteObjectCommand({ Bucket: this.bucket(at.sled), Key: at.key })));
+  }
+
+  async removeAll(locations: readonly ChunkLocation[]): Promise<number> {
+    const bySled = new Map<number, string[]>();
+    for (const at of locations) {
+      const keys = bySled.get(at.sled);
+      if (keys) keys.push(at.key);
+      else bySled.set(at.sled, [at.key]);
+    }
+    const requests = [...bySled].flatMap(([sled, keys]) =>
+      Array.from({ length: Math.ceil(keys.length / DELETE_BATCH) }, (_, i) => ({ sled, keys: keys.slice(i * DELETE_BATCH, (i + 1) * DELETE_BATCH) })),
+    );
+    let next = 0;
+    const worker = async () => {
+      for (let request = requests[next++]; request; request = requests[next++]) {
+        const { sled, keys } = request;
+        const result = await s3(() =>
+          this.client.send(new DeleteObjectsCommand({ Bucket: this.bucket(sled), Delete: { Objects: keys.map((Key) => ({ Key })), Quiet: true } })),
+        );
+        const refused = result.Errors?.[0];
+        if (refused) throw new Error(`S3 refused to delete ${refused.Key ?? 'an object'} on sled ${sled}: ${refused.Code ?? ''} ${refused.Message ?? ''}`);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, requests.length) }, worker));
+    return locations.length;
   }
 
   async removePrefix(prefix: string): Promise<number> {

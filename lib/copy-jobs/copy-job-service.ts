@@ -12,13 +12,14 @@ import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
-import type { CopyJobRepository, PlanStore, WorkflowEvent, WorkflowRunner } from './ports.js';
+import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowEvent, WorkflowRunner } from './ports.js';
 import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 
 export interface CopyJobDeps {
   readonly jobs: CopyJobRepository;
   readonly plans: PlanStore;
+  readonly verified: VerifiedChunkRecords;
   readonly snapshots: SnapshotRepository;
   readonly volumes: VolumeRepository;
   /** Everything that holds a volume's data, to remove partial targets of a failed job. */
@@ -45,17 +46,23 @@ export interface PlannedRounds {
 
 const MAX_BATCH_TASKS = 32;
 const PARENT_WAIT_MS = 120_000;
-const VERIFY_CONCURRENCY = 32;
-const STATE_CHECK_MS = 250;
-const PROGRESS_FLUSH_MS = 200;
+/** Target partitions finalize verifies (and then writes the head-node items of) at once. */
+const FINALIZE_CONCURRENCY = 32;
+/** How often a batch reports its progress and so learns whether its job still runs. */
+const PROGRESS_REPORT_MS = 1000;
 
-/** Adds a batch's progress to the job a few times a second, not once per chunk. */
+/**
+ * Adds a batch's progress to the job about once a second, not once per chunk or task: one
+ * conditional write that also tells whether the job still runs (it fails once the job ended).
+ */
 class ProgressReporter {
   private chunks = 0;
   private intermediaries = 0;
-  private readonly rounds: number[] = [];
+  private roundTasks: Record<number, number> = {};
   private last = Date.now();
-  private flushing: Promise<void> = Promise.resolve();
+  private reporting: Promise<boolean> = Promise.resolve(true);
+  /** False once a report found the job ended. */
+  running = true;
 
   constructor(
     private readonly jobs: CopyJobRepository,
@@ -65,37 +72,40 @@ class ProgressReporter {
 
   chunk(): void {
     this.chunks++;
-    this.maybeFlush();
+    this.maybeReport();
   }
 
   task(round: number, intermediary: boolean): void {
-    this.rounds.push(round);
+    this.roundTasks[round] = (this.roundTasks[round] ?? 0) + 1;
     if (intermediary) this.intermediaries++;
-    this.maybeFlush();
+    this.maybeReport();
   }
 
-  private maybeFlush(): void {
-    if (Date.now() - this.last >= PROGRESS_FLUSH_MS) void this.flush().catch(() => undefined);
+  private maybeReport(): void {
+    if (Date.now() - this.last >= PROGRESS_REPORT_MS) void this.report().catch(() => undefined);
   }
 
-  async flush(): Promise<void> {
+  /** Reports what is not reported yet; resolves to whether the job still runs. */
+  async report(): Promise<boolean> {
     this.last = Date.now();
-    const chunks = this.chunks;
-    const intermediaries = this.intermediaries;
-    const rounds = this.rounds.splice(0);
+    const delta = {
+      chunksCopied: this.chunks,
+      bytesCopied: this.chunks * this.chunkBytes,
+      intermediariesCreated: this.intermediaries,
+      roundTasks: this.roundTasks,
+    };
     this.chunks = 0;
     this.intermediaries = 0;
-    this.flushing = this.flushing.then(async () => {
-      if (chunks > 0 || intermediaries > 0) {
-        await this.jobs.addProgress(this.jobId, {
-          chunksCopied: chunks,
-          bytesCopied: chunks * this.chunkBytes,
-          intermediariesCreated: intermediaries,
-        });
-      }
-      for (const round of rounds) await this.jobs.addRoundTask(this.jobId, round);
-    });
-    await this.flushing;
+    this.roundTasks = {};
+    // One report at a time, in order; one that failed does not stop the next.
+    this.reporting = this.reporting
+      .catch(() => true)
+      .then(async () => {
+        const running = await this.jobs.reportProgress(this.jobId, delta);
+        if (!running) this.running = false;
+        return running;
+      });
+    return this.reporting;
   }
 }
 
@@ -114,7 +124,9 @@ function batchesOf(plan: CopyPlan): Map<number, CopyTask[][]> {
   const byRound = new Map<number, CopyTask[]>();
   for (const task of plan.tasks) {
     const round = executionRound(plan, task);
-    byRound.set(round, [...(byRound.get(round) ?? []), task]);
+    const tasks = byRound.get(round);
+    if (tasks) tasks.push(task);
+    else byRound.set(round, [task]);
   }
   const batches = new Map<number, CopyTask[][]>();
   for (const [round, tasks] of byRound) {
@@ -146,6 +158,8 @@ export class CopyJobService {
   private readonly waiters = new Map<string, Array<() => void>>();
   /** Chunks that copy tasks running in this process are about to write. */
   private readonly pending = new Set<string>();
+  /** Jobs this process has failed: its own copy tasks of those stop at once. */
+  private readonly ended = new Set<string>();
 
   constructor(private readonly deps: CopyJobDeps) {}
 
@@ -344,39 +358,45 @@ export class CopyJobService {
       }
     }
     const writtenHere: ChunkLocation[] = [];
-    // Tasks still running when a job fails are not cancelled. Each one looks at the job's state
-    // now and then and at its end; finding it ended, it removes all it wrote, since the job's
-    // clean-up may already have passed by.
-    let lastCheck = Date.now();
-    const stillRunning = async (force: boolean) => {
-      if (!force && Date.now() - lastCheck < STATE_CHECK_MS) return;
-      lastCheck = Date.now();
-      const current = await this.job(jobId);
-      if (current.state === 'running') return;
-      await mapLimit(writtenHere, 16, (at) => this.deps.chunks.remove(at));
-      throw new Error(`copy job ${jobId} has ${current.state}; stopping batch ${batch} of round ${round}`);
+    /** The SHA-256 the sled reported for each target chunk this batch wrote. */
+    const checksums: Record<string, string> = {};
+    // Tasks still running when a job fails are not cancelled. Each one learns that the job ended
+    // from this process's own catch handler at once, or from the batch's next progress report
+    // (the report is conditional on the job running), and stops; the batch's last report then
+    // finds the job ended and the batch removes all it wrote, since the job's clean-up may
+    // already have passed by.
+    const stillRunning = (): void => {
+      if (progress.running && !this.ended.has(jobId)) return;
+      throw new Error(`copy job ${jobId} has ended; stopping batch ${batch} of round ${round}`);
     };
+    let settled: Array<PromiseSettledResult<void>>;
     try {
       // Settle every task before returning: a task left running would copy after the check below.
-      const settled = await Promise.allSettled(
+      settled = await Promise.allSettled(
         tasks.map(async (task) => {
           await failpoint('copy-task', { jobId, taskId: task.id, round, batch });
           for (const chunk of task.chunks) {
             const from = this.location(job, task.from, task.partition, chunk);
             const to = this.location(job, task.to, task.partition, chunk);
-            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, () => stillRunning(false));
-            await transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes));
+            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, async () => stillRunning());
+            const reported = await transient(`copy chunk ${chunk} of partition ${task.partition}`, () =>
+              this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes),
+            );
             writtenHere.push(to);
+            await failpoint('chunk-copied', { jobId, to, kind: task.to.kind });
+            if (task.to.kind === 'target') {
+              // S3 answers a copy with the SHA-256 it stored; a store that does not (fauxqs 2.4.1) is asked once.
+              const sha256 = reported ?? (await transient('verify a chunk', () => this.deps.chunks.sha256(to)));
+              if (sha256 === undefined) throw new TransientCopyError(`chunk ${to.key} on sled ${to.sled} is missing right after its copy`);
+              checksums[`${to.sled}/${to.key}`] = sha256;
+            }
             this.wrote(to);
             progress.chunk();
-            await stillRunning(false);
+            stillRunning();
           }
           progress.task(task.round, task.to.kind === 'intermediary');
         }),
       );
-      await stillRunning(true);
-      const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
-      if (failed) throw failed.reason;
     } finally {
       // What this batch did not write is no longer on its way: waiting children go back to asking the sled.
       for (const task of tasks) {
@@ -385,58 +405,92 @@ export class CopyJobService {
           this.pending.delete(`${to.sled}/${to.key}`);
         }
       }
-      await progress.flush();
     }
+    const failed = settled.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+    // Recorded before the last report, so that a job failing meanwhile finds the record and removes it.
+    const recorded = !failed && Object.keys(checksums).length > 0;
+    if (recorded) {
+      await transient('record verified chunks', () => this.deps.verified.put(jobId, round, batch, checksums));
+      await failpoint('batch-recorded', { jobId, round, batch });
+    }
+    // The last report counts what is left and says whether the job still runs.
+    if (!(await progress.report()) || this.ended.has(jobId)) {
+      await mapLimit(writtenHere, 16, (at) => this.deps.chunks.remove(at));
+      if (recorded) await this.deps.verified.remove(jobId, [{ round, batch }]);
+      throw new Error(`copy job ${jobId} has ended; batch ${batch} of round ${round} removed the ${writtenHere.length} chunks it wrote`);
+    }
+    if (failed) throw failed.reason;
     return { tasks: tasks.length, chunks: writtenHere.length };
   }
 
   /**
    * Finalize state: every target chunk must match the snapshot's SHA-256; only then are the
-   * targets' chunk maps written and the volumes marked available.
+   * volumes marked available. The SHA-256 of each target chunk is the one its sled reported
+   * right after the copy, recorded by the copy batch; a chunk with none recorded counts as a
+   * mismatch. Each target partition's head-node metadata and chunk maps are written as soon as
+   * its own chunks check out: a volume in `creating` serves nothing, and if any other chunk
+   * fails, the catch removes them with the volume's data.
    */
   async finalize(jobId: string): Promise<{ verifiedChunks: number }> {
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const partitions = new Map((await this.snapshotPartitions(snapshot)).map((p) => [p.partition, p]));
+    // Each batch's record is read once, when the first of its target tasks is checked.
+    const batchOf = new Map<CopyTask, { round: number; batch: number }>();
+    for (const [round, batches] of batchesOf(plan)) batches.forEach((tasks, batch) => tasks.forEach((task) => batchOf.set(task, { round, batch })));
+    const records = new Map<string, Promise<Record<string, string> | undefined>>();
+    const recordOf = (task: CopyTask) => {
+      const { round, batch } = batchOf.get(task)!;
+      let record = records.get(`${round}/${batch}`);
+      if (!record) records.set(`${round}/${batch}`, (record = transient('read verified chunks', () => this.deps.verified.get(jobId, round, batch))));
+      return record;
+    };
     const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target');
-    const checks = targetTasks.flatMap((task) => task.chunks.map((chunk) => ({ task, chunk })));
-    await mapLimit(checks, VERIFY_CONCURRENCY, async ({ task, chunk }) => {
-      const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
-      const actual = await transient('verify a chunk', () => this.deps.chunks.sha256(this.location(job, task.to, task.partition, chunk)));
-      if (!expected || actual !== expected) {
-        throw new ChecksumMismatchError(
-          `target ${job.volumeIds[(task.to as { target: number }).target]} partition ${task.partition} chunk ${chunk}: ` +
-            `SHA-256 ${actual ?? 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
-        );
-      }
-    });
-    await failpoint('finalize', { jobId });
-    await mapLimit(targetTasks, 16, async (task) => {
+    let verifiedChunks = 0;
+    await mapLimit(targetTasks, FINALIZE_CONCURRENCY, async (task) => {
       const target = task.to as Extract<CopyNode, { kind: 'target' }>;
+      const volumeId = job.volumeIds[target.target]!;
+      const record = await recordOf(task);
       const chunks: Record<string, ChunkRef> = {};
       for (const chunk of task.chunks) {
         const at = this.location(job, task.to, task.partition, chunk);
-        chunks[String(chunk)] = { ...at, sha256: partitions.get(task.partition)!.chunks[String(chunk)]!.sha256 };
+        const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
+        const actual = record?.[`${at.sled}/${at.key}`];
+        if (!expected || actual !== expected) {
+          throw new ChecksumMismatchError(
+            `target ${volumeId} partition ${task.partition} chunk ${chunk}: ` +
+              `SHA-256 ${actual === undefined ? 'never verified' : actual || 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
+          );
+        }
+        chunks[String(chunk)] = { ...at, sha256: expected };
       }
-      const volumeId = job.volumeIds[target.target]!;
+      verifiedChunks += task.chunks.length;
       // Both head-node replicas of the target partition start from the copied chunks.
       const meta = await this.deps.metas.createIfAbsent(initialMeta(volumeId, task.partition, this.deps.sledCount));
-      for (const replica of [meta.primary, meta.secondary]) {
-        await this.deps.chunkMaps.put({ volumeId, partition: task.partition, replicaId: replica.replicaId, baseOp: 0, chunks, version: 1 }, undefined);
-      }
+      await Promise.all(
+        [meta.primary, meta.secondary].map((replica) =>
+          this.deps.chunkMaps.put({ volumeId, partition: task.partition, replicaId: replica.replicaId, baseOp: 0, chunks, version: 1 }, undefined),
+        ),
+      );
     });
+    await failpoint('finalize', { jobId });
     await mapLimit(job.volumeIds, 16, async (volumeId) => {
       const volume = await this.deps.volumes.get(volumeId);
       if (volume?.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'available', this.now());
     });
     await this.deps.jobs.update(jobId, { progress: { ...(await this.job(jobId)).progress, targetsVerified: job.volumeIds.length } });
-    return { verifiedChunks: checks.length };
+    return { verifiedChunks };
   }
 
-  /** Clean-up state: removes the intermediaries; the job has succeeded. */
+  /** Clean-up state: removes the intermediaries, by the keys the plan gave them; the job has succeeded. */
   async cleanUp(jobId: string): Promise<{ objectsRemoved: number }> {
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
-    const objectsRemoved = await transient('remove intermediaries', () => this.deps.chunks.removePrefix(`copy-jobs/${jobId}/`));
+    const intermediaries = plan.tasks
+      .filter((task) => task.to.kind === 'intermediary')
+      .flatMap((task) => task.chunks.map((chunk) => this.location(job, task.to, task.partition, chunk)));
+    const objectsRemoved = await transient('remove intermediaries', () => this.deps.chunks.removeAll(intermediaries));
+    const batches = [...batchesOf(plan)].flatMap(([round, split]) => split.map((_, batch) => ({ round, batch })));
+    await transient('remove verified-chunk records', () => this.deps.verified.remove(jobId, batches));
     await this.deps.jobs.update(jobId, {
       state: 'succeeded',
       finishedAt: this.now().toISOString(),
@@ -448,6 +502,12 @@ export class CopyJobService {
   /** Catch: the job and its volumes are failed; intermediaries and partial targets are removed. */
   async fail(jobId: string, error: { Error?: string; Cause?: string } | undefined): Promise<void> {
     const job = await this.job(jobId);
+    this.ended.add(jobId);
+    // Children waiting for a parent chunk wake up and find the job ended (or, another job's, wait again).
+    for (const [key, wakes] of this.waiters) {
+      this.waiters.delete(key);
+      for (const wake of wakes) wake();
+    }
     const cause = typeof error?.Cause === 'string' ? describeCause(error.Cause) : undefined;
     // Failed first: tasks still running see it after each copy and stop (see copyBatch).
     await this.deps.jobs.update(jobId, {

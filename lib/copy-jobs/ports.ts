@@ -7,8 +7,12 @@ export interface CopyJobRepository {
   get(jobId: string): Promise<CopyJob | undefined>;
   /** Claims a clientToken for a job; returns the job id that holds it (ours or an earlier one). */
   claimToken(snapshotId: string, clientToken: string, jobId: string): Promise<string>;
-  /** Adds to the progress counters. */
-  addProgress(jobId: string, delta: Partial<CopyJobProgress>): Promise<void>;
+  /**
+   * Adds to the progress counters and to the finished tasks per round, in one conditional
+   * write that succeeds only while the job is `running`; returns false (adding nothing) once
+   * the job has ended or does not exist.
+   */
+  reportProgress(jobId: string, delta: ProgressDelta): Promise<boolean>;
   /** Sets fields; `state` only moves from `running`. */
   update(
     jobId: string,
@@ -19,14 +23,35 @@ export interface CopyJobRepository {
   setExecution(jobId: string, executionArn: string): Promise<void>;
   /** Replaces the progress counters, whatever the job's state. */
   setProgress(jobId: string, progress: CopyJobProgress): Promise<void>;
-  /** Counts one finished task of `round`, so the job can tell which rounds are done. */
-  addRoundTask(jobId: string, round: number): Promise<void>;
+}
+
+/** What a copy batch adds to its job's progress in one report. */
+export interface ProgressDelta {
+  readonly chunksCopied: number;
+  readonly bytesCopied: number;
+  readonly intermediariesCreated: number;
+  /** Finished tasks by (1-based) round, so the job can tell which rounds are done. */
+  readonly roundTasks: Readonly<Record<number, number>>;
 }
 
 /** Where plans are kept between the Plan state and the copy tasks (S3). */
 export interface PlanStore {
   put(jobId: string, plan: CopyPlan): Promise<void>;
   get(jobId: string): Promise<CopyPlan>;
+}
+
+/**
+ * The SHA-256 of each target chunk a copy batch wrote, as the store reported it right after
+ * the copy: one record per batch, written before the batch reports success. Finalize checks
+ * them against the snapshot instead of asking the sleds about every chunk again.
+ */
+export interface VerifiedChunkRecords {
+  /** Records a batch's target chunks: `${sled}/${key}` → SHA-256 (hex). */
+  put(jobId: string, round: number, batch: number, checksums: Readonly<Record<string, string>>): Promise<void>;
+  /** A batch's record, or undefined if it has none. */
+  get(jobId: string, round: number, batch: number): Promise<Record<string, string> | undefined>;
+  /** Removes these batches' records (those already gone are no error). */
+  remove(jobId: string, batches: ReadonlyArray<{ readonly round: number; readonly batch: number }>): Promise<void>;
 }
 
 /** One state transition of an execution, as the Step Functions console lists it. */

@@ -38,11 +38,18 @@ interface Statement {
   Resource: unknown;
 }
 
-/** Every statement of every policy attached to the handler's role. */
+/**
+ * Every statement of every policy attached to the handler's role: its inline policy, and the
+ * managed "OverflowPolicy" CDK moves statements to once the inline one grows too large.
+ */
 function statementsOf(handler: string): Statement[] {
   const roleId = idOf(stateless.functions[handler]!.role);
   return Object.values(resources)
-    .filter((r) => r.Type === 'AWS::IAM::Policy' && JSON.stringify(r.Properties.Roles).includes(JSON.stringify({ Ref: roleId })))
+    .filter(
+      (r) =>
+        (r.Type === 'AWS::IAM::Policy' || r.Type === 'AWS::IAM::ManagedPolicy') &&
+        JSON.stringify(r.Properties.Roles ?? []).includes(JSON.stringify({ Ref: roleId })),
+    )
     .flatMap((policy) => policy.Properties.PolicyDocument.Statement as Statement[]);
 }
 

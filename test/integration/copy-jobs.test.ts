@@ -2,10 +2,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TransientCopyError } from '../../lib/copy-jobs/errors.js';
 import { armFailpoint } from '../../lib/faults.js';
 import { createAwsClients } from '../../lib/aws/clients.js';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { createHash } from 'node:crypto';
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { call } from '../support/http.js';
 import { useLocalCloud } from '../support/local-cloud.js';
-import { jobEnded, readVolume, snapshotOf } from '../support/copy-jobs.js';
+import { eventually, jobEnded, readVolume, snapshotOf } from '../support/copy-jobs.js';
 import { pattern } from '../support/write-path.js';
 
 const KIB = 1024;
@@ -110,6 +111,114 @@ describe('copy jobs', () => {
     }
     const events = (await call(apiUrl, 'GET', `/copy-jobs/${started.body.jobId}/events`)).body.events;
     expect(events.map((e: any) => e.state)).toContain('Mark the job failed and clean up');
+  });
+
+  /** Waits until the execution itself has ended (the catch handler finishes after the job reads failed). */
+  async function executionEnded(jobId: string): Promise<string> {
+    const { apiUrl } = cloud();
+    return eventually(`the execution of ${jobId}`, async () => {
+      const events = (await call(apiUrl, 'GET', `/copy-jobs/${jobId}/events`)).body.events as Array<{ type: string }>;
+      return events.map((e) => e.type).find((type) => /^Execution(Succeeded|Failed|Aborted|TimedOut)$/.test(type));
+    });
+  }
+
+  /** Everything the job may have left on the sleds: intermediaries, verified-chunk records, target data. */
+  async function leftovers(jobId: string, volumeIds: readonly string[]): Promise<string[]> {
+    const { config } = cloud();
+    const clients = createAwsClients(config);
+    const left: string[] = [];
+    try {
+      for (const Bucket of config.sledBuckets) {
+        for (const Prefix of [`copy-jobs/${jobId}/`, ...volumeIds.map((volumeId) => `volumes/${volumeId}/`)]) {
+          const listed = await clients.s3.send(new ListObjectsV2Command({ Bucket, Prefix }));
+          left.push(...(listed.Contents ?? []).map((object) => `${Bucket}/${object.Key}`));
+        }
+      }
+    } finally {
+      clients.destroy();
+    }
+    return left;
+  }
+
+  it.each(['intermediary', 'target'] as const)(
+    'fails the job with a checksum mismatch when an %s chunk is corrupted after its copy, and leaves nothing behind',
+    async (kind) => {
+      const { apiUrl, config } = cloud();
+      const clients = createAwsClients(config);
+      let corrupted = 0;
+      disarm.push(
+        armFailpoint('chunk-copied', async (context) => {
+          if (context.kind !== kind || corrupted > 0) return;
+          corrupted++;
+          // The sled now holds other bytes under the chunk's key, with their own (correct) SHA-256.
+          const at = context.to as { sled: number; key: string };
+          const garbage = pattern(64 * KIB, 99);
+          await clients.s3.send(
+            new PutObjectCommand({
+              Bucket: config.sledBuckets[at.sled],
+              Key: at.key,
+              Body: garbage,
+              ChecksumSHA256: createHash('sha256').update(garbage).digest('base64'),
+            }),
+          );
+        }),
+      );
+      try {
+        const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 9, maxSourceFanout: 2 });
+        const job = await jobEnded(apiUrl, started.body.jobId);
+        expect(corrupted).toBe(1);
+        expect(job.state).toBe('failed');
+        expect(job.error).toMatch(/Sleds\.ChecksumMismatch: .*does not match the snapshot's/);
+        await executionEnded(started.body.jobId);
+        for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
+      } finally {
+        clients.destroy();
+      }
+    },
+  );
+
+  it('refuses to finalize when a batch left no record of its verified chunks', async () => {
+    const { apiUrl, config } = cloud();
+    const clients = createAwsClients(config);
+    let dropped = 0;
+    disarm.push(
+      armFailpoint('batch-recorded', async (context) => {
+        if (dropped++ > 0) return;
+        await clients.s3.send(
+          new DeleteObjectCommand({ Bucket: config.sledBuckets[0], Key: `copy-jobs/${String(context.jobId)}/verified/${String(context.round)}-${String(context.batch)}.json` }),
+        );
+      }),
+    );
+    try {
+      const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 4, maxSourceFanout: 2 });
+      const job = await jobEnded(apiUrl, started.body.jobId);
+      expect(dropped).toBeGreaterThan(0);
+      expect(job.state).toBe('failed');
+      expect(job.error).toMatch(/Sleds\.ChecksumMismatch: .*never verified/);
+      await executionEnded(started.body.jobId);
+      for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
+      expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
+    } finally {
+      clients.destroy();
+    }
+  });
+
+  it('marks no target available when finalize dies after its checks, and leaves nothing behind', async () => {
+    const { apiUrl } = cloud();
+    disarm.push(
+      armFailpoint('finalize', () => {
+        throw new Error('injected: finalize crashed');
+      }),
+    );
+    const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 5, maxSourceFanout: 2 });
+    const job = await jobEnded(apiUrl, started.body.jobId);
+    expect(job.state).toBe('failed');
+    expect(job.error).toMatch(/finalize crashed/);
+    await executionEnded(started.body.jobId);
+    for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
+    expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
   });
 
   it('refuses reads and writes to a target while it is creating, then serves it as a full volume', async () => {
