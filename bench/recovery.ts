@@ -111,7 +111,9 @@ interface CloudHost {
   stop(): Promise<void>;
 }
 
-const CLOUD_OPTIONS = { port: 0, sledCount: SLED_COUNT, flushEveryOps: 0, checkpointEveryOps: NEVER } as const;
+// Head leases off: the writers are spread over two service instances (two processes) on one
+// partition, as on AWS, where the stacks turn leases off too.
+const CLOUD_OPTIONS = { port: 0, sledCount: SLED_COUNT, flushEveryOps: 0, checkpointEveryOps: NEVER, headLeaseMs: 0 } as const;
 
 /** Worker entry: starts the embedded cloud, reports its config, stops it on request. */
 async function serveCloudInWorker(): Promise<void> {

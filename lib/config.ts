@@ -28,7 +28,7 @@ export const ENV = {
   checkpointEveryOps: 'SLEDS_CHECKPOINT_EVERY_OPS',
   /**
    * Milliseconds of the lease a process takes on a partition it writes steadily, so that it
-   * reads without asking the log (default 1000; 0 turns leases off, as the AWS stacks do:
+   * reads without asking the log (default 3000; 0 turns leases off, as the AWS stacks do:
    * API Gateway spreads a volume's requests over many Lambda instances). 0 or at least 400.
    */
   headLeaseMs: 'SLEDS_HEAD_LEASE_MS',
@@ -80,7 +80,7 @@ export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
 export const DEFAULT_CHECKPOINT_EVERY_OPS = 1024;
-export const DEFAULT_HEAD_LEASE_MS = 1000;
+export const DEFAULT_HEAD_LEASE_MS = 3000;
 /** A shorter lease would be mostly margin (lib/notes/partition-head.ts LEASE_MARGIN_MS). */
 export const MIN_HEAD_LEASE_MS = 400;
 

@@ -8,6 +8,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
+import { asBuffer } from './s3-bodies.js';
 import type { SledBandwidth } from '../sleds/bandwidth.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
 import { callAws, translateAwsError } from './aws-errors.js';
@@ -55,7 +56,7 @@ export class S3ChunkStore implements ChunkStore {
     const object = await s3(() =>
       this.client.send(new GetObjectCommand({ Bucket: this.bucket(at.sled), Key: at.key, Range: `bytes=${start}-${start + length - 1}` })),
     );
-    const bytes = Buffer.from(await object.Body!.transformToByteArray());
+    const bytes = asBuffer(await object.Body!.transformToByteArray());
     if (bytes.length !== length) throw new Error(`chunk ${at.key} returned ${bytes.length} bytes for a ${length}-byte range`);
     return bytes;
   }

@@ -1,4 +1,5 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { asBuffer } from './s3-bodies.js';
 import type { JournalStore, LogRef } from '../notes/ports.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
 import { translateAwsError } from './aws-errors.js';
@@ -49,7 +50,7 @@ export class S3JournalStore implements JournalStore {
           Range: `bytes=${start}-${start + length - 1}`,
         }),
       );
-      const bytes = Buffer.from(await object.Body!.transformToByteArray());
+      const bytes = asBuffer(await object.Body!.transformToByteArray());
       if (bytes.length !== length) {
         throw new Error(`note ${noteId} returned ${bytes.length} bytes for a ${length}-byte range`);
       }

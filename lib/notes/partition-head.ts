@@ -393,8 +393,8 @@ export class PartitionHead {
 
   /**
    * A head takes a lease with an append that follows its own previous op (it writes this
-   * partition steadily), unless a writer elsewhere asked for the log lately: every half lease
-   * it looks, and then lets its lease lapse for two lease lengths.
+   * partition steadily), unless a writer elsewhere asked for the log lately: once per lease
+   * length it looks, and then lets its lease lapse for two lease lengths.
    */
   private async mayClaimLease(log: LogRef, tail: Tail): Promise<boolean> {
     if (this.leaseMs <= 0 || !tail.mine) return false;
@@ -404,7 +404,7 @@ export class PartitionHead {
   private async noWriterWaits(log: LogRef): Promise<boolean> {
     const now = this.now();
     if (now < this.yieldUntil) return false;
-    if (now - this.wantedCheckedAt < this.leaseMs / 2) return true;
+    if (now - this.wantedCheckedAt < this.leaseMs) return true;
     this.wantedCheckedAt = now;
     const wanted = await this.deps.logs.leaseWantedAt(log);
     if (wanted !== undefined && wanted > now - 2 * this.leaseMs) {
@@ -535,10 +535,10 @@ export class PartitionHead {
     const meta = await this.loadMeta(false);
     if (!meta) return; // never written nor copied: the buffer's zeros are the answer
     if (this.held && this.meta === meta) {
-      // Under its lease a head reads through its view without asking the log. Half-way
-      // through, it extends the lease in the background; after the end, before reading.
+      // Under its lease a head reads through its view without asking the log. Near the end
+      // it extends the lease in the background; after the end, before reading.
       const left = this.held.trustedUntil - this.now();
-      if (left < this.leaseMs / 2) {
+      if (left < this.leaseMs / 3) {
         const renewal = this.renewLease(meta);
         if (left <= 0) await renewal;
       }

@@ -48,8 +48,8 @@ describe('config', () => {
     expect(() => loadServiceConfig({ ...FULL, [ENV.sledBandwidth]: '-5' })).toThrow(/SLEDS_SLED_BANDWIDTH must be a positive number/);
   });
 
-  it('reads the head lease length: 1000 ms by default, 0 for off, nothing shorter than 400', () => {
-    expect(loadServiceConfig(FULL).headLeaseMs).toBe(1000);
+  it('reads the head lease length: 3000 ms by default, 0 for off, nothing shorter than 400', () => {
+    expect(loadServiceConfig(FULL).headLeaseMs).toBe(3000);
     expect(loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: '0' }).headLeaseMs).toBe(0);
     expect(loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: '2500' }).headLeaseMs).toBe(2500);
     expect(() => loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: '200' })).toThrow(/SLEDS_HEAD_LEASE_MS must be 0 \(off\) or at least 400/);
