@@ -159,6 +159,8 @@ export class PartitionHead {
   private held: HeldLease | undefined;
   private renewing: Promise<void> | undefined;
   private wantedCheckedAt = 0;
+  /** Since when this head has held its lease without a lapse. */
+  private leaseRunSince = 0;
   /** A writer elsewhere asked for the log: no new lease before this. */
   private yieldUntil = 0;
 
@@ -404,7 +406,13 @@ export class PartitionHead {
   private async noWriterWaits(log: LogRef): Promise<boolean> {
     const now = this.now();
     if (now < this.yieldUntil) return false;
-    if (now - this.wantedCheckedAt < this.leaseMs) return true;
+    // Only a lease held without a break can keep a writer elsewhere out for good (one that
+    // lapses lets it in), so this head looks only once its lease has run a lease length.
+    if (!this.held || now >= this.held.trustedUntil) {
+      this.leaseRunSince = now;
+      return true;
+    }
+    if (now - this.leaseRunSince < this.leaseMs || now - this.wantedCheckedAt < this.leaseMs) return true;
     this.wantedCheckedAt = now;
     const wanted = await this.deps.logs.leaseWantedAt(log);
     if (wanted !== undefined && wanted > now - 2 * this.leaseMs) {
@@ -431,13 +439,20 @@ export class PartitionHead {
     return held !== undefined && this.meta === meta && this.baseKnown && this.index.lastOp === held.op && this.now() < held.trustedUntil;
   }
 
-  /** Extends the held lease (one at a time), unless a writer elsewhere waits for the log. */
+  /**
+   * Extends the held lease before it ends (one renewal at a time), unless a writer elsewhere
+   * waits for the log. A lease that ended stays ended: the next write takes a new one.
+   */
   private renewLease(meta: PartitionMeta): Promise<void> {
     this.renewing ??= (async () => {
       const held = this.held;
       if (!held) return;
       const log = this.logOf(meta.primary);
       const startedAt = this.now();
+      if (startedAt >= held.trustedUntil) {
+        this.held = undefined;
+        return;
+      }
       const renewed = (await this.noWriterWaits(log)) && (await this.deps.logs.renewLease(log, held.op, { holder: this.holder, until: held.until }, startedAt + this.leaseMs));
       if (this.held !== held) return; // an append took a newer lease meanwhile
       this.held = renewed ? { op: held.op, until: startedAt + this.leaseMs, trustedUntil: startedAt + this.leaseMs - LEASE_MARGIN_MS } : undefined;
@@ -531,21 +546,60 @@ export class PartitionHead {
     }
   }
 
+  /**
+   * Reads [offset, offset + length) of the volume (inside this partition) into a new buffer.
+   * Under a lease, when one note or one chunk holds the whole range, the buffer is that
+   * object's bytes as they came, with no copy (a read may be 4 MiB).
+   */
+  async readBuffer(offset: number, length: number): Promise<Buffer> {
+    const meta = this.meta;
+    if (meta && (await this.underLease(meta))) {
+      const single = this.singleSource({ meta, base: this.base, index: this.index }, offset, length);
+      if (single) {
+        try {
+          return await single();
+        } catch (error) {
+          if (!(error instanceof Error && error.name === 'NoSuchKey')) throw error;
+          this.forgetView(); // a flush collected it: the general path starts again from fresh metadata
+        }
+      }
+    }
+    const into = Buffer.alloc(length);
+    await this.read(offset, length, into, 0);
+    return into;
+  }
+
+  /** Under its lease a head reads through its view without asking the log; near the end it extends the lease in the background. */
+  private async underLease(meta: PartitionMeta): Promise<boolean> {
+    if (!this.held || this.meta !== meta) return false;
+    if (this.held.trustedUntil - this.now() < this.leaseMs / 3) void this.renewLease(meta);
+    return this.trusted(meta);
+  }
+
+  /** The one object read that yields the whole range, if there is one. */
+  private singleSource(view: HeadView, offset: number, length: number): (() => Promise<Buffer>) | undefined {
+    const extents = view.index.lookup(offset, length);
+    const only = extents[0];
+    if (extents.length === 1 && only && only.offset === offset && only.length === length) {
+      const { sled } = view.meta.primary;
+      const log = this.logOf(view.meta.primary);
+      return () => this.deps.journal.read(sled, log, only.noteId, offset - only.noteOffset, length);
+    }
+    if (extents.length > 0 || !view.base) return undefined;
+    const { chunkSizeBytes, start } = this.geometry;
+    const chunk = Math.floor((offset - start) / chunkSizeBytes);
+    const chunkStart = start + chunk * chunkSizeBytes;
+    const ref = view.base.chunks[String(chunk)];
+    if (!ref || offset + length > chunkStart + chunkSizeBytes) return undefined;
+    return () => this.deps.chunks.read(ref, offset - chunkStart, length);
+  }
+
   private async readOnce(offset: number, length: number, into: Buffer, at: number): Promise<void> {
     const meta = await this.loadMeta(false);
     if (!meta) return; // never written nor copied: the buffer's zeros are the answer
-    if (this.held && this.meta === meta) {
-      // Under its lease a head reads through its view without asking the log. Near the end
-      // it extends the lease in the background; after the end, before reading.
-      const left = this.held.trustedUntil - this.now();
-      if (left < this.leaseMs / 3) {
-        const renewal = this.renewLease(meta);
-        if (left <= 0) await renewal;
-      }
-      if (this.trusted(meta)) {
-        await this.readView({ meta, base: this.base, index: this.index, entries: [] }, offset, length, into, at);
-        return;
-      }
+    if (await this.underLease(meta)) {
+      await this.readView({ meta, base: this.base, index: this.index, entries: [] }, offset, length, into, at);
+      return;
     }
     // With a view already held, its objects are read while the log is asked what changed:
     // the answer almost always confirms the view, and the read then costs no extra round trip.

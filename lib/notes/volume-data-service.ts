@@ -174,9 +174,12 @@ export class VolumeDataService implements VolumeDataStore {
   async read(volumeId: string, offset: number, length: number): Promise<Buffer> {
     const volume = await this.availableVolume(volumeId, 'read from it');
     validateIo(volume, offset, length, 'read');
+    const slices = splitByPartition(volume, offset, length);
+    const [only] = slices;
+    if (slices.length === 1 && only) return this.head(volume, only.partition).readBuffer(only.offset, only.length);
     const buffer = Buffer.alloc(length);
     await Promise.all(
-      splitByPartition(volume, offset, length).map((slice) =>
+      slices.map((slice) =>
         this.head(volume, slice.partition).read(slice.offset, slice.length, buffer, slice.bufferOffset),
       ),
     );
