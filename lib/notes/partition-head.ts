@@ -395,11 +395,12 @@ export class PartitionHead {
 
   /**
    * A head takes a lease with an append that follows its own previous op (it writes this
-   * partition steadily), unless a writer elsewhere asked for the log lately: once per lease
+   * partition steadily) or starts the log, unless a writer elsewhere asked for the log lately: once per lease
    * length it looks, and then lets its lease lapse for two lease lengths.
    */
   private async mayClaimLease(log: LogRef, tail: Tail): Promise<boolean> {
-    if (this.leaseMs <= 0 || !tail.mine) return false;
+    // Following its own op, or starting the log: no sign of another writer.
+    if (this.leaseMs <= 0 || !(tail.mine || tail.op === 0)) return false;
     return this.noWriterWaits(log);
   }
 
