@@ -407,13 +407,13 @@ export class PartitionHead {
   private async noWriterWaits(log: LogRef): Promise<boolean> {
     const now = this.now();
     if (now < this.yieldUntil) return false;
-    // Only a lease held without a break can keep a writer elsewhere out for good (one that
-    // lapses lets it in), so this head looks only once its lease has run a lease length.
-    if (!this.held || now >= this.held.trustedUntil) {
-      this.leaseRunSince = now;
-      return true;
-    }
-    if (now - this.leaseRunSince < this.leaseMs || now - this.wantedCheckedAt < this.leaseMs) return true;
+    const lapsed = !this.held || now >= this.held.trustedUntil;
+    if (lapsed) this.leaseRunSince = now;
+    // A lease held without a break could keep a writer elsewhere out for good: it looks once
+    // the lease has run a lease length, and once a lease length after that. A new lease after
+    // a lapse needs no look (the writer got its chance), unless wantedCheckedAt was reset.
+    const due = this.wantedCheckedAt === 0 || (!lapsed && now - this.leaseRunSince >= this.leaseMs && now - this.wantedCheckedAt >= this.leaseMs);
+    if (!due) return true;
     this.wantedCheckedAt = now;
     const wanted = await this.deps.logs.leaseWantedAt(log);
     if (wanted !== undefined && wanted > now - 2 * this.leaseMs) {
@@ -441,8 +441,9 @@ export class PartitionHead {
   }
 
   /**
-   * Extends the held lease before it ends (one renewal at a time), unless a writer elsewhere
-   * waits for the log. A lease that ended stays ended: the next write takes a new one.
+   * Extends the held lease (one renewal at a time), unless a writer elsewhere waits for the
+   * log. It may have ended: every writer after a leased op ends that lease first, so a
+   * renewal that still finds it intact proves nobody appended since.
    */
   private renewLease(meta: PartitionMeta): Promise<void> {
     this.renewing ??= (async () => {
@@ -450,10 +451,8 @@ export class PartitionHead {
       if (!held) return;
       const log = this.logOf(meta.primary);
       const startedAt = this.now();
-      if (startedAt >= held.trustedUntil) {
-        this.held = undefined;
-        return;
-      }
+      // After the end a writer may be waiting to append: always look then.
+      if (startedAt >= held.trustedUntil) this.wantedCheckedAt = 0;
       const renewed = (await this.noWriterWaits(log)) && (await this.deps.logs.renewLease(log, held.op, { holder: this.holder, until: held.until }, startedAt + this.leaseMs));
       if (this.held !== held) return; // an append took a newer lease meanwhile
       this.held = renewed ? { op: held.op, until: startedAt + this.leaseMs, trustedUntil: startedAt + this.leaseMs - LEASE_MARGIN_MS } : undefined;
@@ -570,10 +569,17 @@ export class PartitionHead {
     return into;
   }
 
-  /** Under its lease a head reads through its view without asking the log; near the end it extends the lease in the background. */
+  /**
+   * Under its lease a head reads through its view without asking the log. Near the end it
+   * extends the lease in the background; after the end, before reading.
+   */
   private async underLease(meta: PartitionMeta): Promise<boolean> {
     if (!this.held || this.meta !== meta) return false;
-    if (this.held.trustedUntil - this.now() < this.leaseMs / 3) void this.renewLease(meta);
+    const left = this.held.trustedUntil - this.now();
+    if (left < this.leaseMs / 3) {
+      const renewal = this.renewLease(meta);
+      if (left <= 0) await renewal;
+    }
     return this.trusted(meta);
   }
 
