@@ -553,7 +553,7 @@ export class PartitionHead {
    */
   async readBuffer(offset: number, length: number): Promise<Buffer> {
     const meta = this.meta;
-    if (meta && (await this.underLease(meta))) {
+    if (meta && this.underLease(meta)) {
       const single = this.singleSource({ meta, base: this.base, index: this.index }, offset, length);
       if (single) {
         try {
@@ -570,16 +570,13 @@ export class PartitionHead {
   }
 
   /**
-   * Under its lease a head reads through its view without asking the log. Near the end it
-   * extends the lease in the background; after the end, before reading.
+   * Under its lease a head reads through its view without asking the log. Near the end, and
+   * after it, it extends the lease in the background; a read after the end meanwhile asks
+   * the log as any other process would (one query beside its object reads).
    */
-  private async underLease(meta: PartitionMeta): Promise<boolean> {
+  private underLease(meta: PartitionMeta): boolean {
     if (!this.held || this.meta !== meta) return false;
-    const left = this.held.trustedUntil - this.now();
-    if (left < this.leaseMs / 3) {
-      const renewal = this.renewLease(meta);
-      if (left <= 0) await renewal;
-    }
+    if (this.held.trustedUntil - this.now() < this.leaseMs / 3) void this.renewLease(meta);
     return this.trusted(meta);
   }
 
@@ -604,7 +601,7 @@ export class PartitionHead {
   private async readOnce(offset: number, length: number, into: Buffer, at: number): Promise<void> {
     const meta = await this.loadMeta(false);
     if (!meta) return; // never written nor copied: the buffer's zeros are the answer
-    if (await this.underLease(meta)) {
+    if (this.underLease(meta)) {
       await this.readView({ meta, base: this.base, index: this.index, entries: [] }, offset, length, into, at);
       return;
     }
