@@ -5,6 +5,7 @@ import {
   PutCommand,
   QueryCommand,
   UpdateCommand,
+  type QueryCommandInput,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
 import type {
@@ -78,26 +79,22 @@ abstract class PartitionsTable {
     protected readonly tableName: string,
   ) {}
 
-  /** The keys of every item under one partition key. */
-  protected async queryKeys(pk: string): Promise<Array<{ pk: string; sk: string }>> {
-    const keys: Array<{ pk: string; sk: string }> = [];
+  /** Every item a query finds, across its pages. */
+  protected async queryAll(input: Omit<QueryCommandInput, 'TableName' | 'ExclusiveStartKey'>): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
     let start: Record<string, unknown> | undefined;
     do {
-      const page = await dynamo(() =>
-        this.documents.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk',
-            ExpressionAttributeValues: { ':pk': pk },
-            ProjectionExpression: 'pk, sk',
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) keys.push({ pk: item.pk as string, sk: item.sk as string });
+      const page = await dynamo(() => this.documents.send(new QueryCommand({ ...input, TableName: this.tableName, ExclusiveStartKey: start })));
+      items.push(...(page.Items ?? []));
       start = page.LastEvaluatedKey;
     } while (start);
-    return keys;
+    return items;
+  }
+
+  /** The keys of every item under one partition key. */
+  protected async queryKeys(pk: string): Promise<Array<{ pk: string; sk: string }>> {
+    const items = await this.queryAll({ KeyConditionExpression: 'pk = :pk', ExpressionAttributeValues: { ':pk': pk }, ProjectionExpression: 'pk, sk' });
+    return items.map((item) => ({ pk: item.pk as string, sk: item.sk as string }));
   }
 }
 
@@ -168,26 +165,8 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
   }
 
   private async byVolume(volumeId: string): Promise<Array<Record<string, unknown>>> {
-    const items: Array<Record<string, unknown>> = [];
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo(() =>
-        this.documents.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: BY_VOLUME,
-            KeyConditionExpression: 'volumeId = :v',
-            ExpressionAttributeValues: { ':v': volumeId },
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      items.push(...(page.Items ?? []));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return items;
+    return this.queryAll({ IndexName: BY_VOLUME, KeyConditionExpression: 'volumeId = :v', ExpressionAttributeValues: { ':v': volumeId } });
   }
-
 
   private async deleteKeys(keys: Array<{ pk: string; sk: string }>): Promise<void> {
     await deleteKeys(this.documents, this.tableName, keys);
@@ -317,66 +296,44 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
   }
 
   async changesSince(log: LogRef, afterOp: number): Promise<LogChanges> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      // Everything but the chunk map's chunks: the reader fetches those only when the version moved.
+      ProjectionExpression: '#sk, #kind, #op, #epoch, #noteId, #offset, #length, #sha256, #version',
+      ExpressionAttributeNames: {
+        '#sk': 'sk',
+        '#kind': 'kind',
+        '#op': 'op',
+        '#epoch': 'epoch',
+        '#noteId': 'noteId',
+        '#offset': 'offset',
+        '#length': 'length',
+        '#sha256': 'sha256',
+        '#version': 'version',
+      },
+      ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': AFTER_LOG },
+      ConsistentRead: true,
+    });
     const entries: LogEntry[] = [];
     let chunkMapVersion: number | undefined;
     let retired = false;
-    let start: Record<string, unknown> | undefined;
-    do {
-      const page = await dynamo(() =>
-        this.documents.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-            // Everything but the chunk map's chunks: the reader fetches those only when the version moved.
-            ProjectionExpression: '#sk, #kind, #op, #epoch, #noteId, #offset, #length, #sha256, #version',
-            ExpressionAttributeNames: {
-              '#sk': 'sk',
-              '#kind': 'kind',
-              '#op': 'op',
-              '#epoch': 'epoch',
-              '#noteId': 'noteId',
-              '#offset': 'offset',
-              '#length': 'length',
-              '#sha256': 'sha256',
-              '#version': 'version',
-            },
-            ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': AFTER_LOG },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) {
-        if (item.sk === CHUNKS) chunkMapVersion = item.version as number;
-        else if (item.sk === RETIRED) retired = true;
-        else if (String(item.sk).startsWith('op#')) entries.push(toEntry(item));
-      }
-      start = page.LastEvaluatedKey;
-    } while (start);
+    for (const item of items) {
+      if (item.sk === CHUNKS) chunkMapVersion = item.version as number;
+      else if (item.sk === RETIRED) retired = true;
+      else if (String(item.sk).startsWith('op#')) entries.push(toEntry(item));
+    }
     return { entries, chunkMapVersion, retired };
   }
 
   async range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]> {
-    const entries: LogEntry[] = [];
-    let start: Record<string, unknown> | undefined;
     const upper = uptoOp ?? 10 ** OP_DIGITS - 1;
-    if (upper <= afterOp) return entries;
-    do {
-      const page = await dynamo(() =>
-        this.documents.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-            ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': opSk(upper) },
-            ConsistentRead: true,
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) entries.push(toEntry(item));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return entries;
+    if (upper <= afterOp) return [];
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
+      ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': opSk(upper) },
+      ConsistentRead: true,
+    });
+    return items.map(toEntry);
   }
 
 }
