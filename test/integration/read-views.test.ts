@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedError } from '../../lib/errors.js';
 import { createServices, type Services } from '../../lib/wiring.js';
+import type { LocalCloud } from '../../lib/local/local-cloud.js';
 import { useLocalCloud } from '../support/local-cloud.js';
 import { pattern } from '../support/write-path.js';
 
@@ -23,33 +24,43 @@ function countCommands(clients: Services['clients']): Map<string, number> {
   return counts;
 }
 
+/** Two service instances on one cloud: two processes of the same deployment. */
+function useTwoProcesses(cloud: () => LocalCloud): () => readonly [Services, Services] {
+  let pair: [Services, Services] | undefined;
+  beforeAll(() => {
+    pair = [createServices(cloud().config), createServices(cloud().config)];
+  });
+  afterAll(() => pair?.forEach((services) => services.clients.destroy()));
+  return () => {
+    if (!pair) throw new Error('the processes have not started');
+    return pair;
+  };
+}
+
+/** The first write after a failover is fenced (its head held the old epoch); a client retries it. */
+const writeRetrying = (services: Services, volumeId: string, offset: number, data: Buffer) =>
+  services.data.write(volumeId, offset, data).catch((error: unknown) => {
+    if (!(error instanceof FencedError)) throw error;
+    return services.data.write(volumeId, offset, data);
+  });
+
 /**
  * A process keeps a view of each partition it reads (chunk map and extent index) and checks
  * it with one query per read. These tests change the partition from another process — writes,
  * flushes that collect the objects the view names, a failover — and the reader must follow.
  */
 describe('a reader that keeps its view of a partition', () => {
-  const cloud = useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 2 });
+  const processes = useTwoProcesses(useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 2 }));
   let writer: Services;
   let reader: Services;
-
   beforeAll(() => {
-    writer = createServices(cloud().config);
-    reader = createServices(cloud().config);
-  });
-  afterAll(() => {
-    writer.clients.destroy();
-    reader.clients.destroy();
+    [writer, reader] = processes();
   });
 
   async function volumeWith(model: Buffer) {
     const volume = await writer.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
     const write = async (offset: number, data: Buffer) => {
-      // The first write after a failover is fenced (its head held the old epoch); a client retries it.
-      await writer.data.write(volume.volumeId, offset, data).catch((error: unknown) => {
-        if (!(error instanceof FencedError)) throw error;
-        return writer.data.write(volume.volumeId, offset, data);
-      });
+      await writeRetrying(writer, volume.volumeId, offset, data);
       data.copy(model, offset);
     };
     await write(0, pattern(SIZE, 1));
@@ -104,17 +115,11 @@ describe('a reader that keeps its view of a partition', () => {
  */
 describe('a head that holds a lease on its partition', () => {
   const LEASE_MS = 400;
-  const cloud = useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headLeaseMs: LEASE_MS });
+  const processes = useTwoProcesses(useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headLeaseMs: LEASE_MS }));
   let holder: Services;
   let other: Services;
-
   beforeAll(() => {
-    holder = createServices(cloud().config);
-    other = createServices(cloud().config);
-  });
-  afterAll(() => {
-    holder.clients.destroy();
-    other.clients.destroy();
+    [holder, other] = processes();
   });
 
   /** A volume the holder wrote twice (the second write takes the lease); returns the model. */
@@ -128,12 +133,6 @@ describe('a head that holds a lease on its partition', () => {
     }
     return { volumeId: volume.volumeId, model };
   }
-
-  const writeRetrying = async (services: Services, volumeId: string, offset: number, data: Buffer) =>
-    services.data.write(volumeId, offset, data).catch((error: unknown) => {
-      if (!(error instanceof FencedError)) throw error;
-      return services.data.write(volumeId, offset, data);
-    });
 
   it('reads under its lease with no DynamoDB call at all, its own new writes included', async () => {
     const { volumeId, model } = await leased();
