@@ -44,7 +44,7 @@ const MINUTE = 60;
  * wait up to 2 minutes for a pipelined parent, so it gets Lambda's full 15 minutes; the
  * planner holds the whole fan-out tree in memory, hence the most memory.
  */
-const TASK_SIZING: Readonly<Record<keyof typeof COPY_JOB_TASKS, HandlerSizing>> = {
+export const TASK_SIZING: Readonly<Record<keyof typeof COPY_JOB_TASKS, HandlerSizing>> = {
   plan: { memoryMb: 3008, timeoutSeconds: 5 * MINUTE },
   copyBatch: { memoryMb: 1024, timeoutSeconds: 15 * MINUTE },
   finalize: { memoryMb: 1769, timeoutSeconds: 15 * MINUTE },

@@ -4,6 +4,7 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sfn from 'aws-cdk-lib/aws-stepfunctions';
 import * as tasks from 'aws-cdk-lib/aws-stepfunctions-tasks';
 import { Construct } from 'constructs';
+import { TASK_SIZING } from '../handlers.js';
 import { COPY_BATCH_CONCURRENCY, COPY_ERRORS, COPY_JOB_STATES, type CopyJobTask } from '../../lib/copy-jobs/states.js';
 
 export interface CopyJobStateMachineProps {
@@ -42,12 +43,16 @@ function invoke(
   scope: Construct,
   state: string,
   fn: IFunction,
+  timeoutSeconds: number,
   payload: Record<string, string>,
   resultPath: string | typeof sfn.JsonPath.DISCARD = sfn.JsonPath.DISCARD,
 ): tasks.LambdaInvoke {
   const task = new tasks.LambdaInvoke(scope, state, {
     stateName: state,
     lambdaFunction: fn,
+    // The function's own timeout, stated: aws-local-stepfunctions otherwise stops a task after 60 s,
+    // and a copy batch may wait for a pipelined parent longer than that.
+    taskTimeout: sfn.Timeout.duration(Duration.seconds(timeoutSeconds)),
     payload: sfn.TaskInput.fromObject(payload),
     // The function's return value is the state's result: no Lambda envelope to unwrap.
     payloadResponseOnly: true,
@@ -78,9 +83,9 @@ export class CopyJobStateMachine extends Construct {
   constructor(scope: Construct, id: string, props: CopyJobStateMachineProps) {
     super(scope, id);
     const { functions } = props;
-    const plan = invoke(this, COPY_JOB_STATES.plan, functions.plan, { 'jobId.$': '$.jobId' }, '$.plan');
+    const plan = invoke(this, COPY_JOB_STATES.plan, functions.plan, TASK_SIZING.plan.timeoutSeconds, { 'jobId.$': '$.jobId' }, '$.plan');
 
-    const copyBatch = invoke(this, COPY_JOB_STATES.copyBatch, functions.copyBatch, {
+    const copyBatch = invoke(this, COPY_JOB_STATES.copyBatch, functions.copyBatch, TASK_SIZING.copyBatch.timeoutSeconds, {
       'jobId.$': '$.jobId',
       'round.$': '$.round',
       'batch.$': '$.batch',
@@ -111,12 +116,12 @@ export class CopyJobStateMachine extends Construct {
       resultPath: sfn.JsonPath.DISCARD,
     }).itemProcessor(batches);
 
-    const finalize = invoke(this, COPY_JOB_STATES.finalize, functions.finalize, { 'jobId.$': '$.jobId' });
-    const cleanUp = invoke(this, COPY_JOB_STATES.cleanUp, functions.cleanUp, { 'jobId.$': '$.jobId' });
+    const finalize = invoke(this, COPY_JOB_STATES.finalize, functions.finalize, TASK_SIZING.finalize.timeoutSeconds, { 'jobId.$': '$.jobId' });
+    const cleanUp = invoke(this, COPY_JOB_STATES.cleanUp, functions.cleanUp, TASK_SIZING.cleanUp.timeoutSeconds, { 'jobId.$': '$.jobId' });
     const job = new sfn.Parallel(this, COPY_JOB_STATES.job, { stateName: COPY_JOB_STATES.job, resultPath: sfn.JsonPath.DISCARD });
     job.branch(plan.next(rounds).next(finalize).next(cleanUp));
 
-    const markFailed = invoke(this, COPY_JOB_STATES.markFailed, functions.markFailed, { 'jobId.$': '$.jobId', 'error.$': '$.error' });
+    const markFailed = invoke(this, COPY_JOB_STATES.markFailed, functions.markFailed, TASK_SIZING.markFailed.timeoutSeconds, { 'jobId.$': '$.jobId', 'error.$': '$.error' });
     const failed = new sfn.Fail(this, COPY_JOB_STATES.failed, {
       stateName: COPY_JOB_STATES.failed,
       error: 'CopyJobFailed',

@@ -36,6 +36,7 @@ function toWorkflowEvent(event: EventLog): WorkflowEvent {
 export class LocalWorkflowRunner implements WorkflowRunner {
   private machine: StateMachine | undefined;
   private readonly executions = new Map<string, Execution>();
+  private readonly running = new Set<Promise<void>>();
 
   constructor(
     private readonly handlers: Readonly<Record<CopyJobTask, () => Promise<TaskHandler>>>,
@@ -65,7 +66,7 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     if (existing) return { executionArn: existing.executionArn };
     const tasks = Object.keys(COPY_JOB_TASKS) as CopyJobTask[];
     const handlers = Object.fromEntries(
-      await Promise.all(tasks.map(async (task) => [COPY_JOB_TASKS[task].state, await this.handlers[task]()] as const)),
+      await Promise.all(tasks.map(async (task) => [COPY_JOB_TASKS[task].state, this.tracked(await this.handlers[task]())] as const)),
     );
     const retryIntervalOverrides =
       this.options.retryIntervalMs === undefined
@@ -92,8 +93,26 @@ export class LocalWorkflowRunner implements WorkflowRunner {
     return [...(this.executions.get(name)?.events ?? [])];
   }
 
-  /** Waits for every execution started so far to end. */
+  /**
+   * A handler whose runs are remembered until they settle: a task the runner timed out goes
+   * on running (as a Lambda would until its own timeout), and `drain` must wait for it too.
+   */
+  private tracked(handler: TaskHandler): TaskHandler {
+    return (input) => {
+      const running = handler(input);
+      const settled = running.then(
+        () => undefined,
+        () => undefined,
+      );
+      this.running.add(settled);
+      void settled.then(() => this.running.delete(settled));
+      return running;
+    };
+  }
+
+  /** Waits for every execution started so far to end, and for every task run still going. */
   async drain(): Promise<void> {
     await Promise.all([...this.executions.values()].map((execution) => execution.finished));
+    while (this.running.size > 0) await Promise.all([...this.running]);
   }
 }

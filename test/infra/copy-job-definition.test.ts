@@ -4,6 +4,7 @@ import { StateMachine } from 'aws-local-stepfunctions';
 import { describe, expect, it } from 'vitest';
 import { CopyJobStateMachine } from '../../infra/constructs/copy-job-state-machine.js';
 import { localFunctionArn, resolveJoin, synthesizeCopyJobDefinition } from '../../infra/copy-job-definition.js';
+import { TASK_SIZING } from '../../infra/handlers.js';
 import { COPY_ERRORS, COPY_BATCH_CONCURRENCY, COPY_JOB_STATES, COPY_JOB_TASKS, type CopyJobTask } from '../../lib/copy-jobs/states.js';
 import { LocalWorkflowRunner, type TaskHandler } from '../../lib/local/local-workflow-runner.js';
 import { synthSleds, type CfnResource } from './support.js';
@@ -82,6 +83,12 @@ describe('one copy-job definition', () => {
     const states = allStates(deployed);
     expect([...states.keys()].sort()).toEqual(Object.values(COPY_JOB_STATES).sort());
     for (const task of TASKS) expect(states.get(COPY_JOB_TASKS[task].state)!.Resource).toBe(localFunctionArn(task));
+  });
+
+  it('gives each task its function\'s own timeout, not the local runner\'s 60 s default', () => {
+    const states = allStates(deployed);
+    for (const task of TASKS) expect(states.get(COPY_JOB_TASKS[task].state)!.TimeoutSeconds).toBe(TASK_SIZING[task].timeoutSeconds);
+    expect(TASK_SIZING.copyBatch.timeoutSeconds).toBeGreaterThan(60);
   });
 
   it('runs the batches of a round as a Distributed Map of Standard child executions, the rounds one at a time', () => {
