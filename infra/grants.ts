@@ -128,7 +128,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // The plan goes to sled 0, the progress counters to the job.
   'plan-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] }, objects: { write: ['plans'] } },
   // Copies from the snapshot or an intermediary to an intermediary or a target; a target chunk's
-  // SHA-256 comes with the copy's answer on S3, else from a HeadObject of it (emulators); the
+  // SHA-256 comes with the copy's answer on S3, else from a HeadObject of it (an unpatched fauxqs); the
   // batch records them under the job's prefix. A straggler of a failed job removes what it wrote.
   'copy-partition-batch': {
     tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] },

@@ -379,13 +379,15 @@ export class CopyJobService {
             const from = this.location(job, task.from, task.partition, chunk);
             const to = this.location(job, task.to, task.partition, chunk);
             if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, async () => stillRunning());
+            await failpoint('chunk-copying', { jobId, from, to, kind: task.to.kind, fromKind: task.from.kind });
             const reported = await transient(`copy chunk ${chunk} of partition ${task.partition}`, () =>
               this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes),
             );
             writtenHere.push(to);
             await failpoint('chunk-copied', { jobId, to, kind: task.to.kind });
             if (task.to.kind === 'target') {
-              // S3 answers a copy with the SHA-256 it stored; a store that does not (fauxqs 2.4.1) is asked once.
+              // S3 answers a copy with the SHA-256 of what it stored (so does fauxqs with scripts/patch-emulators.mjs);
+              // a store that does not (fauxqs unpatched) is asked once.
               const sha256 = reported ?? (await transient('verify a chunk', () => this.deps.chunks.sha256(to)));
               if (sha256 === undefined) throw new TransientCopyError(`chunk ${to.key} on sled ${to.sled} is missing right after its copy`);
               checksums[`${to.sled}/${to.key}`] = sha256;

@@ -140,18 +140,27 @@ describe('copy jobs', () => {
     return left;
   }
 
-  it.each(['intermediary', 'target'] as const)(
-    'fails the job with a checksum mismatch when an %s chunk is corrupted after its copy, and leaves nothing behind',
-    async (kind) => {
+  // A target chunk is checked against the SHA-256 the sled reports for the copy that wrote it
+  // (CopyObject's answer), so what is caught is a copy that stored other bytes than the
+  // snapshot's: its source, an intermediary, was corrupted after its own copy, or just before
+  // the target's copy read it.
+  it.each([
+    ['an', 'intermediary', 'after its copy', 'chunk-copied', 'to'],
+    ['a', 'target', 'as it is copied (its source changes)', 'chunk-copying', 'from'],
+  ] as const)(
+    'fails the job with a checksum mismatch when %s %s chunk is corrupted %s, and leaves nothing behind',
+    async (_article, kind, _when, failpointName, corrupt) => {
       const { apiUrl, config } = cloud();
       const clients = createAwsClients(config);
       let corrupted = 0;
       disarm.push(
-        armFailpoint('chunk-copied', async (context) => {
+        armFailpoint(failpointName, async (context) => {
           if (context.kind !== kind || corrupted > 0) return;
+          // Never the snapshot's own chunks, which the other tests share.
+          if (corrupt === 'from' && context.fromKind !== 'intermediary') return;
           corrupted++;
           // The sled now holds other bytes under the chunk's key, with their own (correct) SHA-256.
-          const at = context.to as { sled: number; key: string };
+          const at = context[corrupt] as { sled: number; key: string };
           const garbage = pattern(64 * KIB, 99);
           await clients.s3.send(
             new PutObjectCommand({
