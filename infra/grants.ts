@@ -140,9 +140,10 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     listSleds: true,
   },
   // The batches' records of verified target checksums (a missing one must read as NoSuchKey, not
-  // AccessDenied: hence ListBucket), then the targets' chunk maps and states.
+  // AccessDenied: hence ListBucket), then the targets' head-node items (metadata and chunk maps,
+  // BatchWriteItem) and states.
   'finalize-copy-job': {
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['PutItem'], volumes: ['GetItem', 'UpdateItem'] },
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['BatchWriteItem'], volumes: ['GetItem', 'UpdateItem'] },
     objects: { read: ['plans', 'intermediaries'] },
     listSleds: true,
   },
