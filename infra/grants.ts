@@ -128,7 +128,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // The plan goes to sled 0, the progress counters to the job.
   'plan-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] }, objects: { write: ['plans'] } },
   // Copies from the snapshot or an intermediary to an intermediary or a target; a target chunk's
-  // SHA-256 comes with the copy's answer on S3, else from a HeadObject of it (emulators); the
+  // SHA-256 comes with the copy's answer on S3, else from a HeadObject of it (an unpatched fauxqs); the
   // batch records them under the job's prefix. A straggler of a failed job removes what it wrote.
   'copy-partition-batch': {
     tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] },
@@ -140,9 +140,10 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     listSleds: true,
   },
   // The batches' records of verified target checksums (a missing one must read as NoSuchKey, not
-  // AccessDenied: hence ListBucket), then the targets' chunk maps and states.
+  // AccessDenied: hence ListBucket), then the targets' head-node items (metadata and chunk maps,
+  // BatchWriteItem) and states.
   'finalize-copy-job': {
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['PutItem'], volumes: ['GetItem', 'UpdateItem'] },
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['BatchWriteItem'], volumes: ['GetItem', 'UpdateItem'] },
     objects: { read: ['plans', 'intermediaries'] },
     listSleds: true,
   },

@@ -17,11 +17,14 @@ import type {
   ChunkMap,
   ChunkMapStore,
   LogRef,
+  NewPartition,
+  NewPartitionWriter,
   NoteLogStore,
   PartitionMeta,
   PartitionMetaStore,
   TailEntry,
 } from '../notes/ports.js';
+import { failpoint } from '../faults.js';
 import { TABLES } from '../resources.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
@@ -71,7 +74,8 @@ const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', ca
 
 /**
  * The partitions table holds partition metadata, note logs and idempotency records. Every
- * write to it is a single-item conditional write: the design needs no transactions.
+ * write to it is a single-item conditional write: the design needs no transactions. The one
+ * exception is a brand-new partition nobody can reach yet (putNewPartitions), written in batches.
  */
 abstract class PartitionsTable {
   constructor(
@@ -99,7 +103,18 @@ abstract class PartitionsTable {
 }
 
 /** Partition metadata: placement of the two replicas and the epoch. */
-export class DynamoDbPartitionMetaStore extends PartitionsTable implements PartitionMetaStore {
+export class DynamoDbPartitionMetaStore extends PartitionsTable implements PartitionMetaStore, NewPartitionWriter {
+
+  /**
+   * Unconditional puts, 25 items per BatchWriteItem, for partitions no writer can reach yet
+   * (see NewPartitionWriter): first every metadata item, then every chunk map. The items are
+   * the ones createIfAbsent and DynamoDbChunkMapStore.put write.
+   */
+  async putNewPartitions(partitions: readonly NewPartition[]): Promise<void> {
+    await putItems(this.documents, this.tableName, partitions.map(({ meta }) => ({ ...metaKey(meta.volumeId, meta.partition), ...meta })));
+    await failpoint('new-partitions-half-written', { partitions: partitions.length });
+    await putItems(this.documents, this.tableName, partitions.flatMap(({ chunkMaps }) => chunkMaps.map(chunkMapItem)));
+  }
 
   async get(volumeId: string, partition: number): Promise<PartitionMeta | undefined> {
     const { Item } = await dynamo(() =>
@@ -188,6 +203,29 @@ async function deleteKeys(documents: DynamoDBDocumentClient, tableName: string, 
     }
   }
 
+}
+
+const chunkMapItem = (map: ChunkMap) => ({ pk: logPk(map), sk: CHUNKS, ...map });
+
+/** BatchWriteItem requests in flight at once for putItems. */
+const PUT_BATCH_CONCURRENCY = 8;
+
+/** Unconditional puts, 25 per BatchWriteItem, resending unprocessed items with backoff as deleteKeys does. */
+async function putItems(documents: DynamoDBDocumentClient, tableName: string, items: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  const batches: Array<Array<Record<string, unknown>>> = [];
+  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
+  let next = 0;
+  const worker = async () => {
+    for (let batch = batches[next++]; batch; batch = batches[next++]) {
+      let requests = batch.map((Item) => ({ PutRequest: { Item } }));
+      for (let attempt = 0; requests.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        const result = await dynamo(() => documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } })));
+        requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(PUT_BATCH_CONCURRENCY, batches.length) }, worker));
 }
 
 /** The note logs, one per replica incarnation, keyed on the zero-padded op number. */

@@ -3,7 +3,7 @@ import { BackendUnavailableError, ConcurrentModificationError } from '../errors.
 import { failpoint } from '../faults.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import { initialMeta } from '../notes/partition-head.js';
-import type { ChunkMapStore, ChunkRef, PartitionMetaStore } from '../notes/ports.js';
+import type { ChunkRef, NewPartition, NewPartitionWriter } from '../notes/ports.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
 import type { SnapshotRepository } from '../snapshots/ports.js';
 import { SnapshotNotFoundError } from '../snapshots/snapshot-service.js';
@@ -24,8 +24,8 @@ export interface CopyJobDeps {
   readonly volumes: VolumeRepository;
   /** Everything that holds a volume's data, to remove partial targets of a failed job. */
   readonly volumeData: readonly VolumeDataStore[];
-  readonly chunkMaps: ChunkMapStore;
-  readonly metas: PartitionMetaStore;
+  /** Writes the verified targets' head-node items in batches. */
+  readonly newPartitions: NewPartitionWriter;
   readonly chunks: ChunkStore;
   readonly runner: () => WorkflowRunner;
   readonly sledCount: number;
@@ -46,7 +46,7 @@ export interface PlannedRounds {
 
 const MAX_BATCH_TASKS = 32;
 const PARENT_WAIT_MS = 120_000;
-/** Target partitions finalize verifies (and then writes the head-node items of) at once. */
+/** Target partitions finalize verifies at once (reading the batches' records). */
 const FINALIZE_CONCURRENCY = 32;
 /** How often a batch reports its progress and so learns whether its job still runs. */
 const PROGRESS_REPORT_MS = 1000;
@@ -379,13 +379,15 @@ export class CopyJobService {
             const from = this.location(job, task.from, task.partition, chunk);
             const to = this.location(job, task.to, task.partition, chunk);
             if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, async () => stillRunning());
+            await failpoint('chunk-copying', { jobId, from, to, kind: task.to.kind, fromKind: task.from.kind });
             const reported = await transient(`copy chunk ${chunk} of partition ${task.partition}`, () =>
               this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes),
             );
             writtenHere.push(to);
             await failpoint('chunk-copied', { jobId, to, kind: task.to.kind });
             if (task.to.kind === 'target') {
-              // S3 answers a copy with the SHA-256 it stored; a store that does not (fauxqs 2.4.1) is asked once.
+              // S3 answers a copy with the SHA-256 of what it stored (so does fauxqs with scripts/patch-emulators.mjs);
+              // a store that does not (fauxqs unpatched) is asked once.
               const sha256 = reported ?? (await transient('verify a chunk', () => this.deps.chunks.sha256(to)));
               if (sha256 === undefined) throw new TransientCopyError(`chunk ${to.key} on sled ${to.sled} is missing right after its copy`);
               checksums[`${to.sled}/${to.key}`] = sha256;
@@ -426,15 +428,22 @@ export class CopyJobService {
   /**
    * Finalize state: every target chunk must match the snapshot's SHA-256; only then are the
    * volumes marked available. The SHA-256 of each target chunk is the one its sled reported
-   * right after the copy, recorded by the copy batch; a chunk with none recorded counts as a
-   * mismatch. Each target partition's head-node metadata and chunk maps are written as soon as
-   * its own chunks check out: a volume in `creating` serves nothing, and if any other chunk
-   * fails, the catch removes them with the volume's data.
+   * for the copy that wrote it, recorded by the copy batch; a chunk with none recorded counts
+   * as a mismatch. Once every chunk checks out, the head-node items of the target partitions
+   * (metadata, then both replicas' chunk maps) are written in batches, unconditionally: a
+   * volume in `creating` serves nothing and no writer touches it, and a retry writes the same
+   * items again. A volume that is no longer `creating` (a retry after some were marked
+   * available) gets no writes. A crash anywhere before the volumes are marked available leaves
+   * them `creating`, and the job's catch removes their data, head-node items included.
    */
   async finalize(jobId: string): Promise<{ verifiedChunks: number }> {
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const partitions = new Map((await this.snapshotPartitions(snapshot)).map((p) => [p.partition, p]));
+    const creating = new Set<string>();
+    await mapLimit(job.volumeIds, 16, async (volumeId) => {
+      if ((await this.deps.volumes.get(volumeId))?.state === 'creating') creating.add(volumeId);
+    });
     // Each batch's record is read once, when the first of its target tasks is checked.
     const batchOf = new Map<CopyTask, { round: number; batch: number }>();
     for (const [round, batches] of batchesOf(plan)) batches.forEach((tasks, batch) => tasks.forEach((task) => batchOf.set(task, { round, batch })));
@@ -447,6 +456,7 @@ export class CopyJobService {
     };
     const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target');
     let verifiedChunks = 0;
+    const verified: NewPartition[] = [];
     await mapLimit(targetTasks, FINALIZE_CONCURRENCY, async (task) => {
       const target = task.to as Extract<CopyNode, { kind: 'target' }>;
       const volumeId = job.volumeIds[target.target]!;
@@ -465,18 +475,27 @@ export class CopyJobService {
         chunks[String(chunk)] = { ...at, sha256: expected };
       }
       verifiedChunks += task.chunks.length;
+      if (!creating.has(volumeId)) return;
       // Both head-node replicas of the target partition start from the copied chunks.
-      const meta = await this.deps.metas.createIfAbsent(initialMeta(volumeId, task.partition, this.deps.sledCount));
-      await Promise.all(
-        [meta.primary, meta.secondary].map((replica) =>
-          this.deps.chunkMaps.put({ volumeId, partition: task.partition, replicaId: replica.replicaId, baseOp: 0, chunks, version: 1 }, undefined),
-        ),
-      );
+      const meta = initialMeta(volumeId, task.partition, this.deps.sledCount);
+      verified.push({
+        meta,
+        chunkMaps: [meta.primary, meta.secondary].map((replica) => ({
+          volumeId,
+          partition: task.partition,
+          replicaId: replica.replicaId,
+          baseOp: 0,
+          chunks,
+          version: 1,
+        })),
+      });
     });
+    await transient('write the targets\' head-node items', () => this.deps.newPartitions.putNewPartitions(verified));
     await failpoint('finalize', { jobId });
     await mapLimit(job.volumeIds, 16, async (volumeId) => {
       const volume = await this.deps.volumes.get(volumeId);
       if (volume?.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'available', this.now());
+      await failpoint('target-available', { jobId, volumeId });
     });
     await this.deps.jobs.update(jobId, { progress: { ...(await this.job(jobId)).progress, targetsVerified: job.volumeIds.length } });
     return { verifiedChunks };

@@ -185,3 +185,20 @@ export interface ChunkMapStore {
   /** Stores `map` if the stored version is `expectedVersion` (absent: no map yet); false otherwise. */
   put(map: ChunkMap, expectedVersion: number | undefined): Promise<boolean>;
 }
+
+/** A brand-new partition's head-node items: its metadata and the first chunk map of each replica. */
+export interface NewPartition {
+  readonly meta: PartitionMeta;
+  readonly chunkMaps: readonly ChunkMap[];
+}
+
+/**
+ * Writes the head-node items of partitions that nobody else can touch yet (a copy target while
+ * its volume is `creating`), many items per request and unconditionally: writing the same
+ * items again changes nothing. Every metadata item is written before any chunk map, so a chunk
+ * map never exists without the metadata that names its replica (what removing a volume's data
+ * goes by).
+ */
+export interface NewPartitionWriter {
+  putNewPartitions(partitions: readonly NewPartition[]): Promise<void>;
+}

@@ -2,6 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TransientCopyError } from '../../lib/copy-jobs/errors.js';
 import { armFailpoint } from '../../lib/faults.js';
 import { createAwsClients } from '../../lib/aws/clients.js';
+import { DynamoDbChunkMapStore, DynamoDbPartitionMetaStore } from '../../lib/aws/dynamodb-partition-store.js';
 import { createHash } from 'node:crypto';
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { call } from '../support/http.js';
@@ -140,18 +141,27 @@ describe('copy jobs', () => {
     return left;
   }
 
-  it.each(['intermediary', 'target'] as const)(
-    'fails the job with a checksum mismatch when an %s chunk is corrupted after its copy, and leaves nothing behind',
-    async (kind) => {
+  // A target chunk is checked against the SHA-256 the sled reports for the copy that wrote it
+  // (CopyObject's answer), so what is caught is a copy that stored other bytes than the
+  // snapshot's: its source, an intermediary, was corrupted after its own copy, or just before
+  // the target's copy read it.
+  it.each([
+    ['an', 'intermediary', 'after its copy', 'chunk-copied', 'to'],
+    ['a', 'target', 'as it is copied (its source changes)', 'chunk-copying', 'from'],
+  ] as const)(
+    'fails the job with a checksum mismatch when %s %s chunk is corrupted %s, and leaves nothing behind',
+    async (_article, kind, _when, failpointName, corrupt) => {
       const { apiUrl, config } = cloud();
       const clients = createAwsClients(config);
       let corrupted = 0;
       disarm.push(
-        armFailpoint('chunk-copied', async (context) => {
+        armFailpoint(failpointName, async (context) => {
           if (context.kind !== kind || corrupted > 0) return;
+          // Never the snapshot's own chunks, which the other tests share.
+          if (corrupt === 'from' && context.fromKind !== 'intermediary') return;
           corrupted++;
           // The sled now holds other bytes under the chunk's key, with their own (correct) SHA-256.
-          const at = context.to as { sled: number; key: string };
+          const at = context[corrupt] as { sled: number; key: string };
           const garbage = pattern(64 * KIB, 99);
           await clients.s3.send(
             new PutObjectCommand({
@@ -219,6 +229,69 @@ describe('copy jobs', () => {
     await executionEnded(started.body.jobId);
     for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
     expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
+  });
+
+  it('leaves no head-node item behind when finalize dies between the targets\' metadata and their chunk maps', async () => {
+    const { apiUrl, config } = cloud();
+    const clients = createAwsClients(config);
+    const metas = new DynamoDbPartitionMetaStore(clients.documents, config.tables.partitions);
+    let written = 0;
+    disarm.push(
+      armFailpoint('new-partitions-half-written', (context) => {
+        written = Number(context.partitions);
+        throw new Error('injected: finalize crashed while writing head-node items');
+      }),
+    );
+    try {
+      const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 3, maxSourceFanout: 2 });
+      const job = await jobEnded(apiUrl, started.body.jobId);
+      expect(job.state).toBe('failed');
+      expect(job.error).toMatch(/finalize crashed while writing/);
+      expect(written).toBeGreaterThan(0);
+      await executionEnded(started.body.jobId);
+      for (const volumeId of started.body.volumeIds) {
+        expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
+        expect(await metas.listPartitions(volumeId)).toEqual([]);
+      }
+      expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
+    } finally {
+      clients.destroy();
+    }
+  });
+
+  it('retries finalize after it marked a target available without writing over that target again', async () => {
+    const { apiUrl, config } = cloud();
+    const clients = createAwsClients(config);
+    const chunkMaps = new DynamoDbChunkMapStore(clients.documents, config.tables.partitions);
+    let available: string | undefined;
+    disarm.push(
+      armFailpoint('target-available', async (context) => {
+        if (available) return;
+        available = String(context.volumeId);
+        // The target is available now and may change (a flush moves its chunk map on); then finalize dies.
+        const log = { volumeId: available, partition: 0, replicaId: 'r1' };
+        const map = await chunkMaps.get(log);
+        expect(map?.version).toBe(1);
+        expect(await chunkMaps.put({ ...map!, version: 2 }, 1)).toBe(true);
+        throw new TransientCopyError('injected: finalize timed out after marking a target available');
+      }),
+    );
+    try {
+      const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 3, maxSourceFanout: 2 });
+      const job = await jobEnded(apiUrl, started.body.jobId);
+      expect(job.state, job.error).toBe('succeeded');
+      expect(available).toBeDefined();
+      const events = (await call(apiUrl, 'GET', `/copy-jobs/${started.body.jobId}/events`)).body.events;
+      expect(events.filter((e: any) => e.type === 'StateRetried' && e.state === 'Verify the targets and mark them available')).not.toEqual([]);
+      // The retry wrote the head-node items of the targets still creating again, and none of the available one's.
+      expect((await chunkMaps.get({ volumeId: available!, partition: 0, replicaId: 'r1' }))?.version).toBe(2);
+      for (const volumeId of started.body.volumeIds) {
+        expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('available');
+        expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+      }
+    } finally {
+      clients.destroy();
+    }
   });
 
   it('refuses reads and writes to a target while it is creating, then serves it as a full volume', async () => {
