@@ -395,8 +395,8 @@ export class PartitionHead {
 
   /**
    * A head takes a lease with an append that follows its own previous op (it writes this
-   * partition steadily) or starts the log, unless a writer elsewhere asked for the log lately: once per lease
-   * length it looks, and then lets its lease lapse for two lease lengths.
+   * partition steadily) or starts the log, unless a writer elsewhere asked for the log
+   * lately; then it lets its lease lapse for two lease lengths.
    */
   private async mayClaimLease(log: LogRef, tail: Tail): Promise<boolean> {
     // Following its own op, or starting the log: no sign of another writer.
