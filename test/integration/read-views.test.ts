@@ -45,6 +45,38 @@ const writeRetrying = (services: Services, volumeId: string, offset: number, dat
   });
 
 /**
+ * Reads [0, before.length) over and over until stopped. A read that began after `acknowledge()`
+ * must return `after`; one that began before may return either. Throws on anything else.
+ */
+function readContinuously(services: Services, volumeId: string, before: Buffer, after: Buffer) {
+  let acknowledged = false;
+  let reading = true;
+  let reads = 0;
+  const loop = (async () => {
+    while (reading) {
+      const mustSeeWrite = acknowledged;
+      const got = await services.data.read(volumeId, 0, before.length);
+      reads++;
+      if (!(got.equals(after) || (!mustSeeWrite && got.equals(before)))) {
+        throw new Error(`read ${reads} returned bytes that are neither the old nor the acknowledged ones`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+  })();
+  return {
+    acknowledge: () => {
+      acknowledged = true;
+    },
+    /** Stops, rethrows a failed read, and returns how many reads there were. */
+    stop: async () => {
+      reading = false;
+      await loop;
+      return reads;
+    },
+  };
+}
+
+/**
  * A process keeps a view of each partition it reads (chunk map and extent index) and checks
  * it with one query per read. These tests change the partition from another process — writes,
  * flushes that collect the objects the view names, a failover — and the reader must follow.
@@ -164,32 +196,18 @@ describe('a head that holds a lease on its partition', () => {
   it('yields to a writer elsewhere while it keeps reading and renewing', async () => {
     const { volumeId, model } = await leased();
     const data = pattern(4 * KIB, 4);
-    const after = Buffer.from(model.subarray(0, 16 * KIB));
+    const before = model.subarray(0, 16 * KIB);
+    const after = Buffer.from(before);
     data.copy(after, 4 * KIB);
-    let acknowledged = false;
-    let reading = true;
-    let reads = 0;
-    const reader = (async () => {
-      while (reading) {
-        // A read that began after the write was acknowledged must see it; one before may or may not.
-        const mustSeeWrite = acknowledged;
-        const got = await holder.data.read(volumeId, 0, 16 * KIB);
-        reads++;
-        const ok = got.equals(after) || (!mustSeeWrite && got.equals(model.subarray(0, 16 * KIB)));
-        if (!ok) throw new Error(`read ${reads} returned bytes that are neither the old nor the acknowledged ones`);
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-    })();
+    const reader = readContinuously(holder, volumeId, before, after);
     try {
       await new Promise((resolve) => setTimeout(resolve, 2 * LEASE_MS)); // renewals happen meanwhile
       await writeRetrying(other, volumeId, 4 * KIB, data);
-      acknowledged = true;
+      reader.acknowledge();
       await new Promise((resolve) => setTimeout(resolve, 100));
     } finally {
-      reading = false;
+      expect(await reader.stop()).toBeGreaterThan(10);
     }
-    await reader;
-    expect(reads).toBeGreaterThan(10);
     expect((await holder.data.read(volumeId, 0, 16 * KIB)).equals(after)).toBe(true);
   }, 20_000);
 
@@ -200,29 +218,16 @@ describe('a head that holds a lease on its partition', () => {
     const data = pattern(8 * KIB, 5);
     const after = Buffer.from(model);
     data.copy(after, 32 * KIB);
-    let acknowledged = false;
-    let reading = true;
-    let reads = 0;
     // It keeps reading (and renewing its lease) through the failover and the write after it.
-    const reader = (async () => {
-      while (reading) {
-        const mustSeeWrite = acknowledged;
-        const got = await holder.data.read(volumeId, 0, SIZE);
-        reads++;
-        if (!(got.equals(after) || (!mustSeeWrite && got.equals(model)))) throw new Error(`read ${reads} returned stale bytes after the write`);
-        await new Promise((resolve) => setTimeout(resolve, 2));
-      }
-    })();
+    const reader = readContinuously(holder, volumeId, model, after);
     try {
       await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
       await other.rebuild.loseReplica(volumeId, 0, 'primary');
       await writeRetrying(other, volumeId, 32 * KIB, data);
-      acknowledged = true;
+      reader.acknowledge();
       await new Promise((resolve) => setTimeout(resolve, LEASE_MS));
     } finally {
-      reading = false;
+      expect(await reader.stop()).toBeGreaterThan(10);
     }
-    await reader;
-    expect(reads).toBeGreaterThan(10);
   }, 20_000);
 });
