@@ -26,6 +26,7 @@ import type {
 } from '../notes/ports.js';
 import { failpoint } from '../faults.js';
 import { TABLES } from '../resources.js';
+import { mapLimit } from '../notes/serial-queue.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const OP_DIGITS = 12;
@@ -188,45 +189,34 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
   }
 }
 
-async function deleteKeys(documents: DynamoDBDocumentClient, tableName: string, keys: Array<{ pk: string; sk: string }>): Promise<void> {
-  {
-    for (let i = 0; i < keys.length; i += 25) {
-      let requests = keys.slice(i, i + 25).map((Key) => ({ DeleteRequest: { Key } }));
-      // BatchWrite may hand back unprocessed items under load; resend them until none remain.
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-        const result = await dynamo(() =>
-          documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } })),
-        );
-        requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-      }
-    }
-  }
+/** BatchWriteItem requests in flight at once. */
+const BATCH_WRITE_CONCURRENCY = 8;
 
+/**
+ * Writes requests 25 per BatchWriteItem, a few batches at once; BatchWrite may hand back
+ * unprocessed items under load, which are resent with backoff until none remain.
+ */
+async function batchWrite(documents: DynamoDBDocumentClient, tableName: string, requests: ReadonlyArray<Record<string, unknown>>): Promise<void> {
+  const batches: Array<Array<Record<string, unknown>>> = [];
+  for (let i = 0; i < requests.length; i += 25) batches.push(requests.slice(i, i + 25));
+  await mapLimit(batches, BATCH_WRITE_CONCURRENCY, async (batch) => {
+    let pending = batch;
+    for (let attempt = 0; pending.length > 0; attempt++) {
+      if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+      const result = await dynamo(() => documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: pending } })));
+      pending = (result.UnprocessedItems?.[tableName] ?? []) as typeof pending;
+    }
+  });
 }
+
+const deleteKeys = (documents: DynamoDBDocumentClient, tableName: string, keys: ReadonlyArray<{ pk: string; sk: string }>) =>
+  batchWrite(documents, tableName, keys.map((Key) => ({ DeleteRequest: { Key } })));
+
+/** Unconditional puts. */
+const putItems = (documents: DynamoDBDocumentClient, tableName: string, items: ReadonlyArray<Record<string, unknown>>) =>
+  batchWrite(documents, tableName, items.map((Item) => ({ PutRequest: { Item } })));
 
 const chunkMapItem = (map: ChunkMap) => ({ pk: logPk(map), sk: CHUNKS, ...map });
-
-/** BatchWriteItem requests in flight at once for putItems. */
-const PUT_BATCH_CONCURRENCY = 8;
-
-/** Unconditional puts, 25 per BatchWriteItem, resending unprocessed items with backoff as deleteKeys does. */
-async function putItems(documents: DynamoDBDocumentClient, tableName: string, items: ReadonlyArray<Record<string, unknown>>): Promise<void> {
-  const batches: Array<Array<Record<string, unknown>>> = [];
-  for (let i = 0; i < items.length; i += 25) batches.push(items.slice(i, i + 25));
-  let next = 0;
-  const worker = async () => {
-    for (let batch = batches[next++]; batch; batch = batches[next++]) {
-      let requests = batch.map((Item) => ({ PutRequest: { Item } }));
-      for (let attempt = 0; requests.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-        const result = await dynamo(() => documents.send(new BatchWriteCommand({ RequestItems: { [tableName]: requests } })));
-        requests = (result.UnprocessedItems?.[tableName] ?? []) as typeof requests;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(PUT_BATCH_CONCURRENCY, batches.length) }, worker));
-}
 
 /** The note logs, one per replica incarnation, keyed on the zero-padded op number. */
 export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStore {
@@ -473,7 +463,7 @@ export class DynamoDbChunkMapStore extends PartitionsTable implements ChunkMapSt
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: logPk(map), sk: CHUNKS, ...map },
+          Item: chunkMapItem(map),
           ...(expectedVersion === undefined
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
             : { ConditionExpression: 'version = :expected', ExpressionAttributeValues: { ':expected': expectedVersion } }),
