@@ -4,6 +4,7 @@ import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
+import type { PartitionHead, PartitionView } from '../notes/partition-head.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
 import type { WorkQueue } from '../queues/ports.js';
 import { chunkSled } from '../sleds/placement.js';
@@ -90,28 +91,25 @@ export class FlushService {
     const { volume, meta } = await this.partition(volumeId, partition);
     if (!meta) return { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
     const primary = this.log(meta, 'primary');
-    const tail = (await this.deps.logs.tail(primary))?.op ?? 0;
-    const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, tail));
+    const head = this.deps.data.head(volume, partition);
     const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
     const before = await this.deps.chunkMaps.get(primary);
+    const { view, target } = await this.viewToFlush(head, meta, before, uptoOp);
     let flushed = before;
     const written: Record<string, ChunkRef> = {};
     const superseded: ChunkRef[] = [];
-    if (target > (before?.baseOp ?? 0)) {
+    if (view && target > (before?.baseOp ?? 0)) {
       // 1. The chunks the notes after the base touched, as of target, as new objects.
-      const head = this.deps.data.head(volume, partition);
-      const view = await head.viewAsOf(target);
-      const { entries } = view;
       const { chunkSizeBytes } = volume;
       const start = partition * chunkSizeBytes * volume.partitionChunks;
+      const partitionBytes = Math.min(chunkSizeBytes * volume.partitionChunks, volume.sizeBytes - start);
+      // The index's segments cover exactly what the notes after the base wrote.
       const touched = new Set<number>();
-      for (const entry of entries) {
-        if (entry.kind !== 'write') continue;
-        const first = Math.floor((entry.offset - start) / chunkSizeBytes);
-        const last = Math.floor((entry.offset + entry.length - 1 - start) / chunkSizeBytes);
+      for (const extent of view.index.lookup(start, partitionBytes)) {
+        const first = Math.floor((extent.offset - start) / chunkSizeBytes);
+        const last = Math.floor((extent.offset + extent.length - 1 - start) / chunkSizeBytes);
         for (let chunk = first; chunk <= last; chunk++) touched.add(chunk);
       }
-      const notes = new Map(entries.flatMap((entry) => (entry.kind === 'write' ? [[entry.noteId, entry] as const] : [])));
       await mapLimit([...touched], 8, async (chunk) => {
         const chunkStart = start + chunk * chunkSizeBytes;
         const length = Math.min(chunkSizeBytes, volume.sizeBytes - chunkStart);
@@ -119,8 +117,8 @@ export class FlushService {
         // A chunk that one note wrote whole, and nothing else: that note's object is the chunk,
         // so the sled copies it and its digest is the note's. Sequential writers land here.
         const extents = view.index.lookup(chunkStart, length);
-        const note = extents.length === 1 ? notes.get(extents[0]!.noteId) : undefined;
-        if (view.meta && note && note.offset === chunkStart && note.length === length) {
+        const note = extents.length === 1 ? extents[0] : undefined;
+        if (view.meta && note?.sha256 && note.noteOffset === chunkStart && note.noteLength === length && note.length === length) {
           await this.deps.journal.copyToChunk({ sled: view.meta.primary.sled, log: head.logOf(view.meta.primary) }, note.noteId, at);
           written[String(chunk)] = { ...at, sha256: note.sha256 };
           return;
@@ -145,6 +143,7 @@ export class FlushService {
         throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
       flushed = next;
+      head.adoptFlushed(before, next);
       for (const [chunk, ref] of Object.entries(before?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
       await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
     }
@@ -175,6 +174,31 @@ export class FlushService {
     // 4. Garbage: old checkpoints, chunk versions nothing refers to, notes every replica flushed.
     const collected = await this.collect(meta, records, superseded);
     return { flushedOp: targetOp, chunksWritten: Object.keys(written).length, ...(checkpoint ? { checkpoint } : {}), ...collected };
+  }
+
+  /**
+   * What a flush works from. When this process's head holds the partition's lease, its view
+   * is the log: the flush takes it as it is (up to the head's newest op, which may be past
+   * `uptoOp`) and reads the notes' payloads from the head's memory. Otherwise the flush reads
+   * the log up to `uptoOp` and the notes from the journal.
+   */
+  private async viewToFlush(
+    head: PartitionHead,
+    meta: PartitionMeta,
+    base: ChunkMap | undefined,
+    uptoOp: number,
+  ): Promise<{ view: PartitionView | undefined; target: number }> {
+    const { volumeId, partition } = meta;
+    const baseOp = base?.baseOp ?? 0;
+    const trusted = await head.trustedView();
+    if (trusted?.meta?.primary.replicaId === meta.primary.replicaId && trusted.meta.epoch === meta.epoch && trusted.index.afterOp === baseOp) {
+      const newest = trusted.index.lastOp;
+      // A snapshot that holds the flush below the head's newest op needs the log up to its op.
+      if ((await this.heldAt(volumeId, partition, newest)) === newest) return { view: trusted, target: newest };
+    }
+    const tail = (await this.deps.logs.tail(this.log(meta, 'primary')))?.op ?? 0;
+    const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, tail));
+    return { view: target > baseOp ? await head.viewAsOf(target) : undefined, target };
   }
 
   private async checkpointAt(meta: PartitionMeta, op: number, chunks: Readonly<Record<string, ChunkRef>>): Promise<CheckpointRecord> {

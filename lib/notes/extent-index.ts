@@ -10,6 +10,9 @@ export interface ExtentSource {
   readonly noteId: string;
   /** Volume offset at which the note's payload begins. */
   readonly noteOffset: number;
+  /** The note's whole length and SHA-256, when known: a flush copies a note that is exactly one chunk. */
+  readonly noteLength?: number;
+  readonly sha256?: string;
 }
 
 /** A run of bytes [offset, offset + length) that one op wrote last. */
@@ -28,7 +31,7 @@ interface Segment extends ExtentSource {
  * op n simply cuts away whatever it overlaps; a read is then one ordered range scan.
  */
 export class ExtentIndex {
-  private readonly tree = new BTree<number, Segment>();
+  private tree = new BTree<number, Segment>();
   private applied: number;
 
   /** An index of the ops after `afterOp` (the ops up to it live in the partition's chunk map). */
@@ -71,7 +74,28 @@ export class ExtentIndex {
       this.tree.delete(start);
       if (segment.end > end) this.tree.set(end, { ...segment });
     }
-    this.tree.set(offset, { op: source.op, noteId: source.noteId, noteOffset: source.noteOffset, end });
+    this.tree.set(offset, { ...source, end });
+  }
+
+  /** A copy that later applies to this index do not change (the tree's nodes are shared copy-on-write). */
+  clone(): ExtentIndex {
+    const copy = new ExtentIndex(this.afterOp);
+    copy.tree = this.tree.clone();
+    copy.applied = this.applied;
+    return copy;
+  }
+
+  /**
+   * The index over a chunk map that now holds every op up to `baseOp`: the same segments
+   * minus those of ops at or below it, whose bytes the chunks hold.
+   */
+  rebase(baseOp: number): ExtentIndex {
+    const next = new ExtentIndex(baseOp);
+    next.applied = Math.max(this.applied, baseOp);
+    this.tree.forEachPair((start, segment) => {
+      if (segment.op > baseOp) next.tree.set(start, segment);
+    });
+    return next;
   }
 
   /** The extents that cover [offset, offset + length), in offset order; gaps are never written. */
@@ -82,7 +106,8 @@ export class ExtentIndex {
       const from = Math.max(start, offset);
       const to = Math.min(segment.end, end);
       if (to > from) {
-        found.push({ offset: from, length: to - from, op: segment.op, noteId: segment.noteId, noteOffset: segment.noteOffset });
+        const { end: _end, ...source } = segment;
+        found.push({ ...source, offset: from, length: to - from });
       }
     };
     const before = this.tree.nextLowerPair(offset);

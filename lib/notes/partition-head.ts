@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ExtentIndex } from './extent-index.js';
+import type { NotePayloadCache } from './note-cache.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type {
   ChunkMap,
@@ -34,6 +35,8 @@ export interface PartitionDeps {
   readonly sledCount: number;
   /** Length of the lease a head takes on its partition's primary log by writing to it (0: none). */
   readonly headLeaseMs?: number;
+  /** This process's memory of committed note payloads (absent: every note is read from its sled). */
+  readonly payloads?: NotePayloadCache;
   readonly clock?: () => number;
 }
 
@@ -152,6 +155,8 @@ export class PartitionHead {
   private base: ChunkMap | undefined;
   private baseKnown = false;
   private noteOps = new Map<string, number>();
+  /** The notes this head put in the payload cache, in op order, until a flush passes them. */
+  private cachedNotes: Array<{ readonly op: number; readonly noteId: string }> = [];
   private refreshRequests = 0;
   private refreshedUpTo = 0;
   /** Names this head in the leases it takes; unique per process and partition. */
@@ -265,10 +270,28 @@ export class PartitionHead {
     await this.deps.journal.put(meta.secondary.sled, secondary, note.noteId, note.payload, journalMeta);
     await fault?.('after-pending-note', this.partition);
     const entry = await this.commitPrimary(meta, note);
+    this.cachePayload(entry, note.payload);
     await fault?.('after-primary-commit', this.partition);
     await this.commitSecondary(meta, entry);
     await fault?.('after-secondary-commit', this.partition);
     return entry.op;
+  }
+
+  /** Keeps a committed note's payload in memory until a flush passes its op. */
+  private cachePayload(entry: WriteEntry, payload: Buffer): void {
+    if (!this.deps.payloads) return;
+    this.deps.payloads.put(this.volumeId, this.partition, entry.noteId, payload);
+    this.cachedNotes.push({ op: entry.op, noteId: entry.noteId });
+  }
+
+  /** Drops the cached payloads of notes up to `op`: the chunks hold their bytes now. */
+  private forgetPayloadsThrough(op: number): void {
+    if (!this.deps.payloads || this.cachedNotes.length === 0) return;
+    let passed = 0;
+    while (passed < this.cachedNotes.length && (this.cachedNotes[passed]?.op ?? Infinity) <= op) passed++;
+    if (passed === 0) return;
+    this.deps.payloads.forget(this.volumeId, this.partition, this.cachedNotes.slice(0, passed).map((note) => note.noteId));
+    this.cachedNotes = this.cachedNotes.slice(passed);
   }
 
   /** The op under which the primary committed `noteId`, if it did (for idempotent retries). */
@@ -500,6 +523,7 @@ export class PartitionHead {
             throw new Error(`partition ${this.partition}: the chunk map of replica ${viewMeta.primary.replicaId} went back from op ${current.afterOp} to ${baseOp}`);
           }
           if (baseOp > current.afterOp) {
+            this.forgetPayloadsThrough(baseOp);
             // A flush moved the base past the index's start: the older notes may be gone. A new
             // index is filled before it replaces the old one, so no reader sees it half-built.
             next = new ExtentIndex(baseOp);
@@ -585,6 +609,9 @@ export class PartitionHead {
     const extents = view.index.lookup(offset, length);
     const only = extents[0];
     if (extents.length === 1 && only && only.offset === offset && only.length === length) {
+      const cached = this.cachedPayload(only.noteId);
+      // A copy: the cache's buffer must never leave this process's hands.
+      if (cached) return () => Promise.resolve(Buffer.from(cached.subarray(offset - only.noteOffset, offset - only.noteOffset + length)));
       const { sled } = view.meta.primary;
       const log = this.logOf(view.meta.primary);
       return () => this.deps.journal.read(sled, log, only.noteId, offset - only.noteOffset, length);
@@ -631,6 +658,36 @@ export class PartitionHead {
     await this.readView({ ...current, entries: [] }, offset, length, into, at);
   }
 
+  private cachedPayload(noteId: string): Buffer | undefined {
+    return this.deps.payloads?.get(this.volumeId, this.partition, noteId);
+  }
+
+  /**
+   * This head's view when it is the log's truth (under its lease, renewed if it ran out): a
+   * copy of the index up to the head's newest op, which later writes do not change. A flush
+   * in this process works from it, without reading the log. Undefined without a lease.
+   */
+  async trustedView(): Promise<PartitionView | undefined> {
+    const meta = this.meta;
+    if (!meta || !this.held) return undefined;
+    if (!this.underLease(meta)) await this.renewLease(meta);
+    if (!this.trusted(meta)) return undefined;
+    return { meta, base: this.base, index: this.index.clone(), entries: [] };
+  }
+
+  /**
+   * A flush in this process moved the primary's chunk map from `before` to `after`: the view
+   * takes the new base if it was still on `before`, so reads go on without asking the log.
+   */
+  adoptFlushed(before: ChunkMap | undefined, after: ChunkMap): void {
+    this.forgetPayloadsThrough(after.baseOp);
+    const meta = this.meta;
+    if (!meta || !this.baseKnown || this.base?.version !== before?.version || this.index.afterOp !== (before?.baseOp ?? 0)) return;
+    if (meta.primary.replicaId !== after.replicaId || this.index.lastOp < after.baseOp) return;
+    this.index = this.index.rebase(after.baseOp);
+    this.base = after;
+  }
+
   /**
    * The partition as of op `uptoOp` (for a snapshot): the chunk map, and an index built from
    * only the notes up to that op, so later writes cannot leak in.
@@ -654,6 +711,12 @@ export class PartitionHead {
     if (meta) {
       const primary = this.logOf(meta.primary);
       for (const extent of extents) {
+        const cached = this.cachedPayload(extent.noteId);
+        if (cached) {
+          const from = extent.offset - extent.noteOffset;
+          cached.copy(into, at + (extent.offset - offset), from, from + extent.length);
+          continue;
+        }
         reads.push(async () => {
           const bytes = await this.deps.journal.read(meta.primary.sled, primary, extent.noteId, extent.offset - extent.noteOffset, extent.length);
           bytes.copy(into, at + (extent.offset - offset));
@@ -682,7 +745,7 @@ export class PartitionHead {
 
 function applyEntry(index: ExtentIndex, entry: LogEntry, noteOps?: Map<string, number>): void {
   if (entry.kind === 'write') {
-    index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset });
+    index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset, noteLength: entry.length, sha256: entry.sha256 });
     noteOps?.set(entry.noteId, entry.op);
   } else {
     index.apply(0, 0, { op: entry.op, noteId: '', noteOffset: 0 });
