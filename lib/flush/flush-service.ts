@@ -13,11 +13,16 @@ import type { SnapshotRepository } from '../snapshots/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 
-/** A message on the flush queue: flush the partition's committed notes up to `uptoOp`. */
+/**
+ * A message on the flush queue: flush the partition's committed notes up to `uptoOp`. With
+ * `orNewer`, the flush may go on to the newest op when that costs nothing more (the head in
+ * its process holds every newer note): a flush requested every K ops then keeps up.
+ */
 export interface FlushMessage {
   readonly volumeId: string;
   readonly partition: number;
   readonly uptoOp: number;
+  readonly orNewer?: boolean;
 }
 
 export interface FlushResult {
@@ -87,14 +92,14 @@ export class FlushService {
   }
 
   /** Flushes the partition up to `uptoOp` (or its newest op); a no-op when it is already there. */
-  async flush({ volumeId, partition, uptoOp }: FlushMessage): Promise<FlushResult> {
+  async flush({ volumeId, partition, uptoOp, orNewer = false }: FlushMessage): Promise<FlushResult> {
     const { volume, meta } = await this.partition(volumeId, partition);
     if (!meta) return { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
     const primary = this.log(meta, 'primary');
     const head = this.deps.data.head(volume, partition);
     const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
     const before = await this.deps.chunkMaps.get(primary);
-    const { view, target } = await this.viewToFlush(head, meta, before, uptoOp);
+    const { view, target } = await this.viewToFlush(head, meta, before, uptoOp, orNewer);
     let flushed = before;
     const written: Record<string, ChunkRef> = {};
     const superseded: ChunkRef[] = [];
@@ -178,20 +183,22 @@ export class FlushService {
 
   /**
    * What a flush works from. When this process's head holds the partition's lease, its view
-   * is the log: the flush takes it as it is (up to the head's newest op, which may be past
-   * `uptoOp`) and reads the notes' payloads from the head's memory. Otherwise the flush reads
-   * the log up to `uptoOp` and the notes from the journal.
+   * is the log: the flush takes it as it is, up to the head's newest op (if the message lets
+   * it go that far), and reads the notes' payloads from the head's memory. Otherwise the
+   * flush reads the log up to `uptoOp` and the notes from the journal.
    */
   private async viewToFlush(
     head: PartitionHead,
     meta: PartitionMeta,
     base: ChunkMap | undefined,
     uptoOp: number,
+    orNewer: boolean,
   ): Promise<{ view: PartitionView | undefined; target: number }> {
     const { volumeId, partition } = meta;
     const baseOp = base?.baseOp ?? 0;
     const trusted = await head.trustedView();
-    if (trusted?.meta?.primary.replicaId === meta.primary.replicaId && trusted.meta.epoch === meta.epoch && trusted.index.afterOp === baseOp) {
+    const sameReplica = trusted?.meta?.primary.replicaId === meta.primary.replicaId && trusted.meta.epoch === meta.epoch;
+    if (trusted && sameReplica && trusted.index.afterOp === baseOp && (orNewer || trusted.index.lastOp <= uptoOp)) {
       const newest = trusted.index.lastOp;
       // A snapshot that holds the flush below the head's newest op needs the log up to its op.
       if ((await this.heldAt(volumeId, partition, newest)) === newest) return { view: trusted, target: newest };

@@ -455,6 +455,9 @@ export class PartitionHead {
     }
     if (this.meta === meta && this.baseKnown && this.index.lastOp === entry.op - 1) applyEntry(this.index, entry, this.noteOps);
     this.held = { op: entry.op, until: lease.until, trustedUntil: sentAt + this.leaseMs - LEASE_MARGIN_MS };
+    // A head that only writes builds its view once, with its first lease (the log is short
+    // then); its own appends keep it current, so a flush here never reads the log.
+    if (!this.baseKnown) void this.refresh(meta).catch(() => undefined);
   }
 
   /** True while nobody else can have appended after the ops this head's view holds. */
@@ -670,7 +673,11 @@ export class PartitionHead {
   async trustedView(): Promise<PartitionView | undefined> {
     const meta = this.meta;
     if (!meta || !this.held) return undefined;
-    if (!this.underLease(meta)) await this.renewLease(meta);
+    if (!this.underLease(meta)) {
+      // The view may lag the lease by the ops appended while it was built: one query catches up.
+      if (this.index.lastOp !== this.held.op || !this.baseKnown) await this.refresh(meta);
+      if (this.held && this.now() >= this.held.trustedUntil) await this.renewLease(meta);
+    }
     if (!this.trusted(meta)) return undefined;
     return { meta, base: this.base, index: this.index.clone(), entries: [] };
   }

@@ -46,7 +46,7 @@ export interface VolumeDataOptions {
   /** Ask for a flush of a partition every this many ops (0: never). */
   readonly flushEveryOps?: number;
   /** Queues a flush; a failure to queue is logged, never fails the write: the next trigger covers it. */
-  readonly requestFlush?: (message: { volumeId: string; partition: number; uptoOp: number }) => Promise<void>;
+  readonly requestFlush?: (message: { volumeId: string; partition: number; uptoOp: number; orNewer: boolean }) => Promise<void>;
 }
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -160,7 +160,7 @@ export class VolumeDataService implements VolumeDataStore {
         const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) }, this.options.fault);
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {
-          this.options.requestFlush({ volumeId: volume.volumeId, partition: slice.partition, uptoOp: op }).catch((error: unknown) => {
+          this.options.requestFlush({ volumeId: volume.volumeId, partition: slice.partition, uptoOp: op, orNewer: true }).catch((error: unknown) => {
             console.error(`could not queue a flush of ${volume.volumeId} partition ${slice.partition}`, error);
           });
         }

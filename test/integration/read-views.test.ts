@@ -1,41 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FencedError } from '../../lib/errors.js';
-import { createServices, type Services } from '../../lib/wiring.js';
-import type { LocalCloud } from '../../lib/local/local-cloud.js';
+import type { Services } from '../../lib/wiring.js';
 import { useLocalCloud } from '../support/local-cloud.js';
+import { countCommands, useTwoProcesses } from '../support/processes.js';
 import { pattern } from '../support/write-path.js';
 
 const KIB = 1024;
 const SIZE = 256 * KIB;
-
-/** Counts the SDK commands a set of clients sends, by name. */
-function countCommands(clients: Services['clients']): Map<string, number> {
-  const counts = new Map<string, number>();
-  for (const client of [clients.s3, clients.documents] as Array<{ middlewareStack: any }>) {
-    client.middlewareStack.add(
-      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => (args: unknown) => {
-        const name = (context.commandName ?? '?').replace(/Command$/, '');
-        counts.set(name, (counts.get(name) ?? 0) + 1);
-        return next(args);
-      },
-      { step: 'initialize', name: 'testCommandCounter' },
-    );
-  }
-  return counts;
-}
-
-/** Two service instances on one cloud: two processes of the same deployment. */
-function useTwoProcesses(cloud: () => LocalCloud): () => readonly [Services, Services] {
-  let pair: [Services, Services] | undefined;
-  beforeAll(() => {
-    pair = [createServices(cloud().config), createServices(cloud().config)];
-  });
-  afterAll(() => pair?.forEach((services) => services.clients.destroy()));
-  return () => {
-    if (!pair) throw new Error('the processes have not started');
-    return pair;
-  };
-}
 
 /** The first write after a failover is fenced (its head held the old epoch); a client retries it. */
 const writeRetrying = (services: Services, volumeId: string, offset: number, data: Buffer) =>
@@ -147,7 +118,8 @@ describe('a reader that keeps its view of a partition', () => {
  */
 describe('a head that holds a lease on its partition', () => {
   const LEASE_MS = 400;
-  const processes = useTwoProcesses(useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headLeaseMs: LEASE_MS }));
+  // Without the note payload cache, so that the reads' object GETs show (head-flush.test.ts covers the cache).
+  const processes = useTwoProcesses(useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headLeaseMs: LEASE_MS, noteCacheMib: 0 }));
   let holder: Services;
   let other: Services;
   beforeAll(() => {

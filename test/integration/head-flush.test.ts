@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { S3ChunkStore } from '../../lib/aws/s3-chunk-store.js';
+import type { Services } from '../../lib/wiring.js';
+import { useLocalCloud } from '../support/local-cloud.js';
+import { countCommands, useTwoProcesses } from '../support/processes.js';
+import { LogInspector, pattern } from '../support/write-path.js';
+
+const KIB = 1024;
+const SIZE = 256 * KIB;
+const BLOCK = 4 * KIB;
+const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * The head that writes a partition keeps its committed notes' payloads in memory until they
+ * are flushed. A flush in that process (the embedded cloud's flush poller) works from the
+ * head's view and those payloads: it reads no note back from its sled and no log range.
+ */
+describe("a flush in the head's own process", () => {
+  const cloud = useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024 });
+  const processes = useTwoProcesses(cloud);
+  let holder: Services;
+  let other: Services;
+  let inspector: LogInspector;
+  beforeAll(() => {
+    [holder, other] = processes();
+    inspector = new LogInspector(cloud().config);
+  });
+  afterAll(() => inspector.close());
+
+  /** A one-partition volume (4 chunks of 64 KiB) the holder wrote `count` 4 KiB blocks into, one at a time. */
+  async function written(count: number, seed = 1) {
+    const volume = await holder.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const model = Buffer.alloc(SIZE);
+    const writes: Array<{ op: number; offset: number; data: Buffer }> = [];
+    for (let i = 0; i < count; i++) {
+      const offset = ((i * 37 + seed) % (SIZE / BLOCK)) * BLOCK;
+      const data = pattern(BLOCK, seed * 1000 + i);
+      const { ops } = await holder.data.write(volume.volumeId, offset, data);
+      data.copy(model, offset);
+      writes.push({ op: ops[0]!.op, offset, data });
+    }
+    return { volumeId: volume.volumeId, model, writes };
+  }
+
+  /** The partition's chunk objects as the primary's chunk map names them, read straight from the sleds. */
+  async function chunkBytes(volumeId: string): Promise<{ baseOp: number; bytes: Buffer }> {
+    const map = await inspector.chunkMap(volumeId, 0);
+    const store = new S3ChunkStore(other.clients.s3, cloud().config.sledBuckets);
+    const bytes = Buffer.alloc(SIZE);
+    for (const [chunk, ref] of Object.entries(map?.chunks ?? {})) {
+      const data = await store.read(ref, 0, 64 * KIB);
+      expect(sha256(data)).toBe(ref.sha256);
+      data.copy(bytes, Number(chunk) * 64 * KIB);
+    }
+    return { baseOp: map?.baseOp ?? 0, bytes };
+  }
+
+  it('reads no note back and flushes up to the newest op when the message allows it', async () => {
+    const { volumeId, model, writes } = await written(40);
+    const newest = writes.at(-1)!.op;
+    const counts = countCommands(holder.clients);
+    const result = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 10, orNewer: true });
+    expect(result.flushedOp).toBe(newest);
+    expect(result.chunksWritten).toBe(4);
+    // The chunks' bytes came from memory: no GetObject of any note, and four chunk puts.
+    expect(counts.get('GetObject') ?? 0).toBe(0);
+    expect(counts.get('PutObject')).toBe(4);
+    const flushed = await chunkBytes(volumeId);
+    expect(flushed.baseOp).toBe(newest);
+    expect(flushed.bytes.equals(model)).toBe(true);
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    expect((await other.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+  });
+
+  it('stops at uptoOp when the message does not let it go further', async () => {
+    const { volumeId, model, writes } = await written(20, 2);
+    const result = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 12 });
+    expect(result.flushedOp).toBe(12);
+    const asOf12 = Buffer.alloc(SIZE);
+    for (const write of writes.filter((w) => w.op <= 12)) write.data.copy(asOf12, write.offset);
+    expect((await chunkBytes(volumeId)).bytes.equals(asOf12)).toBe(true);
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+  });
+
+  it('reads each note from its sled when it runs in another process', async () => {
+    const { volumeId, model } = await written(40, 3);
+    const counts = countCommands(other.clients);
+    const result = await other.flush.flush({ volumeId, partition: 0, uptoOp: 1000, orNewer: true });
+    expect(result.flushedOp).toBe(40);
+    // One ranged GET per live note: the other process never saw the payloads.
+    expect(counts.get('GetObject')).toBeGreaterThanOrEqual(30);
+    expect((await chunkBytes(volumeId)).bytes.equals(model)).toBe(true);
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+  });
+
+  it('puts each chunk exactly as of the flushed op while the head keeps writing', async () => {
+    const { volumeId, writes } = await written(30, 4);
+    const more = (async () => {
+      for (let i = 0; i < 30; i++) {
+        const offset = ((i * 11) % (SIZE / BLOCK)) * BLOCK;
+        const data = pattern(BLOCK, 9000 + i);
+        const { ops } = await holder.data.write(volumeId, offset, data);
+        writes.push({ op: ops[0]!.op, offset, data });
+      }
+    })();
+    const flushes: number[] = [];
+    for (let i = 0; i < 3; i++) flushes.push((await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true })).flushedOp);
+    await more;
+    expect(flushes[0]).toBeGreaterThanOrEqual(30);
+    // The chunk objects hold exactly the writes up to the map's op: none later leaked in.
+    const flushed = await chunkBytes(volumeId);
+    const expected = Buffer.alloc(SIZE);
+    for (const write of [...writes].sort((a, b) => a.op - b.op)) if (write.op <= flushed.baseOp) write.data.copy(expected, write.offset);
+    expect(flushed.bytes.equals(expected)).toBe(true);
+    const model = Buffer.alloc(SIZE);
+    for (const write of [...writes].sort((a, b) => a.op - b.op)) write.data.copy(model, write.offset);
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    expect((await other.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+  });
+
+  it('serves the holder its own unflushed writes with no call at all', async () => {
+    const { volumeId, model } = await written(8, 5);
+    // The first read builds the view; the head's lease then makes it the truth.
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    const data = pattern(BLOCK, 77);
+    await holder.data.write(volumeId, 5 * BLOCK, data);
+    data.copy(model, 5 * BLOCK);
+    const counts = countCommands(holder.clients);
+    expect((await holder.data.read(volumeId, 4 * BLOCK, 3 * BLOCK)).equals(model.subarray(4 * BLOCK, 7 * BLOCK))).toBe(true);
+    expect(Object.fromEntries(counts)).toEqual({});
+  });
+});
