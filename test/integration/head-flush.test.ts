@@ -28,9 +28,9 @@ describe("a flush in the head's own process", () => {
   });
   afterAll(() => inspector.close());
 
-  /** A one-partition volume (4 chunks of 64 KiB) the holder wrote `count` 4 KiB blocks into, one at a time. */
-  async function written(count: number, seed = 1) {
-    const volume = await holder.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+  /** A one-partition volume (4 chunks of 64 KiB, or more smaller ones) the holder wrote `count` 4 KiB blocks into, one at a time. */
+  async function written(count: number, seed = 1, chunkSizeBytes = 64 * KIB) {
+    const volume = await holder.volumes.create({ sizeBytes: SIZE, chunkSizeBytes, partitionChunks: SIZE / chunkSizeBytes });
     const model = Buffer.alloc(SIZE);
     const writes: Array<{ op: number; offset: number; data: Buffer }> = [];
     for (let i = 0; i < count; i++) {
@@ -44,14 +44,14 @@ describe("a flush in the head's own process", () => {
   }
 
   /** The partition's chunk objects as the primary's chunk map names them, read straight from the sleds. */
-  async function chunkBytes(volumeId: string): Promise<{ baseOp: number; bytes: Buffer }> {
+  async function chunkBytes(volumeId: string, chunkSizeBytes = 64 * KIB): Promise<{ baseOp: number; bytes: Buffer }> {
     const map = await inspector.chunkMap(volumeId, 0);
     const store = new S3ChunkStore(other.clients.s3, cloud().config.sledBuckets);
     const bytes = Buffer.alloc(SIZE);
     for (const [chunk, ref] of Object.entries(map?.chunks ?? {})) {
-      const data = await store.read(ref, 0, 64 * KIB);
+      const data = await store.read(ref, 0, chunkSizeBytes);
       expect(sha256(data)).toBe(ref.sha256);
-      data.copy(bytes, Number(chunk) * 64 * KIB);
+      data.copy(bytes, Number(chunk) * chunkSizeBytes);
     }
     return { baseOp: map?.baseOp ?? 0, bytes };
   }
@@ -95,21 +95,25 @@ describe("a flush in the head's own process", () => {
   });
 
   it('puts each chunk exactly as of the flushed op while the head keeps writing', async () => {
-    const { volumeId, writes } = await written(30, 4);
-    const more = (async () => {
-      for (let i = 0; i < 30; i++) {
-        const offset = ((i * 11) % (SIZE / BLOCK)) * BLOCK;
-        const data = pattern(BLOCK, 9000 + i);
-        const { ops } = await holder.data.write(volumeId, offset, data);
-        writes.push({ op: ops[0]!.op, offset, data });
-      }
-    })();
+    // 16 chunks: more than a flush puts at once, so the later ones are built while writes land.
+    const { volumeId, writes } = await written(64, 4, 16 * KIB);
+    // Four writers into the upper half, whose chunks the flush builds last.
+    const more = Promise.all(
+      [0, 1, 2, 3].map(async (writer) => {
+        for (let i = 0; i < 10; i++) {
+          const offset = (SIZE / BLOCK / 2 + ((writer * 10 + i) * 11) % (SIZE / BLOCK / 2)) * BLOCK;
+          const data = pattern(BLOCK, 9000 + writer * 10 + i);
+          const { ops } = await holder.data.write(volumeId, offset, data);
+          writes.push({ op: ops[0]!.op, offset, data });
+        }
+      }),
+    );
     const flushes: number[] = [];
     for (let i = 0; i < 3; i++) flushes.push((await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true })).flushedOp);
     await more;
-    expect(flushes[0]).toBeGreaterThanOrEqual(30);
+    expect(flushes[0]).toBeGreaterThanOrEqual(64);
     // The chunk objects hold exactly the writes up to the map's op: none later leaked in.
-    const flushed = await chunkBytes(volumeId);
+    const flushed = await chunkBytes(volumeId, 16 * KIB);
     const expected = Buffer.alloc(SIZE);
     for (const write of [...writes].sort((a, b) => a.op - b.op)) if (write.op <= flushed.baseOp) write.data.copy(expected, write.offset);
     expect(flushed.bytes.equals(expected)).toBe(true);
