@@ -56,4 +56,28 @@ describe('ExtentIndex', () => {
       { numRuns: 300 },
     );
   });
+
+  it('clones: ops applied to the original after the clone do not reach the copy', () => {
+    const index = new ExtentIndex(5);
+    index.apply(0, 100, { op: 6, noteId: 'a', noteOffset: 0 });
+    const copy = index.clone();
+    index.apply(40, 20, { op: 7, noteId: 'b', noteOffset: 40 });
+    expect(copy.lastOp).toBe(6);
+    expect(copy.afterOp).toBe(5);
+    expect(copy.lookup(0, 100)).toEqual([{ offset: 0, length: 100, op: 6, noteId: 'a', noteOffset: 0 }]);
+    expect(index.lookup(0, 100).map((extent) => extent.op)).toEqual([6, 7, 6]);
+  });
+
+  it('rebases onto a chunk map at op n: segments of ops up to n go, later ones and the last op stay', () => {
+    const index = new ExtentIndex();
+    index.apply(0, 100, { op: 1, noteId: 'a', noteOffset: 0, noteLength: 100, sha256: 'x' });
+    index.apply(20, 10, { op: 2, noteId: 'b', noteOffset: 20 });
+    index.apply(50, 10, { op: 3, noteId: 'c', noteOffset: 50 });
+    const rebased = index.rebase(2);
+    expect(rebased.afterOp).toBe(2);
+    expect(rebased.lastOp).toBe(3);
+    expect(rebased.lookup(0, 100)).toEqual([{ offset: 50, length: 10, op: 3, noteId: 'c', noteOffset: 50 }]);
+    // The original is untouched, and the note's length and digest travel with its segments.
+    expect(index.lookup(0, 20)).toEqual([{ offset: 0, length: 20, op: 1, noteId: 'a', noteOffset: 0, noteLength: 100, sha256: 'x' }]);
+  });
 });
