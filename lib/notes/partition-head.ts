@@ -108,6 +108,8 @@ const MAX_APPEND_ATTEMPTS = 64;
 const READ_CONCURRENCY = 16;
 /** Note ids a head remembers for idempotent retries before it forgets the flushed ones. */
 const MAX_REMEMBERED_NOTES = 65_536;
+/** Own appends kept while the view is built; past this the next refresh asks the log for them. */
+const MAX_UNAPPLIED = 4096;
 const REBUILD_WAIT_MS = 30_000;
 
 const tailOf = (entry: TailEntry | undefined): Tail =>
@@ -157,6 +159,9 @@ export class PartitionHead {
   private noteOps = new Map<string, number>();
   /** The notes this head put in the payload cache, in op order, until a flush passes them. */
   private cachedNotes: Array<{ readonly op: number; readonly noteId: string }> = [];
+  /** This head's own appends that came after its view while the view was being built. */
+  private unapplied: WriteEntry[] = [];
+  private catchingUp: Promise<void> | undefined;
   private refreshRequests = 0;
   private refreshedUpTo = 0;
   /** Names this head in the leases it takes; unique per process and partition. */
@@ -231,12 +236,14 @@ export class PartitionHead {
     this.base = undefined;
     this.baseKnown = false;
     this.noteOps = new Map();
+    this.unapplied = [];
     // Nothing is covered any more: the next refresh fills the new, empty index.
     this.refreshedUpTo = 0;
   }
 
   /** Forgets the chunk map and the index (an object they named is gone), keeping the lease. */
   private forgetView(): void {
+    this.unapplied = [];
     this.index = new ExtentIndex();
     this.base = undefined;
     this.baseKnown = false;
@@ -453,11 +460,21 @@ export class PartitionHead {
       this.held = undefined;
       return;
     }
-    if (this.meta === meta && this.baseKnown && this.index.lastOp === entry.op - 1) applyEntry(this.index, entry, this.noteOps);
     this.held = { op: entry.op, until: lease.until, trustedUntil: sentAt + this.leaseMs - LEASE_MARGIN_MS };
+    if (this.meta !== meta) return;
+    if (this.baseKnown && this.index.lastOp === entry.op - 1) {
+      applyEntry(this.index, entry, this.noteOps);
+      return;
+    }
     // A head that only writes builds its view once, with its first lease (the log is short
-    // then); its own appends keep it current, so a flush here never reads the log.
-    if (!this.baseKnown) void this.refresh(meta).catch(() => undefined);
+    // then), and keeps it current with its own appends, so a flush here never reads the log.
+    // Appends that land while the view is built are kept and applied once it is.
+    if (this.unapplied.length < MAX_UNAPPLIED) this.unapplied.push(entry);
+    this.catchingUp ??= this.refresh(meta)
+      .catch(() => undefined)
+      .then(() => {
+        this.catchingUp = undefined;
+      });
   }
 
   /** True while nobody else can have appended after the ops this head's view holds. */
@@ -536,6 +553,9 @@ export class PartitionHead {
           }
         }
         for (const entry of changes.entries) applyEntry(next, entry, notes);
+        // This head's own appends after the query are in the log right after what it returned.
+        for (const entry of this.unapplied) if (entry.op === next.lastOp + 1) applyEntry(next, entry, notes);
+        this.unapplied = this.unapplied.filter((entry) => entry.op > next.lastOp);
         if (notes.size > MAX_REMEMBERED_NOTES) {
           // Flushed notes go first; their writers' retries are long over.
           for (const [noteId, op] of notes) if (op <= next.afterOp) notes.delete(noteId);
