@@ -73,6 +73,32 @@ describe("a flush in the head's own process", () => {
     expect((await other.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 
+  it('keeps the view of a head that only writes, with many writers, current without reading the log again', async () => {
+    const volume = await holder.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const model = Buffer.alloc(SIZE);
+    const writing = countCommands(holder.clients);
+    // Eight writers, each on its own blocks, so the model does not depend on their interleaving.
+    await Promise.all(
+      Array.from({ length: 8 }, async (_, writer) => {
+        for (let i = 0; i < 8; i++) {
+          const offset = (writer * 8 + i) * BLOCK;
+          const data = pattern(BLOCK, 500 + writer * 8 + i);
+          await holder.data.write(volume.volumeId, offset, data);
+          data.copy(model, offset);
+        }
+      }),
+    );
+    // Three queries in all: the two logs' tails, and the view, built once while the writes went on.
+    expect(writing.get('Query')).toBe(3);
+    const counts = countCommands(holder.clients);
+    const result = await holder.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 1, orNewer: true });
+    expect(result.flushedOp).toBe(64);
+    // Three queries, none of the log's entries: the checkpoint list and the two tails that garbage collection checks.
+    expect(counts.get('Query')).toBe(3);
+    expect(counts.get('GetObject') ?? 0).toBe(0);
+    expect((await chunkBytes(volume.volumeId)).bytes.equals(model)).toBe(true);
+  });
+
   it('stops at uptoOp when the message does not let it go further', async () => {
     const { volumeId, model, writes } = await written(20, 2);
     const result = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 12 });
