@@ -6,11 +6,15 @@
  *    Twin A is flushed up to op 19,000 with exactly one checkpoint there; twin B has no checkpoint.
  *    Losing the secondary of each then rebuilds it: A from the checkpoint plus the tail, B by a
  *    full replay from op 1. Target: A at least 10x faster than B.
- * 2. Flush: MiB of chunk objects written per second by FlushService.flush on those 20,000-op
- *    partitions (A up to op 19,000, B after its rebuild up to its newest op), against raw
+ * 2. Flush: MiB of chunk objects written per second by FlushService.flush, against raw
  *    PutObject calls of the same number of chunk-sized objects (same bytes, same buckets, same
  *    concurrency of 8), interleaved: raw, flush, raw. Target: a ratio of at least 0.7.
- *    A third volume, flushed in rounds of one 1 MiB note per chunk, is shown for comparison.
+ *    - By another process, as on AWS (leases and the note cache off): twins A (up to op 19,000)
+ *      and B (after its rebuild, up to its newest op). One ranged GET per live note.
+ *    - By the process that wrote it, as in the embedded cloud: twin H takes the same 20,000
+ *      writes from one services instance holding the head lease, which then flushes from its
+ *      view and its cached payloads; then rounds of 1,024 more writes and a flush each.
+ *    A volume flushed in rounds of one 1 MiB note per chunk is shown for comparison.
  *
  * Every replica of both twins is read back whole, before and after the rebuild, and compared
  * byte for byte with what the workload wrote. The exit code is 1 only on a correctness failure
@@ -19,7 +23,8 @@
  * Flags: --quick (5,000 ops), --ops=N, --checkpoint-at=N (default: ops - ops/20),
  * --writers=W (concurrent writers per twin, default 32), --instances=S (createServices
  * instances the writers are spread over, default 2), --big-rounds=R (rounds of the 1 MiB-note
- * flush case, default 4; 0 skips it), --in-process (emulators on the bench's own thread).
+ * flush case, default 4; 0 skips it), --head-rounds=R (twin H's rounds of 1,024 ops, default 4),
+ * --in-process (emulators on the bench's own thread).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';

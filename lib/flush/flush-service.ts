@@ -52,6 +52,12 @@ export interface FlushDeps {
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
+/** Starts a read that is awaited later: if the flush fails first, its failure is not left unhandled. */
+function background<T>(work: Promise<T>): Promise<T> {
+  work.catch(() => undefined);
+  return work;
+}
+
 /**
  * Flush: committed notes become immutable chunk objects on the sleds, and each replica's
  * chunk map moves its base past them. Every step can be repeated: chunk keys are fixed by
@@ -66,19 +72,22 @@ export class FlushService {
   }
 
   private async partition(volumeId: string, partition: number): Promise<{ volume: Volume; meta: PartitionMeta | undefined }> {
-    const volume = await this.deps.volumes.get(volumeId);
+    const valid = Number.isInteger(partition) && partition >= 0;
+    const [volume, meta] = await Promise.all([this.deps.volumes.get(volumeId), valid ? this.deps.metas.get(volumeId, partition) : undefined]);
     if (!volume) throw new VolumeNotFoundError(volumeId);
-    if (!Number.isInteger(partition) || partition < 0 || partition >= volume.partitionCount) {
-      throw new PartitionNotFoundError(volumeId, partition, volume.partitionCount);
-    }
-    return { volume, meta: await this.deps.metas.get(volumeId, partition) };
+    if (!valid || partition >= volume.partitionCount) throw new PartitionNotFoundError(volumeId, partition, volume.partitionCount);
+    return { volume, meta };
   }
 
   private log(meta: PartitionMeta, role: 'primary' | 'secondary'): LogRef {
     return { volumeId: meta.volumeId, partition: meta.partition, replicaId: meta[role].replicaId };
   }
 
-  /** The op a flush may reach: no further than any snapshot still being materialized. */
+  /**
+   * The op a flush may reach: no further than any snapshot still being materialized. Read
+   * after the flush picked `wanted`: a snapshot that holds the volume later captures an op at
+   * or past it.
+   */
   private async heldAt(volumeId: string, partition: number, wanted: number): Promise<number> {
     let limit = wanted;
     for (const snapshotId of await this.deps.volumes.holds(volumeId)) {
@@ -96,10 +105,15 @@ export class FlushService {
     const { volume, meta } = await this.partition(volumeId, partition);
     if (!meta) return { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
     const primary = this.log(meta, 'primary');
+    const secondary = this.log(meta, 'secondary');
     const head = this.deps.data.head(volume, partition);
     const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
-    const before = await this.deps.chunkMaps.get(primary);
-    const { view, target } = await this.viewToFlush(head, meta, before, uptoOp, orNewer);
+    const [before, trusted] = await Promise.all([this.deps.chunkMaps.get(primary), head.trustedView()]);
+    const { view, target } = await this.viewToFlush(head, meta, before, trusted, uptoOp, orNewer);
+    // Read while the chunks are put: neither depends on them, and both are checked again by
+    // the conditional writes that use them.
+    const secondaryMap = background(this.deps.chunkMaps.get(secondary));
+    const checkpointList = background(this.deps.checkpoints.list(volumeId, partition));
     let flushed = before;
     const written: Record<string, ChunkRef> = {};
     const superseded: ChunkRef[] = [];
@@ -155,13 +169,15 @@ export class FlushService {
     if (!flushed) return nothing;
     // The secondary holds the same ops, so it takes the primary's map as it is. A repeated
     // message (after a crash between the two maps) lands here and finishes the job.
-    const secondary = this.log(meta, 'secondary');
-    const behind = await this.deps.chunkMaps.get(secondary);
+    const behind = await secondaryMap;
+    // Both maps as they stand now, when this flush knows them (garbage collection needs them).
+    let maps: Array<ChunkMap | undefined> | undefined = [flushed, behind];
     if ((behind?.baseOp ?? 0) < flushed.baseOp) {
       const next: ChunkMap = { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 };
       if (await this.deps.chunkMaps.put(next, behind?.version)) {
         for (const [chunk, ref] of Object.entries(behind?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
-      }
+        maps = [flushed, next];
+      } else maps = undefined;
       await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
     }
     const chunks = flushed.chunks;
@@ -169,7 +185,7 @@ export class FlushService {
 
     // 3. A checkpoint every K ops.
     let checkpoint: CheckpointRecord | undefined;
-    const records = await this.deps.checkpoints.list(volumeId, partition);
+    const records = await checkpointList;
     if (targetOp - (records[0]?.op ?? 0) >= this.deps.checkpointEveryOps) {
       checkpoint = await this.checkpointAt(meta, targetOp, chunks);
       records.unshift(checkpoint);
@@ -177,7 +193,7 @@ export class FlushService {
     await failpoint('flush', { step: 'checkpointed', volumeId, partition });
 
     // 4. Garbage: old checkpoints, chunk versions nothing refers to, notes every replica flushed.
-    const collected = await this.collect(meta, records, superseded);
+    const collected = await this.collect(meta, records, superseded, maps);
     return { flushedOp: targetOp, chunksWritten: Object.keys(written).length, ...(checkpoint ? { checkpoint } : {}), ...collected };
   }
 
@@ -191,12 +207,12 @@ export class FlushService {
     head: PartitionHead,
     meta: PartitionMeta,
     base: ChunkMap | undefined,
+    trusted: PartitionView | undefined,
     uptoOp: number,
     orNewer: boolean,
   ): Promise<{ view: PartitionView | undefined; target: number }> {
     const { volumeId, partition } = meta;
     const baseOp = base?.baseOp ?? 0;
-    const trusted = await head.trustedView();
     const sameReplica = trusted?.meta?.primary.replicaId === meta.primary.replicaId && trusted.meta.epoch === meta.epoch;
     if (trusted && sameReplica && trusted.index.afterOp === baseOp && (orNewer || trusted.index.lastOp <= uptoOp)) {
       const newest = trusted.index.lastOp;
@@ -232,27 +248,33 @@ export class FlushService {
     return record;
   }
 
+  /** `known`: both replicas' chunk maps as they stand, when the caller just read or wrote them. */
   private async collect(
     meta: PartitionMeta,
     records: CheckpointRecord[],
     superseded: readonly ChunkRef[],
+    known?: ReadonlyArray<ChunkMap | undefined>,
   ): Promise<{ notesTrimmed: number; chunksCollected: number }> {
     const retained = records.slice(0, RETAINED_CHECKPOINTS);
     for (const old of records.slice(RETAINED_CHECKPOINTS)) await this.deps.checkpoints.remove(old);
-    // A chunk version may go once no replica's map and no retained checkpoint names it.
-    const referenced = new Set<string>();
-    const maps = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.chunkMaps.get(this.log(meta, role))));
-    for (const map of maps) for (const ref of Object.values(map?.chunks ?? {})) referenced.add(ref.key);
-    for (const record of retained) {
-      const checkpoint = await this.deps.checkpoints.read(record).catch(() => undefined);
-      for (const ref of Object.values(checkpoint?.chunks ?? {})) referenced.add(ref.key);
-    }
-    const garbage = superseded.filter((ref) => !referenced.has(ref.key));
-    await mapLimit(garbage, 8, (ref) => this.deps.chunks.remove(ref));
     // Notes are trimmed below the oldest retained checkpoint that both maps have passed, so a
     // rebuild from any retained checkpoint (the newest may be corrupt) finds every note after it.
     // With one checkpoint nothing is trimmed: if it turns out corrupt, a full replay remains.
     const oldest = retained.length >= 2 ? (retained.at(-1)?.op ?? 0) : 0;
+    if (superseded.length === 0 && oldest === 0) return { notesTrimmed: 0, chunksCollected: 0 };
+    // A chunk version may go once no replica's map and no retained checkpoint names it.
+    const referenced = new Set<string>();
+    const maps = known ?? (await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.chunkMaps.get(this.log(meta, role)))));
+    for (const map of maps) for (const ref of Object.values(map?.chunks ?? {})) referenced.add(ref.key);
+    if (superseded.length > 0) {
+      for (const record of retained) {
+        const checkpoint = await this.deps.checkpoints.read(record).catch(() => undefined);
+        for (const ref of Object.values(checkpoint?.chunks ?? {})) referenced.add(ref.key);
+      }
+    }
+    const garbage = superseded.filter((ref) => !referenced.has(ref.key));
+    await mapLimit(garbage, 8, (ref) => this.deps.chunks.remove(ref));
+    if (oldest === 0) return { notesTrimmed: 0, chunksCollected: garbage.length };
     // Each log keeps its newest entry: the next writer learns the next op number from it.
     const tails = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.logs.tail(this.log(meta, role))));
     const trimOp = Math.min(oldest, ...maps.map((map) => map?.baseOp ?? 0), ...tails.map((tail) => (tail?.op ?? 0) - 1));
