@@ -6,6 +6,7 @@ import type { NotePayloadCache } from './note-cache.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type {
   ChunkMap,
+  ChunkRef,
   HeadLease,
   TailEntry,
   ChunkMapStore,
@@ -751,19 +752,28 @@ export class PartitionHead {
       }
     }
     if (base) {
+      // The parts of each chunk that no note covers; a chunk with several is read once, from
+      // its first part to its last (a flush over many small notes would otherwise GET each gap).
+      const pieces = new Map<number, Array<[number, number]>>();
+      const { chunkSizeBytes, start } = this.geometry;
       for (const [gapStart, gapEnd] of gaps(offset, offset + length, extents)) {
-        const { chunkSizeBytes, start } = this.geometry;
         for (let chunk = Math.floor((gapStart - start) / chunkSizeBytes); start + chunk * chunkSizeBytes < gapEnd; chunk++) {
-          const ref = base.chunks[String(chunk)];
-          if (!ref) continue;
+          if (!base.chunks[String(chunk)]) continue;
           const chunkStart = start + chunk * chunkSizeBytes;
-          const from = Math.max(gapStart, chunkStart);
-          const to = Math.min(gapEnd, chunkStart + chunkSizeBytes);
-          reads.push(async () => {
-            const bytes = await this.deps.chunks.read(ref, from - chunkStart, to - from);
-            bytes.copy(into, at + (from - offset));
-          });
+          const list = pieces.get(chunk) ?? [];
+          list.push([Math.max(gapStart, chunkStart), Math.min(gapEnd, chunkStart + chunkSizeBytes)]);
+          pieces.set(chunk, list);
         }
+      }
+      for (const [chunk, list] of pieces) {
+        const ref = base.chunks[String(chunk)] as ChunkRef;
+        const chunkStart = start + chunk * chunkSizeBytes;
+        const from = list[0]![0];
+        const to = list.at(-1)![1];
+        reads.push(async () => {
+          const bytes = await this.deps.chunks.read(ref, from - chunkStart, to - from);
+          for (const [pieceFrom, pieceTo] of list) bytes.copy(into, at + (pieceFrom - offset), pieceFrom - from, pieceTo - from);
+        });
       }
     }
     await mapLimit(reads, READ_CONCURRENCY, (read) => read());

@@ -99,6 +99,23 @@ describe("a flush in the head's own process", () => {
     expect((await chunkBytes(volume.volumeId)).bytes.equals(model)).toBe(true);
   });
 
+  it('rebuilds a flushed chunk from one GET of its old version, however many notes are scattered over it', async () => {
+    const { volumeId, model } = await written(64, 6);
+    await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true });
+    // Every other block of chunk 0: eight notes and eight gaps of the old chunk.
+    for (let block = 0; block < 16; block += 2) {
+      const data = pattern(BLOCK, 600 + block);
+      await holder.data.write(volumeId, block * BLOCK, data);
+      data.copy(model, block * BLOCK);
+    }
+    const counts = countCommands(holder.clients);
+    const result = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true });
+    expect(result.chunksWritten).toBe(1);
+    expect(counts.get('GetObject')).toBe(1);
+    expect(counts.get('PutObject')).toBe(1);
+    expect((await chunkBytes(volumeId)).bytes.equals(model)).toBe(true);
+  });
+
   it('stops at uptoOp when the message does not let it go further', async () => {
     const { volumeId, model, writes } = await written(20, 2);
     const result = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 12 });
