@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
@@ -50,7 +50,8 @@ export interface FlushDeps {
   readonly clock?: () => Date;
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+/** Hashed on the thread pool: the event loop goes on assembling and sending the other chunks. */
+const sha256 = async (data: Buffer) => Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
 
 /** Starts a read that is awaited later: if the flush fails first, its failure is not left unhandled. */
 function background<T>(work: Promise<T>): Promise<T> {
@@ -88,9 +89,9 @@ export class FlushService {
    * after the flush picked `wanted`: a snapshot that holds the volume later captures an op at
    * or past it.
    */
-  private async heldAt(volumeId: string, partition: number, wanted: number): Promise<number> {
+  private async heldAt(volumeId: string, partition: number, wanted: number, holds?: readonly string[]): Promise<number> {
     let limit = wanted;
-    for (const snapshotId of await this.deps.volumes.holds(volumeId)) {
+    for (const snapshotId of holds ?? (await this.deps.volumes.holds(volumeId))) {
       const snapshot = await this.deps.snapshots.get(snapshotId);
       // A hold whose snapshot is not recorded yet is being taken right now: flush nothing.
       if (!snapshot) return 0;
@@ -102,14 +103,22 @@ export class FlushService {
 
   /** Flushes the partition up to `uptoOp` (or its newest op); a no-op when it is already there. */
   async flush({ volumeId, partition, uptoOp, orNewer = false }: FlushMessage): Promise<FlushResult> {
-    const { volume, meta } = await this.partition(volumeId, partition);
-    if (!meta) return { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
+    const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
+    // A head in this process that holds the lease knows the partition already: everything the
+    // flush must read then goes in one round trip. The holds are read after its view was taken.
+    const trusted = await this.deps.data.existingHead(volumeId, partition)?.trustedView();
+    const known = trusted?.meta ? this.log(trusted.meta, 'primary') : undefined;
+    const [{ volume, meta }, knownBase, holds] = await Promise.all([
+      this.partition(volumeId, partition),
+      known ? this.deps.chunkMaps.get(known) : undefined,
+      trusted ? this.deps.volumes.holds(volumeId) : undefined,
+    ]);
+    if (!meta) return nothing;
     const primary = this.log(meta, 'primary');
     const secondary = this.log(meta, 'secondary');
     const head = this.deps.data.head(volume, partition);
-    const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
-    const [before, trusted] = await Promise.all([this.deps.chunkMaps.get(primary), head.trustedView()]);
-    const { view, target } = await this.viewToFlush(head, meta, before, trusted, uptoOp, orNewer);
+    const before = known?.replicaId === primary.replicaId ? knownBase : await this.deps.chunkMaps.get(primary);
+    const { view, target } = await this.viewToFlush(head, meta, before, trusted, holds, uptoOp, orNewer);
     // Read while the chunks are put: neither depends on them, and both are checked again by
     // the conditional writes that use them.
     const secondaryMap = background(this.deps.chunkMaps.get(secondary));
@@ -144,7 +153,7 @@ export class FlushService {
         }
         const bytes = Buffer.alloc(length);
         await head.readView(view, chunkStart, length, bytes, 0);
-        const digest = sha256(bytes);
+        const digest = await sha256(bytes);
         await this.deps.chunks.put(at, bytes, digest);
         written[String(chunk)] = { ...at, sha256: digest };
       });
@@ -208,6 +217,7 @@ export class FlushService {
     meta: PartitionMeta,
     base: ChunkMap | undefined,
     trusted: PartitionView | undefined,
+    holds: readonly string[] | undefined,
     uptoOp: number,
     orNewer: boolean,
   ): Promise<{ view: PartitionView | undefined; target: number }> {
@@ -217,7 +227,7 @@ export class FlushService {
     if (trusted && sameReplica && trusted.index.afterOp === baseOp && (orNewer || trusted.index.lastOp <= uptoOp)) {
       const newest = trusted.index.lastOp;
       // A snapshot that holds the flush below the head's newest op needs the log up to its op.
-      if ((await this.heldAt(volumeId, partition, newest)) === newest) return { view: trusted, target: newest };
+      if ((await this.heldAt(volumeId, partition, newest, holds)) === newest) return { view: trusted, target: newest };
     }
     const tail = (await this.deps.logs.tail(this.log(meta, 'primary')))?.op ?? 0;
     const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, tail));

@@ -70,6 +70,11 @@ export class VolumeDataService implements VolumeDataStore {
     private readonly options: VolumeDataOptions = {},
   ) {}
 
+  /** This process's head node of the partition, if it has one already. */
+  existingHead(volumeId: string, partition: number): PartitionHead | undefined {
+    return this.heads.get(`${volumeId}#${partition}`);
+  }
+
   /** This process's head node of one partition of `volume`. */
   head(volume: Pick<Volume, 'volumeId' | 'chunkSizeBytes' | 'partitionChunks'>, partition: number): PartitionHead {
     const { volumeId } = volume;
