@@ -1,4 +1,4 @@
-import { webcrypto } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
@@ -50,8 +50,7 @@ export interface FlushDeps {
   readonly clock?: () => Date;
 }
 
-/** Hashed on the thread pool: the event loop goes on assembling and sending the other chunks. */
-const sha256 = async (data: Buffer) => Buffer.from(await webcrypto.subtle.digest('SHA-256', data)).toString('hex');
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 /** Starts a read that is awaited later: if the flush fails first, its failure is not left unhandled. */
 function background<T>(work: Promise<T>): Promise<T> {
@@ -153,7 +152,7 @@ export class FlushService {
         }
         const bytes = Buffer.alloc(length);
         await head.readView(view, chunkStart, length, bytes, 0);
-        const digest = await sha256(bytes);
+        const digest = sha256(bytes);
         await this.deps.chunks.put(at, bytes, digest);
         written[String(chunk)] = { ...at, sha256: digest };
       });

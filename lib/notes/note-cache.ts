@@ -8,47 +8,104 @@
  * anyway, and a flush that misses them reads them from the journal).
  */
 export class NotePayloadCache {
-  private readonly payloads = new Map<string, Buffer>();
+  private readonly partitions = new Map<string, Notes>();
+  /** Every note put, oldest first; entries already forgotten are skipped when they come up. */
+  private order: Array<{ readonly notes: Notes; readonly noteId: string }> = [];
+  private oldest = 0;
   private bytes = 0;
+  private count = 0;
 
   constructor(readonly maxBytes: number) {}
 
-  private static key(volumeId: string, partition: number, noteId: string): string {
-    return `${volumeId}#${partition}#${noteId}`;
+  /** The payloads of one partition's notes: the handle its head keeps. */
+  partition(volumeId: string, partition: number): PartitionPayloads {
+    const key = `${volumeId}#${partition}`;
+    let notes = this.partitions.get(key);
+    if (!notes) {
+      notes = { payloads: new Map(), bytes: 0 };
+      this.partitions.set(key, notes);
+    }
+    const owned = notes;
+    return {
+      get: (noteId) => owned.payloads.get(noteId),
+      put: (noteId, payload) => this.put(owned, noteId, payload),
+      forget: (noteIds) => this.forget(owned, noteIds),
+      forgetAll: () => this.forgetAll(owned),
+    };
   }
 
-  /** Keeps a private copy of a committed note's payload (the caller may reuse its buffer). */
-  put(volumeId: string, partition: number, noteId: string, payload: Buffer): void {
-    if (payload.length > this.maxBytes) return;
-    const key = NotePayloadCache.key(volumeId, partition, noteId);
-    if (this.payloads.has(key)) return;
-    this.payloads.set(key, Buffer.from(payload));
+  private put(notes: Notes, noteId: string, payload: Buffer): void {
+    if (payload.length > this.maxBytes || notes.payloads.has(noteId)) return;
+    // A private copy: the writer may reuse its buffer.
+    notes.payloads.set(noteId, Buffer.from(payload));
+    notes.bytes += payload.length;
+    this.order.push({ notes, noteId });
     this.bytes += payload.length;
-    for (const [oldest, bytes] of this.payloads) {
-      if (this.bytes <= this.maxBytes) break;
-      this.payloads.delete(oldest);
-      this.bytes -= bytes.length;
+    this.count++;
+    while (this.bytes > this.maxBytes && this.oldest < this.order.length) {
+      const { notes: owner, noteId: id } = this.order[this.oldest++]!;
+      this.drop(owner, id);
+    }
+    // Entries of forgotten notes pile up in the order: drop them once they are most of it.
+    if (this.order.length - this.oldest > 2 * this.count + 1024) {
+      this.order = this.order.slice(this.oldest).filter((entry) => entry.notes.payloads.has(entry.noteId));
+      this.oldest = 0;
     }
   }
 
-  /** The cached payload, if any. Callers copy out of it and never change it. */
-  get(volumeId: string, partition: number, noteId: string): Buffer | undefined {
-    return this.payloads.get(NotePayloadCache.key(volumeId, partition, noteId));
+  private drop(notes: Notes, noteId: string): void {
+    const payload = notes.payloads.get(noteId);
+    if (!payload) return;
+    notes.payloads.delete(noteId);
+    notes.bytes -= payload.length;
+    this.bytes -= payload.length;
+    this.count--;
   }
 
-  /** Drops notes that were flushed into chunks. */
-  forget(volumeId: string, partition: number, noteIds: Iterable<string>): void {
-    for (const noteId of noteIds) {
-      const key = NotePayloadCache.key(volumeId, partition, noteId);
-      const payload = this.payloads.get(key);
-      if (!payload) continue;
-      this.payloads.delete(key);
-      this.bytes -= payload.length;
-    }
+  private forget(notes: Notes, noteIds: Iterable<string>): void {
+    for (const noteId of noteIds) this.drop(notes, noteId);
+    this.reset();
+  }
+
+  private forgetAll(notes: Notes): void {
+    this.bytes -= notes.bytes;
+    this.count -= notes.payloads.size;
+    notes.bytes = 0;
+    // One clear instead of a delete per note: a flush of 20,000 notes would spend milliseconds.
+    notes.payloads.clear();
+    this.reset();
+  }
+
+  /** The order keeps stale entries until they come up; once nothing is cached it starts afresh. */
+  private reset(): void {
+    if (this.count > 0) return;
+    this.order = [];
+    this.oldest = 0;
   }
 
   /** Bytes held (for tests and status). */
   get size(): number {
     return this.bytes;
   }
+
+  /** Entries the eviction order holds, forgotten ones included (for tests). */
+  get orderLength(): number {
+    return this.order.length - this.oldest;
+  }
+}
+
+interface Notes {
+  readonly payloads: Map<string, Buffer>;
+  bytes: number;
+}
+
+/** One partition's cached note payloads. Callers copy out of a payload and never change it. */
+export interface PartitionPayloads {
+  get(noteId: string): Buffer | undefined;
+  /** Keeps a copy of a committed note's payload. */
+  put(noteId: string, payload: Buffer): void;
+  /** Drops notes that were flushed into chunks. */
+  forget(noteIds: Iterable<string>): void;
+  /** Drops every note of the partition (a flush passed them all). */
+  forgetAll(): void;
 }

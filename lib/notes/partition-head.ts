@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ExtentIndex } from './extent-index.js';
-import type { NotePayloadCache } from './note-cache.js';
+import type { NotePayloadCache, PartitionPayloads } from './note-cache.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type {
   ChunkMap,
@@ -160,6 +160,7 @@ export class PartitionHead {
   private noteOps = new Map<string, number>();
   /** The notes this head put in the payload cache, in op order, until a flush passes them. */
   private cachedNotes: Array<{ readonly op: number; readonly noteId: string }> = [];
+  private readonly payloads: PartitionPayloads | undefined;
   /** This head's own appends that came after its view while the view was being built. */
   private unapplied: WriteEntry[] = [];
   private catchingUp: Promise<void> | undefined;
@@ -180,7 +181,9 @@ export class PartitionHead {
     readonly volumeId: string,
     readonly partition: number,
     private readonly geometry: PartitionGeometry,
-  ) {}
+  ) {
+    this.payloads = deps.payloads?.partition(volumeId, partition);
+  }
 
   /** The log of one replica of this partition. */
   logOf(replica: ReplicaPlacement): LogRef {
@@ -287,18 +290,19 @@ export class PartitionHead {
 
   /** Keeps a committed note's payload in memory until a flush passes its op. */
   private cachePayload(entry: WriteEntry, payload: Buffer): void {
-    if (!this.deps.payloads) return;
-    this.deps.payloads.put(this.volumeId, this.partition, entry.noteId, payload);
+    if (!this.payloads) return;
+    this.payloads.put(entry.noteId, payload);
     this.cachedNotes.push({ op: entry.op, noteId: entry.noteId });
   }
 
   /** Drops the cached payloads of notes up to `op`: the chunks hold their bytes now. */
   private forgetPayloadsThrough(op: number): void {
-    if (!this.deps.payloads || this.cachedNotes.length === 0) return;
+    if (!this.payloads || this.cachedNotes.length === 0) return;
     let passed = 0;
     while (passed < this.cachedNotes.length && (this.cachedNotes[passed]?.op ?? Infinity) <= op) passed++;
     if (passed === 0) return;
-    this.deps.payloads.forget(this.volumeId, this.partition, this.cachedNotes.slice(0, passed).map((note) => note.noteId));
+    if (passed === this.cachedNotes.length) this.payloads.forgetAll();
+    else this.payloads.forget(this.cachedNotes.slice(0, passed).map((note) => note.noteId));
     this.cachedNotes = this.cachedNotes.slice(passed);
   }
 
@@ -683,7 +687,7 @@ export class PartitionHead {
   }
 
   private cachedPayload(noteId: string): Buffer | undefined {
-    return this.deps.payloads?.get(this.volumeId, this.partition, noteId);
+    return this.payloads?.get(noteId);
   }
 
   /**
