@@ -281,8 +281,9 @@ export class FlushService {
         for (const ref of Object.values(checkpoint?.chunks ?? {})) referenced.add(ref.key);
       }
     }
-    const garbage = superseded.filter((ref) => !referenced.has(ref.key));
-    await mapLimit(garbage, 8, (ref) => this.deps.chunks.remove(ref));
+    // Both replicas' maps named the same old versions: each key once, in batched deletes.
+    const garbage = [...new Map(superseded.filter((ref) => !referenced.has(ref.key)).map((ref) => [ref.key, ref])).values()];
+    if (garbage.length > 0) await this.deps.chunks.removeAll(garbage);
     if (oldest === 0) return { notesTrimmed: 0, chunksCollected: garbage.length };
     // Each log keeps its newest entry: the next writer learns the next op number from it.
     const tails = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.logs.tail(this.log(meta, role))));
