@@ -151,7 +151,8 @@ export class FlushService {
           return;
         }
         const bytes = Buffer.alloc(length);
-        await head.readView(view, chunkStart, length, bytes, 0);
+        const reading = head.startViewRead(view, chunkStart, length, bytes, 0);
+        if (reading) await reading;
         const digest = sha256(bytes);
         await this.deps.chunks.put(at, bytes, digest);
         written[String(chunk)] = { ...at, sha256: digest };
@@ -170,7 +171,6 @@ export class FlushService {
         throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
       flushed = next;
-      head.adoptFlushed(before, next);
       for (const [chunk, ref] of Object.entries(before?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
       await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
     }
@@ -182,12 +182,15 @@ export class FlushService {
     let maps: Array<ChunkMap | undefined> | undefined = [flushed, behind];
     if ((behind?.baseOp ?? 0) < flushed.baseOp) {
       const next: ChunkMap = { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 };
-      if (await this.deps.chunkMaps.put(next, behind?.version)) {
+      const moved = this.deps.chunkMaps.put(next, behind?.version);
+      // The head in this process takes the new base while the secondary's map is written.
+      if (flushed !== before) head.adoptFlushed(before, flushed);
+      if (await moved) {
         for (const [chunk, ref] of Object.entries(behind?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
         maps = [flushed, next];
       } else maps = undefined;
       await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
-    }
+    } else if (flushed !== before) head.adoptFlushed(before, flushed);
     const chunks = flushed.chunks;
     const targetOp = flushed.baseOp;
 

@@ -92,6 +92,8 @@ export class ExtentIndex {
   rebase(baseOp: number): ExtentIndex {
     const next = new ExtentIndex(baseOp);
     next.applied = Math.max(this.applied, baseOp);
+    // Nothing after the base: the common case after a flush of everything, with no walk.
+    if (this.applied <= baseOp) return next;
     this.tree.forEachPair((start, segment) => {
       if (segment.op > baseOp) next.tree.set(start, segment);
     });

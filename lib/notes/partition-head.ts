@@ -737,6 +737,15 @@ export class PartitionHead {
 
   /** Reads a range through a view: notes first, the chunk map under them, zeros under both. */
   async readView(view: PartitionView, offset: number, length: number, into: Buffer, at: number): Promise<void> {
+    await this.startViewRead(view, offset, length, into, at);
+  }
+
+  /**
+   * Starts a read through a view: copies at once what this process holds in memory, and
+   * returns the object reads still to make, or undefined when none are left (a flush then
+   * hashes and sends the chunk without yielding to the other chunks first).
+   */
+  startViewRead(view: PartitionView, offset: number, length: number, into: Buffer, at: number): Promise<void> | undefined {
     const { meta, base, index } = view;
     const extents = index.lookup(offset, length);
     const reads: Array<() => Promise<void>> = [];
@@ -780,7 +789,7 @@ export class PartitionHead {
         });
       }
     }
-    await mapLimit(reads, READ_CONCURRENCY, (read) => read());
+    return reads.length > 0 ? mapLimit(reads, READ_CONCURRENCY, (read) => read()).then(() => undefined) : undefined;
   }
 }
 
