@@ -17,6 +17,9 @@
  *      writes and a flush each (these read back the chunks they rewrite).
  *    A volume flushed in rounds of one 1 MiB note per chunk is shown for comparison.
  *
+ * Before each timed section (raw puts, a flush) both threads run a full garbage collection, so
+ * that no ~100 ms section pays for the garbage the one before left.
+ *
  * Every replica of both twins is read back whole, before and after the rebuild, and compared
  * byte for byte with what the workload wrote. The exit code is 1 only on a correctness failure
  * (a failed write, a wrong read-back, a rebuild that did not start from what it should).
@@ -50,7 +53,7 @@ import { mapLimit } from '../lib/notes/serial-queue.js';
 import { chunkSled } from '../lib/sleds/placement.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
 import { createServices, type Services } from '../lib/wiring.js';
-import { fmt, formatTable, median, threadCpuMs } from './support.js';
+import { collectGarbage, fmt, formatTable, median, threadCpuMs } from './support.js';
 
 // ---------------------------------------------------------------- fixed parameters
 
@@ -116,6 +119,8 @@ interface CloudHost {
   readonly where: string;
   /** CPU milliseconds used so far by the emulators' thread; absent when it is the bench's own. */
   readonly emulatorCpuMs?: () => Promise<number>;
+  /** A full garbage collection on the emulators' thread and this one, before a timed section. */
+  settle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -132,6 +137,10 @@ async function serveCloudInWorker(): Promise<void> {
   const cloud: LocalCloud = await startLocalCloud(CLOUD_OPTIONS);
   port.on('message', (message: unknown) => {
     if (message === 'cpu') port.postMessage({ cpuMs: threadCpuMs() });
+    if (message === 'gc') {
+      collectGarbage();
+      port.postMessage({ settled: true });
+    }
     if (message !== 'stop') return;
     void cloud.stop().then(() => {
       port.postMessage({ stopped: true });
@@ -144,7 +153,15 @@ async function serveCloudInWorker(): Promise<void> {
 async function startCloud(inProcess: boolean): Promise<CloudHost> {
   if (inProcess) {
     const cloud = await startLocalCloud(CLOUD_OPTIONS);
-    return { config: cloud.config, where: 'on the bench thread', stop: () => cloud.stop() };
+    return {
+      config: cloud.config,
+      where: 'on the bench thread',
+      settle: () => {
+        collectGarbage();
+        return Promise.resolve();
+      },
+      stop: () => cloud.stop(),
+    };
   }
   const worker = new Worker(new URL(import.meta.url), { workerData: { role: CLOUD_ROLE } });
   const config = await new Promise<ServiceConfig>((resolve, reject) => {
@@ -158,6 +175,14 @@ async function startCloud(inProcess: boolean): Promise<CloudHost> {
       new Promise<number>((resolve) => {
         worker.once('message', (message: { cpuMs: number }) => resolve(message.cpuMs));
         worker.postMessage('cpu');
+      }),
+    settle: () =>
+      new Promise<void>((resolve) => {
+        worker.once('message', () => {
+          collectGarbage();
+          resolve();
+        });
+        worker.postMessage('gc');
       }),
     async stop() {
       const stopped = new Promise<void>((resolve) => worker.once('message', () => resolve()));
@@ -625,7 +650,10 @@ async function flushSample(
   raw: RawPuts,
   orNewer = false,
 ): Promise<FlushSample> {
+  // Each timed section starts from a collected heap on both threads: none pays for another's garbage.
+  await harness.cloud.settle();
   const before = await raw.run(volumeId, CHUNKS);
+  await harness.cloud.settle();
   harness.timeline.reset();
   harness.active.current = harness.timeline;
   const marks = new PhaseMarks('flush');
@@ -635,7 +663,9 @@ async function flushSample(
   const timeline = harness.timeline.rows();
   const calls = new Map([...harness.timeline.byCommand].map(([name, e]) => [name, { calls: e.calls, sumMs: e.sumMs }]));
   const bytes = measured.value.chunksWritten * GEOMETRY.chunkSizeBytes;
+  await harness.cloud.settle();
   const rawIo = await rawFlushIo(harness, volumeId, measured.value.flushedOp);
+  await harness.cloud.settle();
   const after = await raw.run(volumeId, measured.value.chunksWritten);
   return { label, ops, result: measured.value, ms: measured.ms, bytes, cpu: measured.cpu, raw: [before, after], timeline, phases, calls, rawIo };
 }
@@ -807,7 +837,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       `also, right after each flush, the flush's own unavoidable requests done raw (a ranged GET of every live note extent, then the chunk PUTs)`,
   );
   console.log(
-    `timing:     phases between the failpoints the services pass (armed with an action that only records the time); ` +
+    `timing:     a full GC on both threads before each timed section; phases between the failpoints the services pass (armed with an action that only records the time); ` +
       `SDK calls per command: count, summed latency, span from first start to last end; CPU of the bench and emulator threads`,
   );
   console.log(`targets:    rebuild from checkpoint >= ${TARGETS.speedup}x faster than full replay; flush MiB/s / raw PutObject MiB/s >= ${TARGETS.flushRatio}`);

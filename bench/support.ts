@@ -1,3 +1,5 @@
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
 
 /** What one closed-loop run measured. */
@@ -168,3 +170,16 @@ export function fmt(value: number, digits?: number): string {
   const d = digits ?? (Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2);
   return value.toFixed(d);
 }
+
+/**
+ * A full garbage collection of this thread, without --expose-gc on the command line. A bench
+ * runs one before each timed section, so that no section pays for the garbage of the one before.
+ */
+export function collectGarbage(): void {
+  if (!fullGc) {
+    v8.setFlagsFromString('--expose-gc');
+    fullGc = vm.runInNewContext('gc') as () => void;
+  }
+  fullGc();
+}
+let fullGc: (() => void) | undefined;
