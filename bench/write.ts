@@ -5,7 +5,9 @@
  *
  * Flags: --quick (short rounds), --seconds=N or BENCH_SECONDS=N (write seconds per side per
  * case), --in-process (run the emulators on the bench's own thread instead of a worker),
- * --cases=64KiBx1,1MiBx16 (run only these cases; for profiling), --verbose (print every round).
+ * --cases=64KiBx1,1MiBx16 (run only these cases; for profiling), --verbose (print every round),
+ * --note-cache (keep the embedded cloud's note payload cache on: reads of notes not yet flushed
+ * then come from memory, and the read figures stop measuring the object read path).
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
@@ -14,7 +16,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
-import type { ServiceConfig } from '../lib/config.js';
+import { DEFAULT_NOTE_CACHE_MIB, type ServiceConfig } from '../lib/config.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { journalSleds } from '../lib/sleds/placement.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
@@ -62,6 +64,7 @@ interface Options {
   readonly inProcess: boolean;
   readonly cases: readonly BenchCase[];
   readonly verbose: boolean;
+  readonly noteCache: boolean;
 }
 
 /** Where the emulators run and how busy their thread is. */
@@ -615,7 +618,15 @@ function parseOptions(argv: readonly string[]): Options {
   const wanted = argv.find((arg) => arg.startsWith('--cases='))?.slice('--cases='.length).toLowerCase().split(',');
   const cases = wanted ? CASES.filter((c) => wanted.includes(caseId(c).toLowerCase())) : CASES;
   if (cases.length === 0) throw new Error(`--cases names none of ${CASES.map(caseId).join(', ')}`);
-  return { writeSeconds: seconds, readSeconds: seconds / 2, rounds, inProcess: argv.includes('--in-process'), cases, verbose: argv.includes('--verbose') };
+  return {
+    writeSeconds: seconds,
+    readSeconds: seconds / 2,
+    rounds,
+    inProcess: argv.includes('--in-process'),
+    cases,
+    verbose: argv.includes('--verbose'),
+    noteCache: argv.includes('--note-cache'),
+  };
 }
 
 /** Runs the four cases and prints a table per case; the exit code is 1 only on a failed write or a bad read-back. */
@@ -624,7 +635,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const began = performance.now();
   const cloud = await startCloud(options.inProcess);
   const active: Harness['active'] = {};
-  const services = createServices(cloud.config);
+  // The note payload cache off by default: the reads then measure the object read path.
+  const noteCacheMib = options.noteCache ? DEFAULT_NOTE_CACHE_MIB : 0;
+  const services = createServices({ ...cloud.config, noteCacheMib });
   const baselineClients = createAwsClients(cloud.config);
   countSdkCalls(services.clients.s3, () => active.sleds);
   countSdkCalls(services.clients.dynamodb, () => active.sleds);
@@ -636,6 +649,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   console.log('Sleds write benchmark (bench/write.ts)');
   console.log(`machine:   ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${os.platform()} ${os.arch()}, ${fmt(os.totalmem() / GIB, 0)} GiB RAM`);
   console.log(`emulators: fauxqs (S3) in memory, dynalite (DynamoDB) in memory, ${SLED_COUNT} sled buckets; one embedded cloud for the whole run, ${cloud.where}`);
+  console.log(
+    `sleds:     head lease ${cloud.config.headLeaseMs} ms; note payload cache ${noteCacheMib} MiB` +
+      (options.noteCache ? ' (reads of notes not yet flushed come from memory)' : ' (off: every read goes to its object; --note-cache turns it on)'),
+  );
   console.log(
     `volume:    a fresh ${sizeLabel(VOLUME.sizeBytes)} volume per case, ${sizeLabel(VOLUME.chunkSizeBytes)} chunks, ` +
       `${VOLUME.partitionChunks} chunks per partition = ${PARTITIONS} partitions of ${sizeLabel(PARTITION_BYTES)}`,
