@@ -9,7 +9,7 @@
  * 2. Flush: MiB of chunk objects written per second by FlushService.flush, against raw
  *    PutObject calls of the same number of chunk-sized objects (same bytes, same buckets, same
  *    concurrency of 8), interleaved: raw, flush, raw. Target: a ratio of at least 0.7.
- *    - By another process, as on AWS (leases and the note cache off): twins A (up to op 19,000)
+ *    - By another process, as on AWS (leases and the head cache off): twins A (up to op 19,000)
  *      and B (after its rebuild, up to its newest op). One ranged GET per live note.
  *    - By the process that wrote it, as in the embedded cloud: twins H1-H3 each take the same
  *      20,000 writes from one services instance holding the head lease, which then flushes
@@ -42,7 +42,7 @@ import { DynamoDbChunkMapStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore
 import { S3ChunkStore } from '../lib/aws/s3-chunk-store.js';
 import { S3JournalStore, journalPrefix } from '../lib/aws/s3-journal-store.js';
 import type { RebuildReport } from '../lib/checkpoints/rebuild-service.js';
-import { DEFAULT_HEAD_LEASE_MS, DEFAULT_NOTE_CACHE_MIB, type ServiceConfig } from '../lib/config.js';
+import { DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, type ServiceConfig } from '../lib/config.js';
 import type { FlushResult } from '../lib/flush/flush-service.js';
 import { armFailpoint } from '../lib/faults.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
@@ -124,9 +124,9 @@ interface CloudHost {
   stop(): Promise<void>;
 }
 
-// Head leases and the note payload cache off, as the AWS stacks have them: the twins' writers
+// Head leases and the head cache off, as the AWS stacks have them: the twins' writers
 // and their flushes run in other processes. Twin H turns both on, as the embedded cloud has them.
-const CLOUD_OPTIONS = { port: 0, sledCount: SLED_COUNT, flushEveryOps: 0, checkpointEveryOps: NEVER, headLeaseMs: 0, noteCacheMib: 0 } as const;
+const CLOUD_OPTIONS = { port: 0, sledCount: SLED_COUNT, flushEveryOps: 0, checkpointEveryOps: NEVER, headLeaseMs: 0, headCacheMib: 0 } as const;
 /** Rounds of steady-state flushes after twin H's big one: this many new writes, then a flush. */
 const HEAD_ROUND_OPS = 1024;
 
@@ -956,14 +956,14 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     // One flush of 16 MiB takes about 100 ms, so there are several such volumes to damp noise.
     console.log(
       `\n== twins H1-H${options.headVolumes}: the same ${options.ops.toLocaleString('en')} writes by one process that holds the head lease, then that process flushes ` +
-        `(head lease ${DEFAULT_HEAD_LEASE_MS} ms, note cache ${DEFAULT_NOTE_CACHE_MIB} MiB: the embedded cloud's defaults) ==`,
+        `(head lease ${DEFAULT_HEAD_LEASE_MS} ms, head cache ${DEFAULT_HEAD_CACHE_MIB} MiB: the embedded cloud's defaults) ==`,
     );
     const headSamples: FlushSample[] = [];
     const roundSamples: FlushSample[] = [];
     let twinH = '';
     let headServices: Services | undefined;
     for (let twin = 1; twin <= options.headVolumes; twin++) {
-      headServices = instrumentedServices(harness, { ...config, headLeaseMs: DEFAULT_HEAD_LEASE_MS, noteCacheMib: DEFAULT_NOTE_CACHE_MIB });
+      headServices = instrumentedServices(harness, { ...config, headLeaseMs: DEFAULT_HEAD_LEASE_MS, headCacheMib: DEFAULT_HEAD_CACHE_MIB });
       ops.set(`head${twin}`, headServices);
       twinH = (await headServices.volumes.create({ ...GEOMETRY, name: `bench:recovery twin H${twin}` })).volumeId;
       const headWriteFailures: string[] = [];

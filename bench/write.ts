@@ -6,7 +6,7 @@
  * Flags: --quick (short rounds), --seconds=N or BENCH_SECONDS=N (write seconds per side per
  * case), --in-process (run the emulators on the bench's own thread instead of a worker),
  * --cases=64KiBx1,1MiBx16 (run only these cases; for profiling), --verbose (print every round),
- * --note-cache (keep the embedded cloud's note payload cache on: reads of notes not yet flushed
+ * --head-cache (keep the embedded cloud's head cache on: reads of notes not yet flushed
  * then come from memory, and the read figures stop measuring the object read path).
  */
 import { randomBytes } from 'node:crypto';
@@ -16,7 +16,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
-import { DEFAULT_NOTE_CACHE_MIB, type ServiceConfig } from '../lib/config.js';
+import { DEFAULT_HEAD_CACHE_MIB, type ServiceConfig } from '../lib/config.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { journalSleds } from '../lib/sleds/placement.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
@@ -64,7 +64,7 @@ interface Options {
   readonly inProcess: boolean;
   readonly cases: readonly BenchCase[];
   readonly verbose: boolean;
-  readonly noteCache: boolean;
+  readonly headCache: boolean;
 }
 
 /** Where the emulators run and how busy their thread is. */
@@ -625,7 +625,7 @@ function parseOptions(argv: readonly string[]): Options {
     inProcess: argv.includes('--in-process'),
     cases,
     verbose: argv.includes('--verbose'),
-    noteCache: argv.includes('--note-cache'),
+    headCache: argv.includes('--head-cache'),
   };
 }
 
@@ -635,9 +635,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const began = performance.now();
   const cloud = await startCloud(options.inProcess);
   const active: Harness['active'] = {};
-  // The note payload cache off by default: the reads then measure the object read path.
-  const noteCacheMib = options.noteCache ? DEFAULT_NOTE_CACHE_MIB : 0;
-  const services = createServices({ ...cloud.config, noteCacheMib });
+  // The head cache off by default: the reads then measure the object read path.
+  const headCacheMib = options.headCache ? DEFAULT_HEAD_CACHE_MIB : 0;
+  const services = createServices({ ...cloud.config, headCacheMib });
   const baselineClients = createAwsClients(cloud.config);
   countSdkCalls(services.clients.s3, () => active.sleds);
   countSdkCalls(services.clients.dynamodb, () => active.sleds);
@@ -650,8 +650,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   console.log(`machine:   ${cpus.length} CPUs (${cpus[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${os.platform()} ${os.arch()}, ${fmt(os.totalmem() / GIB, 0)} GiB RAM`);
   console.log(`emulators: fauxqs (S3) in memory, dynalite (DynamoDB) in memory, ${SLED_COUNT} sled buckets; one embedded cloud for the whole run, ${cloud.where}`);
   console.log(
-    `sleds:     head lease ${cloud.config.headLeaseMs} ms; note payload cache ${noteCacheMib} MiB` +
-      (options.noteCache ? ' (reads of notes not yet flushed come from memory)' : ' (off: every read goes to its object; --note-cache turns it on)'),
+    `sleds:     head lease ${cloud.config.headLeaseMs} ms; head cache ${headCacheMib} MiB` +
+      (options.headCache ? ' (reads of notes not yet flushed come from memory)' : ' (off: every read goes to its object; --head-cache turns it on)'),
   );
   console.log(
     `volume:    a fresh ${sizeLabel(VOLUME.sizeBytes)} volume per case, ${sizeLabel(VOLUME.chunkSizeBytes)} chunks, ` +

@@ -69,7 +69,7 @@ export class SledsStatefulStack extends Stack {
       // held by one would mostly make writes on the others wait. Reads pay one query instead.
       headLeaseMs: 0,
       // Off on AWS: the flush runs in its own Lambda, which never sees the writers' memory.
-      noteCacheMib: 0,
+      headCacheMib: 0,
       tables: {
         volumes: this.tables.volumes.tableName,
         partitions: this.tables.partitions.tableName,

@@ -37,7 +37,7 @@ export const ENV = {
    * so that a flush in the same process reads no note back from its sled. The AWS stacks turn
    * it off: there the flush runs in its own Lambda.
    */
-  noteCacheMib: 'SLEDS_NOTE_CACHE_MIB',
+  headCacheMib: 'SLEDS_HEAD_CACHE_MIB',
   /** Comma-separated sled bucket names, in sled order. */
   sledBuckets: 'SLEDS_SLED_BUCKETS',
   flushQueueUrl: 'SLEDS_FLUSH_QUEUE_URL',
@@ -65,7 +65,7 @@ export interface ServiceConfig {
   /** Head-node lease length in milliseconds; 0 for none. */
   readonly headLeaseMs: number;
   /** Mebibytes of committed note payloads kept in memory until flushed; 0 for none. */
-  readonly noteCacheMib: number;
+  readonly headCacheMib: number;
   /** Bytes per second per sled link and direction, when the bandwidth model is on. */
   readonly sledBandwidth?: number;
 }
@@ -91,7 +91,7 @@ export const DEFAULT_CHECKPOINT_EVERY_OPS = 1024;
 export const DEFAULT_HEAD_LEASE_MS = 3000;
 /** A shorter lease would be mostly margin (lib/notes/partition-head.ts LEASE_MARGIN_MS). */
 export const MIN_HEAD_LEASE_MS = 400;
-export const DEFAULT_NOTE_CACHE_MIB = 256;
+export const DEFAULT_HEAD_CACHE_MIB = 256;
 
 function required(env: Env, name: EnvName): string {
   const value = env[name]?.trim();
@@ -159,7 +159,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     flushEveryOps: count(env, ENV.flushEveryOps, DEFAULT_FLUSH_EVERY_OPS, 0),
     checkpointEveryOps: count(env, ENV.checkpointEveryOps, DEFAULT_CHECKPOINT_EVERY_OPS, 1),
     headLeaseMs: headLeaseMs(env),
-    noteCacheMib: count(env, ENV.noteCacheMib, DEFAULT_NOTE_CACHE_MIB, 0),
+    headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
     ...optionalFields(env),
   });
 }
@@ -226,7 +226,7 @@ export function serviceEnvironment(config: ServiceConfig): Record<string, string
   env[ENV.flushEveryOps] = String(config.flushEveryOps);
   env[ENV.checkpointEveryOps] = String(config.checkpointEveryOps);
   env[ENV.headLeaseMs] = String(config.headLeaseMs);
-  env[ENV.noteCacheMib] = String(config.noteCacheMib);
+  env[ENV.headCacheMib] = String(config.headCacheMib);
   if (config.copyStateMachineArn) env[ENV.copyStateMachineArn] = config.copyStateMachineArn;
   if (config.sledBandwidth !== undefined) env[ENV.sledBandwidth] = String(config.sledBandwidth);
   if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;

@@ -25,7 +25,7 @@ import { S3JournalStore } from './aws/s3-journal-store.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
 import { loadServiceConfig, serviceEnvironment, type ServiceConfig } from './config.js';
 import { VOLUME_CACHE_MS, VolumeDataService, type VolumeDataOptions } from './notes/volume-data-service.js';
-import { NotePayloadCache } from './notes/note-cache.js';
+import { HeadCache } from './notes/head-cache.js';
 import { MIB } from './units/sizes.js';
 import type { HealthProbe } from './volumes/ports.js';
 import { VolumeService } from './volumes/volume-service.js';
@@ -59,7 +59,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     chunks,
     sledCount: config.sledBuckets.length,
     headLeaseMs: config.headLeaseMs,
-    ...(config.noteCacheMib > 0 ? { payloads: new NotePayloadCache(config.noteCacheMib * MIB) } : {}),
+    ...(config.headCacheMib > 0 ? { cache: new HeadCache(config.headCacheMib * MIB) } : {}),
   };
   const flushQueue = new SqsWorkQueue(clients.sqs, config.queues.flush);
   const checkpoints = new S3DynamoDbCheckpointStore(clients.s3, clients.documents, table, config.sledBuckets);

@@ -155,6 +155,7 @@ export class FlushService {
         if (reading) await reading;
         const digest = sha256(bytes);
         await this.deps.chunks.put(at, bytes, digest);
+        head.rememberChunk(at.key, bytes);
         written[String(chunk)] = { ...at, sha256: digest };
       });
       await failpoint('flush', { step: 'chunks-written', volumeId, partition });
@@ -204,7 +205,7 @@ export class FlushService {
     await failpoint('flush', { step: 'checkpointed', volumeId, partition });
 
     // 4. Garbage: old checkpoints, chunk versions nothing refers to, notes every replica flushed.
-    const collected = await this.collect(meta, records, superseded, maps);
+    const collected = await this.collect(head, meta, records, superseded, maps);
     return { flushedOp: targetOp, chunksWritten: Object.keys(written).length, ...(checkpoint ? { checkpoint } : {}), ...collected };
   }
 
@@ -249,19 +250,20 @@ export class FlushService {
    * committed op, then writes one even if fewer than K ops have passed.
    */
   async checkpoint(volumeId: string, partition: number): Promise<CheckpointRecord> {
-    const { meta } = await this.partition(volumeId, partition);
+    const { volume, meta } = await this.partition(volumeId, partition);
     if (!meta) throw new PartitionNotFoundError(volumeId, partition, 0);
     await this.flush({ volumeId, partition, uptoOp: Number.MAX_SAFE_INTEGER });
     const map = await this.deps.chunkMaps.get(this.log(meta, 'primary'));
     const records = await this.deps.checkpoints.list(volumeId, partition);
     if (records[0] && records[0].op === (map?.baseOp ?? 0)) return records[0];
     const record = await this.checkpointAt(meta, map?.baseOp ?? 0, map?.chunks ?? {});
-    await this.collect(meta, [record, ...records], []);
+    await this.collect(this.deps.data.head(volume, partition), meta, [record, ...records], []);
     return record;
   }
 
   /** `known`: both replicas' chunk maps as they stand, when the caller just read or wrote them. */
   private async collect(
+    head: PartitionHead,
     meta: PartitionMeta,
     records: CheckpointRecord[],
     superseded: readonly ChunkRef[],
@@ -286,7 +288,10 @@ export class FlushService {
     }
     // Both replicas' maps named the same old versions: each key once, in batched deletes.
     const garbage = [...new Map(superseded.filter((ref) => !referenced.has(ref.key)).map((ref) => [ref.key, ref])).values()];
-    if (garbage.length > 0) await this.deps.chunks.removeAll(garbage);
+    if (garbage.length > 0) {
+      head.forgetChunks(garbage.map((ref) => ref.key));
+      await this.deps.chunks.removeAll(garbage);
+    }
     if (oldest === 0) return { notesTrimmed: 0, chunksCollected: garbage.length };
     // Each log keeps its newest entry: the next writer learns the next op number from it.
     const tails = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.logs.tail(this.log(meta, role))));

@@ -1,6 +1,6 @@
 import { createAwsClients } from '../aws/clients.js';
 import { provisionLocalResources } from '../aws/provision.js';
-import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_NOTE_CACHE_MIB, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
+import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -36,8 +36,8 @@ export interface LocalCloudOptions {
   readonly flushEveryOps?: number;
   /** Head-node lease length (default DEFAULT_HEAD_LEASE_MS; 0: off). */
   readonly headLeaseMs?: number;
-  /** MiB of note payloads kept until flushed (default DEFAULT_NOTE_CACHE_MIB; 0: off). */
-  readonly noteCacheMib?: number;
+  /** MiB of note payloads kept until flushed (default DEFAULT_HEAD_CACHE_MIB; 0: off). */
+  readonly headCacheMib?: number;
   readonly checkpointEveryOps?: number;
 }
 
@@ -64,7 +64,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         flushEveryOps: 0,
         checkpointEveryOps: 1,
         headLeaseMs: 0,
-        noteCacheMib: 0,
+        headCacheMib: 0,
       };
       const clients = createAwsClients(bootstrap);
       let resources;
@@ -81,7 +81,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         flushEveryOps: options.flushEveryOps ?? DEFAULT_FLUSH_EVERY_OPS,
         checkpointEveryOps: options.checkpointEveryOps ?? DEFAULT_CHECKPOINT_EVERY_OPS,
         headLeaseMs: options.headLeaseMs ?? DEFAULT_HEAD_LEASE_MS,
-        noteCacheMib: options.noteCacheMib ?? DEFAULT_NOTE_CACHE_MIB,
+        headCacheMib: options.headCacheMib ?? DEFAULT_HEAD_CACHE_MIB,
         ...(options.sledBandwidth === undefined ? {} : { sledBandwidth: options.sledBandwidth }),
       });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.

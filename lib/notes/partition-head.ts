@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ExtentIndex } from './extent-index.js';
-import type { NotePayloadCache, PartitionPayloads } from './note-cache.js';
+import type { HeadCache, PartitionCache } from './head-cache.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type {
   ChunkMap,
@@ -36,8 +36,8 @@ export interface PartitionDeps {
   readonly sledCount: number;
   /** Length of the lease a head takes on its partition's primary log by writing to it (0: none). */
   readonly headLeaseMs?: number;
-  /** This process's memory of committed note payloads (absent: every note is read from its sled). */
-  readonly payloads?: NotePayloadCache;
+  /** This process's memory of committed notes and flushed chunks (absent: every read goes to its sled). */
+  readonly cache?: HeadCache;
   readonly clock?: () => number;
 }
 
@@ -158,9 +158,9 @@ export class PartitionHead {
   private base: ChunkMap | undefined;
   private baseKnown = false;
   private noteOps = new Map<string, number>();
-  /** The notes this head put in the payload cache, in op order, until a flush passes them. */
+  /** The notes this head put in the cache, in op order, until a flush passes them. */
   private cachedNotes: Array<{ readonly op: number; readonly noteId: string }> = [];
-  private readonly payloads: PartitionPayloads | undefined;
+  private readonly cache: PartitionCache | undefined;
   /** This head's own appends that came after its view while the view was being built. */
   private unapplied: WriteEntry[] = [];
   private catchingUp: Promise<void> | undefined;
@@ -182,7 +182,7 @@ export class PartitionHead {
     readonly partition: number,
     private readonly geometry: PartitionGeometry,
   ) {
-    this.payloads = deps.payloads?.partition(volumeId, partition);
+    this.cache = deps.cache?.partition(volumeId, partition);
   }
 
   /** The log of one replica of this partition. */
@@ -290,19 +290,19 @@ export class PartitionHead {
 
   /** Keeps a committed note's payload in memory until a flush passes its op. */
   private cachePayload(entry: WriteEntry, payload: Buffer): void {
-    if (!this.payloads) return;
-    this.payloads.put(entry.noteId, payload);
+    if (!this.cache) return;
+    this.cache.putNote(entry.noteId, payload);
     this.cachedNotes.push({ op: entry.op, noteId: entry.noteId });
   }
 
   /** Drops the cached payloads of notes up to `op`: the chunks hold their bytes now. */
   private forgetPayloadsThrough(op: number): void {
-    if (!this.payloads || this.cachedNotes.length === 0) return;
+    if (!this.cache || this.cachedNotes.length === 0) return;
     let passed = 0;
     while (passed < this.cachedNotes.length && (this.cachedNotes[passed]?.op ?? Infinity) <= op) passed++;
     if (passed === 0) return;
-    if (passed === this.cachedNotes.length) this.payloads.forgetAll();
-    else this.payloads.forget(this.cachedNotes.slice(0, passed).map((note) => note.noteId));
+    if (passed === this.cachedNotes.length) this.cache.forgetAllNotes();
+    else this.cache.forgetNotes(this.cachedNotes.slice(0, passed).map((note) => note.noteId));
     this.cachedNotes = this.cachedNotes.slice(passed);
   }
 
@@ -650,6 +650,8 @@ export class PartitionHead {
     const chunkStart = start + chunk * chunkSizeBytes;
     const ref = view.base.chunks[String(chunk)];
     if (!ref || offset + length > chunkStart + chunkSizeBytes) return undefined;
+    const cached = this.cache?.chunk(ref.key);
+    if (cached) return () => Promise.resolve(Buffer.from(cached.subarray(offset - chunkStart, offset - chunkStart + length)));
     return () => this.deps.chunks.read(ref, offset - chunkStart, length);
   }
 
@@ -687,7 +689,17 @@ export class PartitionHead {
   }
 
   private cachedPayload(noteId: string): Buffer | undefined {
-    return this.payloads?.get(noteId);
+    return this.cache?.note(noteId);
+  }
+
+  /** Keeps a chunk version this process just put, so the next flush of that chunk reads nothing back. */
+  rememberChunk(key: string, bytes: Buffer): void {
+    this.cache?.putChunk(key, bytes);
+  }
+
+  /** Forgets chunk versions that were collected. */
+  forgetChunks(keys: Iterable<string>): void {
+    this.cache?.forgetChunks(keys);
   }
 
   /**
@@ -781,6 +793,11 @@ export class PartitionHead {
       for (const [chunk, list] of pieces) {
         const ref = base.chunks[String(chunk)] as ChunkRef;
         const chunkStart = start + chunk * chunkSizeBytes;
+        const cached = this.cache?.chunk(ref.key);
+        if (cached) {
+          for (const [pieceFrom, pieceTo] of list) cached.copy(into, at + (pieceFrom - offset), pieceFrom - chunkStart, pieceTo - chunkStart);
+          continue;
+        }
         const from = list[0]![0];
         const to = list.at(-1)![1];
         reads.push(async () => {

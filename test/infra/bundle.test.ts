@@ -76,7 +76,7 @@ beforeAll(async () => {
     flushEveryOps: 64,
     checkpointEveryOps: 1024,
     headLeaseMs: 0,
-    noteCacheMib: 0,
+    headCacheMib: 0,
   };
   clients = createAwsClients(bootstrap);
   Object.assign(process.env, serviceEnvironment({ ...bootstrap, ...(await provisionLocalResources(clients, { sledCount: 2, region: 'us-east-1' })) }));

@@ -223,7 +223,7 @@ beforeAll(async () => {
     flushEveryOps: 1,
     checkpointEveryOps: 1,
     headLeaseMs: 0,
-    noteCacheMib: 0,
+    headCacheMib: 0,
   };
   setupClients = createAwsClients(bootstrap);
   const resources = await provisionLocalResources(setupClients, { sledCount: 3, region: 'us-east-1' });

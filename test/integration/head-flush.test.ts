@@ -99,20 +99,36 @@ describe("a flush in the head's own process", () => {
     expect((await chunkBytes(volume.volumeId)).bytes.equals(model)).toBe(true);
   });
 
-  it('rebuilds a flushed chunk from one GET of its old version, however many notes are scattered over it', async () => {
-    const { volumeId, model } = await written(64, 6);
+  /** A flushed volume, then eight notes on every other block of chunk 0: eight notes over eight gaps of the old chunk. */
+  async function scatteredOverFlushedChunk(seed: number) {
+    const { volumeId, model } = await written(64, seed);
     await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true });
-    // Every other block of chunk 0: eight notes and eight gaps of the old chunk.
     for (let block = 0; block < 16; block += 2) {
-      const data = pattern(BLOCK, 600 + block);
+      const data = pattern(BLOCK, seed * 100 + block);
       await holder.data.write(volumeId, block * BLOCK, data);
       data.copy(model, block * BLOCK);
     }
+    return { volumeId, model };
+  }
+
+  it('rewrites a chunk it flushed without reading anything back', async () => {
+    const { volumeId, model } = await scatteredOverFlushedChunk(6);
     const counts = countCommands(holder.clients);
     const result = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true });
     expect(result.chunksWritten).toBe(1);
-    expect(counts.get('GetObject')).toBe(1);
+    // The old chunk and the notes came from this process's memory.
+    expect(counts.get('GetObject') ?? 0).toBe(0);
     expect(counts.get('PutObject')).toBe(1);
+    expect((await chunkBytes(volumeId)).bytes.equals(model)).toBe(true);
+  });
+
+  it('elsewhere, reads the old chunk under scattered notes with one GET, not one per gap', async () => {
+    const { volumeId, model } = await scatteredOverFlushedChunk(7);
+    const counts = countCommands(other.clients);
+    const result = await other.flush.flush({ volumeId, partition: 0, uptoOp: 1000 });
+    expect(result.chunksWritten).toBe(1);
+    // Eight notes, and one ranged GET for the eight gaps between them.
+    expect(counts.get('GetObject')).toBe(9);
     expect((await chunkBytes(volumeId)).bytes.equals(model)).toBe(true);
   });
 

@@ -118,8 +118,8 @@ describe('a reader that keeps its view of a partition', () => {
  */
 describe('a head that holds a lease on its partition', () => {
   const LEASE_MS = 400;
-  // Without the note payload cache, so that the reads' object GETs show (head-flush.test.ts covers the cache).
-  const processes = useTwoProcesses(useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headLeaseMs: LEASE_MS, noteCacheMib: 0 }));
+  // Without the head cache, so that the reads' object GETs show (head-flush.test.ts covers the cache).
+  const processes = useTwoProcesses(useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headLeaseMs: LEASE_MS, headCacheMib: 0 }));
   let holder: Services;
   let other: Services;
   beforeAll(() => {

@@ -56,10 +56,10 @@ describe('config', () => {
     expect(() => loadServiceConfig({ ...FULL, [ENV.headLeaseMs]: 'soon' })).toThrow(/SLEDS_HEAD_LEASE_MS must be a whole number/);
   });
 
-  it('reads the note payload cache size: 256 MiB by default, 0 for off, never negative', () => {
-    expect(loadServiceConfig(FULL).noteCacheMib).toBe(256);
-    expect(loadServiceConfig({ ...FULL, [ENV.noteCacheMib]: '0' }).noteCacheMib).toBe(0);
-    expect(() => loadServiceConfig({ ...FULL, [ENV.noteCacheMib]: '-1' })).toThrow(/SLEDS_NOTE_CACHE_MIB must be a whole number of at least 0/);
+  it('reads the head cache size: 256 MiB by default, 0 for off, never negative', () => {
+    expect(loadServiceConfig(FULL).headCacheMib).toBe(256);
+    expect(loadServiceConfig({ ...FULL, [ENV.headCacheMib]: '0' }).headCacheMib).toBe(0);
+    expect(() => loadServiceConfig({ ...FULL, [ENV.headCacheMib]: '-1' })).toThrow(/SLEDS_HEAD_CACHE_MIB must be a whole number of at least 0/);
   });
 
   it('refuses a malformed endpoint, a duplicate sled and a bad port', () => {
