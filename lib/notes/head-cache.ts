@@ -29,7 +29,8 @@ export class HeadCache {
     const owner = entries;
     return {
       note: (noteId) => owner.notes.get(noteId),
-      putNote: (noteId, payload) => this.put(owner, owner.notes, noteId, payload),
+      // A private copy: the writer may reuse its buffer.
+      putNote: (noteId, payload) => this.put(owner, owner.notes, noteId, Buffer.from(payload)),
       forgetNotes: (noteIds) => this.forget(owner, owner.notes, noteIds),
       forgetAllNotes: () => this.forgetAllNotes(owner),
       chunk: (key) => owner.chunks.get(key),
@@ -40,8 +41,7 @@ export class HeadCache {
 
   private put(owner: Entries, map: Map<string, Buffer>, id: string, bytes: Buffer): void {
     if (bytes.length > this.maxBytes || map.has(id)) return;
-    // A private copy: the caller may reuse its buffer.
-    map.set(id, Buffer.from(bytes));
+    map.set(id, bytes);
     if (map === owner.notes) owner.noteBytes += bytes.length;
     this.order.push({ owner, map, id });
     this.bytes += bytes.length;
@@ -116,6 +116,7 @@ export interface PartitionCache {
   forgetAllNotes(): void;
   /** A chunk version this process flushed, by its object key. */
   chunk(key: string): Buffer | undefined;
+  /** Keeps a chunk version the caller just put; the cache takes the buffer itself, which nobody may change after. */
   putChunk(key: string, bytes: Buffer): void;
   /** Drops chunk versions that were collected. */
   forgetChunks(keys: Iterable<string>): void;
