@@ -33,9 +33,9 @@ export const ENV = {
    */
   headLeaseMs: 'SLEDS_HEAD_LEASE_MS',
   /**
-   * MiB of committed note payloads a process keeps until they are flushed (default 256; 0: off),
-   * so that a flush in the same process reads no note back from its sled. The AWS stacks turn
-   * it off: there the flush runs in its own Lambda.
+   * MiB of memory a process keeps for its heads (default 256; 0: off): note payloads until they
+   * are flushed, and the chunk versions it flushed, so that a flush in the same process reads
+   * nothing back from the sleds. The AWS stacks turn it off: there the flush runs in its own Lambda.
    */
   headCacheMib: 'SLEDS_HEAD_CACHE_MIB',
   /** Comma-separated sled bucket names, in sled order. */
@@ -64,7 +64,7 @@ export interface ServiceConfig {
   readonly checkpointEveryOps: number;
   /** Head-node lease length in milliseconds; 0 for none. */
   readonly headLeaseMs: number;
-  /** Mebibytes of committed note payloads kept in memory until flushed; 0 for none. */
+  /** Mebibytes of head cache (note payloads until flushed, flushed chunk versions); 0 for none. */
   readonly headCacheMib: number;
   /** Bytes per second per sled link and direction, when the bandwidth model is on. */
   readonly sledBandwidth?: number;

@@ -36,7 +36,7 @@ export interface LocalCloudOptions {
   readonly flushEveryOps?: number;
   /** Head-node lease length (default DEFAULT_HEAD_LEASE_MS; 0: off). */
   readonly headLeaseMs?: number;
-  /** MiB of note payloads kept until flushed (default DEFAULT_HEAD_CACHE_MIB; 0: off). */
+  /** MiB of head cache: note payloads until flushed, flushed chunk versions (default DEFAULT_HEAD_CACHE_MIB; 0: off). */
   readonly headCacheMib?: number;
   readonly checkpointEveryOps?: number;
 }
