@@ -76,7 +76,7 @@ const PAYLOAD_POOL = 16;
 const SEED = 0x5eed5;
 const NEVER = Number.MAX_SAFE_INTEGER;
 const TARGETS = { speedup: 10, flushRatio: 0.7 } as const;
-/** Each raw PutObject slot (before and after a flush) puts the flush's bytes this many times, to damp noise. */
+/** Each raw PutObject slot (before and after a flush) puts the flush's bytes this many times, each timed alone, to damp noise. */
 const RAW_REPEATS = 3;
 
 /** The failpoints that RebuildService and FlushService pass, named for the phase that ends there. */
@@ -544,26 +544,35 @@ class RawPuts {
     });
   }
 
-  /** Puts `count` chunk-sized objects where the chunks of `volumeId` go, RAW_REPEATS times over; returns and keeps the time. */
-  async run(volumeId: string, count: number): Promise<{ bytes: number; ms: number }> {
-    const started = performance.now();
-    await mapLimit(
-      Array.from({ length: count * RAW_REPEATS }, (_, i) => i),
-      FLUSH_PUT_CONCURRENCY,
-      async (i) => {
-        const { body, checksum } = this.bodies[i % CHUNKS] as { body: Buffer; checksum: string };
-        await this.clients.s3.send(
-          new PutObjectCommand({
-            Bucket: this.buckets[chunkSled(volumeId, 0, i % CHUNKS, this.buckets.length)],
-            Key: `bench-raw/${volumeId}/${i % count}`,
-            Body: body,
-            ContentLength: body.length,
-            ChecksumSHA256: checksum,
-          }),
-        );
-      },
-    );
-    const sample = { bytes: count * RAW_REPEATS * GEOMETRY.chunkSizeBytes, ms: performance.now() - started };
+  /**
+   * Puts `count` chunk-sized objects where the chunks of `volumeId` go, RAW_REPEATS times over,
+   * each time from a settled heap and timed alone, as a flush of those chunks is (a longer
+   * section would spread one GC pause over more bytes); returns and keeps the summed time.
+   */
+  async run(volumeId: string, count: number, settle: () => Promise<void>): Promise<{ bytes: number; ms: number }> {
+    let ms = 0;
+    for (let repeat = 0; repeat < RAW_REPEATS; repeat++) {
+      await settle();
+      const started = performance.now();
+      await mapLimit(
+        Array.from({ length: count }, (_, i) => i),
+        FLUSH_PUT_CONCURRENCY,
+        async (i) => {
+          const { body, checksum } = this.bodies[i % CHUNKS] as { body: Buffer; checksum: string };
+          await this.clients.s3.send(
+            new PutObjectCommand({
+              Bucket: this.buckets[chunkSled(volumeId, 0, i % CHUNKS, this.buckets.length)],
+              Key: `bench-raw/${volumeId}/${i}`,
+              Body: body,
+              ContentLength: body.length,
+              ChecksumSHA256: checksum,
+            }),
+          );
+        },
+      );
+      ms += performance.now() - started;
+    }
+    const sample = { bytes: count * RAW_REPEATS * GEOMETRY.chunkSizeBytes, ms };
     this.samples.push(sample);
     return sample;
   }
@@ -651,9 +660,9 @@ async function flushSample(
   orNewer = false,
 ): Promise<FlushSample> {
   // Each timed section starts from a collected heap on both threads: none pays for another's garbage.
-  await harness.cloud.settle();
-  const before = await raw.run(volumeId, CHUNKS);
-  await harness.cloud.settle();
+  const settle = () => harness.cloud.settle();
+  const before = await raw.run(volumeId, CHUNKS, settle);
+  await settle();
   harness.timeline.reset();
   harness.active.current = harness.timeline;
   const marks = new PhaseMarks('flush');
@@ -663,10 +672,9 @@ async function flushSample(
   const timeline = harness.timeline.rows();
   const calls = new Map([...harness.timeline.byCommand].map(([name, e]) => [name, { calls: e.calls, sumMs: e.sumMs }]));
   const bytes = measured.value.chunksWritten * GEOMETRY.chunkSizeBytes;
-  await harness.cloud.settle();
+  await settle();
   const rawIo = await rawFlushIo(harness, volumeId, measured.value.flushedOp);
-  await harness.cloud.settle();
-  const after = await raw.run(volumeId, measured.value.chunksWritten);
+  const after = await raw.run(volumeId, measured.value.chunksWritten, settle);
   return { label, ops, result: measured.value, ms: measured.ms, bytes, cpu: measured.cpu, raw: [before, after], timeline, phases, calls, rawIo };
 }
 
@@ -833,7 +841,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   console.log(
     `flush:      services.flush.flush() on the ${options.ops.toLocaleString('en')}-op twins (A up to op ${options.checkpointAt.toLocaleString('en')}, B after its rebuild up to its newest op), ` +
       `MiB of chunk objects written / flush time; baseline: PutObject of as many ${fmt(GEOMETRY.chunkSizeBytes / MIB, 0)} MiB objects ` +
-      `(with their ChecksumSHA256, to the chunks' buckets, ${FLUSH_PUT_CONCURRENCY} at a time; ${RAW_REPEATS}x over to damp noise) right before and right after each flush; ` +
+      `(with their ChecksumSHA256, to the chunks' buckets, ${FLUSH_PUT_CONCURRENCY} at a time; ${RAW_REPEATS} timed sections of the flush's size, each after a full GC) right before and right after each flush; ` +
       `also, right after each flush, the flush's own unavoidable requests done raw (a ranged GET of every live note extent, then the chunk PUTs)`,
   );
   console.log(
