@@ -53,7 +53,7 @@ import { mapLimit } from '../lib/notes/serial-queue.js';
 import { chunkSled } from '../lib/sleds/placement.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
 import { createServices, type Services } from '../lib/wiring.js';
-import { collectGarbage, fmt, formatTable, median, threadCpuMs } from './support.js';
+import { collectGarbage, fmt, formatTable, gcPauseMs, median, threadCpuMs } from './support.js';
 
 // ---------------------------------------------------------------- fixed parameters
 
@@ -121,6 +121,8 @@ interface CloudHost {
   readonly emulatorCpuMs?: () => Promise<number>;
   /** A full garbage collection on the emulators' thread and this one, before a timed section. */
   settle(): Promise<void>;
+  /** Milliseconds both threads have spent in GC pauses so far (the emulators' own, when they have a thread). */
+  gcPauses(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -135,8 +137,10 @@ async function serveCloudInWorker(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the cloud worker needs a parent port');
   const cloud: LocalCloud = await startLocalCloud(CLOUD_OPTIONS);
+  gcPauseMs();
   port.on('message', (message: unknown) => {
     if (message === 'cpu') port.postMessage({ cpuMs: threadCpuMs() });
+    if (message === 'gc-pauses') port.postMessage({ gcMs: gcPauseMs() });
     if (message === 'gc') {
       collectGarbage();
       port.postMessage({ settled: true });
@@ -160,6 +164,7 @@ async function startCloud(inProcess: boolean): Promise<CloudHost> {
         collectGarbage();
         return Promise.resolve();
       },
+      gcPauses: () => Promise.resolve(gcPauseMs()),
       stop: () => cloud.stop(),
     };
   }
@@ -183,6 +188,11 @@ async function startCloud(inProcess: boolean): Promise<CloudHost> {
           resolve();
         });
         worker.postMessage('gc');
+      }),
+    gcPauses: () =>
+      new Promise<number>((resolve) => {
+        worker.once('message', (message: { gcMs: number }) => resolve(message.gcMs + gcPauseMs()));
+        worker.postMessage('gc-pauses');
       }),
     async stop() {
       const stopped = new Promise<void>((resolve) => worker.once('message', () => resolve()));
@@ -532,7 +542,7 @@ function difference(got: Buffer, expected: Buffer): string | undefined {
 /** Raw PutObject of chunk-sized objects: same buckets as the flush's chunks, same checksum header, same concurrency. */
 class RawPuts {
   private readonly bodies: Array<{ body: Buffer; checksum: string }>;
-  private readonly samples: Array<{ bytes: number; ms: number }> = [];
+  private readonly samples: Array<{ bytes: number; ms: number; gcMs: number }> = [];
 
   constructor(
     private readonly clients: AwsClients,
@@ -549,10 +559,12 @@ class RawPuts {
    * each time from a settled heap and timed alone, as a flush of those chunks is (a longer
    * section would spread one GC pause over more bytes); returns and keeps the summed time.
    */
-  async run(volumeId: string, count: number, settle: () => Promise<void>): Promise<{ bytes: number; ms: number }> {
+  async run(volumeId: string, count: number, cloud: CloudHost): Promise<{ bytes: number; ms: number; gcMs: number }> {
     let ms = 0;
+    let gcMs = 0;
     for (let repeat = 0; repeat < RAW_REPEATS; repeat++) {
-      await settle();
+      await cloud.settle();
+      const pausesBefore = await cloud.gcPauses();
       const started = performance.now();
       await mapLimit(
         Array.from({ length: count }, (_, i) => i),
@@ -571,8 +583,10 @@ class RawPuts {
         },
       );
       ms += performance.now() - started;
+      // Pauses that began in the section; one still running when it ended counts whole.
+      gcMs += (await cloud.gcPauses()) - pausesBefore;
     }
-    const sample = { bytes: count * RAW_REPEATS * GEOMETRY.chunkSizeBytes, ms };
+    const sample = { bytes: count * RAW_REPEATS * GEOMETRY.chunkSizeBytes, ms, gcMs };
     this.samples.push(sample);
     return sample;
   }
@@ -637,9 +651,11 @@ interface FlushSample {
   readonly ops: number;
   readonly result: FlushResult;
   readonly ms: number;
+  /** GC pauses on both threads during the flush. */
+  readonly gcMs: number;
   readonly bytes: number;
   readonly cpu: Cpu;
-  readonly raw: ReadonlyArray<{ bytes: number; ms: number }>;
+  readonly raw: ReadonlyArray<{ bytes: number; ms: number; gcMs: number }>;
   readonly timeline: string[][];
   readonly phases: Array<{ phase: string; ms: number }>;
   /** SDK calls by command during the flush: calls and summed milliseconds. */
@@ -661,12 +677,14 @@ async function flushSample(
 ): Promise<FlushSample> {
   // Each timed section starts from a collected heap on both threads: none pays for another's garbage.
   const settle = () => harness.cloud.settle();
-  const before = await raw.run(volumeId, CHUNKS, settle);
+  const before = await raw.run(volumeId, CHUNKS, harness.cloud);
   await settle();
+  const pausesBefore = await harness.cloud.gcPauses();
   harness.timeline.reset();
   harness.active.current = harness.timeline;
   const marks = new PhaseMarks('flush');
   const measured = await measure(harness.cloud, () => flush.flush.flush({ volumeId, partition: 0, uptoOp, orNewer }));
+  const gcMs = (await harness.cloud.gcPauses()) - pausesBefore;
   const phases = marks.finish();
   harness.active.current = undefined;
   const timeline = harness.timeline.rows();
@@ -674,8 +692,8 @@ async function flushSample(
   const bytes = measured.value.chunksWritten * GEOMETRY.chunkSizeBytes;
   await settle();
   const rawIo = await rawFlushIo(harness, volumeId, measured.value.flushedOp);
-  const after = await raw.run(volumeId, measured.value.chunksWritten, settle);
-  return { label, ops, result: measured.value, ms: measured.ms, bytes, cpu: measured.cpu, raw: [before, after], timeline, phases, calls, rawIo };
+  const after = await raw.run(volumeId, measured.value.chunksWritten, harness.cloud);
+  return { label, ops, result: measured.value, ms: measured.ms, gcMs, bytes, cpu: measured.cpu, raw: [before, after], timeline, phases, calls, rawIo };
 }
 
 // ---------------------------------------------------------------- the run
@@ -1090,7 +1108,18 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
         samples.reduce((sum, s) => sum + s.rawIo.bytes, 0),
         samples.reduce((sum, s) => sum + s.rawIo.ms, 0),
       );
-      return { flushRate, rawRate, ratio: flushRate / rawRate, rawMedian: median(raws.map((r) => mibPerSecond(r.bytes, r.ms))), ioRate };
+      // The same ratio with every GC pause taken out of both sides (a diagnostic of the in-memory emulators, not the target).
+      const withoutGc =
+        mibPerSecond(
+          samples.reduce((sum, s) => sum + s.bytes, 0),
+          samples.reduce((sum, s) => sum + s.ms - s.gcMs, 0),
+        ) /
+        mibPerSecond(
+          raws.reduce((sum, r) => sum + r.bytes, 0),
+          raws.reduce((sum, r) => sum + r.ms - r.gcMs, 0),
+        );
+      const gcShare = { flush: samples.reduce((sum, s) => sum + s.gcMs, 0) / samples.reduce((sum, s) => sum + s.ms, 0), raw: raws.reduce((sum, r) => sum + r.gcMs, 0) / raws.reduce((sum, r) => sum + r.ms, 0) };
+      return { flushRate, rawRate, ratio: flushRate / rawRate, rawMedian: median(raws.map((r) => mibPerSecond(r.bytes, r.ms))), ioRate, withoutGc, gcShare };
     };
     const main20k = pooled(flushSamples);
     console.log(
@@ -1102,6 +1131,10 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     console.log(
       `twins H, flushed by their own process, pooled: ${fmt(own.flushRate)} MiB/s vs raw PUT ${fmt(own.rawRate)} MiB/s, ratio ${fmt(own.ratio)} ` +
         `(each: ${ownRatios.map((r) => fmt(r)).join(', ')}; median ${fmt(median(ownRatios))}); the same GETs and PUTs done raw ${fmt(own.ioRate)} MiB/s`,
+    );
+    console.log(
+      `  GC pauses took ${fmt(100 * own.gcShare.flush, 0)}% of the flushes' time and ${fmt(100 * own.gcShare.raw, 0)}% of the raw sections'; ` +
+        `with every pause taken out of both, the ratio is ${fmt(own.withoutGc)} (a diagnostic, not the target)`,
     );
     const steady = roundSamples.length > 0 ? pooled(roundSamples) : undefined;
     if (steady) {
@@ -1173,6 +1206,9 @@ function printFlush(sample: FlushSample, note?: string): void {
       `(${fmt(mibPerSecond(sample.rawIo.bytes, sample.rawIo.ms))} MiB/s): the flush takes ${fmt(sample.ms / sample.rawIo.ms)}x as long`,
   );
   console.log(`  cpu:    ${cpuLine(sample.cpu, sample.ms)}`);
+  const rawMs = sample.raw.reduce((sum, r) => sum + r.ms, 0);
+  const rawGc = sample.raw.reduce((sum, r) => sum + r.gcMs, 0);
+  console.log(`  GC pauses (both threads): ${fmt(sample.gcMs, 0)} ms during the flush; ${fmt(rawGc, 0)} ms during the raw sections' ${fmt(rawMs, 0)} ms`);
   console.log(indent(phaseTable(sample.phases, sample.ms), 4));
   console.log(indent(formatTable(['SDK command', 'calls', 'sum ms', 'mean ms', 'span ms'], sample.timeline), 4));
 }

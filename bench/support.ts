@@ -1,3 +1,4 @@
+import { PerformanceObserver } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
@@ -183,3 +184,16 @@ export function collectGarbage(): void {
   fullGc();
 }
 let fullGc: (() => void) | undefined;
+
+let gcPauses: number | undefined;
+
+/** Milliseconds this thread has spent in garbage-collection pauses since the first call. */
+export function gcPauseMs(): number {
+  if (gcPauses === undefined) {
+    gcPauses = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcPauses = (gcPauses ?? 0) + entry.duration;
+    }).observe({ entryTypes: ['gc'] });
+  }
+  return gcPauses;
+}
