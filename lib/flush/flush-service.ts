@@ -129,17 +129,14 @@ export class FlushService {
       // 1. The chunks the notes after the base touched, as of target, as new objects.
       const { chunkSizeBytes } = volume;
       const start = partition * chunkSizeBytes * volume.partitionChunks;
-      const partitionBytes = Math.min(chunkSizeBytes * volume.partitionChunks, volume.sizeBytes - start);
+      const chunkLength = (chunk: number) => Math.min(chunkSizeBytes, volume.sizeBytes - (start + chunk * chunkSizeBytes));
       // The index's segments cover exactly what the notes after the base wrote.
-      const touched = new Set<number>();
-      for (const extent of view.index.lookup(start, partitionBytes)) {
-        const first = Math.floor((extent.offset - start) / chunkSizeBytes);
-        const last = Math.floor((extent.offset + extent.length - 1 - start) / chunkSizeBytes);
-        for (let chunk = first; chunk <= last; chunk++) touched.add(chunk);
-      }
-      await mapLimit([...touched], 8, async (chunk) => {
+      const touched = Array.from({ length: volume.partitionChunks }, (_, chunk) => chunk).filter(
+        (chunk) => chunkLength(chunk) > 0 && view.index.covers(start + chunk * chunkSizeBytes, chunkLength(chunk)),
+      );
+      await mapLimit(touched, 8, async (chunk) => {
         const chunkStart = start + chunk * chunkSizeBytes;
-        const length = Math.min(chunkSizeBytes, volume.sizeBytes - chunkStart);
+        const length = chunkLength(chunk);
         const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `volumes/${volumeId}/chunks/${partition}/${chunk}/op-${target}` };
         // A chunk that one note wrote whole, and nothing else: that note's object is the chunk,
         // so the sled copies it and its digest is the note's. Sequential writers land here.
@@ -151,7 +148,7 @@ export class FlushService {
           return;
         }
         const bytes = Buffer.alloc(length);
-        const reading = head.startViewRead(view, chunkStart, length, bytes, 0);
+        const reading = head.startViewRead(view, chunkStart, length, bytes, 0, extents);
         if (reading) await reading;
         const digest = sha256(bytes);
         await this.deps.chunks.put(at, bytes, digest);

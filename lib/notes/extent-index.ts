@@ -100,6 +100,14 @@ export class ExtentIndex {
     return next;
   }
 
+  /** True when some op after the base wrote into [offset, offset + length). */
+  covers(offset: number, length: number): boolean {
+    const before = this.tree.nextLowerPair(offset);
+    if (before && before[1].end > offset) return true;
+    const next = this.tree.nextHigherKey(offset - 1);
+    return next !== undefined && next < offset + length;
+  }
+
   /** The extents that cover [offset, offset + length), in offset order; gaps are never written. */
   lookup(offset: number, length: number): Extent[] {
     const end = offset + length;
@@ -108,8 +116,15 @@ export class ExtentIndex {
       const from = Math.max(start, offset);
       const to = Math.min(segment.end, end);
       if (to > from) {
-        const { end: _end, ...source } = segment;
-        found.push({ ...source, offset: from, length: to - from });
+        found.push({
+          offset: from,
+          length: to - from,
+          op: segment.op,
+          noteId: segment.noteId,
+          noteOffset: segment.noteOffset,
+          noteLength: segment.noteLength,
+          sha256: segment.sha256,
+        });
       }
     };
     const before = this.tree.nextLowerPair(offset);

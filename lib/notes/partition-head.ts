@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { journalSleds } from '../sleds/placement.js';
-import { ExtentIndex } from './extent-index.js';
+import { ExtentIndex, type Extent } from './extent-index.js';
 import type { HeadCache, PartitionCache } from './head-cache.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type {
@@ -755,11 +755,12 @@ export class PartitionHead {
   /**
    * Starts a read through a view: copies at once what this process holds in memory, and
    * returns the object reads still to make, or undefined when none are left (a flush then
-   * hashes and sends the chunk without yielding to the other chunks first).
+   * hashes and sends the chunk without yielding to the other chunks first). `known`: the
+   * view's extents over the range, when the caller already looked them up.
    */
-  startViewRead(view: PartitionView, offset: number, length: number, into: Buffer, at: number): Promise<void> | undefined {
+  startViewRead(view: PartitionView, offset: number, length: number, into: Buffer, at: number, known?: Extent[]): Promise<void> | undefined {
     const { meta, base, index } = view;
-    const extents = index.lookup(offset, length);
+    const extents = known ?? index.lookup(offset, length);
     const reads: Array<() => Promise<void>> = [];
     if (meta) {
       const primary = this.logOf(meta.primary);

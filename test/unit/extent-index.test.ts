@@ -80,4 +80,23 @@ describe('ExtentIndex', () => {
     // The original is untouched, and the note's length and digest travel with its segments.
     expect(index.lookup(0, 20)).toEqual([{ offset: 0, length: 20, op: 1, noteId: 'a', noteOffset: 0, noteLength: 100, sha256: 'x' }]);
   });
+
+  it('says whether any op wrote into a range, without listing the extents', () => {
+    const index = new ExtentIndex();
+    index.apply(100, 50, { op: 1, noteId: 'a', noteOffset: 100 });
+    index.apply(0, 0, { op: 2, noteId: '', noteOffset: 0 });
+    expect(index.covers(0, 100)).toBe(false);
+    expect(index.covers(0, 101)).toBe(true);
+    expect(index.covers(149, 10)).toBe(true);
+    expect(index.covers(150, 10)).toBe(false);
+    expect(index.covers(120, 1)).toBe(true);
+    // Property: covers agrees with lookup.
+    fc.assert(
+      fc.property(fc.array(fc.tuple(fc.nat(200), fc.integer({ min: 1, max: 40 })), { maxLength: 20 }), fc.nat(250), fc.integer({ min: 1, max: 60 }), (writes, offset, length) => {
+        const random = new ExtentIndex();
+        writes.forEach(([at, len], i) => random.apply(at, len, { op: i + 1, noteId: `n${i}`, noteOffset: at }));
+        expect(random.covers(offset, length)).toBe(random.lookup(offset, length).length > 0);
+      }),
+    );
+  });
 });
