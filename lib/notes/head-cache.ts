@@ -23,14 +23,16 @@ export class HeadCache {
     const key = `${volumeId}#${partition}`;
     let entries = this.partitions.get(key);
     if (!entries) {
-      entries = { notes: new Map(), chunks: new Map(), noteBytes: 0 };
+      entries = { notes: new Map(), chunks: new Map(), noteBytes: 0, slab: undefined, slabUsed: 0 };
       this.partitions.set(key, entries);
     }
     const owner = entries;
     return {
       note: (noteId) => owner.notes.get(noteId),
       // A private copy: the writer may reuse its buffer.
-      putNote: (noteId, payload) => this.put(owner, owner.notes, noteId, Buffer.from(payload)),
+      putNote: (noteId, payload) => {
+        if (payload.length <= this.maxBytes && !owner.notes.has(noteId)) this.put(owner, owner.notes, noteId, copyIn(owner, payload));
+      },
       forgetNotes: (noteIds) => this.forget(owner, owner.notes, noteIds),
       forgetAllNotes: () => this.forgetAllNotes(owner),
       chunk: (key) => owner.chunks.get(key),
@@ -75,6 +77,7 @@ export class HeadCache {
     this.bytes -= owner.noteBytes;
     this.count -= owner.notes.size;
     owner.noteBytes = 0;
+    owner.slab = undefined;
     // One clear instead of a delete per note: a flush of 20,000 notes would spend milliseconds.
     owner.notes.clear();
     this.reset();
@@ -103,6 +106,29 @@ interface Entries {
   /** Chunk versions by object key. */
   readonly chunks: Map<string, Buffer>;
   noteBytes: number;
+  /** Where small notes are copied to, one after another. */
+  slab: Buffer | undefined;
+  slabUsed: number;
+}
+
+const SLAB_BYTES = 1 << 20;
+const SLAB_MAX_NOTE = 64 << 10;
+
+/**
+ * A copy of a note's payload. Small notes share 1 MiB slabs: 20,000 notes of 4 KiB as as many
+ * buffers of their own made every garbage collection of a head's process slow (each is an
+ * ArrayBuffer the collector tracks). A slab is freed once no cached note points into it.
+ */
+function copyIn(owner: Entries, payload: Buffer): Buffer {
+  if (payload.length > SLAB_MAX_NOTE) return Buffer.from(payload);
+  if (!owner.slab || owner.slabUsed + payload.length > owner.slab.length) {
+    owner.slab = Buffer.allocUnsafeSlow(SLAB_BYTES);
+    owner.slabUsed = 0;
+  }
+  const copy = owner.slab.subarray(owner.slabUsed, owner.slabUsed + payload.length);
+  payload.copy(copy);
+  owner.slabUsed += payload.length;
+  return copy;
 }
 
 /** One partition's cached notes and chunk versions. Callers copy out of a buffer and never change it. */
