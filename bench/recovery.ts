@@ -542,7 +542,6 @@ function difference(got: Buffer, expected: Buffer): string | undefined {
 /** Raw PutObject of chunk-sized objects: same buckets as the flush's chunks, same checksum header, same concurrency. */
 class RawPuts {
   private readonly bodies: Array<{ body: Buffer; checksum: string }>;
-  private readonly samples: Array<{ bytes: number; ms: number; gcMs: number }> = [];
 
   constructor(
     private readonly clients: AwsClients,
@@ -557,7 +556,7 @@ class RawPuts {
   /**
    * Puts `count` chunk-sized objects where the chunks of `volumeId` go, RAW_REPEATS times over,
    * each time from a settled heap and timed alone, as a flush of those chunks is (a longer
-   * section would spread one GC pause over more bytes); returns and keeps the summed time.
+   * section would spread one GC pause over more bytes); returns the summed time.
    */
   async run(volumeId: string, count: number, cloud: CloudHost): Promise<{ bytes: number; ms: number; gcMs: number }> {
     let ms = 0;
@@ -586,9 +585,7 @@ class RawPuts {
       // Pauses that began in the section; one still running when it ended counts whole.
       gcMs += (await cloud.gcPauses()) - pausesBefore;
     }
-    const sample = { bytes: count * RAW_REPEATS * GEOMETRY.chunkSizeBytes, ms, gcMs };
-    this.samples.push(sample);
-    return sample;
+    return { bytes: count * RAW_REPEATS * GEOMETRY.chunkSizeBytes, ms, gcMs };
   }
 }
 

@@ -178,17 +178,18 @@ export class FlushService {
     const behind = await secondaryMap;
     // Both maps as they stand now, when this flush knows them (garbage collection needs them).
     let maps: Array<ChunkMap | undefined> | undefined = [flushed, behind];
-    if ((behind?.baseOp ?? 0) < flushed.baseOp) {
-      const next: ChunkMap = { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 };
-      const moved = this.deps.chunkMaps.put(next, behind?.version);
-      // The head in this process takes the new base while the secondary's map is written.
-      if (flushed !== before) head.adoptFlushed(before, flushed);
+    const next: ChunkMap | undefined =
+      (behind?.baseOp ?? 0) < flushed.baseOp ? { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 } : undefined;
+    const moved = next ? this.deps.chunkMaps.put(next, behind?.version) : undefined;
+    // The head in this process takes the new base while the secondary's map is written.
+    if (flushed !== before) head.adoptFlushed(before, flushed);
+    if (next && moved) {
       if (await moved) {
         for (const [chunk, ref] of Object.entries(behind?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
         maps = [flushed, next];
       } else maps = undefined;
       await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
-    } else if (flushed !== before) head.adoptFlushed(before, flushed);
+    }
     const chunks = flushed.chunks;
     const targetOp = flushed.baseOp;
 

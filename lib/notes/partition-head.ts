@@ -53,8 +53,6 @@ export interface PartitionView {
   readonly meta: PartitionMeta | undefined;
   readonly base: ChunkMap | undefined;
   readonly index: ExtentIndex;
-  /** The log entries the index was built from (after the chunk map's op). */
-  readonly entries: readonly LogEntry[];
 }
 
 /** A note to commit: its payload and where it goes in the volume. */
@@ -659,7 +657,7 @@ export class PartitionHead {
     const meta = await this.loadMeta(false);
     if (!meta) return; // never written nor copied: the buffer's zeros are the answer
     if (this.underLease(meta)) {
-      await this.readView({ meta, base: this.base, index: this.index, entries: [] }, offset, length, into, at);
+      await this.readView({ meta, base: this.base, index: this.index }, offset, length, into, at);
       return;
     }
     // With a view already held, its objects are read while the log is asked what changed:
@@ -667,7 +665,7 @@ export class PartitionHead {
     // Objects are immutable and never reused, so a confirmed view read exactly the right bytes.
     const known: HeadView | undefined = this.baseKnown && this.meta === meta ? { meta, base: this.base, index: this.index } : undefined;
     const knownOp = this.index.lastOp;
-    const speculative = known ? settle(this.readView({ ...known, entries: [] }, offset, length, into, at)) : undefined;
+    const speculative = known ? settle(this.readView(known, offset, length, into, at)) : undefined;
     let current: HeadView;
     try {
       current = await this.refresh(meta);
@@ -685,7 +683,7 @@ export class PartitionHead {
     }
     await speculative;
     into.fill(0, at, at + length);
-    await this.readView({ ...current, entries: [] }, offset, length, into, at);
+    await this.readView(current, offset, length, into, at);
   }
 
   private cachedPayload(noteId: string): Buffer | undefined {
@@ -716,7 +714,7 @@ export class PartitionHead {
       if (this.held && this.now() >= this.held.trustedUntil) await this.renewLease(meta);
     }
     if (!this.trusted(meta)) return undefined;
-    return { meta, base: this.base, index: this.index.clone(), entries: [] };
+    return { meta, base: this.base, index: this.index.clone() };
   }
 
   /**
@@ -744,7 +742,7 @@ export class PartitionHead {
     const index = new ExtentIndex(baseOp);
     const entries = meta && uptoOp > baseOp ? await this.deps.logs.range(this.logOf(meta.primary), baseOp, uptoOp) : [];
     for (const entry of entries) applyEntry(index, entry);
-    return { meta, base, index, entries };
+    return { meta, base, index };
   }
 
   /** Reads a range through a view: notes first, the chunk map under them, zeros under both. */

@@ -132,7 +132,7 @@ export class SnapshotService {
     for (let chunk = 0; chunk < snapshot.partitionChunks; chunk++) {
       const chunkStart = start + chunk * snapshot.chunkSizeBytes;
       if (chunkStart >= snapshot.sizeBytes) break;
-      const written = view.index.lookup(chunkStart, snapshot.chunkSizeBytes).length > 0 || view.base?.chunks[String(chunk)] !== undefined;
+      const written = view.index.covers(chunkStart, snapshot.chunkSizeBytes) || view.base?.chunks[String(chunk)] !== undefined;
       if (!written) continue;
       const data = Buffer.alloc(snapshot.chunkSizeBytes);
       await head.readView(view, chunkStart, snapshot.chunkSizeBytes, data, 0);
