@@ -498,7 +498,7 @@ async function readReplica(deps: PartitionDeps, meta: PartitionMeta, role: 'prim
     listPartitions: refuse,
     removePartition: refuse,
   };
-  const head = new PartitionHead({ ...deps, metas }, meta.volumeId, meta.partition, { start: 0, chunkSizeBytes: GEOMETRY.chunkSizeBytes });
+  const head = new PartitionHead({ ...deps, metas }, meta.volumeId, meta.partition, { start: 0, chunkSizeBytes: GEOMETRY.chunkSizeBytes, partitionChunks: CHUNKS, volumeBytes: GEOMETRY.sizeBytes });
   const bytes = Buffer.alloc(PARTITION_BYTES);
   await head.read(0, PARTITION_BYTES, bytes, 0);
   return bytes;

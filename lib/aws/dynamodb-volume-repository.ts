@@ -164,6 +164,15 @@ export class DynamoDbVolumeRepository implements VolumeRepository {
     }
   }
 
+  async getWithHolds(volumeId: string): Promise<{ volume: Volume; holds: string[] } | undefined> {
+    try {
+      const { Item } = await this.documents.send(new GetCommand({ TableName: this.tableName, Key: { volumeId }, ConsistentRead: true }));
+      return Item ? { volume: toVolume(Item), holds: [...((Item.snapshotHolds as Set<string> | undefined) ?? [])] } : undefined;
+    } catch (error) {
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
   async remove(volumeId: string): Promise<void> {
     try {
       await this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { volumeId } }));

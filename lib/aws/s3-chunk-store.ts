@@ -8,7 +8,7 @@ import {
   PutObjectCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
-import { asBuffer } from './s3-bodies.js';
+import { asBuffer, signWithPayloadDigest } from './s3-bodies.js';
 import type { SledBandwidth } from '../sleds/bandwidth.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
 import { callAws, translateAwsError } from './aws-errors.js';
@@ -40,13 +40,16 @@ export class S3ChunkStore implements ChunkStore {
     await this.bandwidth?.transfer(undefined, at.sled, data.length);
     await s3(() =>
       this.client.send(
-        new PutObjectCommand({
-          Bucket: this.bucket(at.sled),
-          Key: at.key,
-          Body: data,
-          ContentLength: data.length,
-          ChecksumSHA256: hexToBase64(sha256),
-        }),
+        signWithPayloadDigest(
+          new PutObjectCommand({
+            Bucket: this.bucket(at.sled),
+            Key: at.key,
+            Body: data,
+            ContentLength: data.length,
+            ChecksumSHA256: hexToBase64(sha256),
+          }),
+          sha256,
+        ),
       ),
     );
   }

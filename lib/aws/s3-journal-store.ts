@@ -1,5 +1,5 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { asBuffer } from './s3-bodies.js';
+import { asBuffer, signWithPayloadDigest } from './s3-bodies.js';
 import type { JournalStore, LogRef } from '../notes/ports.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
 import { translateAwsError } from './aws-errors.js';
@@ -25,16 +25,19 @@ export class S3JournalStore implements JournalStore {
   async put(sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void> {
     try {
       await this.s3.send(
-        new PutObjectCommand({
-          Bucket: this.bucket(sled),
-          Key: `${journalPrefix(log)}${noteId}`,
-          Body: payload,
-          ContentLength: payload.length,
-          ContentType: 'application/octet-stream',
-          // S3 verifies the body against our digest, so a note is never stored torn.
-          ChecksumSHA256: Buffer.from(meta.sha256, 'hex').toString('base64'),
-          Metadata: { offset: String(meta.offset), sha256: meta.sha256 },
-        }),
+        signWithPayloadDigest(
+          new PutObjectCommand({
+            Bucket: this.bucket(sled),
+            Key: `${journalPrefix(log)}${noteId}`,
+            Body: payload,
+            ContentLength: payload.length,
+            ContentType: 'application/octet-stream',
+            // S3 verifies the body against our digest, so a note is never stored torn.
+            ChecksumSHA256: Buffer.from(meta.sha256, 'hex').toString('base64'),
+            Metadata: { offset: String(meta.offset), sha256: meta.sha256 },
+          }),
+          meta.sha256,
+        ),
       );
     } catch (error) {
       throw translateAwsError('S3', error);

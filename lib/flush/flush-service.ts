@@ -4,7 +4,7 @@ import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
-import type { PartitionHead, PartitionView } from '../notes/partition-head.js';
+import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
 import type { WorkQueue } from '../queues/ports.js';
 import { chunkSled } from '../sleds/placement.js';
@@ -58,6 +58,54 @@ function background<T>(work: Promise<T>): Promise<T> {
   return work;
 }
 
+/** Chunk PUTs in flight per flush. */
+const PUT_CONCURRENCY = 8;
+/** What a head's flush builds in memory while its metadata read is in flight, at most. */
+const PREBUILT_BYTES = 16 * 1024 * 1024;
+
+/** A chunk's new content: bytes built from the view, or a whole note the sled copies. */
+type ChunkContent =
+  | { readonly bytes: Buffer; readonly sha256: string }
+  | { readonly note: { readonly sled: number; readonly log: LogRef }; readonly noteId: string; readonly sha256: string };
+
+/** What a flush writes, and from what: decided before any chunk goes out. */
+interface FlushPlan {
+  readonly meta: PartitionMeta;
+  readonly head: PartitionHead;
+  /** The primary's chunk map as the flush found it. */
+  readonly before: ChunkMap | undefined;
+  readonly view: PartitionView | undefined;
+  readonly target: number;
+  /** Chunks built already. */
+  readonly built?: ReadonlyMap<number, ChunkContent>;
+}
+
+const chunkLength = (geometry: PartitionGeometry, chunk: number) =>
+  Math.max(0, Math.min(geometry.chunkSizeBytes, geometry.volumeBytes - (geometry.start + chunk * geometry.chunkSizeBytes)));
+
+/** The chunks that the notes after the view's base wrote into (the index's segments cover exactly those). */
+function touchedChunks(geometry: PartitionGeometry, view: PartitionView): number[] {
+  const chunks = Array.from({ length: geometry.partitionChunks }, (_, chunk) => chunk);
+  return chunks.filter((chunk) => chunkLength(geometry, chunk) > 0 && view.index.covers(geometry.start + chunk * geometry.chunkSizeBytes, chunkLength(geometry, chunk)));
+}
+
+/** A chunk as of the view: at once when the head holds every byte in memory, else once the reads are done. */
+function buildChunk(head: PartitionHead, view: PartitionView, chunk: number): ChunkContent | Promise<ChunkContent> {
+  const chunkStart = head.geometry.start + chunk * head.geometry.chunkSizeBytes;
+  const length = chunkLength(head.geometry, chunk);
+  // A chunk that one note wrote whole, and nothing else: that note's object is the chunk, so
+  // the sled copies it and its digest is the note's. Sequential writers land here.
+  const extents = view.index.lookup(chunkStart, length);
+  const note = extents.length === 1 ? extents[0] : undefined;
+  if (view.meta && note?.sha256 && note.noteOffset === chunkStart && note.noteLength === length && note.length === length) {
+    return { note: { sled: view.meta.primary.sled, log: head.logOf(view.meta.primary) }, noteId: note.noteId, sha256: note.sha256 };
+  }
+  const bytes = Buffer.alloc(length);
+  const reading = head.startViewRead(view, chunkStart, length, bytes, 0, extents);
+  const done = () => ({ bytes, sha256: sha256(bytes) });
+  return reading ? reading.then(done) : done();
+}
+
 /**
  * Flush: committed notes become immutable chunk objects on the sleds, and each replica's
  * chunk map moves its base past them. Every step can be repeated: chunk keys are fixed by
@@ -101,23 +149,14 @@ export class FlushService {
   }
 
   /** Flushes the partition up to `uptoOp` (or its newest op); a no-op when it is already there. */
-  async flush({ volumeId, partition, uptoOp, orNewer = false }: FlushMessage): Promise<FlushResult> {
+  async flush(message: FlushMessage): Promise<FlushResult> {
     const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
-    // A head in this process that holds the lease knows the partition already: everything the
-    // flush must read then goes in one round trip. The holds are read after its view was taken.
-    const trusted = await this.deps.data.existingHead(volumeId, partition)?.trustedView();
-    const known = trusted?.meta ? this.log(trusted.meta, 'primary') : undefined;
-    const [{ volume, meta }, knownBase, holds] = await Promise.all([
-      this.partition(volumeId, partition),
-      known ? this.deps.chunkMaps.get(known) : undefined,
-      trusted ? this.deps.volumes.holds(volumeId) : undefined,
-    ]);
-    if (!meta) return nothing;
+    const plan = (await this.planFromHead(message)) ?? (await this.planFromLog(message));
+    if (!plan) return nothing;
+    const { volumeId, partition } = message;
+    const { meta, head, before, view, target, built } = plan;
     const primary = this.log(meta, 'primary');
     const secondary = this.log(meta, 'secondary');
-    const head = this.deps.data.head(volume, partition);
-    const before = known?.replicaId === primary.replicaId ? knownBase : await this.deps.chunkMaps.get(primary);
-    const { view, target } = await this.viewToFlush(head, meta, before, trusted, holds, uptoOp, orNewer);
     // Read while the chunks are put: neither depends on them, and both are checked again by
     // the conditional writes that use them.
     const secondaryMap = background(this.deps.chunkMaps.get(secondary));
@@ -127,33 +166,16 @@ export class FlushService {
     const superseded: ChunkRef[] = [];
     if (view && target > (before?.baseOp ?? 0)) {
       // 1. The chunks the notes after the base touched, as of target, as new objects.
-      const { chunkSizeBytes } = volume;
-      const start = partition * chunkSizeBytes * volume.partitionChunks;
-      const chunkLength = (chunk: number) => Math.min(chunkSizeBytes, volume.sizeBytes - (start + chunk * chunkSizeBytes));
-      // The index's segments cover exactly what the notes after the base wrote.
-      const touched = Array.from({ length: volume.partitionChunks }, (_, chunk) => chunk).filter(
-        (chunk) => chunkLength(chunk) > 0 && view.index.covers(start + chunk * chunkSizeBytes, chunkLength(chunk)),
-      );
-      await mapLimit(touched, 8, async (chunk) => {
-        const chunkStart = start + chunk * chunkSizeBytes;
-        const length = chunkLength(chunk);
+      await mapLimit(touchedChunks(head.geometry, view), PUT_CONCURRENCY, async (chunk) => {
         const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `volumes/${volumeId}/chunks/${partition}/${chunk}/op-${target}` };
-        // A chunk that one note wrote whole, and nothing else: that note's object is the chunk,
-        // so the sled copies it and its digest is the note's. Sequential writers land here.
-        const extents = view.index.lookup(chunkStart, length);
-        const note = extents.length === 1 ? extents[0] : undefined;
-        if (view.meta && note?.sha256 && note.noteOffset === chunkStart && note.noteLength === length && note.length === length) {
-          await this.deps.journal.copyToChunk({ sled: view.meta.primary.sled, log: head.logOf(view.meta.primary) }, note.noteId, at);
-          written[String(chunk)] = { ...at, sha256: note.sha256 };
-          return;
+        const content = built?.get(chunk) ?? (await buildChunk(head, view, chunk));
+        if ('note' in content) {
+          await this.deps.journal.copyToChunk(content.note, content.noteId, at);
+        } else {
+          await this.deps.chunks.put(at, content.bytes, content.sha256);
+          head.rememberChunk(at.key, content.bytes);
         }
-        const bytes = Buffer.alloc(length);
-        const reading = head.startViewRead(view, chunkStart, length, bytes, 0, extents);
-        if (reading) await reading;
-        const digest = sha256(bytes);
-        await this.deps.chunks.put(at, bytes, digest);
-        head.rememberChunk(at.key, bytes);
-        written[String(chunk)] = { ...at, sha256: digest };
+        written[String(chunk)] = { ...at, sha256: content.sha256 };
       });
       await failpoint('flush', { step: 'chunks-written', volumeId, partition });
       // 2. The primary's map moves to target, only after the objects exist.
@@ -208,31 +230,58 @@ export class FlushService {
   }
 
   /**
-   * What a flush works from. When this process's head holds the partition's lease, its view
-   * is the log: the flush takes it as it is, up to the head's newest op (if the message lets
-   * it go that far), and reads the notes' payloads from the head's memory. Otherwise the
-   * flush reads the log up to `uptoOp` and the notes from the journal.
+   * The plan when this process's head holds the partition's lease: its view is the log, so
+   * the flush takes it as it is, up to the head's newest op (if the message lets it go that
+   * far), and builds the chunks from the head's memory while it reads the volume, the
+   * metadata and the chunk map in one round trip. The holds are read after the view was taken.
+   * Undefined when the head holds no lease, or what it read says the view is not current.
    */
-  private async viewToFlush(
-    head: PartitionHead,
-    meta: PartitionMeta,
-    base: ChunkMap | undefined,
-    trusted: PartitionView | undefined,
-    holds: readonly string[] | undefined,
-    uptoOp: number,
-    orNewer: boolean,
-  ): Promise<{ view: PartitionView | undefined; target: number }> {
-    const { volumeId, partition } = meta;
-    const baseOp = base?.baseOp ?? 0;
-    const sameReplica = trusted?.meta?.primary.replicaId === meta.primary.replicaId && trusted.meta.epoch === meta.epoch;
-    if (trusted && sameReplica && trusted.index.afterOp === baseOp && (orNewer || trusted.index.lastOp <= uptoOp)) {
-      const newest = trusted.index.lastOp;
-      // A snapshot that holds the flush below the head's newest op needs the log up to its op.
-      if ((await this.heldAt(volumeId, partition, newest, holds)) === newest) return { view: trusted, target: newest };
+  private async planFromHead({ volumeId, partition, uptoOp, orNewer = false }: FlushMessage): Promise<FlushPlan | undefined> {
+    const head = this.deps.data.existingHead(volumeId, partition);
+    const view = await head?.trustedView();
+    if (!head || !view?.meta) return undefined;
+    const target = view.index.lastOp;
+    if (target > uptoOp && !orNewer) return undefined;
+    const reading = background(
+      Promise.all([this.deps.volumes.getWithHolds(volumeId), this.deps.metas.get(volumeId, partition), this.deps.chunkMaps.get(this.log(view.meta, 'primary'))]),
+    );
+    const built = new Map<number, ChunkContent>();
+    let budget = PREBUILT_BYTES;
+    const building: Array<Promise<void>> = [];
+    for (const chunk of target > view.index.afterOp ? touchedChunks(head.geometry, view) : []) {
+      if (budget <= 0) break;
+      budget -= chunkLength(head.geometry, chunk);
+      const content = buildChunk(head, view, chunk);
+      if ('then' in content) building.push(content.then((done) => void built.set(chunk, done)));
+      else built.set(chunk, content);
     }
-    const tail = (await this.deps.logs.tail(this.log(meta, 'primary')))?.op ?? 0;
-    const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, tail));
-    return { view: target > baseOp ? await head.viewAsOf(target) : undefined, target };
+    await Promise.all([...building, head.replicateThrough(target)]);
+    const [found, meta, before] = await reading;
+    if (!found) throw new VolumeNotFoundError(volumeId);
+    const current = meta?.primary.replicaId === view.meta.primary.replicaId && meta.epoch === view.meta.epoch;
+    if (!meta || !current || (before?.baseOp ?? 0) !== view.index.afterOp) return undefined;
+    // A snapshot that holds the flush below the head's newest op needs the log up to its op.
+    if ((await this.heldAt(volumeId, partition, target, found.holds)) !== target) return undefined;
+    return { meta, head, before, view, target, built };
+  }
+
+  /**
+   * The plan from the log, when no head here holds the lease: up to `uptoOp`, but never past
+   * an op the secondary does not hold yet. A failover keeps only the secondary's ops, and the
+   * new primary's next op must come after its base.
+   */
+  private async planFromLog({ volumeId, partition, uptoOp }: FlushMessage): Promise<FlushPlan | undefined> {
+    const { volume, meta } = await this.partition(volumeId, partition);
+    if (!meta) return undefined;
+    const head = this.deps.data.head(volume, partition);
+    const [before, primaryTail, secondaryTail] = await Promise.all([
+      this.deps.chunkMaps.get(this.log(meta, 'primary')),
+      this.deps.logs.tail(this.log(meta, 'primary')),
+      this.deps.logs.tail(this.log(meta, 'secondary')),
+    ]);
+    const newest = Math.min(primaryTail?.op ?? 0, secondaryTail?.op ?? 0);
+    const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, newest));
+    return { meta, head, before, view: target > (before?.baseOp ?? 0) ? await head.viewAsOf(target) : undefined, target };
   }
 
   private async checkpointAt(meta: PartitionMeta, op: number, chunks: Readonly<Record<string, ChunkRef>>): Promise<CheckpointRecord> {

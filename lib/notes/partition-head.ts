@@ -46,6 +46,9 @@ export interface PartitionGeometry {
   /** Volume offset of the partition's first byte. */
   readonly start: number;
   readonly chunkSizeBytes: number;
+  readonly partitionChunks: number;
+  /** The volume's size: the last partition's last chunk may end before a whole chunk. */
+  readonly volumeBytes: number;
 }
 
 /** What a partition holds as of some op: its chunk map and an index of the notes after it. */
@@ -178,7 +181,7 @@ export class PartitionHead {
     private readonly deps: PartitionDeps,
     readonly volumeId: string,
     readonly partition: number,
-    private readonly geometry: PartitionGeometry,
+    readonly geometry: PartitionGeometry,
   ) {
     this.cache = deps.cache?.partition(volumeId, partition);
   }
@@ -399,6 +402,22 @@ export class PartitionHead {
         this.secondaryTail = undefined;
       }
       throw new ConcurrentModificationError(`Partition ${this.partition}: the secondary did not settle`);
+    });
+  }
+
+  /**
+   * Makes sure the secondary holds every op of the primary up to `op`, copying what a write
+   * that stopped between its two commits left out. A flush never passes the secondary: a
+   * failover keeps only the secondary's ops, and new ops would come after the base.
+   */
+  async replicateThrough(op: number): Promise<void> {
+    const meta = this.meta;
+    if (!meta || (this.secondaryTail?.op ?? 0) >= op) return;
+    await this.secondaryQueue.run(async () => {
+      if (this.meta !== meta) throw new ConcurrentModificationError(`Partition ${this.partition}: its metadata changed; retry`);
+      const tail = this.secondaryTail ?? tailOf(await this.deps.logs.tail(this.logOf(meta.secondary)));
+      this.secondaryTail = tail;
+      if (tail.op < op) await this.catchUpSecondary(meta, tail.op, op);
     });
   }
 

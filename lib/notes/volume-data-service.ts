@@ -76,7 +76,7 @@ export class VolumeDataService implements VolumeDataStore {
   }
 
   /** This process's head node of one partition of `volume`. */
-  head(volume: Pick<Volume, 'volumeId' | 'chunkSizeBytes' | 'partitionChunks'>, partition: number): PartitionHead {
+  head(volume: Pick<Volume, 'volumeId' | 'sizeBytes' | 'chunkSizeBytes' | 'partitionChunks'>, partition: number): PartitionHead {
     const { volumeId } = volume;
     const key = `${volumeId}#${partition}`;
     let head = this.heads.get(key);
@@ -84,7 +84,8 @@ export class VolumeDataService implements VolumeDataStore {
       // Re-insert so the map's order is least-recently-used first.
       this.heads.delete(key);
     } else {
-      const geometry = { start: partition * volume.chunkSizeBytes * volume.partitionChunks, chunkSizeBytes: volume.chunkSizeBytes };
+      const { chunkSizeBytes, partitionChunks, sizeBytes: volumeBytes } = volume;
+      const geometry = { start: partition * chunkSizeBytes * partitionChunks, chunkSizeBytes, partitionChunks, volumeBytes };
       head = new PartitionHead(this.deps, volumeId, partition, geometry);
       if (this.heads.size >= MAX_CACHED_HEADS) this.heads.delete(this.heads.keys().next().value as string);
     }

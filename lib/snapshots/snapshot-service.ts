@@ -122,7 +122,7 @@ export class SnapshotService {
     await failpoint('materialize', { snapshotId, partition });
     const op = snapshot.ops[String(partition)];
     if (op === undefined) throw new Error(`snapshot ${snapshotId} has no partition ${partition}`);
-    const volume = { volumeId: snapshot.volumeId, chunkSizeBytes: snapshot.chunkSizeBytes, partitionChunks: snapshot.partitionChunks };
+    const volume = { volumeId: snapshot.volumeId, sizeBytes: snapshot.sizeBytes, chunkSizeBytes: snapshot.chunkSizeBytes, partitionChunks: snapshot.partitionChunks };
     const head = this.deps.data.head(volume, partition);
     const view = await head.viewAsOf(op);
     const sled = snapshot.sleds[String(partition)];

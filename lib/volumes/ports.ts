@@ -26,6 +26,8 @@ export interface VolumeRepository {
   removeHold(volumeId: string, snapshotId: string): Promise<void>;
   /** The snapshots held on the volume. */
   holds(volumeId: string): Promise<string[]>;
+  /** The volume and its snapshot holds, in one read. */
+  getWithHolds(volumeId: string): Promise<{ volume: Volume; holds: string[] } | undefined>;
   /** Removes the item; a no-op if it is already gone. */
   remove(volumeId: string): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3ChunkStore } from '../../lib/aws/s3-chunk-store.js';
-import type { Services } from '../../lib/wiring.js';
+import { createServices, type Services } from '../../lib/wiring.js';
 import { useLocalCloud } from '../support/local-cloud.js';
 import { countCommands, useTwoProcesses } from '../support/processes.js';
 import { LogInspector, pattern } from '../support/write-path.js';
@@ -192,5 +192,44 @@ describe("a flush in the head's own process", () => {
     const counts = countCommands(holder.clients);
     expect((await holder.data.read(volumeId, 4 * BLOCK, 3 * BLOCK)).equals(model.subarray(4 * BLOCK, 7 * BLOCK))).toBe(true);
     expect(Object.fromEntries(counts)).toEqual({});
+  });
+
+  it('signs every note and chunk PUT with the digest it computed, so the signer hashes no body again', async () => {
+    const services = createServices(cloud().config);
+    // The SDK's SHA-256, which its signer uses: the size of every input it hashes from now on.
+    type Hash = { update(data: string | Uint8Array): void };
+    const { prototype } = (services.clients.s3.config as unknown as { sha256: { prototype: Hash } }).sha256;
+    const original = prototype.update;
+    const hashed: number[] = [];
+    const update = vi.spyOn(prototype, 'update').mockImplementation(function (this: Hash, data) {
+      hashed.push(typeof data === 'string' ? data.length : data.byteLength);
+      return Reflect.apply(original, this, [data]);
+    });
+    const puts: Array<{ key: string; digest: string | undefined; body: Buffer }> = [];
+    services.clients.s3.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => {
+        if (context.commandName === 'PutObjectCommand') {
+          const body = Buffer.from(args.request.body as Uint8Array);
+          puts.push({ key: args.request.path as string, digest: args.request.headers['x-amz-content-sha256'], body });
+        }
+        return next(args);
+      },
+      { step: 'deserialize', name: 'testPutRecorder' },
+    );
+    try {
+      const volume = await services.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+      for (let i = 0; i < 8; i++) await services.data.write(volume.volumeId, i * 3 * BLOCK, pattern(BLOCK, 700 + i));
+      const result = await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 8 });
+      expect(result.chunksWritten).toBe(2);
+      expect(puts.filter((put) => put.key.includes('/chunks/'))).toHaveLength(2);
+      expect(puts.length).toBe(2 + 2 * 8); // every note on both journals, and the chunks
+      for (const put of puts) expect(put.digest, put.key).toBe(sha256(put.body));
+      // The signer hashed its canonical requests, never a body of a note (4 KiB) or a chunk.
+      expect(hashed.length).toBeGreaterThan(0);
+      expect(Math.max(...hashed)).toBeLessThan(BLOCK);
+    } finally {
+      update.mockRestore();
+      services.clients.destroy();
+    }
   });
 });

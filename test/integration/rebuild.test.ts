@@ -92,6 +92,35 @@ describe('losing and rebuilding head-node replicas', () => {
     expect(status.secondary.replicaId).toBe('r3');
   });
 
+  it.each(['another process', 'the writer that holds the lease'])(
+    'never flushes past the ops the secondary holds (flush by %s): a failover then keeps every later write',
+    async (flusher) => {
+      const { volume, model } = await volumeWithHistory();
+      // Two writes die between their two commits: ops 15 and 16 are on the primary only.
+      let dying = true;
+      const writer = createServices(cloud().config, {
+        fault: (at) => {
+          if (dying && at === 'after-primary-commit') throw new Crash(at);
+        },
+      });
+      for (const seed of [80, 81]) await expect(writer.data.write(volume.volumeId, 0, pattern(4096, seed))).rejects.toBeInstanceOf(Crash);
+      dying = false;
+      const flushing = flusher === 'another process' ? fresh() : writer;
+      const flushed = await flushing.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: Number.MAX_SAFE_INTEGER, orNewer: true });
+      const { secondary } = await inspector.logsOf(volume.volumeId, 0);
+      // Either the flush stopped at the secondary's newest op, or it copied the missing ops there first.
+      expect(flushed.flushedOp).toBeLessThanOrEqual(secondary.at(-1)?.op ?? 0);
+      // The survivor keeps the ops it holds, and a new write comes after them.
+      const seeds = new Map([[15, 80], [16, 81]]);
+      for (const entry of secondary) if (entry.kind === 'write' && seeds.has(entry.op)) pattern(4096, seeds.get(entry.op)!).copy(model, 0);
+      await services.rebuild.loseReplica(volume.volumeId, 0, 'primary');
+      await fresh().data.write(volume.volumeId, 4096, pattern(4096, 90));
+      pattern(4096, 90).copy(model, 4096);
+      await expectHealthy(volume.volumeId, model);
+      writer.clients.destroy();
+    },
+  );
+
   it('promotes the secondary when the primary is lost, and fences the old primary', async () => {
     const { volume, model } = await volumeWithHistory();
     const stale = fresh();

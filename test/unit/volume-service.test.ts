@@ -31,6 +31,10 @@ class MemoryRepository implements VolumeRepository {
   async holds() {
     return [];
   }
+  async getWithHolds(volumeId: string) {
+    const volume = this.volumes.get(volumeId);
+    return volume && { volume, holds: [] };
+  }
   async remove(volumeId: string) {
     this.volumes.delete(volumeId);
     this.log.push('remove-item');
