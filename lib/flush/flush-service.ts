@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { mapLimit, SerialQueue } from '../notes/serial-queue.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
 import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
@@ -60,8 +61,6 @@ function background<T>(work: Promise<T>): Promise<T> {
 
 /** Chunk PUTs in flight per flush. */
 const PUT_CONCURRENCY = 8;
-/** What a head's flush builds in memory while its metadata read is in flight, at most. */
-const PREBUILT_BYTES = 16 * 1024 * 1024;
 
 /** A chunk's new content: bytes built from the view, or a whole note the sled copies. */
 type ChunkContent =
@@ -76,8 +75,6 @@ interface FlushPlan {
   readonly before: ChunkMap | undefined;
   readonly view: PartitionView | undefined;
   readonly target: number;
-  /** Chunks built already. */
-  readonly built?: ReadonlyMap<number, ChunkContent>;
 }
 
 const chunkLength = (geometry: PartitionGeometry, chunk: number) =>
@@ -154,21 +151,29 @@ export class FlushService {
     const plan = (await this.planFromHead(message)) ?? (await this.planFromLog(message));
     if (!plan) return nothing;
     const { volumeId, partition } = message;
-    const { meta, head, before, view, target, built } = plan;
+    const { meta, head, before, view, target } = plan;
     const primary = this.log(meta, 'primary');
     const secondary = this.log(meta, 'secondary');
     // Read while the chunks are put: neither depends on them, and both are checked again by
     // the conditional writes that use them.
     const secondaryMap = background(this.deps.chunkMaps.get(secondary));
     const checkpointList = background(this.deps.checkpoints.list(volumeId, partition));
-    let flushed = before;
+    let moving: ChunkMap | undefined;
+    let primaryMoved: Promise<boolean> | undefined;
     const written: Record<string, ChunkRef> = {};
     const superseded: ChunkRef[] = [];
     if (view && target > (before?.baseOp ?? 0)) {
       // 1. The chunks the notes after the base touched, as of target, as new objects.
+      const building = new SerialQueue();
       await mapLimit(touchedChunks(head.geometry, view), PUT_CONCURRENCY, async (chunk) => {
         const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `volumes/${volumeId}/chunks/${partition}/${chunk}/op-${target}` };
-        const content = built?.get(chunk) ?? (await buildChunk(head, view, chunk));
+        // What the head holds in memory is copied and hashed one chunk at a time, each after a
+        // turn of the event loop, so the chunk put just before goes out while the next is built.
+        const { content: ready } = await building.run(async () => {
+          await nextTurn();
+          return { content: buildChunk(head, view, chunk) };
+        });
+        const content = await ready;
         if ('note' in content) {
           await this.deps.journal.copyToChunk(content.note, content.noteId, at);
         } else {
@@ -179,7 +184,7 @@ export class FlushService {
       });
       await failpoint('flush', { step: 'chunks-written', volumeId, partition });
       // 2. The primary's map moves to target, only after the objects exist.
-      const next: ChunkMap = {
+      moving = {
         volumeId,
         partition,
         replicaId: primary.replicaId,
@@ -187,28 +192,34 @@ export class FlushService {
         chunks: { ...(before?.chunks ?? {}), ...written },
         version: (before?.version ?? 0) + 1,
       };
-      if (!(await this.deps.chunkMaps.put(next, before?.version))) {
+      primaryMoved = this.deps.chunkMaps.put(moving, before?.version);
+    }
+    const flushed = moving ?? before;
+    if (!flushed) return nothing;
+    // The secondary takes the primary's map as it is, in a write that goes out with the
+    // primary's: it holds every op up to target (see the plans), so its map is a state the
+    // partition had even if the primary's write loses to another flush. A repeated message
+    // (after a crash between the two maps) finds it behind and finishes the job.
+    const behind = await secondaryMap;
+    const following: ChunkMap | undefined =
+      (behind?.baseOp ?? 0) < flushed.baseOp ? { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 } : undefined;
+    const secondaryMoved = following ? background(this.deps.chunkMaps.put(following, behind?.version)) : undefined;
+    if (moving && primaryMoved) {
+      if (!(await primaryMoved)) {
+        await secondaryMoved?.catch(() => undefined);
         throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
-      flushed = next;
-      for (const [chunk, ref] of Object.entries(before?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
+      for (const [chunk, ref] of Object.entries(before?.chunks ?? {})) if (moving.chunks[chunk]?.key !== ref.key) superseded.push(ref);
+      // The head in this process takes the new base while the secondary's map is written.
+      head.adoptFlushed(before, moving);
       await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
     }
-    if (!flushed) return nothing;
-    // The secondary holds the same ops, so it takes the primary's map as it is. A repeated
-    // message (after a crash between the two maps) lands here and finishes the job.
-    const behind = await secondaryMap;
     // Both maps as they stand now, when this flush knows them (garbage collection needs them).
     let maps: Array<ChunkMap | undefined> | undefined = [flushed, behind];
-    const next: ChunkMap | undefined =
-      (behind?.baseOp ?? 0) < flushed.baseOp ? { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 } : undefined;
-    const moved = next ? this.deps.chunkMaps.put(next, behind?.version) : undefined;
-    // The head in this process takes the new base while the secondary's map is written.
-    if (flushed !== before) head.adoptFlushed(before, flushed);
-    if (next && moved) {
-      if (await moved) {
-        for (const [chunk, ref] of Object.entries(behind?.chunks ?? {})) if (next.chunks[chunk]?.key !== ref.key) superseded.push(ref);
-        maps = [flushed, next];
+    if (following && secondaryMoved) {
+      if (await secondaryMoved) {
+        for (const [chunk, ref] of Object.entries(behind?.chunks ?? {})) if (following.chunks[chunk]?.key !== ref.key) superseded.push(ref);
+        maps = [flushed, following];
       } else maps = undefined;
       await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
     }
@@ -232,8 +243,8 @@ export class FlushService {
   /**
    * The plan when this process's head holds the partition's lease: its view is the log, so
    * the flush takes it as it is, up to the head's newest op (if the message lets it go that
-   * far), and builds the chunks from the head's memory while it reads the volume, the
-   * metadata and the chunk map in one round trip. The holds are read after the view was taken.
+   * far), and reads the volume, the metadata and the chunk map in one round trip. The holds
+   * are read after the view was taken.
    * Undefined when the head holds no lease, or what it read says the view is not current.
    */
   private async planFromHead({ volumeId, partition, uptoOp, orNewer = false }: FlushMessage): Promise<FlushPlan | undefined> {
@@ -245,24 +256,14 @@ export class FlushService {
     const reading = background(
       Promise.all([this.deps.volumes.getWithHolds(volumeId), this.deps.metas.get(volumeId, partition), this.deps.chunkMaps.get(this.log(view.meta, 'primary'))]),
     );
-    const built = new Map<number, ChunkContent>();
-    let budget = PREBUILT_BYTES;
-    const building: Array<Promise<void>> = [];
-    for (const chunk of target > view.index.afterOp ? touchedChunks(head.geometry, view) : []) {
-      if (budget <= 0) break;
-      budget -= chunkLength(head.geometry, chunk);
-      const content = buildChunk(head, view, chunk);
-      if ('then' in content) building.push(content.then((done) => void built.set(chunk, done)));
-      else built.set(chunk, content);
-    }
-    await Promise.all([...building, head.replicateThrough(target)]);
+    await head.replicateThrough(target);
     const [found, meta, before] = await reading;
     if (!found) throw new VolumeNotFoundError(volumeId);
     const current = meta?.primary.replicaId === view.meta.primary.replicaId && meta.epoch === view.meta.epoch;
     if (!meta || !current || (before?.baseOp ?? 0) !== view.index.afterOp) return undefined;
     // A snapshot that holds the flush below the head's newest op needs the log up to its op.
     if ((await this.heldAt(volumeId, partition, target, found.holds)) !== target) return undefined;
-    return { meta, head, before, view, target, built };
+    return { meta, head, before, view, target };
   }
 
   /**
