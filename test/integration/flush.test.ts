@@ -1,3 +1,4 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
@@ -137,6 +138,62 @@ describe('flush and checkpoints', () => {
       expect(checkpoints.map((c: { op: number }) => c.op)).toContain(10);
     },
   );
+
+  it("keeps both maps sound when the primary's map write loses to another flush and the secondary's lands", async () => {
+    const { volume, model } = await written(10);
+    const { volumeId } = volume;
+    const other = fresh();
+    const secondaryLog = { volumeId, partition: 0, replicaId: (await inspector.meta(volumeId, 0)).secondary.replicaId };
+    // The other process's write of the secondary's map fails (a throttle, a lost connection).
+    other.clients.documents.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => (args: any) => {
+        const input = JSON.stringify(args.input);
+        if (context.commandName?.startsWith('Put') && input.includes(`"${volumeId}#0#${secondaryLog.replicaId}"`) && input.includes('"chunks"')) {
+          return Promise.reject(new Error('the secondary map write failed'));
+        }
+        return next(args);
+      },
+      { step: 'initialize', name: 'failSecondaryMapWrite' },
+    );
+    // While this flush (to op 10) puts its chunks, two more writes land and the other process
+    // flushes to op 12: it moves the primary's map, and fails on the secondary's.
+    let raced = false;
+    disarm.push(
+      armFailpoint('flush', async (context) => {
+        if (context.volumeId !== volumeId) return;
+        if (context.step === 'chunks-written' && !raced) {
+          raced = true;
+          for (let i = 0; i < 2; i++) {
+            const data = pattern(4096, 500 + i);
+            await services.data.write(volumeId, i * 64 * KIB, data);
+            data.copy(model, i * 64 * KIB);
+          }
+          await expect(other.flush.flush({ volumeId, partition: 0, uptoOp: 12 })).rejects.toThrow(/secondary map write failed/);
+        }
+      }),
+    );
+    await expect(services.flush.flush({ volumeId, partition: 0, uptoOp: 10 })).rejects.toThrow(/flushed by someone else/);
+    const chunkMaps = (services.flush as any).deps.chunkMaps;
+    // The secondary's write went out with the primary's, and landed: the maps differ for now.
+    expect((await inspector.chunkMap(volumeId, 0))?.baseOp).toBe(12);
+    expect((await chunkMaps.get(secondaryLog))?.baseOp).toBe(10);
+    expect((await read(volumeId)).equals(model)).toBe(true);
+
+    disarm.splice(0).forEach((d) => d());
+    const again = await fresh().flush.flush({ volumeId, partition: 0, uptoOp: 12 });
+    expect(again.flushedOp).toBe(12);
+    const [primaryMap, secondaryMap] = [await inspector.chunkMap(volumeId, 0), await chunkMaps.get(secondaryLog)];
+    expect(secondaryMap.chunks).toEqual(primaryMap?.chunks);
+    expect((await read(volumeId)).equals(model)).toBe(true);
+    // No chunk version is left behind: the sleds hold exactly what the maps name.
+    const stored: string[] = [];
+    for (const bucket of cloud().config.sledBuckets) {
+      const listed = await services.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `volumes/${volumeId}/chunks/` }));
+      stored.push(...(listed.Contents ?? []).map((object) => object.Key ?? ''));
+    }
+    expect(stored.sort()).toEqual(Object.values(primaryMap?.chunks ?? {}).map((ref) => ref.key).sort());
+    other.clients.destroy();
+  });
 
   it('flushes through the queue, harmlessly twice, and dead-letters a poison message', async () => {
     const { volume, model } = await written(9);
