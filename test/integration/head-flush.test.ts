@@ -142,6 +142,38 @@ describe("a flush in the head's own process", () => {
     expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 
+  it('stops at the op of a snapshot that holds the volume, and goes on once the hold is released', async () => {
+    const { volumeId, model, writes } = await written(10, 9);
+    const deps = (holder.flush as unknown as { deps: { volumes: any; snapshots: any } }).deps;
+    const snapshotId = 'snap-0123456789abcdef0';
+    const volume = await holder.volumes.get(volumeId);
+    await deps.snapshots.create({
+      snapshotId,
+      volumeId,
+      state: 'creating',
+      sizeBytes: SIZE,
+      chunkSizeBytes: volume.chunkSizeBytes,
+      partitionChunks: volume.partitionChunks,
+      partitionCount: 1,
+      ops: { '0': 6 },
+      sleds: { '0': 0 },
+      progress: { partitionsDone: 0, partitionsTotal: 1, chunksStored: 0, bytesStored: 0 },
+      createdAt: new Date().toISOString(),
+    });
+    await deps.volumes.addHold(volumeId, snapshotId);
+    const held = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 10, orNewer: true });
+    expect(held.flushedOp).toBe(6);
+    // The chunks hold exactly the first 6 writes; the reads still see all 10.
+    const asOf6 = Buffer.alloc(SIZE);
+    for (const write of writes.filter((w) => w.op <= 6)) write.data.copy(asOf6, write.offset);
+    expect(await chunkBytes(volumeId)).toEqual({ baseOp: 6, bytes: asOf6 });
+    expect((await other.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+
+    await deps.volumes.removeHold(volumeId, snapshotId);
+    expect((await holder.flush.flush({ volumeId, partition: 0, uptoOp: 10, orNewer: true })).flushedOp).toBe(10);
+    expect(await chunkBytes(volumeId)).toEqual({ baseOp: 10, bytes: model });
+  });
+
   it('reads each note from its sled when it runs in another process', async () => {
     const { volumeId, model } = await written(40, 3);
     const counts = countCommands(other.clients);
