@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
+import { isKeyedNote } from './note-ids.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ExtentIndex, type Extent } from './extent-index.js';
 import type { HeadCache, PartitionCache } from './head-cache.js';
@@ -158,6 +159,7 @@ export class PartitionHead {
   /** The primary's chunk map that `index` starts from; meaningful once `baseKnown`. */
   private base: ChunkMap | undefined;
   private baseKnown = false;
+  /** The op of each note named after an Idempotency-Key that this head has seen. */
   private noteOps = new Map<string, number>();
   /** The notes this head put in the cache, in op order, until a flush passes them. */
   private cachedNotes: Array<{ readonly op: number; readonly noteId: string }> = [];
@@ -307,7 +309,7 @@ export class PartitionHead {
     this.cachedNotes = this.cachedNotes.slice(passed);
   }
 
-  /** The op under which the primary committed `noteId`, if it did (for idempotent retries). */
+  /** The op under which the primary committed `noteId` (a keyed note), if it did: for idempotent retries. */
   async committedOp(noteId: string): Promise<number | undefined> {
     const meta = await this.loadMeta(false);
     if (!meta) return undefined;
@@ -552,8 +554,8 @@ export class PartitionHead {
         if (changes.retired && (await this.followFailover(viewMeta))) continue;
         let base = this.base;
         let next = current;
-        // Every committed note this head has seen, flushed or not: an idempotent retry must
-        // find its note even after a flush moved the index past it.
+        // Every committed keyed note this head has seen, flushed or not: an idempotent retry
+        // must find its note even after a flush moved the index past it.
         const notes = this.noteOps;
         if (!this.baseKnown || changes.chunkMapVersion !== base?.version) {
           base = await this.deps.chunkMaps.get(log);
@@ -831,7 +833,9 @@ export class PartitionHead {
 function applyEntry(index: ExtentIndex, entry: LogEntry, noteOps?: Map<string, number>): void {
   if (entry.kind === 'write') {
     index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset, noteLength: entry.length, sha256: entry.sha256 });
-    noteOps?.set(entry.noteId, entry.op);
+    // Only a retry of a write with an Idempotency-Key ever asks for its note's op: remembering
+    // every other note would grow the map by one entry per write, forever.
+    if (isKeyedNote(entry.noteId)) noteOps?.set(entry.noteId, entry.op);
   } else {
     index.apply(0, 0, { op: entry.op, noteId: '', noteOffset: 0 });
   }

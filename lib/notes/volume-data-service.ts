@@ -1,8 +1,9 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 import { partitionRange, splitByPartition, validateIo } from './geometry.js';
+import { keyedNoteId, randomNoteId } from './note-ids.js';
 import { PartitionHead, initialMeta, type FaultHook, type PartitionDeps } from './partition-head.js';
 import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
 
@@ -153,9 +154,7 @@ export class VolumeDataService implements VolumeDataStore {
         const head = this.head(volume, slice.partition);
         const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
         // With an Idempotency-Key the note id is derived from it, so a retry after a crash finds its own commit.
-        const noteId = idempotencyKey
-          ? `k${sha256(`${volume.volumeId}/${idempotencyKey}/${slice.partition}`).slice(0, 24)}`
-          : `n${randomBytes(12).toString('hex')}`;
+        const noteId = idempotencyKey ? keyedNoteId(volume.volumeId, idempotencyKey, slice.partition) : randomNoteId();
         if (idempotencyKey) {
           const committed = await head.committedOp(noteId);
           if (committed !== undefined) {

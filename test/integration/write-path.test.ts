@@ -153,6 +153,18 @@ describe('write path on the embedded cloud', () => {
     expect(await inspector.expectReplicasIdentical(volume.volumeId, 0)).toBe(2);
   });
 
+  it('remembers the ops of notes named after an Idempotency-Key only, so a head does not grow with every write', async () => {
+    const volume = await smallVolume(256 * KIB, 4);
+    const writer = process();
+    for (let i = 0; i < 40; i++) await writer.data.write(volume.volumeId, (i % 16) * 4096, pattern(4096, i));
+    for (let i = 0; i < 3; i++) await writer.data.write(volume.volumeId, i * 4096, pattern(4096, 100 + i), `remember-${i}`);
+    const head = writer.data.existingHead(volume.volumeId, 0) as unknown as { noteOps: Map<string, number> };
+    expect([...head.noteOps.values()].sort((a, b) => a - b)).toEqual([41, 42, 43]);
+    // A retry of a keyed write still finds its op, and makes no new one.
+    const again = await writer.data.write(volume.volumeId, 0, pattern(4096, 100), 'remember-0');
+    expect(again.ops).toEqual([{ partition: 0, op: 41 }]);
+  });
+
   it('fences a primary whose epoch was superseded: it commits nothing and says so', async () => {
     const volume = await smallVolume(256 * KIB, 4);
     const stale = process();
