@@ -48,7 +48,7 @@ import type { RebuildReport } from '../lib/checkpoints/rebuild-service.js';
 import { DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, type ServiceConfig } from '../lib/config.js';
 import type { FlushResult } from '../lib/flush/flush-service.js';
 import { armFailpoint } from '../lib/faults.js';
-import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
+import type { LocalCloud } from '../lib/local/local-cloud.js';
 import { ExtentIndex } from '../lib/notes/extent-index.js';
 import { PartitionHead, type PartitionDeps } from '../lib/notes/partition-head.js';
 import type { PartitionMeta, PartitionMetaStore } from '../lib/notes/ports.js';
@@ -139,7 +139,7 @@ const HEAD_ROUND_OPS = 1024;
 async function serveCloudInWorker(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the cloud worker needs a parent port');
-  const cloud: LocalCloud = await startLocalCloud(CLOUD_OPTIONS);
+  const cloud: LocalCloud = await startEmbeddedCloud();
   gcPauseMs();
   port.on('message', (message: unknown) => {
     if (message === 'cpu') port.postMessage({ cpuMs: threadCpuMs() });
@@ -157,9 +157,19 @@ async function serveCloudInWorker(): Promise<void> {
   port.postMessage({ config: cloud.config });
 }
 
+/**
+ * The emulators, loaded only on the thread that runs them: the local cloud's module graph
+ * includes aws-cdk-lib (its Step Functions definition comes from the CDK construct), tens of
+ * MB of code that would otherwise sit in the bench thread's heap and slow every full GC there.
+ */
+async function startEmbeddedCloud(): Promise<LocalCloud> {
+  const { startLocalCloud } = await import('../lib/local/local-cloud.js');
+  return startLocalCloud(CLOUD_OPTIONS);
+}
+
 async function startCloud(inProcess: boolean): Promise<CloudHost> {
   if (inProcess) {
-    const cloud = await startLocalCloud(CLOUD_OPTIONS);
+    const cloud = await startEmbeddedCloud();
     return {
       config: cloud.config,
       where: 'on the bench thread',
