@@ -288,13 +288,18 @@ function timeCommands(client: { middlewareStack: unknown }, current: () => Comma
 class PhaseMarks {
   private readonly marks: Array<{ step: string; at: number }> = [];
   private readonly disarm: () => void;
-  private readonly started = performance.now();
+  private started = performance.now();
   private ended: number | undefined;
 
   constructor(private readonly name: 'rebuild' | 'flush') {
     this.disarm = armFailpoint(name, (context) => {
       this.marks.push({ step: String(context.step), at: performance.now() });
     });
+  }
+
+  /** Records the start of the work now (after the bench's own messages to the emulator thread). */
+  begin(): void {
+    this.started = performance.now();
   }
 
   /** Records the end of the work now (before the bench's own messages to the emulator thread). */
@@ -700,7 +705,10 @@ async function flushSample(
   harness.timeline.reset();
   harness.active.current = harness.timeline;
   const marks = new PhaseMarks('flush');
-  const measured = await measure(harness.cloud, async () => marks.end(await flush.flush.flush({ volumeId, partition: 0, uptoOp, orNewer })));
+  const measured = await measure(harness.cloud, async () => {
+    marks.begin();
+    return marks.end(await flush.flush.flush({ volumeId, partition: 0, uptoOp, orNewer }));
+  });
   const gcMs = (await harness.cloud.gcPauses()) - pausesBefore;
   const phases = marks.finish();
   harness.active.current = undefined;
@@ -753,7 +761,10 @@ async function loseAndRebuild(harness: Harness, services: Services, volumeId: st
   harness.timeline.reset();
   harness.active.current = harness.timeline;
   const marks = new PhaseMarks('rebuild');
-  const measured = await measure(harness.cloud, async () => marks.end(await services.rebuild.loseReplica(volumeId, 0, 'secondary')));
+  const measured = await measure(harness.cloud, async () => {
+    marks.begin();
+    return marks.end(await services.rebuild.loseReplica(volumeId, 0, 'secondary'));
+  });
   const phases = marks.finish();
   harness.active.current = undefined;
   const timeline = harness.timeline.rows();
