@@ -23,6 +23,9 @@ const VOLUME_FIELDS = [
   'updatedAt',
 ] as const;
 
+/** The snapshots an item holds the volume for (a DynamoDB string set, absent when empty). */
+const holdsOf = (item: Record<string, unknown> | undefined): string[] => [...((item?.snapshotHolds as Set<string> | undefined) ?? [])];
+
 function toVolume(item: Record<string, unknown>): Volume {
   const volume: Record<string, unknown> = {};
   for (const field of VOLUME_FIELDS) if (item[field] !== undefined) volume[field] = item[field];
@@ -158,7 +161,7 @@ export class DynamoDbVolumeRepository implements VolumeRepository {
       const { Item } = await this.documents.send(
         new GetCommand({ TableName: this.tableName, Key: { volumeId }, ConsistentRead: true, ProjectionExpression: 'snapshotHolds' }),
       );
-      return [...((Item?.snapshotHolds as Set<string> | undefined) ?? [])];
+      return holdsOf(Item);
     } catch (error) {
       throw translateAwsError('DynamoDB', error);
     }
@@ -167,7 +170,7 @@ export class DynamoDbVolumeRepository implements VolumeRepository {
   async getWithHolds(volumeId: string): Promise<{ volume: Volume; holds: string[] } | undefined> {
     try {
       const { Item } = await this.documents.send(new GetCommand({ TableName: this.tableName, Key: { volumeId }, ConsistentRead: true }));
-      return Item ? { volume: toVolume(Item), holds: [...((Item.snapshotHolds as Set<string> | undefined) ?? [])] } : undefined;
+      return Item ? { volume: toVolume(Item), holds: holdsOf(Item) } : undefined;
     } catch (error) {
       throw translateAwsError('DynamoDB', error);
     }

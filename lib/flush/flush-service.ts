@@ -67,6 +67,16 @@ type ChunkContent =
   | { readonly bytes: Buffer; readonly sha256: string }
   | { readonly note: { readonly sled: number; readonly log: LogRef }; readonly noteId: string; readonly sha256: string };
 
+/** A chunk map a flush writes, and whether its conditional write took. */
+interface MapMove {
+  readonly map: ChunkMap;
+  readonly moved: Promise<boolean>;
+}
+
+/** The chunk versions `old` named that `next` no longer does. */
+const replacedBy = (old: ChunkMap | undefined, next: ChunkMap): ChunkRef[] =>
+  Object.entries(old?.chunks ?? {}).flatMap(([chunk, ref]) => (next.chunks[chunk]?.key === ref.key ? [] : [ref]));
+
 /** What a flush writes, and from what: decided before any chunk goes out. */
 interface FlushPlan {
   readonly meta: PartitionMeta;
@@ -158,8 +168,8 @@ export class FlushService {
     // the conditional writes that use them.
     const secondaryMap = background(this.deps.chunkMaps.get(secondary));
     const checkpointList = background(this.deps.checkpoints.list(volumeId, partition));
-    let moving: ChunkMap | undefined;
-    let primaryMoved: Promise<boolean> | undefined;
+    // The primary's next map and its conditional write, once the chunks exist.
+    let primaryMove: MapMove | undefined;
     const written: Record<string, ChunkRef> = {};
     const superseded: ChunkRef[] = [];
     if (view && target > (before?.baseOp ?? 0)) {
@@ -169,6 +179,8 @@ export class FlushService {
         const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `volumes/${volumeId}/chunks/${partition}/${chunk}/op-${target}` };
         // What the head holds in memory is copied and hashed one chunk at a time, each after a
         // turn of the event loop, so the chunk put just before goes out while the next is built.
+        // Only that part is queued: object reads a chunk still needs (wrapped, so the queue does
+        // not wait for them) run alongside the other chunks'.
         const { content: ready } = await building.run(async () => {
           await nextTurn();
           return { content: buildChunk(head, view, chunk) };
@@ -184,7 +196,7 @@ export class FlushService {
       });
       await failpoint('flush', { step: 'chunks-written', volumeId, partition });
       // 2. The primary's map moves to target, only after the objects exist.
-      moving = {
+      const moving: ChunkMap = {
         volumeId,
         partition,
         replicaId: primary.replicaId,
@@ -192,9 +204,9 @@ export class FlushService {
         chunks: { ...(before?.chunks ?? {}), ...written },
         version: (before?.version ?? 0) + 1,
       };
-      primaryMoved = this.deps.chunkMaps.put(moving, before?.version);
+      primaryMove = { map: moving, moved: background(this.deps.chunkMaps.put(moving, before?.version)) };
     }
-    const flushed = moving ?? before;
+    const flushed = primaryMove?.map ?? before;
     if (!flushed) return nothing;
     // The secondary takes the primary's map as it is, in a write that goes out with the
     // primary's: it holds every op up to target (see the plans), so its map is a state the
@@ -203,23 +215,23 @@ export class FlushService {
     const behind = await secondaryMap;
     const following: ChunkMap | undefined =
       (behind?.baseOp ?? 0) < flushed.baseOp ? { ...flushed, replicaId: secondary.replicaId, version: (behind?.version ?? 0) + 1 } : undefined;
-    const secondaryMoved = following ? background(this.deps.chunkMaps.put(following, behind?.version)) : undefined;
-    if (moving && primaryMoved) {
-      if (!(await primaryMoved)) {
-        await secondaryMoved?.catch(() => undefined);
+    const secondaryMove: MapMove | undefined = following && { map: following, moved: background(this.deps.chunkMaps.put(following, behind?.version)) };
+    if (primaryMove) {
+      if (!(await primaryMove.moved)) {
+        await secondaryMove?.moved.catch(() => undefined);
         throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
-      for (const [chunk, ref] of Object.entries(before?.chunks ?? {})) if (moving.chunks[chunk]?.key !== ref.key) superseded.push(ref);
+      superseded.push(...replacedBy(before, primaryMove.map));
       // The head in this process takes the new base while the secondary's map is written.
-      head.adoptFlushed(before, moving);
+      head.adoptFlushed(before, primaryMove.map);
       await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
     }
     // Both maps as they stand now, when this flush knows them (garbage collection needs them).
     let maps: Array<ChunkMap | undefined> | undefined = [flushed, behind];
-    if (following && secondaryMoved) {
-      if (await secondaryMoved) {
-        for (const [chunk, ref] of Object.entries(behind?.chunks ?? {})) if (following.chunks[chunk]?.key !== ref.key) superseded.push(ref);
-        maps = [flushed, following];
+    if (secondaryMove) {
+      if (await secondaryMove.moved) {
+        superseded.push(...replacedBy(behind, secondaryMove.map));
+        maps = [flushed, secondaryMove.map];
       } else maps = undefined;
       await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
     }
