@@ -3,6 +3,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
+import { forEachRun, type FrozenImage } from '../notes/chunk-images.js';
 import { mapLimit, SerialQueue } from '../notes/serial-queue.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
 import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
@@ -107,10 +108,37 @@ function buildChunk(head: PartitionHead, view: PartitionView, chunk: number): Ch
   if (view.meta && note?.sha256 && note.noteOffset === chunkStart && note.noteLength === length && note.length === length) {
     return { note: { sled: view.meta.primary.sled, log: head.logOf(view.meta.primary) }, noteId: note.noteId, sha256: note.sha256 };
   }
+  const image = usableImage(view, chunk);
+  if (image) return fromImage(head, view, chunk, image);
   const bytes = Buffer.alloc(length);
   const reading = head.startViewRead(view, chunkStart, length, bytes, 0, extents);
   const done = () => ({ bytes, sha256: sha256(bytes) });
   return reading ? reading.then(done) : done();
+}
+
+/**
+ * The head's image of the chunk, when it shows the chunk as of the view: a whole chunk, or
+ * every block written after the view's base (the rest is as the base has it).
+ */
+function usableImage(view: PartitionView, chunk: number): FrozenImage | undefined {
+  const images = view.images;
+  const image = images?.op === view.index.lastOp ? images.chunks.get(chunk) : undefined;
+  return image && (!image.written || images!.fromOp <= view.index.afterOp) ? image : undefined;
+}
+
+/** A chunk from the head's image: as it is when whole, else over the base's blocks. */
+function fromImage(head: PartitionHead, view: PartitionView, chunk: number, image: FrozenImage): ChunkContent | Promise<ChunkContent> {
+  const { written } = image;
+  const ref = view.base?.chunks[String(chunk)];
+  // A chunk the base does not have was zeros, as an image is where no write reached.
+  if (!written || !ref) return { bytes: image.bytes, sha256: sha256(image.bytes) };
+  const fill = (base: Buffer): ChunkContent => {
+    const bytes = Buffer.from(image.bytes);
+    forEachRun(written, 0, (from, to) => base.copy(bytes, from, from, to));
+    return { bytes, sha256: sha256(bytes) };
+  };
+  const base = head.chunkBytes(ref, image.bytes.length);
+  return base instanceof Promise ? base.then(fill) : fill(base);
 }
 
 /**
@@ -171,6 +199,7 @@ export class FlushService {
     // The primary's next map and its conditional write, once the chunks exist.
     let primaryMove: MapMove | undefined;
     const written: Record<string, ChunkRef> = {};
+    const built = new Map<number, Buffer>();
     const superseded: ChunkRef[] = [];
     if (view && target > (before?.baseOp ?? 0)) {
       // 1. The chunks the notes after the base touched, as of target, as new objects.
@@ -191,6 +220,7 @@ export class FlushService {
         } else {
           await this.deps.chunks.put(at, content.bytes, content.sha256);
           head.rememberChunk(at.key, content.bytes);
+          built.set(chunk, content.bytes);
         }
         written[String(chunk)] = { ...at, sha256: content.sha256 };
       });
@@ -223,7 +253,7 @@ export class FlushService {
       }
       superseded.push(...replacedBy(before, primaryMove.map));
       // The head in this process takes the new base while the secondary's map is written.
-      head.adoptFlushed(before, primaryMove.map);
+      head.adoptFlushed(before, primaryMove.map, built);
       await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
     }
     // Both maps as they stand now, when this flush knows them (garbage collection needs them).
@@ -294,7 +324,7 @@ export class FlushService {
     ]);
     const newest = Math.min(primaryTail?.op ?? 0, secondaryTail?.op ?? 0);
     const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, newest));
-    return { meta, head, before, view: target > (before?.baseOp ?? 0) ? await head.viewAsOf(target) : undefined, target };
+    return { meta, head, before, view: target > (before?.baseOp ?? 0) ? await head.viewAsOf(target, { meta, base: before }) : undefined, target };
   }
 
   private async checkpointAt(meta: PartitionMeta, op: number, chunks: Readonly<Record<string, ChunkRef>>): Promise<CheckpointRecord> {

@@ -1,3 +1,5 @@
+import type { ImageBudget } from './chunk-images.js';
+
 /**
  * A head node's memory of its partitions: the payloads of the notes this process committed,
  * kept until they are flushed, and the chunk versions it flushed. A flush or a read in the
@@ -15,8 +17,28 @@ export class HeadCache {
   private oldest = 0;
   private bytes = 0;
   private count = 0;
+  private imageBytes = 0;
 
   constructor(readonly maxBytes: number) {}
+
+  /**
+   * The memory of the heads' chunk images (lib/notes/chunk-images.ts): at most half the
+   * cache. Images are not evicted one by one (a head drops all of a partition's at once);
+   * cached entries make room for them, oldest first.
+   */
+  readonly images: ImageBudget = {
+    reserve: (bytes) => {
+      if (this.imageBytes + bytes > this.maxBytes / 2) return false;
+      this.imageBytes += bytes;
+      this.bytes += bytes;
+      this.evictOverflow();
+      return true;
+    },
+    release: (bytes) => {
+      this.imageBytes -= bytes;
+      this.bytes -= bytes;
+    },
+  };
 
   /** One partition's entries: the handle its head keeps. */
   partition(volumeId: string, partition: number): PartitionCache {
@@ -48,14 +70,18 @@ export class HeadCache {
     this.order.push({ owner, map, id });
     this.bytes += bytes.length;
     this.count++;
-    while (this.bytes > this.maxBytes && this.oldest < this.order.length) {
-      const entry = this.order[this.oldest++]!;
-      this.drop(entry.owner, entry.map, entry.id);
-    }
+    this.evictOverflow();
     // Entries of forgotten ids pile up in the order: drop them once they are most of it.
     if (this.order.length - this.oldest > 2 * this.count + 1024) {
       this.order = this.order.slice(this.oldest).filter((entry) => entry.map.has(entry.id));
       this.oldest = 0;
+    }
+  }
+
+  private evictOverflow(): void {
+    while (this.bytes > this.maxBytes && this.oldest < this.order.length) {
+      const entry = this.order[this.oldest++]!;
+      this.drop(entry.owner, entry.map, entry.id);
     }
   }
 
@@ -90,7 +116,7 @@ export class HeadCache {
     this.oldest = 0;
   }
 
-  /** Bytes held (for tests and status). */
+  /** Bytes held, chunk images included (for tests and status). */
   get size(): number {
     return this.bytes;
   }

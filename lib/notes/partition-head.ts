@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { isKeyedNote } from './note-ids.js';
 import { journalSleds } from '../sleds/placement.js';
+import { ChunkImages, type FrozenImages } from './chunk-images.js';
 import { ExtentIndex, type Extent } from './extent-index.js';
 import type { HeadCache, PartitionCache } from './head-cache.js';
 import type { ChunkStore } from '../sleds/ports.js';
@@ -57,6 +58,8 @@ export interface PartitionView {
   readonly meta: PartitionMeta | undefined;
   readonly base: ChunkMap | undefined;
   readonly index: ExtentIndex;
+  /** The head's chunk images as of the index's newest op, when it has them. */
+  readonly images?: FrozenImages;
 }
 
 /** A note to commit: its payload and where it goes in the volume. */
@@ -164,6 +167,9 @@ export class PartitionHead {
   /** The notes this head put in the cache, in op order, until a flush passes them. */
   private cachedNotes: Array<{ readonly op: number; readonly noteId: string }> = [];
   private readonly cache: PartitionCache | undefined;
+  /** The chunks as this head's own commits wrote them (with a lease and a cache only). */
+  private images: ChunkImages | undefined;
+  private disposed = false;
   /** This head's own appends that came after its view while the view was being built. */
   private unapplied: WriteEntry[] = [];
   private catchingUp: Promise<void> | undefined;
@@ -246,6 +252,39 @@ export class PartitionHead {
     this.unapplied = [];
     // Nothing is covered any more: the next refresh fills the new, empty index.
     this.refreshedUpTo = 0;
+    // After a failover the ops this head applied may not be the log's any more.
+    this.dropImages();
+  }
+
+  /** The process no longer keeps this head: its images give their memory back. */
+  dispose(): void {
+    this.disposed = true;
+    this.dropImages();
+  }
+
+  private dropImages(): void {
+    this.images?.dispose();
+    this.images = undefined;
+  }
+
+  /**
+   * Applies this head's own commit to its chunk images. Any op the head did not commit here
+   * (another writer's, an epoch entry, an append whose outcome it never learned) leaves a gap:
+   * the images start again from this op.
+   */
+  private applyToImages(meta: PartitionMeta, entry: WriteEntry, payload: Buffer): void {
+    const budget = this.deps.cache?.images;
+    if (!budget || this.leaseMs <= 0 || this.disposed) return;
+    if (this.meta !== meta) {
+      // Appended to a log this head no longer takes for the primary's.
+      this.dropImages();
+      return;
+    }
+    if (this.images?.apply(entry.op, entry.offset, payload)) return;
+    this.dropImages();
+    const images = new ChunkImages(this.geometry, budget, entry.op - 1);
+    if (images.apply(entry.op, entry.offset, payload)) this.images = images;
+    else images.dispose();
   }
 
   /** Forgets the chunk map and the index (an object they named is gone), keeping the lease. */
@@ -365,6 +404,7 @@ export class PartitionHead {
         }
         if (appended) {
           this.primaryTail = { op: entry.op, epoch: entry.epoch, mine: true, ...(lease ? { lease } : {}) };
+          this.applyToImages(meta, entry, note.payload);
           this.holdAfterAppend(meta, entry, lease, sentAt);
           return entry;
         }
@@ -711,6 +751,11 @@ export class PartitionHead {
     return this.cache?.note(noteId);
   }
 
+  /** A chunk version's bytes: from the cache, else read whole from its sled. */
+  chunkBytes(ref: ChunkRef, length: number): Buffer | Promise<Buffer> {
+    return this.cache?.chunk(ref.key) ?? this.deps.chunks.read(ref, 0, length);
+  }
+
   /** Keeps a chunk version this process just put, so the next flush of that chunk reads nothing back. */
   rememberChunk(key: string, bytes: Buffer): void {
     this.cache?.putChunk(key, bytes);
@@ -735,14 +780,17 @@ export class PartitionHead {
       if (this.held && this.now() >= this.held.trustedUntil) await this.renewLease(meta);
     }
     if (!this.trusted(meta)) return undefined;
-    return { meta, base: this.base, index: this.index.clone() };
+    const images = this.images?.throughOp === this.index.lastOp ? this.images.freeze() : undefined;
+    return { meta, base: this.base, index: this.index.clone(), ...(images ? { images } : {}) };
   }
 
   /**
-   * A flush in this process moved the primary's chunk map from `before` to `after`: the view
-   * takes the new base if it was still on `before`, so reads go on without asking the log.
+   * A flush in this process moved the primary's chunk map from `before` to `after`, putting
+   * `built` (chunk number to bytes): the view takes the new base if it was still on `before`,
+   * so reads go on without asking the log, and the chunk images become whole chunks.
    */
-  adoptFlushed(before: ChunkMap | undefined, after: ChunkMap): void {
+  adoptFlushed(before: ChunkMap | undefined, after: ChunkMap, built: ReadonlyMap<number, Buffer> = new Map()): void {
+    for (const [chunk, bytes] of built) this.images?.settle(chunk, after.baseOp, bytes);
     this.forgetPayloadsThrough(after.baseOp);
     const meta = this.meta;
     if (!meta || !this.baseKnown || this.base?.version !== before?.version || this.index.afterOp !== (before?.baseOp ?? 0)) return;
@@ -752,12 +800,14 @@ export class PartitionHead {
   }
 
   /**
-   * The partition as of op `uptoOp` (for a snapshot): the chunk map, and an index built from
-   * only the notes up to that op, so later writes cannot leak in.
+   * The partition as of op `uptoOp` (for a snapshot or a flush): the chunk map, and an index
+   * built from only the notes up to that op, so later writes cannot leak in. `from`: the
+   * metadata and the primary's chunk map the caller already read, which the view then builds
+   * on (a flush's new map is that map plus the chunks it builds from the view).
    */
-  async viewAsOf(uptoOp: number): Promise<PartitionView> {
-    const meta = await this.loadMeta(false);
-    const base = meta ? await this.deps.chunkMaps.get(this.logOf(meta.primary)) : undefined;
+  async viewAsOf(uptoOp: number, from?: { readonly meta: PartitionMeta; readonly base: ChunkMap | undefined }): Promise<PartitionView> {
+    const meta = from ? from.meta : await this.loadMeta(false);
+    const base = from ? from.base : meta ? await this.deps.chunkMaps.get(this.logOf(meta.primary)) : undefined;
     const baseOp = base?.baseOp ?? 0;
     if (baseOp > uptoOp) throw new Error(`partition ${this.partition} was flushed past op ${uptoOp}`);
     const index = new ExtentIndex(baseOp);

@@ -76,6 +76,11 @@ export class VolumeDataService implements VolumeDataStore {
     return this.heads.get(`${volumeId}#${partition}`);
   }
 
+  private dropHead(key: string): void {
+    this.heads.get(key)?.dispose();
+    this.heads.delete(key);
+  }
+
   /** This process's head node of one partition of `volume`. */
   head(volume: Pick<Volume, 'volumeId' | 'sizeBytes' | 'chunkSizeBytes' | 'partitionChunks'>, partition: number): PartitionHead {
     const { volumeId } = volume;
@@ -88,7 +93,7 @@ export class VolumeDataService implements VolumeDataStore {
       const { chunkSizeBytes, partitionChunks, sizeBytes: volumeBytes } = volume;
       const geometry = { start: partition * chunkSizeBytes * partitionChunks, chunkSizeBytes, partitionChunks, volumeBytes };
       head = new PartitionHead(this.deps, volumeId, partition, geometry);
-      if (this.heads.size >= MAX_CACHED_HEADS) this.heads.delete(this.heads.keys().next().value as string);
+      if (this.heads.size >= MAX_CACHED_HEADS) this.dropHead(this.heads.keys().next().value as string);
     }
     this.heads.set(key, head);
     return head;
@@ -251,7 +256,7 @@ export class VolumeDataService implements VolumeDataStore {
       const meta = await this.deps.metas.get(volumeId, partition);
       const replicaIds = meta ? Array.from({ length: meta.replicaGeneration }, (_, i) => `r${i + 1}`) : [];
       await this.deps.metas.removePartition(volumeId, partition, replicaIds);
-      this.heads.delete(`${volumeId}#${partition}`);
+      this.dropHead(`${volumeId}#${partition}`);
     }
     return 0;
   }

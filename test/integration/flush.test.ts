@@ -195,6 +195,51 @@ describe('flush and checkpoints', () => {
     other.clients.destroy();
   });
 
+  it("builds on the map it read, when another flush moves it before it reads the log: the secondary's map it lands holds every op", async () => {
+    const volume = await services.volumes.create({ sizeBytes: 256 * KIB, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const { volumeId } = volume;
+    const model = Buffer.alloc(256 * KIB);
+    // Ops 1-6 into chunk 0, ops 7-12 into chunk 1, ops 13-14 into chunk 2.
+    for (let op = 1; op <= 14; op++) {
+      const chunk = op <= 6 ? 0 : op <= 12 ? 1 : 2;
+      const offset = chunk * 64 * KIB + (op % 8) * 4096;
+      const data = pattern(4096, 700 + op);
+      await services.data.write(volumeId, offset, data);
+      data.copy(model, offset);
+    }
+    await fresh().flush.flush({ volumeId, partition: 0, uptoOp: 6 });
+    const meta = await inspector.meta(volumeId, 0);
+    const primaryPk = `"${volumeId}#0#${meta.primary.replicaId}"`;
+    const flusher = fresh();
+    // Right after this flush read the primary's map (at op 6), another flush moves both maps to op 12.
+    let raced = false;
+    flusher.clients.documents.middlewareStack.add(
+      (next: (args: any) => Promise<any>, context: { commandName?: string }) => async (args: any) => {
+        const result = await next(args);
+        const input = JSON.stringify(args.input);
+        if (!raced && context.commandName?.startsWith('Get') && input.includes(primaryPk) && input.includes('"op~chunks"')) {
+          raced = true;
+          expect((await fresh().flush.flush({ volumeId, partition: 0, uptoOp: 12 })).flushedOp).toBe(12);
+        }
+        return result;
+      },
+      { step: 'initialize', name: 'flushAfterMapRead' },
+    );
+    await expect(flusher.flush.flush({ volumeId, partition: 0, uptoOp: 14 })).rejects.toThrow(/flushed by someone else/);
+    expect(raced).toBe(true);
+    // The primary's map stayed at 12; the secondary's moved to 14, and its chunks hold every op up to 14.
+    const secondaryLog = { volumeId, partition: 0, replicaId: meta.secondary.replicaId };
+    const secondaryMap = await (services.flush as any).deps.chunkMaps.get(secondaryLog);
+    expect((await inspector.chunkMap(volumeId, 0))?.baseOp).toBe(12);
+    expect(secondaryMap.baseOp).toBe(14);
+    const chunks = (services.flush as any).deps.chunks;
+    for (const chunk of [0, 1, 2]) {
+      const bytes: Buffer = await chunks.read(secondaryMap.chunks[String(chunk)], 0, 64 * KIB);
+      expect(bytes.equals(model.subarray(chunk * 64 * KIB, (chunk + 1) * 64 * KIB)), `chunk ${chunk}`).toBe(true);
+    }
+    flusher.clients.destroy();
+  });
+
   it('flushes through the queue, harmlessly twice, and dead-letters a poison message', async () => {
     const { volume, model } = await written(9);
     const { config } = cloud();

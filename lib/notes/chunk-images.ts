@@ -1,0 +1,194 @@
+import { BLOCK_SIZE } from './geometry.js';
+
+/** Where a head's chunk images take their memory from: false when there is no room. */
+export interface ImageBudget {
+  reserve(bytes: number): boolean;
+  release(bytes: number): void;
+}
+
+/** The chunks of one partition, as a head needs them to place and size images. */
+export interface ImageGeometry {
+  /** The partition's first byte in the volume. */
+  readonly start: number;
+  readonly chunkSizeBytes: number;
+  readonly partitionChunks: number;
+  readonly volumeBytes: number;
+}
+
+interface Image {
+  bytes: Buffer;
+  /** One flag per block: written after `fromOp`. Undefined once the image is the whole chunk. */
+  written: Uint8Array | undefined;
+  unwrittenBlocks: number;
+  /** A flush or the cache holds `bytes` and `written`: the next write copies them first. */
+  shared: boolean;
+}
+
+/** One chunk's image as of the op the images were frozen at; nobody changes it after. */
+export interface FrozenImage {
+  readonly bytes: Buffer;
+  /** Blocks written after the images' `fromOp`; undefined when `bytes` is the whole chunk. */
+  readonly written: Uint8Array | undefined;
+}
+
+/** The images of a partition as of op `op`, holding every block written in (`fromOp`, `op`]. */
+export interface FrozenImages {
+  readonly op: number;
+  readonly fromOp: number;
+  readonly chunks: ReadonlyMap<number, FrozenImage>;
+}
+
+/**
+ * A head's in-memory image of each chunk its own writes touched: the bytes of every block
+ * written after `fromOp`, applied in op order as the head commits them. A flush in the same
+ * process then puts an image (it only hashes it) instead of assembling the chunk from
+ * thousands of notes. After a flush an image becomes the whole chunk, so later flushes need
+ * no older chunk version either.
+ *
+ * Only a head that saw every op since `fromOp` may use them: an op out of order (another
+ * writer's, or an epoch entry) makes `apply` refuse, and the head starts new images.
+ */
+export class ChunkImages {
+  private readonly images = new Map<number, Image>();
+  private reserved = 0;
+  private op: number;
+
+  constructor(
+    private readonly geometry: ImageGeometry,
+    private readonly budget: ImageBudget,
+    /** The images hold every block written after this op. */
+    readonly fromOp: number,
+  ) {
+    this.op = fromOp;
+  }
+
+  /** The newest op applied. */
+  get throughOp(): number {
+    return this.op;
+  }
+
+  /** Bytes of memory the images hold (for tests and status). */
+  get size(): number {
+    return this.reserved;
+  }
+
+  /**
+   * Applies write `op` (at volume offset `offset`). False, with nothing changed, when `op`
+   * does not follow the newest op applied or there is no memory for a new image: these
+   * images are then of no more use, and the caller drops them.
+   */
+  apply(op: number, offset: number, payload: Buffer): boolean {
+    if (op !== this.op + 1) return false;
+    const { start, chunkSizeBytes } = this.geometry;
+    const end = offset + payload.length;
+    const first = Math.floor((offset - start) / chunkSizeBytes);
+    const last = Math.floor((end - 1 - start) / chunkSizeBytes);
+    const images: Image[] = [];
+    for (let chunk = first; chunk <= last; chunk++) {
+      const image = this.images.get(chunk) ?? this.create(chunk);
+      if (!image) return false;
+      images.push(image);
+    }
+    for (let chunk = first; chunk <= last; chunk++) {
+      const image = images[chunk - first]!;
+      const chunkStart = start + chunk * chunkSizeBytes;
+      const from = Math.max(offset, chunkStart);
+      const to = Math.min(end, chunkStart + image.bytes.length);
+      if (image.shared) unshare(image);
+      payload.copy(image.bytes, from - chunkStart, from - offset, to - offset);
+      markWritten(image, from - chunkStart, to - chunkStart);
+    }
+    this.op = op;
+    return true;
+  }
+
+  private create(chunk: number): Image | undefined {
+    const { start, chunkSizeBytes, volumeBytes } = this.geometry;
+    const length = Math.max(0, Math.min(chunkSizeBytes, volumeBytes - (start + chunk * chunkSizeBytes)));
+    if (!this.budget.reserve(length)) return undefined;
+    this.reserved += length;
+    const blocks = Math.ceil(length / BLOCK_SIZE);
+    const image: Image = { bytes: Buffer.alloc(length), written: new Uint8Array(blocks), unwrittenBlocks: blocks, shared: false };
+    this.images.set(chunk, image);
+    return image;
+  }
+
+  /** The images as they are now, for a flush; later writes copy an image before they change it. */
+  freeze(): FrozenImages {
+    const chunks = new Map<number, FrozenImage>();
+    for (const [chunk, image] of this.images) {
+      image.shared = true;
+      chunks.set(chunk, { bytes: image.bytes, written: image.written });
+    }
+    return { op: this.op, fromOp: this.fromOp, chunks };
+  }
+
+  /**
+   * A flush put `bytes` as the chunk's content at op `op`: the image fills the blocks no write
+   * after `fromOp` reached with them and is the whole chunk from now on. A block no write
+   * reached up to now was not written after `op` either, so its bytes at `op` are its bytes now.
+   * `bytes` stays shared with the flush's caller.
+   */
+  settle(chunk: number, op: number, bytes: Buffer): void {
+    if (op < this.fromOp || op > this.op) return;
+    const image = this.images.get(chunk);
+    if (!image) {
+      // A chunk only older ops touched: the flush's bytes are it, unless it was written since.
+      if (op === this.op && this.budget.reserve(bytes.length)) {
+        this.reserved += bytes.length;
+        this.images.set(chunk, { bytes, written: undefined, unwrittenBlocks: 0, shared: true });
+      }
+      return;
+    }
+    if (!image.written) return;
+    if (image.shared) {
+      // Frozen by a flush: no write came since, so the image is exactly the chunk at `op`.
+      if (op === this.op) Object.assign(image, { bytes, written: undefined, unwrittenBlocks: 0 });
+      return;
+    }
+    forEachRun(image.written, 0, (from, to) => bytes.copy(image.bytes, from, from, to));
+    image.written = undefined;
+    image.unwrittenBlocks = 0;
+  }
+
+  /** Gives the images' memory back; the images are not used after. */
+  dispose(): void {
+    this.images.clear();
+    this.budget.release(this.reserved);
+    this.reserved = 0;
+  }
+}
+
+/** Calls `copy(from, to)` for each run of blocks whose flag is `flag`, in byte offsets. */
+export function forEachRun(written: Uint8Array, flag: 0 | 1, copy: (from: number, to: number) => void): void {
+  let block = 0;
+  while (block < written.length) {
+    if (written[block] !== flag) {
+      block++;
+      continue;
+    }
+    const first = block;
+    while (block < written.length && written[block] === flag) block++;
+    copy(first * BLOCK_SIZE, block * BLOCK_SIZE);
+  }
+}
+
+function unshare(image: Image): void {
+  const bytes = Buffer.allocUnsafeSlow(image.bytes.length);
+  image.bytes.copy(bytes);
+  image.bytes = bytes;
+  image.written = image.written?.slice();
+  image.shared = false;
+}
+
+function markWritten(image: Image, from: number, to: number): void {
+  const written = image.written;
+  if (!written) return;
+  const last = Math.ceil(to / BLOCK_SIZE);
+  for (let block = Math.floor(from / BLOCK_SIZE); block < last; block++) {
+    if (written[block]) continue;
+    written[block] = 1;
+    image.unwrittenBlocks--;
+  }
+  if (image.unwrittenBlocks === 0) image.written = undefined;
+}
