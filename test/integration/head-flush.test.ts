@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3ChunkStore } from '../../lib/aws/s3-chunk-store.js';
+import { MIN_HEAD_LEASE_MS } from '../../lib/config.js';
+import { PartitionHead } from '../../lib/notes/partition-head.js';
 import { createServices, type Services } from '../../lib/wiring.js';
 import { useLocalCloud } from '../support/local-cloud.js';
 import { countCommands, useTwoProcesses } from '../support/processes.js';
@@ -172,6 +174,48 @@ describe("a flush in the head's own process", () => {
     await deps.volumes.removeHold(volumeId, snapshotId);
     expect((await holder.flush.flush({ volumeId, partition: 0, uptoOp: 10, orNewer: true })).flushedOp).toBe(10);
     expect(await chunkBytes(volumeId)).toEqual({ baseOp: 10, bytes: model });
+  });
+
+  it("puts the head's chunk images without assembling a note, and lays an image over an older chunk read once", async () => {
+    const { volumeId, model } = await written(40, 8);
+    const assembling = vi.spyOn(PartitionHead.prototype, 'startViewRead');
+    try {
+      // The chunks were zeros before: the holder's images are the chunks as they are.
+      expect((await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true })).flushedOp).toBe(40);
+      expect(assembling).not.toHaveBeenCalled();
+      expect((await chunkBytes(volumeId)).bytes.equals(model)).toBe(true);
+      // The other process writes three blocks of chunk 1: its images start at the flushed op,
+      // and its flush lays them over chunk 1 as flushed. Its first write waits out the holder's
+      // lease and asks for the log; it takes a lease of its own two lease lengths later.
+      for (const block of [17, 18, 30]) {
+        if (block === 18) await new Promise((resolve) => setTimeout(resolve, 2 * MIN_HEAD_LEASE_MS + 100));
+        const data = pattern(BLOCK, 8000 + block);
+        await other.data.write(volumeId, block * BLOCK, data);
+        data.copy(model, block * BLOCK);
+      }
+      const counts = countCommands(other.clients);
+      expect((await other.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true })).flushedOp).toBe(43);
+      expect(assembling).not.toHaveBeenCalled();
+      // One GET, of chunk 1 as flushed, and one PUT.
+      expect(counts.get('GetObject')).toBe(1);
+      expect(counts.get('PutObject')).toBe(1);
+      expect((await chunkBytes(volumeId)).bytes.equals(model)).toBe(true);
+      // The holder writes again: its images, whole since its flush at op 40, missed the other's
+      // ops, so they start again from its own next op and its flush lays them over chunk 1 as
+      // the other flushed it (images that went on would put the old blocks 17, 18 and 30).
+      for (const block of [19, 20]) {
+        if (block === 20) await new Promise((resolve) => setTimeout(resolve, 2 * MIN_HEAD_LEASE_MS + 100));
+        const data = pattern(BLOCK, 8100 + block);
+        await holder.data.write(volumeId, block * BLOCK, data);
+        data.copy(model, block * BLOCK);
+      }
+      expect((await holder.flush.flush({ volumeId, partition: 0, uptoOp: 0, orNewer: true })).flushedOp).toBe(45);
+      expect(assembling).not.toHaveBeenCalled();
+      expect((await chunkBytes(volumeId)).bytes.equals(model)).toBe(true);
+    } finally {
+      assembling.mockRestore();
+    }
+    expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 
   it('reads each note from its sled when it runs in another process', async () => {
