@@ -16,8 +16,8 @@
  *      and B (after its rebuild, up to its newest op). One ranged GET per live note.
  *    - By the process that wrote it, as in the embedded cloud: twins H1-H5 each take the same
  *      20,000 writes from one services instance holding the head lease, which then flushes
- *      from its view and its cached payloads; then, on the last one, rounds of 1,024 more
- *      writes and a flush each (these read back the chunks they rewrite).
+ *      from its view and its chunk images (or cached payloads); then, on the last one, rounds of 1,024 more
+ *      writes and a flush each (each rewrites chunks it flushed before, and collects the old versions).
  *    A volume flushed in rounds of one 1 MiB note per chunk is shown for comparison.
  *
  * Before each timed section (raw puts, a flush) both threads run a full garbage collection, so
@@ -94,7 +94,7 @@ const PHASES: Record<string, Record<string, string>> = {
     end: 'verify the digest and notes, clear the rebuild flag',
   },
   flush: {
-    'chunks-written': 'build and put the chunks (log reads, note GETs, SHA-256, PutObject x8)',
+    'chunks-written': 'build and put the chunks (images or log reads and note GETs, SHA-256, PutObject x8)',
     'primary-map-updated': "update both chunk maps (sent together; the primary's answer)",
     'secondary-map-updated': "the secondary's answer",
     checkpointed: 'list checkpoints (and write one when due)',
@@ -1168,7 +1168,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     const steady = roundSamples.length > 0 ? pooled(roundSamples) : undefined;
     if (steady) {
       console.log(
-        `twin H rounds of ${HEAD_ROUND_OPS} ops (each chunk read back and rewritten) pooled: ${fmt(steady.flushRate)} vs ${fmt(steady.rawRate)} MiB/s, ratio ${fmt(steady.ratio)} (comparison only)`,
+        `twin H rounds of ${HEAD_ROUND_OPS} ops (every chunk rewritten, old versions collected) pooled: ${fmt(steady.flushRate)} vs ${fmt(steady.rawRate)} MiB/s, ratio ${fmt(steady.ratio)} (comparison only)`,
       );
     }
     if (bigSamples.length > 0) {

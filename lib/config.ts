@@ -34,8 +34,9 @@ export const ENV = {
   headLeaseMs: 'SLEDS_HEAD_LEASE_MS',
   /**
    * MiB of memory a process keeps for its heads (default 256; 0: off): note payloads until they
-   * are flushed, and the chunk versions it flushed, so that a flush in the same process reads
-   * nothing back from the sleds. The AWS stacks turn it off: there the flush runs in its own Lambda.
+   * are flushed, the chunk versions it flushed, and (at most half) the chunk images of heads
+   * that hold leases, so that a flush in the same process reads nothing back from the sleds and
+   * assembles no chunk from notes. The AWS stacks turn it off: there the flush runs in its own Lambda.
    */
   headCacheMib: 'SLEDS_HEAD_CACHE_MIB',
   /** Comma-separated sled bucket names, in sled order. */
