@@ -1,9 +1,12 @@
 import { BLOCK_SIZE } from './geometry.js';
 
-/** Where a head's chunk images take their memory from: false when there is no room. */
+/** Where a head's chunk images take their memory from. */
 export interface ImageBudget {
+  /** False when there is no room. */
   reserve(bytes: number): boolean;
   release(bytes: number): void;
+  /** The images were just written: they are the last whose memory goes to another head's. */
+  touch(): void;
 }
 
 /** The chunks of one partition, as a head needs them to place and size images. */
@@ -99,6 +102,7 @@ export class ChunkImages {
       markWritten(image, from - chunkStart, to - chunkStart);
     }
     this.op = op;
+    this.budget.touch();
     return true;
   }
 

@@ -18,27 +18,50 @@ export class HeadCache {
   private bytes = 0;
   private count = 0;
   private imageBytes = 0;
+  /** The heads that hold images, least recently written first. */
+  private readonly imageHolders = new Set<ImageHolder>();
 
   constructor(readonly maxBytes: number) {}
 
   /**
-   * The memory of the heads' chunk images (lib/notes/chunk-images.ts): at most half the
-   * cache. Images are not evicted one by one (a head drops all of a partition's at once);
-   * cached entries make room for them, oldest first.
+   * The memory of one head's chunk images (lib/notes/chunk-images.ts). All heads' images
+   * together take at most half the cache: a head that needs room drops the images of the head
+   * that wrote least recently (`drop` is how that head lets go), and cached entries make room
+   * for images, oldest first.
    */
-  readonly images: ImageBudget = {
-    reserve: (bytes) => {
-      if (this.imageBytes + bytes > this.maxBytes / 2) return false;
-      this.imageBytes += bytes;
-      this.bytes += bytes;
-      this.evictOverflow();
-      return true;
-    },
-    release: (bytes) => {
-      this.imageBytes -= bytes;
-      this.bytes -= bytes;
-    },
-  };
+  imageBudget(drop: () => void): ImageBudget {
+    const holder: ImageHolder = { drop, bytes: 0 };
+    return {
+      reserve: (bytes) => this.reserveImage(holder, bytes),
+      release: (bytes) => this.releaseImage(holder, bytes),
+      touch: () => {
+        if (!this.imageHolders.delete(holder)) return;
+        this.imageHolders.add(holder);
+      },
+    };
+  }
+
+  private reserveImage(holder: ImageHolder, bytes: number): boolean {
+    const room = this.maxBytes / 2;
+    for (const other of this.imageHolders) {
+      if (this.imageBytes + bytes <= room) break;
+      if (other !== holder) other.drop();
+    }
+    if (this.imageBytes + bytes > room) return false;
+    holder.bytes += bytes;
+    this.imageHolders.add(holder);
+    this.imageBytes += bytes;
+    this.bytes += bytes;
+    this.evictOverflow();
+    return true;
+  }
+
+  private releaseImage(holder: ImageHolder, bytes: number): void {
+    holder.bytes -= bytes;
+    if (holder.bytes <= 0) this.imageHolders.delete(holder);
+    this.imageBytes -= bytes;
+    this.bytes -= bytes;
+  }
 
   /** One partition's entries: the handle its head keeps. */
   partition(volumeId: string, partition: number): PartitionCache {
@@ -125,6 +148,11 @@ export class HeadCache {
   get orderLength(): number {
     return this.order.length - this.oldest;
   }
+}
+
+interface ImageHolder {
+  readonly drop: () => void;
+  bytes: number;
 }
 
 interface Entries {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { isKeyedNote } from './note-ids.js';
 import { journalSleds } from '../sleds/placement.js';
-import { ChunkImages, type FrozenImages } from './chunk-images.js';
+import { ChunkImages, type FrozenImages, type ImageBudget } from './chunk-images.js';
 import { ExtentIndex, type Extent } from './extent-index.js';
 import type { HeadCache, PartitionCache } from './head-cache.js';
 import type { ChunkStore } from '../sleds/ports.js';
@@ -169,6 +169,9 @@ export class PartitionHead {
   private readonly cache: PartitionCache | undefined;
   /** The chunks as this head's own commits wrote them (with a lease and a cache only). */
   private images: ChunkImages | undefined;
+  private readonly imageBudget: ImageBudget | undefined;
+  /** The images ran out of room: none until this head's next flush. */
+  private imagesPaused = false;
   private disposed = false;
   /** This head's own appends that came after its view while the view was being built. */
   private unapplied: WriteEntry[] = [];
@@ -192,6 +195,7 @@ export class PartitionHead {
     readonly geometry: PartitionGeometry,
   ) {
     this.cache = deps.cache?.partition(volumeId, partition);
+    this.imageBudget = deps.cache?.imageBudget(() => this.dropImages());
   }
 
   /** The log of one replica of this partition. */
@@ -273,18 +277,25 @@ export class PartitionHead {
    * the images start again from this op.
    */
   private applyToImages(meta: PartitionMeta, entry: WriteEntry, payload: Buffer): void {
-    const budget = this.deps.cache?.images;
-    if (!budget || this.leaseMs <= 0 || this.disposed) return;
+    const budget = this.imageBudget;
+    if (!budget || this.leaseMs <= 0 || this.disposed || this.imagesPaused) return;
     if (this.meta !== meta) {
       // Appended to a log this head no longer takes for the primary's.
       this.dropImages();
       return;
     }
     if (this.images?.apply(entry.op, entry.offset, payload)) return;
+    const outOfRoom = this.images !== undefined && this.images.throughOp === entry.op - 1;
     this.dropImages();
     const images = new ChunkImages(this.geometry, budget, entry.op - 1);
-    if (images.apply(entry.op, entry.offset, payload)) this.images = images;
-    else images.dispose();
+    if (!outOfRoom && images.apply(entry.op, entry.offset, payload)) {
+      this.images = images;
+      return;
+    }
+    // Not even the room other heads' images held is enough: no images until the next flush
+    // here, rather than new ones that fill up and go again at every write.
+    images.dispose();
+    this.imagesPaused = true;
   }
 
   /** Forgets the chunk map and the index (an object they named is gone), keeping the lease. */
@@ -791,6 +802,7 @@ export class PartitionHead {
    */
   adoptFlushed(before: ChunkMap | undefined, after: ChunkMap, built: ReadonlyMap<number, Buffer> = new Map()): void {
     for (const [chunk, bytes] of built) this.images?.settle(chunk, after.baseOp, bytes);
+    this.imagesPaused = false;
     this.forgetPayloadsThrough(after.baseOp);
     const meta = this.meta;
     if (!meta || !this.baseKnown || this.base?.version !== before?.version || this.index.afterOp !== (before?.baseOp ?? 0)) return;

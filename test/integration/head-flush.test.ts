@@ -218,6 +218,35 @@ describe("a flush in the head's own process", () => {
     expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 
+  it('flushes the right bytes when the images do not fit in the head cache, and keeps none meanwhile', async () => {
+    // 1 MiB of cache: room for 512 KiB of images, and the partition is 1 MiB of 64 KiB chunks.
+    const small = createServices({ ...cloud().config, headCacheMib: 1 });
+    try {
+      const size = 1024 * KIB;
+      const volume = await small.volumes.create({ sizeBytes: size, chunkSizeBytes: 64 * KIB, partitionChunks: 16 });
+      const model = Buffer.alloc(size);
+      for (let i = 0; i < 40; i++) {
+        const offset = ((i * 37) % (size / BLOCK)) * BLOCK;
+        const data = pattern(BLOCK, 9100 + i);
+        await small.data.write(volume.volumeId, offset, data);
+        data.copy(model, offset);
+      }
+      const cache = (small.data as any).deps.cache;
+      // Images of every chunk would take 1 MiB: the head stopped keeping any, and holds the notes only.
+      expect(cache.size).toBe(40 * BLOCK);
+      expect((await small.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 0, orNewer: true })).flushedOp).toBe(40);
+      const map = await inspector.chunkMap(volume.volumeId, 0);
+      const store = new S3ChunkStore(other.clients.s3, cloud().config.sledBuckets);
+      for (const [chunk, ref] of Object.entries(map?.chunks ?? {})) {
+        const expected = model.subarray(Number(chunk) * 64 * KIB, (Number(chunk) + 1) * 64 * KIB);
+        expect((await store.read(ref, 0, 64 * KIB)).equals(expected), `chunk ${chunk}`).toBe(true);
+      }
+      expect((await other.data.read(volume.volumeId, 0, size)).equals(model)).toBe(true);
+    } finally {
+      small.clients.destroy();
+    }
+  });
+
   it('reads each note from its sled when it runs in another process', async () => {
     const { volumeId, model } = await written(40, 3);
     const counts = countCommands(other.clients);

@@ -8,7 +8,7 @@ const CHUNK = 4 * BLOCK_SIZE;
 const GEOMETRY = { start: 3 * CHUNK, chunkSizeBytes: CHUNK, partitionChunks: 3, volumeBytes: 6 * CHUNK };
 const block = (fill: number, blocks = 1) => Buffer.alloc(blocks * BLOCK_SIZE, fill);
 /** Room for any number of images. */
-const unbounded = () => new HeadCache(1 << 30).images;
+const unbounded = () => new HeadCache(1 << 30).imageBudget(() => undefined);
 
 describe('ChunkImages', () => {
   it('applies writes in op order, across chunk borders, and refuses an op out of order', () => {
@@ -83,7 +83,7 @@ describe('ChunkImages', () => {
 
   it('takes its memory from the cache, refuses a write past half of it, and gives the memory back', () => {
     const cache = new HeadCache(5 * CHUNK);
-    const images = new ChunkImages(GEOMETRY, cache.images, 0);
+    const images = new ChunkImages(GEOMETRY, cache.imageBudget(() => undefined), 0);
     expect(images.apply(1, GEOMETRY.start, block(1))).toBe(true);
     expect(images.apply(2, GEOMETRY.start + CHUNK, block(1))).toBe(true);
     expect(cache.size).toBe(2 * CHUNK);
@@ -102,13 +102,39 @@ describe('ChunkImages', () => {
     notes.putNote('n2', block(2, 6));
     expect(cache.size).toBe(2.5 * CHUNK);
     // 3.5 chunks with the image: fits.
-    new ChunkImages(GEOMETRY, cache.images, 0).apply(1, GEOMETRY.start, block(3));
+    new ChunkImages(GEOMETRY, cache.imageBudget(() => undefined), 0).apply(1, GEOMETRY.start, block(3));
     expect(notes.note('n1')).toBeDefined();
     // 4.5 chunks with a second image: the oldest note goes.
-    new ChunkImages(GEOMETRY, cache.images, 0).apply(1, GEOMETRY.start, block(3));
+    new ChunkImages(GEOMETRY, cache.imageBudget(() => undefined), 0).apply(1, GEOMETRY.start, block(3));
     expect(notes.note('n1')).toBeUndefined();
     expect(notes.note('n2')).toBeDefined();
     expect(cache.size).toBe(3.5 * CHUNK);
+  });
+
+  it("makes room by dropping the images of the head that wrote least recently, and refuses what does not fit alone", () => {
+    const cache = new HeadCache(4 * CHUNK);
+    const dropped: string[] = [];
+    const heads = new Map<string, ChunkImages>();
+    const head = (name: string) => {
+      const images = new ChunkImages(GEOMETRY, cache.imageBudget(() => {
+        dropped.push(name);
+        heads.get(name)?.dispose();
+      }), 0);
+      heads.set(name, images);
+      return images;
+    };
+    const [a, b] = [head('a'), head('b')];
+    expect(a.apply(1, GEOMETRY.start, block(1))).toBe(true);
+    expect(b.apply(1, GEOMETRY.start, block(1))).toBe(true);
+    // a writes again: b is now the one that wrote least recently.
+    expect(a.apply(2, GEOMETRY.start + BLOCK_SIZE, block(2))).toBe(true);
+    expect(head('c').apply(1, GEOMETRY.start, block(3))).toBe(true);
+    expect(dropped).toEqual(['b']);
+    expect(cache.size).toBe(2 * CHUNK);
+    // A write into two more chunks cannot fit even once every other head's images are gone.
+    expect(a.apply(3, GEOMETRY.start + 2 * CHUNK - BLOCK_SIZE, block(4, 2))).toBe(false);
+    expect(dropped).toEqual(['b', 'c']);
+    expect(a.throughOp).toBe(2);
   });
 
   it('names runs of written and unwritten blocks', () => {
