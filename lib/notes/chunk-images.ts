@@ -7,6 +7,14 @@ export interface ImageBudget {
   release(bytes: number): void;
   /** The images were just written: they are the last whose memory goes to another head's. */
   touch(): void;
+  /**
+   * A buffer for an image (after `reserve`): one that dropped images gave back when there is
+   * one, so that images coming and going do not churn memory for the garbage collector.
+   * Zeroed only when asked: a copy that overwrites it all needs no zeros.
+   */
+  buffer(length: number, zeroed: boolean): Buffer;
+  /** Takes back the buffer of a dropped image that nobody else holds. */
+  recycle(buffer: Buffer): void;
 }
 
 /** The chunks of one partition, as a head needs them to place and size images. */
@@ -97,7 +105,7 @@ export class ChunkImages {
       const chunkStart = start + chunk * chunkSizeBytes;
       const from = Math.max(offset, chunkStart);
       const to = Math.min(end, chunkStart + image.bytes.length);
-      if (image.shared) unshare(image);
+      if (image.shared) this.unshare(image);
       payload.copy(image.bytes, from - chunkStart, from - offset, to - offset);
       markWritten(image, from - chunkStart, to - chunkStart);
     }
@@ -112,7 +120,7 @@ export class ChunkImages {
     if (!this.budget.reserve(length)) return undefined;
     this.reserved += length;
     const blocks = Math.ceil(length / BLOCK_SIZE);
-    const image: Image = { bytes: Buffer.alloc(length), written: new Uint8Array(blocks), unwrittenBlocks: blocks, shared: false };
+    const image: Image = { bytes: this.budget.buffer(length, true), written: new Uint8Array(blocks), unwrittenBlocks: blocks, shared: false };
     this.images.set(chunk, image);
     return image;
   }
@@ -155,11 +163,21 @@ export class ChunkImages {
     image.unwrittenBlocks = 0;
   }
 
+  private unshare(image: Image): void {
+    const bytes = this.budget.buffer(image.bytes.length, false);
+    image.bytes.copy(bytes);
+    image.bytes = bytes;
+    image.written = image.written?.slice();
+    image.shared = false;
+  }
+
   /** Gives the images' memory back; the images are not used after. */
   dispose(): void {
+    const unshared = [...this.images.values()].filter((image) => !image.shared);
     this.images.clear();
     this.budget.release(this.reserved);
     this.reserved = 0;
+    for (const image of unshared) this.budget.recycle(image.bytes);
   }
 }
 
@@ -175,14 +193,6 @@ export function forEachRun(written: Uint8Array, flag: 0 | 1, copy: (from: number
     while (block < written.length && written[block] === flag) block++;
     copy(first * BLOCK_SIZE, block * BLOCK_SIZE);
   }
-}
-
-function unshare(image: Image): void {
-  const bytes = Buffer.allocUnsafeSlow(image.bytes.length);
-  image.bytes.copy(bytes);
-  image.bytes = bytes;
-  image.written = image.written?.slice();
-  image.shared = false;
 }
 
 function markWritten(image: Image, from: number, to: number): void {

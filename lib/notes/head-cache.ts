@@ -20,6 +20,9 @@ export class HeadCache {
   private imageBytes = 0;
   /** The heads that hold images, least recently written first. */
   private readonly imageHolders = new Set<ImageHolder>();
+  /** Buffers of dropped images, by length, ready for new ones; counted in `bytes`. */
+  private readonly spareBuffers = new Map<number, Buffer[]>();
+  private spareBytes = 0;
 
   constructor(readonly maxBytes: number) {}
 
@@ -38,7 +41,39 @@ export class HeadCache {
         if (!this.imageHolders.delete(holder)) return;
         this.imageHolders.add(holder);
       },
+      buffer: (length, zeroed) => this.imageBuffer(length, zeroed),
+      recycle: (buffer) => this.recycleImageBuffer(buffer),
     };
+  }
+
+  private imageBuffer(length: number, zeroed: boolean): Buffer {
+    const buffer = this.spareBuffers.get(length)?.pop();
+    if (!buffer) return zeroed ? Buffer.alloc(length) : Buffer.allocUnsafeSlow(length);
+    this.spareBytes -= length;
+    this.bytes -= length;
+    return zeroed ? buffer.fill(0) : buffer;
+  }
+
+  /** Kept while images and spares fit in the images' half, and everything in the cache's bound. */
+  private recycleImageBuffer(buffer: Buffer): void {
+    const { length } = buffer;
+    if (this.imageBytes + this.spareBytes + length > this.maxBytes / 2 || this.bytes + length > this.maxBytes) return;
+    const list = this.spareBuffers.get(length) ?? [];
+    list.push(buffer);
+    this.spareBuffers.set(length, list);
+    this.spareBytes += length;
+    this.bytes += length;
+  }
+
+  /** Frees spare buffers while `tooMuch` says so. */
+  private trimSpares(tooMuch: () => boolean): void {
+    for (const [length, list] of this.spareBuffers) {
+      while (list.length > 0 && tooMuch()) {
+        list.pop();
+        this.spareBytes -= length;
+        this.bytes -= length;
+      }
+    }
   }
 
   private reserveImage(holder: ImageHolder, bytes: number): boolean {
@@ -52,6 +87,8 @@ export class HeadCache {
     this.imageHolders.add(holder);
     this.imageBytes += bytes;
     this.bytes += bytes;
+    // The buffer this reservation is for may come from the spares: keep one of its size.
+    this.trimSpares(() => this.imageBytes + this.spareBytes > room + bytes);
     this.evictOverflow();
     return true;
   }
@@ -102,6 +139,7 @@ export class HeadCache {
   }
 
   private evictOverflow(): void {
+    this.trimSpares(() => this.bytes > this.maxBytes);
     while (this.bytes > this.maxBytes && this.oldest < this.order.length) {
       const entry = this.order[this.oldest++]!;
       this.drop(entry.owner, entry.map, entry.id);
@@ -139,9 +177,14 @@ export class HeadCache {
     this.oldest = 0;
   }
 
-  /** Bytes held, chunk images included (for tests and status). */
+  /** Bytes held, chunk images and spare image buffers included (for tests and status). */
   get size(): number {
     return this.bytes;
+  }
+
+  /** Bytes held by live chunk images and by spare buffers for new ones (for tests). */
+  get imageSize(): { images: number; spares: number } {
+    return { images: this.imageBytes, spares: this.spareBytes };
   }
 
   /** Entries the eviction order holds, forgotten ones included (for tests). */

@@ -90,9 +90,23 @@ describe('ChunkImages', () => {
     // A third chunk would pass half the cache: nothing of the write is applied.
     expect(images.apply(3, GEOMETRY.start + CHUNK + 3 * BLOCK_SIZE, block(2, 2))).toBe(false);
     expect(images.throughOp).toBe(2);
-    expect(images.freeze().chunks.get(1)!.bytes.equals(Buffer.concat([block(1), block(0, 3)]))).toBe(true);
+    const frozen = images.freeze().chunks.get(1)!;
+    expect(frozen.bytes.equals(Buffer.concat([block(1), block(0, 3)]))).toBe(true);
+    images.apply(3, GEOMETRY.start, block(2));
+    const chunk0 = images.freeze().chunks.get(0)!.bytes;
+    images.apply(4, GEOMETRY.start + BLOCK_SIZE, block(5));
     images.dispose();
-    expect(cache.size).toBe(0);
+    // The buffers of images nobody else holds wait for the next images: chunk 0's copy of
+    // op 4 does, chunk 1's, frozen above, does not. A new image takes it, zeroed.
+    expect(cache.size).toBe(CHUNK);
+    const next = new ChunkImages(GEOMETRY, cache.imageBudget(() => undefined), 0);
+    next.apply(1, GEOMETRY.start + 2 * CHUNK, block(6));
+    const reused = next.freeze().chunks.get(2)!.bytes;
+    expect(reused).not.toBe(chunk0);
+    expect(reused.equals(Buffer.concat([block(6), block(0, 3)]))).toBe(true);
+    expect(cache.size).toBe(CHUNK);
+    expect(frozen.bytes.equals(Buffer.concat([block(1), block(0, 3)]))).toBe(true);
+    next.dispose();
   });
 
   it('makes room by dropping the oldest cached entries', () => {
@@ -108,6 +122,21 @@ describe('ChunkImages', () => {
     new ChunkImages(GEOMETRY, cache.imageBudget(() => undefined), 0).apply(1, GEOMETRY.start, block(3));
     expect(notes.note('n1')).toBeUndefined();
     expect(notes.note('n2')).toBeDefined();
+    expect(cache.size).toBe(3.5 * CHUNK);
+  });
+
+  it('gives spare image buffers up before any cached note', () => {
+    const cache = new HeadCache(4 * CHUNK);
+    const images = new ChunkImages(GEOMETRY, cache.imageBudget(() => undefined), 0);
+    images.apply(1, GEOMETRY.start, block(1));
+    images.dispose();
+    expect(cache.imageSize).toEqual({ images: 0, spares: CHUNK });
+    const notes = cache.partition('v', 0);
+    notes.putNote('n1', block(1, 6));
+    notes.putNote('n2', block(2, 8));
+    // 4.5 chunks with the spare: the spare goes, both notes stay.
+    expect(cache.imageSize.spares).toBe(0);
+    expect(notes.note('n1')).toBeDefined();
     expect(cache.size).toBe(3.5 * CHUNK);
   });
 
