@@ -12,6 +12,7 @@ import type {
   HeadLease,
   IdempotencyRecord,
   IdempotencyStore,
+  LeaseWanted,
   LogChanges,
   LogEntry,
   ChunkMap,
@@ -278,15 +279,15 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
     }
   }
 
-  async wantLease(log: LogRef, at: number): Promise<void> {
-    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { pk: logPk(log), sk: LEASE_WANTED, at } })));
+  async wantLease(log: LogRef, at: number, by: string): Promise<void> {
+    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { pk: logPk(log), sk: LEASE_WANTED, at, by } })));
   }
 
-  async leaseWantedAt(log: LogRef): Promise<number | undefined> {
+  async leaseWanted(log: LogRef): Promise<LeaseWanted | undefined> {
     const { Item } = await dynamo(() =>
       this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: LEASE_WANTED }, ConsistentRead: true })),
     );
-    return Item ? (Item.at as number) : undefined;
+    return Item ? { at: Item.at as number, by: String(Item.by ?? '') } : undefined;
   }
 
   private async end(log: LogRef, lowest: boolean): Promise<TailEntry | undefined> {

@@ -138,7 +138,7 @@ export class RebuildService {
     for (;;) {
       const tail = await this.deps.logs.tail(log);
       if ((tail?.epoch ?? 0) >= epoch) return;
-      if (tail?.lease && !(await outwaitLease(this.deps.logs, log, tail.op, tail.lease))) continue;
+      if (tail?.lease && !(await outwaitLease(this.deps.logs, log, tail.op, tail.lease, 'rebuild'))) continue;
       if (await this.deps.logs.append(log, { kind: 'epoch', op: (tail?.op ?? 0) + 1, epoch })) return;
     }
   }

@@ -385,7 +385,7 @@ export class PartitionHead {
         if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`);
         if (tail.lease && tail.lease.holder !== this.holder) {
           // Another head reads through its own view until its lease ends: wait it out, end it, then append.
-          if (!(await outwaitLease(this.deps.logs, log, tail.op, tail.lease, () => this.now()))) {
+          if (!(await outwaitLease(this.deps.logs, log, tail.op, tail.lease, this.holder, () => this.now()))) {
             this.primaryTail = undefined;
             continue;
           }
@@ -520,8 +520,9 @@ export class PartitionHead {
     const due = this.wantedCheckedAt === 0 || (!lapsed && now - this.leaseRunSince >= this.leaseMs && now - this.wantedCheckedAt >= this.leaseMs);
     if (!due) return true;
     this.wantedCheckedAt = now;
-    const wanted = await this.deps.logs.leaseWantedAt(log);
-    if (wanted !== undefined && wanted > now - 2 * this.leaseMs) {
+    const wanted = await this.deps.logs.leaseWanted(log);
+    // Its own mark, from when it waited out another head's lease, asks it for nothing.
+    if (wanted !== undefined && wanted.by !== this.holder && wanted.at > now - 2 * this.leaseMs) {
       this.yieldUntil = now + 2 * this.leaseMs;
       this.held = undefined;
       return false;
@@ -925,9 +926,11 @@ export async function outwaitLease(
   log: LogRef,
   op: number,
   lease: HeadLease,
+  /** Names the writer that waits (a head's lease holder name). */
+  by: string,
   clock: () => number = Date.now,
 ): Promise<boolean> {
-  await logs.wantLease(log, clock());
+  await logs.wantLease(log, clock(), by);
   const wait = lease.until + LEASE_MARGIN_MS - clock();
   if (wait > 0) await sleep(wait);
   return logs.breakLease(log, op, lease);

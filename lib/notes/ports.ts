@@ -92,6 +92,13 @@ export interface LogChanges {
 }
 
 /** The note logs (DynamoDB): op entries, appended with a conditional write. */
+/** A writer that waited for another's lease: the holder lets its lease lapse for a while. */
+export interface LeaseWanted {
+  readonly at: number;
+  /** The writer that waits: it does not yield to its own mark. */
+  readonly by: string;
+}
+
 export interface NoteLogStore {
   /** Appends `entry` at `entry.op` unless that op is taken; returns false if it was. */
   append(log: LogRef, entry: LogEntry, lease?: HeadLease): Promise<boolean>;
@@ -102,10 +109,10 @@ export interface NoteLogStore {
   breakLease(log: LogRef, op: number, lease: HeadLease): Promise<boolean>;
   /** Moves the holder's lease on op `op` to `until`; false if it was broken or changed. */
   renewLease(log: LogRef, op: number, lease: HeadLease, until: number): Promise<boolean>;
-  /** Records that a writer elsewhere waits for a lease on this log, at `at` (its clock). */
-  wantLease(log: LogRef, at: number): Promise<void>;
-  /** When a writer last said it waits for a lease on this log, if ever. */
-  leaseWantedAt(log: LogRef): Promise<number | undefined>;
+  /** Records that writer `by` waits for a lease on this log, at `at` (its clock). */
+  wantLease(log: LogRef, at: number, by: string): Promise<void>;
+  /** When, and by whom, a writer last said it waits for a lease on this log, if ever. */
+  leaseWanted(log: LogRef): Promise<LeaseWanted | undefined>;
   /** The entry with the lowest op still kept (the log may have been trimmed), if any. */
   first(log: LogRef): Promise<LogEntry | undefined>;
   /** Entries with afterOp < op <= uptoOp (all after afterOp when uptoOp is absent), in op order. */

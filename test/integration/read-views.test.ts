@@ -165,6 +165,22 @@ describe('a head that holds a lease on its partition', () => {
     expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 
+  it('takes a lease of its own at once after it waited out another head\'s', async () => {
+    const { volumeId, model } = await leased();
+    const first = pattern(4 * KIB, 6);
+    await writeRetrying(other, volumeId, 16 * KIB, first);
+    first.copy(model, 16 * KIB);
+    // Its next write follows its own op: it takes the lease, although it marked the log as
+    // wanted a moment ago (that mark is its own and asks it to yield nothing).
+    const second = pattern(4 * KIB, 7);
+    await other.data.write(volumeId, 20 * KIB, second);
+    second.copy(model, 20 * KIB);
+    expect((await other.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    const counts = countCommands(other.clients);
+    expect((await other.data.read(volumeId, 16 * KIB, 8 * KIB)).equals(model.subarray(16 * KIB, 24 * KIB))).toBe(true);
+    expect(Object.fromEntries(counts)).toEqual({ GetObject: 2 });
+  });
+
   it('yields to a writer elsewhere while it keeps reading and renewing', async () => {
     const { volumeId, model } = await leased();
     const data = pattern(4 * KIB, 4);
