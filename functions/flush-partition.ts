@@ -3,8 +3,9 @@ import type { FlushMessage } from '../lib/flush/flush-service.js';
 import { processServices } from '../lib/wiring.js';
 
 /**
- * Flush queue consumer: one message per partition and op range. Flushing is idempotent, so a
- * duplicate delivery is harmless; a message that keeps failing is dead-lettered by the queue.
+ * Flush queue consumer: one message per partition and op range, or a sweep of a partition's
+ * orphans. Both are idempotent, so a duplicate delivery is harmless; a message that keeps
+ * failing is dead-lettered by the queue.
  */
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse['batchItemFailures'] = [];
@@ -25,7 +26,11 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
     [...byPartition.values()].map(async (messages) => {
       for (const { id, message } of messages) {
         try {
-          await processServices().flush.flush(message);
+          const { flush } = processServices();
+          if (message.sweep) {
+            const swept = await flush.sweep(message.volumeId, message.partition);
+            if (swept.chunksRemoved + swept.notesRemoved > 0 || swept.skipped) console.info(`sweep of ${message.volumeId} partition ${message.partition}`, swept);
+          } else await flush.flush(message);
         } catch (error) {
           console.error(`flush message ${id} failed`, error);
           failures.push({ itemIdentifier: id });

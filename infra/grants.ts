@@ -53,8 +53,9 @@ const REMOVE_PARTITIONS: TableAction[] = ['GetItem', 'Query', 'BatchWriteItem'];
 /**
  * A flush reads the volume (and its snapshot holds) and the snapshots that hold it, reads the
  * notes, writes chunk objects and both replicas' chunk maps, writes a checkpoint object and
- * record every K ops, then removes superseded chunks, old checkpoints and trimmed notes. A
- * missing checkpoint object must read as NoSuchKey, not AccessDenied: hence ListBucket.
+ * record every K ops (and queues a sweep of orphans for later), then removes superseded
+ * chunks, old checkpoints and trimmed notes. A missing checkpoint object must read as
+ * NoSuchKey, not AccessDenied: hence ListBucket, which the sweep's listings need too.
  */
 const FLUSH: HandlerAccess = {
   tables: {
@@ -64,6 +65,7 @@ const FLUSH: HandlerAccess = {
   },
   objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
   listSleds: true,
+  sendTo: ['flush'],
 };
 
 /**
@@ -158,7 +160,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     objects: { delete: ['intermediaries', 'volumes'] },
     listSleds: true,
   },
-  // Flush and, on demand, checkpoint: FlushService.flush / .checkpoint (lib/flush).
+  // Flush, sweep and, on demand, checkpoint: FlushService.flush / .sweep / .checkpoint (lib/flush).
   'flush-partition': FLUSH,
   'create-checkpoint': FLUSH,
   // Lose a replica and rebuild it, or finish a rebuild: RebuildService (lib/checkpoints).

@@ -24,3 +24,11 @@ export function signWithPayloadDigest<C extends { middlewareStack: { add(middlew
   );
   return command;
 }
+
+/**
+ * An object's LastModified in ms since the epoch. A listing without one reads as the far
+ * future, so that a sweep for old unnamed objects never takes it for old.
+ */
+export function modifiedAt(lastModified: Date | undefined): number {
+  return lastModified?.getTime() ?? Number.POSITIVE_INFINITY;
+}

@@ -10,8 +10,9 @@ import {
 } from '@aws-sdk/client-s3';
 import { asBuffer, signWithPayloadDigest } from './s3-bodies.js';
 import type { SledBandwidth } from '../sleds/bandwidth.js';
-import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
+import type { ChunkLocation, ChunkStore, ListedChunk } from '../sleds/ports.js';
 import { callAws, translateAwsError } from './aws-errors.js';
+import { modifiedAt } from './s3-bodies.js';
 
 const hexToBase64 = (hex: string) => Buffer.from(hex, 'hex').toString('base64');
 const base64ToHex = (b64: string) => Buffer.from(b64, 'base64').toString('hex');
@@ -119,6 +120,24 @@ export class S3ChunkStore implements ChunkStore {
     };
     await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, requests.length) }, worker));
     return locations.length;
+  }
+
+  async list(prefix: string): Promise<ListedChunk[]> {
+    const pages = await Promise.all(
+      this.sledBuckets.map(async (Bucket, sled) => {
+        const found: ListedChunk[] = [];
+        let token: string | undefined;
+        do {
+          const page = await s3(() => this.client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token })));
+          for (const object of page.Contents ?? []) {
+            if (object.Key) found.push({ sled, key: object.Key, modifiedAt: modifiedAt(object.LastModified) });
+          }
+          token = page.IsTruncated ? page.NextContinuationToken : undefined;
+        } while (token);
+        return found;
+      }),
+    );
+    return pages.flat();
   }
 
   async removePrefix(prefix: string): Promise<number> {

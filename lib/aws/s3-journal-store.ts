@@ -1,5 +1,5 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
-import { asBuffer, signWithPayloadDigest } from './s3-bodies.js';
+import { asBuffer, modifiedAt, signWithPayloadDigest } from './s3-bodies.js';
 import type { JournalStore, LogRef } from '../notes/ports.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
 import { translateAwsError } from './aws-errors.js';
@@ -103,20 +103,26 @@ export class S3JournalStore implements JournalStore {
   }
 
   async list(sled: number, log: LogRef): Promise<string[]> {
+    return (await this.listWithTimes(sled, log)).map((note) => note.noteId);
+  }
+
+  async listWithTimes(sled: number, log: LogRef): Promise<Array<{ noteId: string; modifiedAt: number }>> {
     const prefix = journalPrefix(log);
-    const ids: string[] = [];
+    const notes: Array<{ noteId: string; modifiedAt: number }> = [];
     let token: string | undefined;
     try {
       do {
         const page = await this.s3.send(
           new ListObjectsV2Command({ Bucket: this.bucket(sled), Prefix: prefix, ContinuationToken: token }),
         );
-        for (const object of page.Contents ?? []) if (object.Key) ids.push(object.Key.slice(prefix.length));
+        for (const object of page.Contents ?? []) {
+          if (object.Key) notes.push({ noteId: object.Key.slice(prefix.length), modifiedAt: modifiedAt(object.LastModified) });
+        }
         token = page.IsTruncated ? page.NextContinuationToken : undefined;
       } while (token);
     } catch (error) {
       throw translateAwsError('S3', error);
     }
-    return ids;
+    return notes;
   }
 }

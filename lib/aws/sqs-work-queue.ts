@@ -9,9 +9,10 @@ export class SqsWorkQueue implements WorkQueue {
     private readonly queueUrl: string,
   ) {}
 
-  async sendAll(bodies: readonly unknown[]): Promise<void> {
+  async sendAll(bodies: readonly unknown[], options: { readonly delaySeconds?: number } = {}): Promise<void> {
+    const delay = options.delaySeconds === undefined ? {} : { DelaySeconds: options.delaySeconds };
     for (let i = 0; i < bodies.length; i += 10) {
-      let entries = bodies.slice(i, i + 10).map((body, j) => ({ Id: String(i + j), MessageBody: JSON.stringify(body) }));
+      let entries = bodies.slice(i, i + 10).map((body, j) => ({ Id: String(i + j), MessageBody: JSON.stringify(body), ...delay }));
       for (let attempt = 0; entries.length > 0; attempt++) {
         if (attempt >= 5) throw new Error(`SQS refused ${entries.length} messages five times`);
         try {

@@ -9,7 +9,7 @@ import type { SnapshotRepository } from '../snapshots/ports.js';
 import { SnapshotNotFoundError } from '../snapshots/snapshot-service.js';
 import { snapshotChunkKey, type Snapshot, type SnapshotPartition } from '../snapshots/snapshot.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
-import type { Volume } from '../volumes/volume.js';
+import { chunkKeyPrefix, type Volume } from '../volumes/volume.js';
 import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
 import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowEvent, WorkflowRunner } from './ports.js';
@@ -305,7 +305,7 @@ export class CopyJobService {
       case 'intermediary':
         return { sled: node.sled, key: `copy-jobs/${job.jobId}/intermediaries/${node.id}/${chunk}` };
       case 'target':
-        return { sled: node.sled, key: `volumes/${job.volumeIds[node.target]}/chunks/${partition}/${chunk}-${job.jobId}` };
+        return { sled: node.sled, key: `${chunkKeyPrefix(String(job.volumeIds[node.target]), partition)}${chunk}-${job.jobId}` };
     }
   }
 

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
@@ -13,7 +13,8 @@ import { chunkSled } from '../sleds/placement.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { SnapshotRepository } from '../snapshots/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
-import type { Volume } from '../volumes/volume.js';
+import { chunkKeyPrefix, type Volume } from '../volumes/volume.js';
+import { MAX_UNNAMED_MS, oldChunks, oldNotes, SWEEP_DELAY_SECONDS, unnamed, type ListedNote } from './orphans.js';
 
 /**
  * A message on the flush queue: flush the partition's committed notes up to `uptoOp`. With
@@ -25,6 +26,15 @@ export interface FlushMessage {
   readonly partition: number;
   readonly uptoOp: number;
   readonly orNewer?: boolean;
+  /** Sweep the partition's orphans instead (see orphans.ts); `uptoOp` is unused. */
+  readonly sweep?: boolean;
+}
+
+export interface SweepResult {
+  /** Why nothing was looked at, when the partition was busy. */
+  readonly skipped?: string;
+  readonly chunksRemoved: number;
+  readonly notesRemoved: number;
 }
 
 export interface FlushResult {
@@ -51,6 +61,8 @@ export interface FlushDeps {
   readonly checkpointEveryOps: number;
   readonly clock?: () => Date;
 }
+
+const ROLES = ['primary', 'secondary'] as const;
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -202,10 +214,13 @@ export class FlushService {
     const built = new Map<number, Buffer>();
     const superseded: ChunkRef[] = [];
     if (view && target > (before?.baseOp ?? 0)) {
-      // 1. The chunks the notes after the base touched, as of target, as new objects.
+      // 1. The chunks the notes after the base touched, as of target, as new objects. Each
+      // attempt puts its own keys, so no key is ever put twice (a sweep relies on that).
+      const attempt = randomBytes(4).toString('hex');
+      const putsStartedAt = this.now().getTime();
       const building = new SerialQueue();
       await mapLimit(touchedChunks(head.geometry, view), PUT_CONCURRENCY, async (chunk) => {
-        const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `volumes/${volumeId}/chunks/${partition}/${chunk}/op-${target}` };
+        const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `${chunkKeyPrefix(volumeId, partition)}${chunk}/op-${target}-${attempt}` };
         // What the head holds in memory is copied and hashed one chunk at a time, each after a
         // turn of the event loop, so the chunk put just before goes out while the next is built.
         // Only that part is queued: object reads a chunk still needs (wrapped, so the queue does
@@ -225,6 +240,10 @@ export class FlushService {
         written[String(chunk)] = { ...at, sha256: content.sha256 };
       });
       await failpoint('flush', { step: 'chunks-written', volumeId, partition });
+      if (this.now().getTime() - putsStartedAt > MAX_UNNAMED_MS) {
+        // A sweep may take these objects for orphans by now: leave them to it, and start again.
+        throw new Error(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
+      }
       // 2. The primary's map moves to target, only after the objects exist.
       const moving: ChunkMap = {
         volumeId,
@@ -248,7 +267,14 @@ export class FlushService {
     const secondaryMove: MapMove | undefined = following && { map: following, moved: background(this.deps.chunkMaps.put(following, behind?.version)) };
     if (primaryMove) {
       if (!(await primaryMove.moved)) {
-        await secondaryMove?.moved.catch(() => undefined);
+        // Another flush moved the map first. Unless the secondary's map took these chunks
+        // (or may have: its write failed), nothing names them, nor ever will: remove them now.
+        const named = await secondaryMove?.moved.catch(() => true);
+        if (!named) {
+          const orphans = Object.values(written);
+          head.forgetChunks(orphans.map((ref) => ref.key));
+          await this.deps.chunks.removeAll(orphans).catch(() => undefined);
+        }
         throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
       superseded.push(...replacedBy(before, primaryMove.map));
@@ -274,6 +300,11 @@ export class FlushService {
     if (targetOp - (records[0]?.op ?? 0) >= this.deps.checkpointEveryOps) {
       checkpoint = await this.checkpointAt(meta, targetOp, chunks);
       records.unshift(checkpoint);
+      // Every K ops, a sweep for what crashed flushes and writes left behind, later. Not
+      // asking is no harm: the next checkpoint asks again.
+      await this.deps.queue
+        .sendAll([{ volumeId, partition, uptoOp: 0, sweep: true } satisfies FlushMessage], { delaySeconds: SWEEP_DELAY_SECONDS })
+        .catch(() => undefined);
     }
     await failpoint('flush', { step: 'checkpointed', volumeId, partition });
 
@@ -397,6 +428,76 @@ export class FlushService {
       }
     }
     return { notesTrimmed, chunksCollected: garbage.length };
+  }
+
+  /**
+   * Removes the partition's orphans (see orphans.ts): chunk objects and notes older than the
+   * grace that no map, checkpoint or log names. It lists first and reads the names after.
+   * It leaves a partition alone while something may name an object it does not see: a copy
+   * filling the volume, a snapshot being taken, a rebuild.
+   */
+  async sweep(volumeId: string, partition: number): Promise<SweepResult> {
+    const none = { chunksRemoved: 0, notesRemoved: 0 };
+    // A sweep comes a while after its checkpoint: the volume may be gone by then, with its objects.
+    const found = await this.partition(volumeId, partition).catch((error: unknown) => {
+      if (error instanceof VolumeNotFoundError) return undefined;
+      throw error;
+    });
+    if (!found) return { ...none, skipped: 'the volume is gone' };
+    const { volume, meta } = found;
+    if (!meta) return none;
+    if (volume.state !== 'available') return { ...none, skipped: `the volume is ${volume.state}` };
+    if (meta.rebuild) return { ...none, skipped: 'a replica is being rebuilt' };
+    if ((await this.deps.volumes.holds(volumeId)).length > 0) return { ...none, skipped: 'a snapshot is being taken' };
+    const [chunks, ...journals] = await Promise.all([
+      this.deps.chunks.list(chunkKeyPrefix(volumeId, partition)),
+      ...ROLES.map(async (replica) =>
+        (await this.deps.journal.listWithTimes(meta[replica].sled, this.log(meta, replica))).map((note): ListedNote => ({ replica, ...note })),
+      ),
+    ]);
+    const listedAt = this.now().getTime();
+    const oldChunkObjects = oldChunks(chunks, listedAt);
+    const oldNoteObjects = oldNotes(journals.flat(), listedAt);
+    let chunksRemoved = 0;
+    if (oldChunkObjects.length > 0) {
+      const named = await this.namedChunks(meta);
+      const orphans = named ? unnamed(oldChunkObjects, (object) => object.key, named) : [];
+      if (orphans.length > 0) chunksRemoved = await this.deps.chunks.removeAll(orphans);
+    }
+    let notesRemoved = 0;
+    if (oldNoteObjects.length > 0) {
+      // A note either log names stays: the secondary's copy of an op only the primary holds yet
+      // is what a later write or flush copies over.
+      const logs = await Promise.all(ROLES.map((replica) => this.deps.logs.range(this.log(meta, replica), 0)));
+      const named = new Set(logs.flat().flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : [])));
+      for (const replica of ROLES) {
+        const orphans = unnamed(
+          oldNoteObjects.filter((note) => note.replica === replica),
+          (note) => note.noteId,
+          named,
+        );
+        if (orphans.length === 0) continue;
+        await this.deps.journal.remove(meta[replica].sled, this.log(meta, replica), orphans.map((note) => note.noteId));
+        notesRemoved += orphans.length;
+      }
+    }
+    return { chunksRemoved, notesRemoved };
+  }
+
+  /** The chunk keys both maps and every checkpoint name; undefined when a checkpoint cannot be read (then no key is known to be free). */
+  private async namedChunks(meta: PartitionMeta): Promise<Set<string> | undefined> {
+    const [maps, records] = await Promise.all([
+      Promise.all(ROLES.map((replica) => this.deps.chunkMaps.get(this.log(meta, replica)))),
+      this.deps.checkpoints.list(meta.volumeId, meta.partition),
+    ]);
+    const named = new Set<string>();
+    for (const map of maps) for (const ref of Object.values(map?.chunks ?? {})) named.add(ref.key);
+    for (const record of records) {
+      const checkpoint = await this.deps.checkpoints.read(record).catch(() => undefined);
+      if (!checkpoint) return undefined;
+      for (const ref of Object.values(checkpoint.chunks)) named.add(ref.key);
+    }
+    return named;
   }
 
   /** Queues a flush of the partition (called after writes, every few ops). */

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
 import { isKeyedNote } from './note-ids.js';
+import { MAX_UNNAMED_MS } from '../flush/orphans.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ChunkImages, type FrozenImages, type ImageBudget } from './chunk-images.js';
 import { ExtentIndex, type Extent } from './extent-index.js';
@@ -329,11 +330,12 @@ export class PartitionHead {
     const primary = this.logOf(meta.primary);
     const secondary = this.logOf(meta.secondary);
     const journalMeta = { offset: note.offset, sha256: note.sha256 };
+    const notedAt = this.now();
     await this.deps.journal.put(meta.primary.sled, primary, note.noteId, note.payload, journalMeta);
     await fault?.('after-payload', this.partition);
     await this.deps.journal.put(meta.secondary.sled, secondary, note.noteId, note.payload, journalMeta);
     await fault?.('after-pending-note', this.partition);
-    const entry = await this.commitPrimary(meta, note);
+    const entry = await this.commitPrimary(meta, note, notedAt);
     this.cachePayload(entry, note.payload);
     await fault?.('after-primary-commit', this.partition);
     await this.commitSecondary(meta, entry);
@@ -375,11 +377,15 @@ export class PartitionHead {
     await this.commitSecondary(meta, entry);
   }
 
-  private commitPrimary(meta: PartitionMeta, note: Note): Promise<WriteEntry> {
+  private commitPrimary(meta: PartitionMeta, note: Note, notedAt: number): Promise<WriteEntry> {
     return this.primaryQueue.run(async () => {
       const log = this.logOf(meta.primary);
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
         if (this.meta !== meta) throw this.fenced('its metadata changed during the write');
+        // A sweep takes a note no log names for an orphan once it is old enough (orphans.ts).
+        if (this.now() - notedAt > MAX_UNNAMED_MS) {
+          throw new ConcurrentModificationError(`Partition ${this.partition}: the write took too long to commit its note; it was not acknowledged, retry it`);
+        }
         let tail = this.primaryTail ?? tailOf(await this.deps.logs.tail(log));
         this.primaryTail = tail;
         if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`);

@@ -137,6 +137,8 @@ export interface JournalStore {
   read(sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer>;
   /** Note ids in a replica's journal. */
   list(sled: number, log: LogRef): Promise<string[]>;
+  /** The notes in a replica's journal, with when each was last written (ms since the epoch, by the store's clock). */
+  listWithTimes(sled: number, log: LogRef): Promise<Array<{ readonly noteId: string; readonly modifiedAt: number }>>;
   remove(sled: number, log: LogRef, noteIds: readonly string[]): Promise<void>;
   /** Server-side copy of a note from one replica's journal to another's. */
   copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void>;

@@ -92,7 +92,8 @@ export class VolumeDataService implements VolumeDataStore {
     } else {
       const { chunkSizeBytes, partitionChunks, sizeBytes: volumeBytes } = volume;
       const geometry = { start: partition * chunkSizeBytes * partitionChunks, chunkSizeBytes, partitionChunks, volumeBytes };
-      head = new PartitionHead(this.deps, volumeId, partition, geometry);
+      // The process's clock, when a test sets one, is its heads' clock too.
+      head = new PartitionHead(this.options.clock ? { ...this.deps, clock: this.options.clock } : this.deps, volumeId, partition, geometry);
       if (this.heads.size >= MAX_CACHED_HEADS) this.dropHead(this.heads.keys().next().value as string);
     }
     this.heads.set(key, head);

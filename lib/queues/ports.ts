@@ -1,5 +1,5 @@
 /** A work queue (SQS): messages are JSON bodies. */
 export interface WorkQueue {
-  /** Sends every body; resolves once all are accepted. */
-  sendAll(bodies: readonly unknown[]): Promise<void>;
+  /** Sends every body; resolves once all are accepted. With `delaySeconds` (at most 900), they are delivered no sooner. */
+  sendAll(bodies: readonly unknown[], options?: { readonly delaySeconds?: number }): Promise<void>;
 }

@@ -4,6 +4,11 @@ export interface ChunkLocation {
   readonly key: string;
 }
 
+/** An object as a listing shows it: where it is, and when it was last written (ms since the epoch, by the store's clock). */
+export interface ListedChunk extends ChunkLocation {
+  readonly modifiedAt: number;
+}
+
 /** Chunk objects on the sleds (S3): immutable, one key per version. */
 export interface ChunkStore {
   put(at: ChunkLocation, data: Buffer, sha256: string): Promise<void>;
@@ -21,6 +26,8 @@ export interface ChunkStore {
   remove(at: ChunkLocation): Promise<void>;
   /** Removes these chunk objects (those already gone are no error), in as few requests as the sleds allow; returns how many were asked for. */
   removeAll(locations: readonly ChunkLocation[]): Promise<number>;
+  /** Every object under `prefix` on every sled. */
+  list(prefix: string): Promise<ListedChunk[]>;
   /** Removes every object under `prefix` on every sled; returns how many. */
   removePrefix(prefix: string): Promise<number>;
 }

@@ -106,3 +106,8 @@ export function newVolume(spec: VolumeSpec, now: Date, state: VolumeState = 'ava
 export function volumeKeyPrefix(volumeId: string): string {
   return `volumes/${volumeId}/`;
 }
+
+/** Key prefix of every chunk object of one partition of a volume, flushed or copied. */
+export function chunkKeyPrefix(volumeId: string, partition: number): string {
+  return `${volumeKeyPrefix(volumeId)}chunks/${partition}/`;
+}

@@ -1,8 +1,10 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
 import { armFailpoint } from '../../lib/faults.js';
+import { FlushService } from '../../lib/flush/flush-service.js';
+import { SWEEP_DELAY_SECONDS } from '../../lib/flush/orphans.js';
 import { createServices, type Services } from '../../lib/wiring.js';
 import { eventually } from '../support/copy-jobs.js';
 import { useLocalCloud } from '../support/local-cloud.js';
@@ -267,6 +269,37 @@ describe('flush and checkpoints', () => {
         30_000,
       );
     } finally {
+      clients.destroy();
+    }
+  });
+
+  it('asks for a sweep of orphans with each checkpoint, delivered later, and the flush consumer runs it', async () => {
+    const { volume } = await written(9);
+    const { config } = cloud();
+    const clients = createAwsClients(config);
+    const delayed = async () => {
+      const attributes = await clients.sqs.send(new GetQueueAttributesCommand({ QueueUrl: config.queues.flush, AttributeNames: ['ApproximateNumberOfMessagesDelayed'] }));
+      return Number(attributes.Attributes?.ApproximateNumberOfMessagesDelayed);
+    };
+    const sending = vi.spyOn((services.flush as any).deps.queue, 'sendAll');
+    try {
+      const before = await delayed();
+      const result = await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 9 });
+      expect(result.checkpoint?.op).toBe(9);
+      const sweep = { volumeId: volume.volumeId, partition: 0, uptoOp: 0, sweep: true };
+      expect(sending).toHaveBeenCalledWith([sweep], { delaySeconds: SWEEP_DELAY_SECONDS });
+      expect(await delayed()).toBe(before + 1);
+
+      const sweeping = vi.spyOn(FlushService.prototype, 'sweep');
+      const flushing = vi.spyOn(FlushService.prototype, 'flush');
+      const { handler } = await import('../../functions/flush-partition.js');
+      const answer = await handler({ Records: [{ messageId: 'm1', body: JSON.stringify(sweep) }] } as any);
+      expect(answer.batchItemFailures).toEqual([]);
+      expect(sweeping).toHaveBeenCalledWith(volume.volumeId, 0);
+      await expect(sweeping.mock.results[0]!.value).resolves.toEqual({ chunksRemoved: 0, notesRemoved: 0 });
+      expect(flushing).not.toHaveBeenCalled();
+    } finally {
+      vi.restoreAllMocks();
       clients.destroy();
     }
   });
