@@ -265,6 +265,8 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     await ok('write-data', api({ volumeId }, { body: pattern(64 * KIB, 3), query: { offset: '0' } }));
     await ok('flush-partition', sqsEvent([{ volumeId, partition: 0, uptoOp: 2 }]));
     await ok('create-checkpoint', api({ volumeId, partition: '2' }));
+    // The sweep of orphans each checkpoint queues: both journals and the chunk prefix listed.
+    await ok('flush-partition', sqsEvent([{ volumeId, partition: 0, uptoOp: 0, sweep: true }]));
     await ok('read-data', api({ volumeId }, { query: { offset: '0', length: String(GEOMETRY.sizeBytes) } }));
 
     // Replica loss and rebuild, one interrupted after the promotion and finished apart.
