@@ -1,5 +1,6 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import type { FlushMessage } from '../lib/flush/flush-service.js';
+import { VolumeNotFoundError } from '../lib/errors.js';
 import { processServices } from '../lib/wiring.js';
 
 /**
@@ -28,7 +29,11 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
         try {
           const { flush } = processServices();
           if (message.sweep) {
-            const swept = await flush.sweep(message.volumeId, message.partition);
+            // A sweep comes a while after its checkpoint: the volume may be gone by then, with its objects.
+            const swept = await flush.sweep(message.volumeId, message.partition).catch((error: unknown) => {
+              if (error instanceof VolumeNotFoundError) return { skipped: 'the volume is gone', chunksRemoved: 0, notesRemoved: 0 };
+              throw error;
+            });
             if (swept.chunksRemoved + swept.notesRemoved > 0 || swept.skipped) console.info(`sweep of ${message.volumeId} partition ${message.partition}`, swept);
           } else await flush.flush(message);
         } catch (error) {

@@ -163,6 +163,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // Flush, sweep and, on demand, checkpoint: FlushService.flush / .sweep / .checkpoint (lib/flush).
   'flush-partition': FLUSH,
   'create-checkpoint': FLUSH,
+  'create-sweep': FLUSH,
   // Lose a replica and rebuild it, or finish a rebuild: RebuildService (lib/checkpoints).
   'fail-replica': REBUILD,
   'rebuild-partition': REBUILD,

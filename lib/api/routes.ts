@@ -35,6 +35,12 @@ export const ROUTES: readonly RouteDefinition[] = [
   },
   {
     method: 'POST',
+    resource: '/volumes/{volumeId}/partitions/{partition}/sweeps',
+    handler: 'create-sweep',
+    summary: 'remove the orphans older than an hour that no map, checkpoint or log names, now',
+  },
+  {
+    method: 'POST',
     resource: '/volumes/{volumeId}/partitions/{partition}/failures',
     handler: 'fail-replica',
     summary: 'lose a head-node replica ({"replica": "primary"|"secondary"}) and rebuild it',

@@ -437,14 +437,8 @@ export class FlushService {
    * filling the volume, a snapshot being taken, a rebuild.
    */
   async sweep(volumeId: string, partition: number): Promise<SweepResult> {
+    const { volume, meta } = await this.partition(volumeId, partition);
     const none = { chunksRemoved: 0, notesRemoved: 0 };
-    // A sweep comes a while after its checkpoint: the volume may be gone by then, with its objects.
-    const found = await this.partition(volumeId, partition).catch((error: unknown) => {
-      if (error instanceof VolumeNotFoundError) return undefined;
-      throw error;
-    });
-    if (!found) return { ...none, skipped: 'the volume is gone' };
-    const { volume, meta } = found;
     if (!meta) return none;
     if (volume.state !== 'available') return { ...none, skipped: `the volume is ${volume.state}` };
     if (meta.rebuild) return { ...none, skipped: 'a replica is being rebuilt' };

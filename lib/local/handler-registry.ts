@@ -16,6 +16,7 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: ApiHandler
   'read-data': () => import('../../functions/read-data.js'),
   'get-partition': () => import('../../functions/get-partition.js'),
   'create-checkpoint': () => import('../../functions/create-checkpoint.js'),
+  'create-sweep': () => import('../../functions/create-sweep.js'),
   'fail-replica': () => import('../../functions/fail-replica.js'),
   'rebuild-partition': () => import('../../functions/rebuild-partition.js'),
   'create-snapshot': () => import('../../functions/create-snapshot.js'),

@@ -186,6 +186,16 @@ describe('sweeping orphans', () => {
     expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 
+  it('sweeps on demand over the API, and answers a bad request with a 4xx', async () => {
+    const { volumeId } = await written(2);
+    const post = (path: string) => fetch(`${cloud().apiUrl}${path}`, { method: 'POST' }).then(async (r) => [r.status, await r.json()]);
+    expect(await post(`/volumes/${volumeId}/partitions/0/sweeps`)).toEqual([200, { chunksRemoved: 0, notesRemoved: 0 }]);
+    const code = async (path: string) => ((await post(path))[1] as any).error?.code;
+    expect(await post(`/volumes/${volumeId}/partitions/9/sweeps`)).toMatchObject([404, { error: { code: 'PartitionNotFound' } }]);
+    expect(await code(`/volumes/${volumeId}/partitions/x/sweeps`)).toBe('ValidationError');
+    expect(await post(`/volumes/vol-0123456789abcdef0/partitions/0/sweeps`)).toMatchObject([404, { error: { code: 'VolumeNotFound' } }]);
+  });
+
   it('gives up a flush that took longer than a sweep allows between its chunk PUTs and its map, and a write likewise', async () => {
     const { volumeId, model } = await written(4);
     let skew = 0;
