@@ -2,6 +2,7 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
+import { VolumeNotFoundError } from '../../lib/errors.js';
 import { armFailpoint } from '../../lib/faults.js';
 import { FlushService } from '../../lib/flush/flush-service.js';
 import { SWEEP_DELAY_SECONDS } from '../../lib/flush/orphans.js';
@@ -298,6 +299,10 @@ describe('flush and checkpoints', () => {
       expect(sweeping).toHaveBeenCalledWith(volume.volumeId, 0);
       await expect(sweeping.mock.results[0]!.value).resolves.toEqual({ chunksRemoved: 0, notesRemoved: 0 });
       expect(flushing).not.toHaveBeenCalled();
+      // A sweep that comes after its volume was deleted is done, not retried into the dead-letter queue.
+      const gone = { ...sweep, volumeId: 'vol-0123456789abcdef0' };
+      expect((await handler({ Records: [{ messageId: 'm2', body: JSON.stringify(gone) }] } as any)).batchItemFailures).toEqual([]);
+      await expect(sweeping.mock.results[1]!.value).rejects.toBeInstanceOf(VolumeNotFoundError);
     } finally {
       vi.restoreAllMocks();
       clients.destroy();
