@@ -98,6 +98,12 @@ interface FlushPlan {
   readonly before: ChunkMap | undefined;
   readonly view: PartitionView | undefined;
   readonly target: number;
+  /**
+   * For a plan taken from the lease holder's view before its reads came back: whether they
+   * confirm it (the metadata, the primary's map and the snapshot holds are as the view has
+   * them). Its chunks go out meanwhile; nothing names them before it resolves true.
+   */
+  readonly confirmed?: Promise<boolean>;
 }
 
 const chunkLength = (geometry: PartitionGeometry, chunk: number) =>
@@ -196,9 +202,13 @@ export class FlushService {
   }
 
   /** Flushes the partition up to `uptoOp` (or its newest op); a no-op when it is already there. */
-  async flush(message: FlushMessage): Promise<FlushResult> {
+  flush(message: FlushMessage): Promise<FlushResult> {
+    return this.flushBy(message, true);
+  }
+
+  private async flushBy(message: FlushMessage, fromHead: boolean): Promise<FlushResult> {
     const nothing: FlushResult = { flushedOp: 0, chunksWritten: 0, notesTrimmed: 0, chunksCollected: 0 };
-    const plan = (await this.planFromHead(message)) ?? (await this.planFromLog(message));
+    const plan = (fromHead ? await this.planFromHead(message) : undefined) ?? (await this.planFromLog(message));
     if (!plan) return nothing;
     const { volumeId, partition } = message;
     const { meta, head, before, view, target } = plan;
@@ -213,7 +223,8 @@ export class FlushService {
     const written: Record<string, ChunkRef> = {};
     const built = new Map<number, Buffer>();
     const superseded: ChunkRef[] = [];
-    if (view && target > (before?.baseOp ?? 0)) {
+    const putting = view !== undefined && target > (before?.baseOp ?? 0);
+    if (putting) {
       // 1. The chunks the notes after the base touched, as of target, as new objects. Each
       // attempt puts its own keys, so no key is ever put twice (a sweep relies on that).
       const attempt = randomBytes(4).toString('hex');
@@ -244,6 +255,14 @@ export class FlushService {
         // A sweep may take these objects for orphans by now: leave them to it, and start again.
         throw new Error(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
       }
+    }
+    if (plan.confirmed && !(await plan.confirmed)) {
+      // The view was not the partition's state after all: what it put is nobody's. Start
+      // again from the log.
+      await this.removeUnnamed(head, Object.values(written));
+      return this.flushBy(message, false);
+    }
+    if (putting) {
       // 2. The primary's map moves to target, only after the objects exist.
       const moving: ChunkMap = {
         volumeId,
@@ -270,11 +289,7 @@ export class FlushService {
         // Another flush moved the map first. Unless the secondary's map took these chunks
         // (or may have: its write failed), nothing names them, nor ever will: remove them now.
         const named = await secondaryMove?.moved.catch(() => true);
-        if (!named) {
-          const orphans = Object.values(written);
-          head.forgetChunks(orphans.map((ref) => ref.key));
-          await this.deps.chunks.removeAll(orphans).catch(() => undefined);
-        }
+        if (!named) await this.removeUnnamed(head, Object.values(written));
         throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
       superseded.push(...replacedBy(before, primaryMove.map));
@@ -316,9 +331,10 @@ export class FlushService {
   /**
    * The plan when this process's head holds the partition's lease: its view is the log, so
    * the flush takes it as it is, up to the head's newest op (if the message lets it go that
-   * far), and reads the volume, the metadata and the chunk map in one round trip. The holds
-   * are read after the view was taken.
-   * Undefined when the head holds no lease, or what it read says the view is not current.
+   * far), on the chunk map the view is built on. The volume, the metadata and the map are read
+   * in one round trip while the chunks go out, and confirm the plan before any map names them.
+   * The holds are read after the view was taken.
+   * Undefined when the head holds no lease.
    */
   private async planFromHead({ volumeId, partition, uptoOp, orNewer = false }: FlushMessage): Promise<FlushPlan | undefined> {
     const head = this.deps.data.existingHead(volumeId, partition);
@@ -326,17 +342,31 @@ export class FlushService {
     if (!head || !view?.meta) return undefined;
     const target = view.index.lastOp;
     if (target > uptoOp && !orNewer) return undefined;
-    const reading = background(
-      Promise.all([this.deps.volumes.getWithHolds(volumeId), this.deps.metas.get(volumeId, partition), this.deps.chunkMaps.get(this.log(view.meta, 'primary'))]),
+    const { meta: viewMeta, base: before } = view;
+    if ((before?.baseOp ?? 0) !== view.index.afterOp) return undefined;
+    const confirmed = background(
+      (async () => {
+        const [found, meta, stored] = await Promise.all([
+          this.deps.volumes.getWithHolds(volumeId),
+          this.deps.metas.get(volumeId, partition),
+          this.deps.chunkMaps.get(this.log(viewMeta, 'primary')),
+        ]);
+        if (!found) throw new VolumeNotFoundError(volumeId);
+        const current = meta?.primary.replicaId === viewMeta.primary.replicaId && meta.epoch === viewMeta.epoch;
+        if (!current || stored?.version !== before?.version) return false;
+        // A snapshot that holds the flush below the head's newest op needs the log up to its op.
+        return (await this.heldAt(volumeId, partition, target, found.holds)) === target;
+      })(),
     );
     await head.replicateThrough(target);
-    const [found, meta, before] = await reading;
-    if (!found) throw new VolumeNotFoundError(volumeId);
-    const current = meta?.primary.replicaId === view.meta.primary.replicaId && meta.epoch === view.meta.epoch;
-    if (!meta || !current || (before?.baseOp ?? 0) !== view.index.afterOp) return undefined;
-    // A snapshot that holds the flush below the head's newest op needs the log up to its op.
-    if ((await this.heldAt(volumeId, partition, target, found.holds)) !== target) return undefined;
-    return { meta, head, before, view, target };
+    return { meta: viewMeta, head, before, view, target, confirmed };
+  }
+
+  /** Removes chunk objects this flush put and nothing names, nor ever will. */
+  private async removeUnnamed(head: PartitionHead, refs: readonly ChunkRef[]): Promise<void> {
+    if (refs.length === 0) return;
+    head.forgetChunks(refs.map((ref) => ref.key));
+    await this.deps.chunks.removeAll(refs).catch(() => undefined);
   }
 
   /**
