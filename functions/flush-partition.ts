@@ -1,6 +1,5 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import type { FlushMessage } from '../lib/flush/flush-service.js';
-import { VolumeNotFoundError } from '../lib/errors.js';
+import type { FlushMessage, SweepMessage } from '../lib/flush/flush-service.js';
 import { processServices } from '../lib/wiring.js';
 
 /**
@@ -11,11 +10,11 @@ import { processServices } from '../lib/wiring.js';
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse['batchItemFailures'] = [];
   // Messages for one partition run one after another: two flushes of it would only race.
-  const byPartition = new Map<string, Array<{ id: string; message: FlushMessage }>>();
+  const byPartition = new Map<string, Array<{ id: string; message: FlushMessage | SweepMessage }>>();
   for (const record of event.Records) {
-    let message: FlushMessage;
+    let message: FlushMessage | SweepMessage;
     try {
-      message = JSON.parse(record.body) as FlushMessage;
+      message = JSON.parse(record.body) as FlushMessage | SweepMessage;
     } catch {
       failures.push({ itemIdentifier: record.messageId });
       continue;
@@ -28,12 +27,8 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
       for (const { id, message } of messages) {
         try {
           const { flush } = processServices();
-          if (message.sweep) {
-            // A sweep comes a while after its checkpoint: the volume may be gone by then, with its objects.
-            const swept = await flush.sweep(message.volumeId, message.partition).catch((error: unknown) => {
-              if (error instanceof VolumeNotFoundError) return { skipped: 'the volume is gone', chunksRemoved: 0, notesRemoved: 0 };
-              throw error;
-            });
+          if ('sweep' in message) {
+            const swept = await flush.sweepQueued(message);
             if (swept.chunksRemoved + swept.notesRemoved > 0 || swept.skipped) console.info(`sweep of ${message.volumeId} partition ${message.partition}`, swept);
           } else await flush.flush(message);
         } catch (error) {

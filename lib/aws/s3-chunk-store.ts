@@ -141,20 +141,6 @@ export class S3ChunkStore implements ChunkStore {
   }
 
   async removePrefix(prefix: string): Promise<number> {
-    let removed = 0;
-    for (let sled = 0; sled < this.sledBuckets.length; sled++) {
-      const Bucket = this.bucket(sled);
-      let token: string | undefined;
-      do {
-        const page = await s3(() => this.client.send(new ListObjectsV2Command({ Bucket, Prefix: prefix, ContinuationToken: token })));
-        const keys = (page.Contents ?? []).flatMap((object) => (object.Key ? [{ Key: object.Key }] : []));
-        if (keys.length > 0) {
-          await s3(() => this.client.send(new DeleteObjectsCommand({ Bucket, Delete: { Objects: keys, Quiet: true } })));
-          removed += keys.length;
-        }
-        token = page.IsTruncated ? page.NextContinuationToken : undefined;
-      } while (token);
-    }
-    return removed;
+    return this.removeAll(await this.list(prefix));
   }
 }

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PartitionNotFoundError, SledsError, ValidationError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
+import { noteIdsOf } from '../notes/note-ids.js';
 import { outwaitLease, sameWrite } from '../notes/partition-head.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import type { ChunkMapStore, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from '../notes/ports.js';
@@ -184,7 +185,7 @@ export class RebuildService {
     // 2. The ops after the base: their notes first, then the entries, so an entry never
     //    points at a note that is not there. Only the tail is read, not the whole log.
     const tail = await this.deps.logs.range(primaryLog, base.op);
-    const notes = tail.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : []));
+    const notes = noteIdsOf(tail);
     const present = new Set(await this.deps.journal.list(meta.secondary.sled, replicaLog));
     const missing = notes.filter((noteId) => !present.has(noteId));
     await mapLimit(missing, COPY_CONCURRENCY, (noteId) =>

@@ -4,6 +4,7 @@ import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } fro
 import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
 import { failpoint } from '../faults.js';
 import { forEachRun, type FrozenImage } from '../notes/chunk-images.js';
+import { noteIdsOf } from '../notes/note-ids.js';
 import { mapLimit, SerialQueue } from '../notes/serial-queue.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
 import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
@@ -26,8 +27,13 @@ export interface FlushMessage {
   readonly partition: number;
   readonly uptoOp: number;
   readonly orNewer?: boolean;
-  /** Sweep the partition's orphans instead (see orphans.ts); `uptoOp` is unused. */
-  readonly sweep?: boolean;
+}
+
+/** A message on the flush queue that asks for a sweep of the partition's orphans (see orphans.ts). */
+export interface SweepMessage {
+  readonly volumeId: string;
+  readonly partition: number;
+  readonly sweep: true;
 }
 
 export interface SweepResult {
@@ -84,6 +90,11 @@ type ChunkContent =
 interface MapMove {
   readonly map: ChunkMap;
   readonly moved: Promise<boolean>;
+}
+
+/** Every chunk key these maps or checkpoints name. */
+function namedKeys(namers: ReadonlyArray<{ readonly chunks: Readonly<Record<string, ChunkRef>> } | undefined>): Set<string> {
+  return new Set(namers.flatMap((namer) => Object.values(namer?.chunks ?? {}).map((ref) => ref.key)));
 }
 
 /** The chunk versions `old` named that `next` no longer does. */
@@ -318,7 +329,7 @@ export class FlushService {
       // Every K ops, a sweep for what crashed flushes and writes left behind, later. Not
       // asking is no harm: the next checkpoint asks again.
       await this.deps.queue
-        .sendAll([{ volumeId, partition, uptoOp: 0, sweep: true } satisfies FlushMessage], { delaySeconds: SWEEP_DELAY_SECONDS })
+        .sendAll([{ volumeId, partition, sweep: true } satisfies SweepMessage], { delaySeconds: SWEEP_DELAY_SECONDS })
         .catch(() => undefined);
     }
     await failpoint('flush', { step: 'checkpointed', volumeId, partition });
@@ -427,16 +438,11 @@ export class FlushService {
     // With one checkpoint nothing is trimmed: if it turns out corrupt, a full replay remains.
     const oldest = retained.length >= 2 ? (retained.at(-1)?.op ?? 0) : 0;
     if (superseded.length === 0 && oldest === 0) return { notesTrimmed: 0, chunksCollected: 0 };
-    // A chunk version may go once no replica's map and no retained checkpoint names it.
-    const referenced = new Set<string>();
-    const maps = known ?? (await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.chunkMaps.get(this.log(meta, role)))));
-    for (const map of maps) for (const ref of Object.values(map?.chunks ?? {})) referenced.add(ref.key);
-    if (superseded.length > 0) {
-      for (const record of retained) {
-        const checkpoint = await this.deps.checkpoints.read(record).catch(() => undefined);
-        for (const ref of Object.values(checkpoint?.chunks ?? {})) referenced.add(ref.key);
-      }
-    }
+    // A chunk version may go once no replica's map and no retained checkpoint names it (one
+    // that cannot be read names nothing: a rebuild would not use it either).
+    const maps = known ?? (await this.chunkMapsOf(meta));
+    const checkpoints = superseded.length > 0 ? await this.readCheckpoints(retained) : [];
+    const referenced = namedKeys([...maps, ...checkpoints]);
     // Both replicas' maps named the same old versions: each key once, in batched deletes.
     const garbage = [...new Map(superseded.filter((ref) => !referenced.has(ref.key)).map((ref) => [ref.key, ref])).values()];
     if (garbage.length > 0) {
@@ -445,15 +451,14 @@ export class FlushService {
     }
     if (oldest === 0) return { notesTrimmed: 0, chunksCollected: garbage.length };
     // Each log keeps its newest entry: the next writer learns the next op number from it.
-    const tails = await Promise.all((['primary', 'secondary'] as const).map((role) => this.deps.logs.tail(this.log(meta, role))));
+    const tails = await Promise.all(ROLES.map((role) => this.deps.logs.tail(this.log(meta, role))));
     const trimOp = Math.min(oldest, ...maps.map((map) => map?.baseOp ?? 0), ...tails.map((tail) => (tail?.op ?? 0) - 1));
     let notesTrimmed = 0;
     if (trimOp > 0) {
-      for (const role of ['primary', 'secondary'] as const) {
+      for (const role of ROLES) {
         const log = this.log(meta, role);
         const entries = await this.deps.logs.range(log, 0, trimOp);
-        const noteIds = entries.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : []));
-        await this.deps.journal.remove(meta[role].sled, log, noteIds);
+        await this.deps.journal.remove(meta[role].sled, log, noteIdsOf(entries));
         notesTrimmed += await this.deps.logs.trim(log, trimOp);
       }
     }
@@ -493,7 +498,7 @@ export class FlushService {
       // A note either log names stays: the secondary's copy of an op only the primary holds yet
       // is what a later write or flush copies over.
       const logs = await Promise.all(ROLES.map((replica) => this.deps.logs.range(this.log(meta, replica), 0)));
-      const named = new Set(logs.flat().flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : [])));
+      const named = new Set(noteIdsOf(logs.flat()));
       for (const replica of ROLES) {
         const orphans = unnamed(
           oldNoteObjects.filter((note) => note.replica === replica),
@@ -508,20 +513,30 @@ export class FlushService {
     return { chunksRemoved, notesRemoved };
   }
 
+  /** A sweep the queue delivered: one for a volume deleted since it was asked for is done. */
+  async sweepQueued({ volumeId, partition }: SweepMessage): Promise<SweepResult> {
+    return this.sweep(volumeId, partition).catch((error: unknown) => {
+      if (error instanceof VolumeNotFoundError) return { skipped: 'the volume is gone', chunksRemoved: 0, notesRemoved: 0 };
+      throw error;
+    });
+  }
+
   /** The chunk keys both maps and every checkpoint name; undefined when a checkpoint cannot be read (then no key is known to be free). */
   private async namedChunks(meta: PartitionMeta): Promise<Set<string> | undefined> {
-    const [maps, records] = await Promise.all([
-      Promise.all(ROLES.map((replica) => this.deps.chunkMaps.get(this.log(meta, replica)))),
-      this.deps.checkpoints.list(meta.volumeId, meta.partition),
-    ]);
-    const named = new Set<string>();
-    for (const map of maps) for (const ref of Object.values(map?.chunks ?? {})) named.add(ref.key);
-    for (const record of records) {
-      const checkpoint = await this.deps.checkpoints.read(record).catch(() => undefined);
-      if (!checkpoint) return undefined;
-      for (const ref of Object.values(checkpoint.chunks)) named.add(ref.key);
-    }
-    return named;
+    const [maps, records] = await Promise.all([this.chunkMapsOf(meta), this.deps.checkpoints.list(meta.volumeId, meta.partition)]);
+    const checkpoints = await this.readCheckpoints(records);
+    return checkpoints.includes(undefined) ? undefined : namedKeys([...maps, ...checkpoints]);
+  }
+
+  private chunkMapsOf(meta: PartitionMeta): Promise<Array<ChunkMap | undefined>> {
+    return Promise.all(ROLES.map((role) => this.deps.chunkMaps.get(this.log(meta, role))));
+  }
+
+  /** The checkpoints' contents, one after another; undefined for one that cannot be read. */
+  private async readCheckpoints(records: readonly CheckpointRecord[]): Promise<Array<{ chunks: Readonly<Record<string, ChunkRef>> } | undefined>> {
+    const checkpoints = [];
+    for (const record of records) checkpoints.push(await this.deps.checkpoints.read(record).catch(() => undefined));
+    return checkpoints;
   }
 
   /** Queues a flush of the partition (called after writes, every few ops). */

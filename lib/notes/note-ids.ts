@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import type { LogEntry } from './ports.js';
 
 /**
  * Note ids. A write with an Idempotency-Key names its note after the key, so that a retry
@@ -19,4 +20,9 @@ export function randomNoteId(): string {
 /** True for the notes a retry may look up (those named after an Idempotency-Key). */
 export function isKeyedNote(noteId: string): boolean {
   return noteId.startsWith('k');
+}
+
+/** The notes these log entries commit (epoch entries commit none). */
+export function noteIdsOf(entries: readonly LogEntry[]): string[] {
+  return entries.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : []));
 }

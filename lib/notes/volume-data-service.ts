@@ -3,7 +3,7 @@ import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFo
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 import { partitionRange, splitByPartition, validateIo } from './geometry.js';
-import { keyedNoteId, randomNoteId } from './note-ids.js';
+import { keyedNoteId, noteIdsOf, randomNoteId } from './note-ids.js';
 import { PartitionHead, initialMeta, type FaultHook, type PartitionDeps } from './partition-head.js';
 import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
 
@@ -212,7 +212,7 @@ export class VolumeDataService implements VolumeDataStore {
       const [entries, notes] = stored
         ? await Promise.all([this.deps.logs.range(log, 0), this.deps.journal.list(replica.sled, log)])
         : [[] as LogEntry[], [] as string[]];
-      const committed = new Set(entries.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : [])));
+      const committed = new Set(noteIdsOf(entries));
       const last = entries.at(-1);
       return {
         role,

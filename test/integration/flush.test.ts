@@ -287,7 +287,7 @@ describe('flush and checkpoints', () => {
       const before = await delayed();
       const result = await services.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: 9 });
       expect(result.checkpoint?.op).toBe(9);
-      const sweep = { volumeId: volume.volumeId, partition: 0, uptoOp: 0, sweep: true };
+      const sweep = { volumeId: volume.volumeId, partition: 0, sweep: true };
       expect(sending).toHaveBeenCalledWith([sweep], { delaySeconds: SWEEP_DELAY_SECONDS });
       expect(await delayed()).toBe(before + 1);
 

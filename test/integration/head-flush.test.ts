@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { S3ChunkStore } from '../../lib/aws/s3-chunk-store.js';
 import { MIN_HEAD_LEASE_MS } from '../../lib/config.js';
@@ -57,22 +56,6 @@ describe("a flush in the head's own process", () => {
       data.copy(bytes, Number(chunk) * chunkSizeBytes);
     }
     return { baseOp: map?.baseOp ?? 0, bytes };
-  }
-
-  /** Every chunk object of the volume on the sleds, against the keys its two chunk maps name. */
-  async function chunkObjects(volumeId: string): Promise<{ stored: string[]; named: string[] }> {
-    const stored: string[] = [];
-    for (const bucket of cloud().config.sledBuckets) {
-      const listed = await other.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `volumes/${volumeId}/chunks/` }));
-      stored.push(...(listed.Contents ?? []).map((object) => object.Key ?? ''));
-    }
-    const meta = await inspector.meta(volumeId, 0);
-    const named = new Set<string>();
-    for (const role of ['primary', 'secondary'] as const) {
-      const map = await inspector.chunkMaps.get({ volumeId, partition: 0, replicaId: meta[role].replicaId });
-      for (const ref of Object.values(map?.chunks ?? {})) named.add(ref.key);
-    }
-    return { stored: stored.sort(), named: [...named].sort() };
   }
 
   it('reads no note back and flushes up to the newest op when the message allows it', async () => {
@@ -183,8 +166,7 @@ describe("a flush in the head's own process", () => {
     const held = await holder.flush.flush({ volumeId, partition: 0, uptoOp: 10, orNewer: true });
     expect(held.flushedOp).toBe(6);
     // The holder's chunks as of op 10 went out before the hold was read: they are gone again.
-    const objects = await chunkObjects(volumeId);
-    expect(objects.stored).toEqual(objects.named);
+    expect(await inspector.storedChunkKeys(volumeId)).toEqual(await inspector.namedChunkKeys(volumeId, 0));
     // The chunks hold exactly the first 6 writes; the reads still see all 10.
     const asOf6 = Buffer.alloc(SIZE);
     for (const write of writes.filter((w) => w.op <= 6)) write.data.copy(asOf6, write.offset);
@@ -210,8 +192,7 @@ describe("a flush in the head's own process", () => {
     // them and flushes again from the log.
     expect((await holder.flush.flush({ volumeId, partition: 0, uptoOp: 14 })).flushedOp).toBe(14);
     expect(await chunkBytes(volumeId)).toEqual({ baseOp: 14, bytes: model });
-    const objects = await chunkObjects(volumeId);
-    expect(objects.stored).toEqual(objects.named);
+    expect(await inspector.storedChunkKeys(volumeId)).toEqual(await inspector.namedChunkKeys(volumeId, 0));
     expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 

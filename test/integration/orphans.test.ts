@@ -1,4 +1,3 @@
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrentModificationError } from '../../lib/errors.js';
 import { armFailpoint } from '../../lib/faults.js';
@@ -59,30 +58,11 @@ describe('sweeping orphans', () => {
     data.copy(model, offset);
   }
 
-  async function storedChunkKeys(volumeId: string): Promise<string[]> {
-    const keys: string[] = [];
-    for (const bucket of cloud().config.sledBuckets) {
-      const listed = await services.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `volumes/${volumeId}/chunks/` }));
-      keys.push(...(listed.Contents ?? []).map((object) => object.Key ?? ''));
-    }
-    return keys.sort();
-  }
-
   async function journalNotes(volumeId: string): Promise<{ primary: string[]; secondary: string[] }> {
     const meta = await inspector.meta(volumeId, 0);
     const journal = (services.flush as any).deps.journal;
     const list = (role: 'primary' | 'secondary') => journal.list(meta[role].sled, { volumeId, partition: 0, replicaId: meta[role].replicaId });
     return { primary: (await list('primary')).sort(), secondary: (await list('secondary')).sort() };
-  }
-
-  async function namedChunkKeys(volumeId: string): Promise<string[]> {
-    const meta = await inspector.meta(volumeId, 0);
-    const keys = new Set<string>();
-    for (const role of ['primary', 'secondary'] as const) {
-      const map = await inspector.chunkMaps.get({ volumeId, partition: 0, replicaId: meta[role].replicaId });
-      for (const ref of Object.values(map?.chunks ?? {})) keys.add(ref.key);
-    }
-    return [...keys].sort();
   }
 
   it('removes what a crashed flush and a crashed write left once they are older than the grace, and nothing else', async () => {
@@ -103,8 +83,8 @@ describe('sweeping orphans', () => {
     await write(volumeId, model, 8 * KIB, pattern(8 * KIB, 11));
     await services.flush.flush({ volumeId, partition: 0, uptoOp: 11 });
 
-    const stored = await storedChunkKeys(volumeId);
-    const named = await namedChunkKeys(volumeId);
+    const stored = await inspector.storedChunkKeys(volumeId);
+    const named = await inspector.namedChunkKeys(volumeId, 0);
     const crashedFlushChunks = stored.filter((key) => !named.includes(key));
     expect(crashedFlushChunks.length).toBeGreaterThan(0);
     const notes = await journalNotes(volumeId);
@@ -117,12 +97,12 @@ describe('sweeping orphans', () => {
     // Younger than the grace: nothing goes.
     expect(await services.flush.sweep(volumeId, 0)).toEqual({ chunksRemoved: 0, notesRemoved: 0 });
     expect(await sweeperAhead(ORPHAN_GRACE_MS - 60_000).sweep(volumeId, 0)).toEqual({ chunksRemoved: 0, notesRemoved: 0 });
-    expect(await storedChunkKeys(volumeId)).toEqual(stored);
+    expect(await inspector.storedChunkKeys(volumeId)).toEqual(stored);
 
     // Older: the crashed flush's chunks and the unkeyed write's two notes go; nothing named does.
     const later = sweeperAhead(ORPHAN_GRACE_MS + 60_000);
     expect(await later.sweep(volumeId, 0)).toEqual({ chunksRemoved: crashedFlushChunks.length, notesRemoved: 2 });
-    expect(await storedChunkKeys(volumeId)).toEqual(named);
+    expect(await inspector.storedChunkKeys(volumeId)).toEqual(named);
     const after = await journalNotes(volumeId);
     const keyed = pendingPrimary.filter((noteId) => noteId.startsWith('k'));
     expect(keyed).toHaveLength(1);
@@ -162,9 +142,9 @@ describe('sweeping orphans', () => {
     const repository = (services.flush as any).deps.volumes;
     await repository.addHold(volumeId, 'snap-test');
     expect(await repository.holds(volumeId)).toEqual(['snap-test']);
-    const before = await storedChunkKeys(volumeId);
+    const before = await inspector.storedChunkKeys(volumeId);
     expect(await sweeperAhead(ORPHAN_GRACE_MS + 60_000).sweep(volumeId, 0)).toMatchObject({ skipped: 'a snapshot is being taken', chunksRemoved: 0 });
-    expect(await storedChunkKeys(volumeId)).toEqual(before);
+    expect(await inspector.storedChunkKeys(volumeId)).toEqual(before);
   });
 
   it('removes the chunks of a flush whose map writes both lost to another flush, at once', async () => {
@@ -182,7 +162,7 @@ describe('sweeping orphans', () => {
       }),
     );
     await expect(services.flush.flush({ volumeId, partition: 0, uptoOp: 8 })).rejects.toThrow(/flushed by someone else/);
-    expect(await storedChunkKeys(volumeId)).toEqual(await namedChunkKeys(volumeId));
+    expect(await inspector.storedChunkKeys(volumeId)).toEqual(await inspector.namedChunkKeys(volumeId, 0));
     expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 

@@ -1,3 +1,4 @@
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
 import { DynamoDbChunkMapStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from '../../lib/aws/dynamodb-partition-store.js';
@@ -11,7 +12,7 @@ export class LogInspector {
   readonly logs;
   readonly chunkMaps;
 
-  constructor(config: ServiceConfig) {
+  constructor(private readonly config: ServiceConfig) {
     this.clients = createAwsClients(config);
     this.metas = new DynamoDbPartitionMetaStore(this.clients.documents, config.tables.partitions);
     this.logs = new DynamoDbNoteLogStore(this.clients.documents, config.tables.partitions);
@@ -46,6 +47,27 @@ export class LogInspector {
     expect(primary.map((entry) => entry.op)).toEqual(primary.map((_, i) => i + 1));
     expect(secondary).toEqual(primary);
     return primary.length;
+  }
+
+  /** Every chunk object of the volume on the sleds, sorted. */
+  async storedChunkKeys(volumeId: string): Promise<string[]> {
+    const keys: string[] = [];
+    for (const bucket of this.config.sledBuckets) {
+      const listed = await this.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `volumes/${volumeId}/chunks/` }));
+      keys.push(...(listed.Contents ?? []).map((object) => object.Key ?? ''));
+    }
+    return keys.sort();
+  }
+
+  /** The chunk keys the partition's two chunk maps name, sorted. */
+  async namedChunkKeys(volumeId: string, partition: number): Promise<string[]> {
+    const meta = await this.meta(volumeId, partition);
+    const keys = new Set<string>();
+    for (const role of ['primary', 'secondary'] as const) {
+      const map = await this.chunkMaps.get({ volumeId, partition, replicaId: meta[role].replicaId });
+      for (const ref of Object.values(map?.chunks ?? {})) keys.add(ref.key);
+    }
+    return [...keys].sort();
   }
 
   close(): void {
