@@ -20,7 +20,7 @@
  *      writes and a flush each (each rewrites chunks it flushed before, and collects the old versions).
  *    A volume flushed in rounds of one 1 MiB note per chunk is shown for comparison.
  *
- * Before each timed section (raw puts, a flush) both threads run a full garbage collection, so
+ * Before each timed section (raw puts, a flush) every thread runs a full garbage collection, so
  * that no ~100 ms section pays for the garbage the one before left.
  *
  * Every replica of both twins is read back whole, before and after the rebuild, and compared
@@ -114,17 +114,17 @@ interface Options {
   readonly quick: boolean;
 }
 
-// ---------------------------------------------------------------- the emulators' thread
+// ---------------------------------------------------------------- the emulators' threads
 
 /** Where the emulators run and how busy their thread is. */
 interface CloudHost {
   readonly config: ServiceConfig;
   readonly where: string;
-  /** CPU milliseconds used so far by the emulators' thread; absent when it is the bench's own. */
+  /** CPU milliseconds used so far by the emulators' threads; absent when it is the bench's own. */
   readonly emulatorCpuMs?: () => Promise<number>;
-  /** A full garbage collection on the emulators' thread and this one, before a timed section. */
+  /** A full garbage collection on the emulators' threads and this one, before a timed section. */
   settle(): Promise<void>;
-  /** Milliseconds both threads have spent in GC pauses so far (the emulators' own, when they have a thread). */
+  /** Milliseconds every thread has spent in GC pauses so far (the emulators' own, when they have threads). */
   gcPauses(): Promise<number>;
   stop(): Promise<void>;
 }
@@ -135,18 +135,24 @@ const CLOUD_OPTIONS = { port: 0, sledCount: SLED_COUNT, flushEveryOps: 0, checkp
 /** Rounds of steady-state flushes after twin H's big one: this many new writes, then a flush. */
 const HEAD_ROUND_OPS = 1024;
 
-/** Worker entry: starts the embedded cloud, reports its config, stops it on request. */
+/**
+ * Worker entry: starts the embedded cloud, reports its config, stops it on request. Its
+ * emulators run on threads of their own, as S3 and DynamoDB are separate services; what this
+ * worker reports (CPU, GC pauses) and settles covers them too.
+ */
 async function serveCloudInWorker(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the cloud worker needs a parent port');
-  const cloud: LocalCloud = await startEmbeddedCloud();
+  const cloud: LocalCloud = await startEmbeddedCloud(true);
+  const emulators = cloud.emulatorThreads;
+  if (!emulators) throw new Error('the emulators were meant to run on threads of their own');
   gcPauseMs();
   port.on('message', (message: unknown) => {
-    if (message === 'cpu') port.postMessage({ cpuMs: threadCpuMs() });
-    if (message === 'gc-pauses') port.postMessage({ gcMs: gcPauseMs() });
+    if (message === 'cpu') void emulators.cpuMs().then((ms) => port.postMessage({ cpuMs: threadCpuMs() + ms }));
+    if (message === 'gc-pauses') void emulators.gcPauseMs().then((ms) => port.postMessage({ gcMs: gcPauseMs() + ms }));
     if (message === 'gc') {
       collectGarbage();
-      port.postMessage({ settled: true });
+      void emulators.collectGarbage().then(() => port.postMessage({ settled: true }));
     }
     if (message !== 'stop') return;
     void cloud.stop().then(() => {
@@ -162,14 +168,14 @@ async function serveCloudInWorker(): Promise<void> {
  * includes aws-cdk-lib (its Step Functions definition comes from the CDK construct), tens of
  * MB of code that would otherwise sit in the bench thread's heap and slow every full GC there.
  */
-async function startEmbeddedCloud(): Promise<LocalCloud> {
+async function startEmbeddedCloud(emulatorThreads: boolean): Promise<LocalCloud> {
   const { startLocalCloud } = await import('../lib/local/local-cloud.js');
-  return startLocalCloud(CLOUD_OPTIONS);
+  return startLocalCloud({ ...CLOUD_OPTIONS, emulatorThreads });
 }
 
 async function startCloud(inProcess: boolean): Promise<CloudHost> {
   if (inProcess) {
-    const cloud = await startEmbeddedCloud();
+    const cloud = await startEmbeddedCloud(false);
     return {
       config: cloud.config,
       where: 'on the bench thread',
@@ -188,7 +194,7 @@ async function startCloud(inProcess: boolean): Promise<CloudHost> {
   });
   return {
     config,
-    where: 'in a worker thread (its own event loop)',
+    where: 'on threads of their own (fauxqs, dynalite; the API and pollers on a third)',
     emulatorCpuMs: () =>
       new Promise<number>((resolve) => {
         worker.once('message', (message: { cpuMs: number }) => resolve(message.cpuMs));
@@ -297,12 +303,12 @@ class PhaseMarks {
     });
   }
 
-  /** Records the start of the work now (after the bench's own messages to the emulator thread). */
+  /** Records the start of the work now (after the bench's own messages to the emulator threads). */
   begin(): void {
     this.started = performance.now();
   }
 
-  /** Records the end of the work now (before the bench's own messages to the emulator thread). */
+  /** Records the end of the work now (before the bench's own messages to the emulator threads). */
   end<T>(value: T): T {
     this.ended = performance.now();
     return value;
@@ -327,7 +333,7 @@ interface Cpu {
   emulatorMs: number | undefined;
 }
 
-/** Runs `work`, returning its result, its wall time and the CPU both threads spent meanwhile. */
+/** Runs `work`, returning its result, its wall time and the CPU the bench and emulator threads spent meanwhile. */
 async function measure<T>(cloud: CloudHost, work: () => Promise<T>): Promise<{ value: T; ms: number; cpu: Cpu }> {
   const emulatorBefore = await cloud.emulatorCpuMs?.();
   const benchBefore = threadCpuMs();
@@ -342,7 +348,7 @@ async function measure<T>(cloud: CloudHost, work: () => Promise<T>): Promise<{ v
 
 const cpuLine = (cpu: Cpu, ms: number) =>
   `bench thread ${fmt(cpu.benchMs, 0)} ms (${fmt((100 * cpu.benchMs) / ms, 0)}%)` +
-  (cpu.emulatorMs === undefined ? '' : `, emulator thread ${fmt(cpu.emulatorMs, 0)} ms (${fmt((100 * cpu.emulatorMs) / ms, 0)}%)`);
+  (cpu.emulatorMs === undefined ? '' : `, emulator threads ${fmt(cpu.emulatorMs, 0)} ms (${fmt((100 * cpu.emulatorMs) / ms, 0)}%)`);
 
 // ---------------------------------------------------------------- the workload
 
@@ -673,7 +679,7 @@ interface FlushSample {
   readonly ops: number;
   readonly result: FlushResult;
   readonly ms: number;
-  /** GC pauses on both threads during the flush. */
+  /** GC pauses on every thread during the flush. */
   readonly gcMs: number;
   readonly bytes: number;
   readonly cpu: Cpu;
@@ -697,7 +703,7 @@ async function flushSample(
   raw: RawPuts,
   orNewer = false,
 ): Promise<FlushSample> {
-  // Each timed section starts from a collected heap on both threads: none pays for another's garbage.
+  // Each timed section starts from a collected heap on every thread: none pays for another's garbage.
   const settle = () => harness.cloud.settle();
   const before = await raw.run(volumeId, CHUNKS, harness.cloud);
   await settle();
@@ -892,8 +898,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
       `also, right after each flush, the flush's own unavoidable requests done raw (a ranged GET of every live note extent, then the chunk PUTs)`,
   );
   console.log(
-    `timing:     a full GC on both threads before each timed section; phases between the failpoints the services pass (armed with an action that only records the time); ` +
-      `SDK calls per command: count, summed latency, span from first start to last end; CPU of the bench and emulator threads`,
+    `timing:     a full GC on every thread before each timed section; phases between the failpoints the services pass (armed with an action that only records the time); ` +
+      `SDK calls per command: count, summed latency, span from first start to last end; CPU of the bench thread and the emulators' threads`,
   );
   console.log(`targets:    rebuild from checkpoint >= ${TARGETS.speedup}x faster than full replay; flush MiB/s / raw PutObject MiB/s >= ${TARGETS.flushRatio}`);
 
@@ -926,7 +932,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     console.log(
       `  ${written.toLocaleString('en')} writes in ${fmt(setup.ms / 1000, 1)} s = ${fmt(written / (setup.ms / 1000), 0)} writes/s ` +
         `(${fmt(harness.timeline.totalCalls() / Math.max(1, written), 1)} SDK calls per write); cpu: writer threads ${writerCpu}` +
-        (setup.cpu.emulatorMs === undefined ? '' : `, emulator thread ${fmt(setup.cpu.emulatorMs, 0)} ms (${fmt((100 * setup.cpu.emulatorMs) / setup.ms, 0)}%)`),
+        (setup.cpu.emulatorMs === undefined ? '' : `, emulator threads ${fmt(setup.cpu.emulatorMs, 0)} ms (${fmt((100 * setup.cpu.emulatorMs) / setup.ms, 0)}%)`),
     );
     console.log(indent(formatTable(['SDK command', 'calls', 'sum ms', 'mean ms', 'span ms'], harness.timeline.rows()), 4));
     const writeFailures = setup.value.flatMap((r) => r.failures);
@@ -1237,7 +1243,7 @@ function printFlush(sample: FlushSample, note?: string): void {
   console.log(`  cpu:    ${cpuLine(sample.cpu, sample.ms)}`);
   const rawMs = sample.raw.reduce((sum, r) => sum + r.ms, 0);
   const rawGc = sample.raw.reduce((sum, r) => sum + r.gcMs, 0);
-  console.log(`  GC pauses (both threads): ${fmt(sample.gcMs, 0)} ms during the flush; ${fmt(rawGc, 0)} ms during the raw sections' ${fmt(rawMs, 0)} ms`);
+  console.log(`  GC pauses (every thread): ${fmt(sample.gcMs, 0)} ms during the flush; ${fmt(rawGc, 0)} ms during the raw sections' ${fmt(rawMs, 0)} ms`);
   console.log(indent(phaseTable(sample.phases, sample.ms), 4));
   console.log(indent(formatTable(['SDK command', 'calls', 'sum ms', 'mean ms', 'span ms'], sample.timeline), 4));
 }

@@ -1,7 +1,6 @@
-import { PerformanceObserver } from 'node:perf_hooks';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { performance } from 'node:perf_hooks';
+
+export { collectGarbage, gcPauseMs, threadCpuMs } from '../lib/local/thread-stats.js';
 
 /** What one closed-loop run measured. */
 export interface LoopResult {
@@ -144,12 +143,6 @@ export function countSdkCalls(client: { middlewareStack: unknown }, current: () 
   );
 }
 
-/** CPU milliseconds (user + system) this thread has used so far. */
-export function threadCpuMs(): number {
-  const usage = process.threadCpuUsage();
-  return (usage.user + usage.system) / 1000;
-}
-
 /** CPU milliseconds (user + system) of the whole process (every thread) so far. */
 export function processCpuMs(): number {
   const usage = process.cpuUsage();
@@ -170,30 +163,4 @@ export function fmt(value: number, digits?: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   const d = digits ?? (Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2);
   return value.toFixed(d);
-}
-
-/**
- * A full garbage collection of this thread, without --expose-gc on the command line. A bench
- * runs one before each timed section, so that no section pays for the garbage of the one before.
- */
-export function collectGarbage(): void {
-  if (!fullGc) {
-    v8.setFlagsFromString('--expose-gc');
-    fullGc = vm.runInNewContext('gc') as () => void;
-  }
-  fullGc();
-}
-let fullGc: (() => void) | undefined;
-
-let gcPauses: number | undefined;
-
-/** Milliseconds this thread has spent in garbage-collection pauses since the first call. */
-export function gcPauseMs(): number {
-  if (gcPauses === undefined) {
-    gcPauses = 0;
-    new PerformanceObserver((list) => {
-      for (const entry of list.getEntries()) gcPauses = (gcPauses ?? 0) + entry.duration;
-    }).observe({ entryTypes: ['gc'] });
-  }
-  return gcPauses;
 }

@@ -5,6 +5,7 @@ import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { startSqsPoller } from './sqs-poller.js';
+import type { ThreadStats } from './thread-stats.js';
 import { registerInProcessRunner } from '../copy-jobs/workflow-registry.js';
 import { TASK_HANDLER_MODULES } from './handler-registry.js';
 import { LocalWorkflowRunner } from './local-workflow-runner.js';
@@ -14,6 +15,8 @@ export interface LocalCloud {
   readonly config: ServiceConfig;
   /** The in-process Step Functions runner. */
   readonly runner: LocalWorkflowRunner;
+  /** The emulators' threads' stats, summed, when they run on threads of their own. */
+  readonly emulatorThreads?: ThreadStats;
   stop(): Promise<void>;
 }
 
@@ -39,6 +42,8 @@ export interface LocalCloudOptions {
   /** MiB of head cache: note payloads until flushed, flushed chunk versions (default DEFAULT_HEAD_CACHE_MIB; 0: off). */
   readonly headCacheMib?: number;
   readonly checkpointEveryOps?: number;
+  /** Each emulator on a worker thread of its own (see EmulatorOptions.threads). */
+  readonly emulatorThreads?: boolean;
 }
 
 /**
@@ -52,7 +57,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   try {
     const emulators: Emulators = options.awsEndpoint
       ? externalEndpoint(options.awsEndpoint)
-      : await startEmulators({ dataDir: options.dataDir, region });
+      : await startEmulators({ dataDir: options.dataDir, region, threads: options.emulatorThreads ?? false });
     try {
       const endpoints = { s3: emulators.s3Endpoint, sqs: emulators.sqsEndpoint, dynamodb: emulators.dynamodbEndpoint };
       const bootstrap = {
@@ -106,6 +111,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         apiUrl: api.url,
         config,
         runner,
+        ...(emulators.threads ? { emulatorThreads: emulators.threads } : {}),
         async stop() {
           await api.close();
           await runner.drain();

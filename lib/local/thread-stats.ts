@@ -1,0 +1,65 @@
+import { PerformanceObserver } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+
+/** CPU milliseconds (user + system) used by the calling thread so far. */
+export function threadCpuMs(): number {
+  const usage = process.threadCpuUsage();
+  return (usage.user + usage.system) / 1000;
+}
+
+/**
+ * A full garbage collection of this thread, without --expose-gc on the command line. A bench
+ * runs one before each timed section, so that no section pays for the garbage of the one before.
+ */
+export function collectGarbage(): void {
+  if (!fullGc) {
+    v8.setFlagsFromString('--expose-gc');
+    fullGc = vm.runInNewContext('gc') as () => void;
+  }
+  fullGc();
+}
+let fullGc: (() => void) | undefined;
+
+let gcPauses: number | undefined;
+
+/** Milliseconds this thread has spent in garbage-collection pauses since the first call. */
+export function gcPauseMs(): number {
+  if (gcPauses === undefined) {
+    gcPauses = 0;
+    new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) gcPauses = (gcPauses ?? 0) + entry.duration;
+    }).observe({ entryTypes: ['gc'] });
+  }
+  return gcPauses;
+}
+
+/** What other threads report of themselves, summed over them: for a bench that accounts for every thread. */
+export interface ThreadStats {
+  cpuMs(): Promise<number>;
+  gcPauseMs(): Promise<number>;
+  /** A full garbage collection on each thread. */
+  collectGarbage(): Promise<void>;
+}
+
+/** The questions a thread answers about itself (see ThreadStats). */
+export type ThreadQuestion = 'cpu' | 'gc-pauses' | 'gc';
+
+/** This thread's answer to a question. */
+export function answerAboutThisThread(question: ThreadQuestion): number {
+  if (question === 'cpu') return threadCpuMs();
+  if (question === 'gc') collectGarbage();
+  return gcPauseMs();
+}
+
+/** The sum of several threads' stats. */
+export function sumOfThreads(threads: readonly ThreadStats[]): ThreadStats {
+  const sum = async (each: (stats: ThreadStats) => Promise<number>) => (await Promise.all(threads.map(each))).reduce((a, b) => a + b, 0);
+  return {
+    cpuMs: () => sum((stats) => stats.cpuMs()),
+    gcPauseMs: () => sum((stats) => stats.gcPauseMs()),
+    async collectGarbage() {
+      await Promise.all(threads.map((stats) => stats.collectGarbage()));
+    },
+  };
+}
