@@ -227,9 +227,16 @@ async function startCloud(inProcess: boolean): Promise<CloudHost> {
 /** Per SDK command: calls, summed call time, and the span from the first start to the last end. */
 class CommandTimeline {
   readonly byCommand = new Map<string, { calls: number; sumMs: number; firstMs: number; lastMs: number }>();
+  /** When the measured work began (see begin). */
+  private origin = performance.now();
 
   reset(): void {
     this.byCommand.clear();
+  }
+
+  /** The measured work begins now: rowsInTime counts from here. */
+  begin(): void {
+    this.origin = performance.now();
   }
 
   record(name: string, startMs: number, endMs: number): void {
@@ -266,6 +273,13 @@ class CommandTimeline {
     return [...this.byCommand.entries()]
       .sort((a, b) => b[1].sumMs - a[1].sumMs)
       .map(([name, e]) => [name, String(e.calls), fmt(e.sumMs, 0), fmt(e.sumMs / e.calls, 2), fmt(e.lastMs - e.firstMs, 0)]);
+  }
+
+  /** The rows, in the order the commands first went out, with when that was and when the last one ended. */
+  rowsInTime(): string[][] {
+    return [...this.byCommand.entries()]
+      .sort((a, b) => a[1].firstMs - b[1].firstMs)
+      .map(([name, e]) => [name, String(e.calls), fmt(e.sumMs, 0), fmt(e.sumMs / e.calls, 2), fmt(e.firstMs - this.origin, 0), fmt(e.lastMs - this.origin, 0)]);
   }
 }
 
@@ -712,13 +726,14 @@ async function flushSample(
   harness.active.current = harness.timeline;
   const marks = new PhaseMarks('flush');
   const measured = await measure(harness.cloud, async () => {
+    harness.timeline.begin();
     marks.begin();
     return marks.end(await flush.flush.flush({ volumeId, partition: 0, uptoOp, orNewer }));
   });
   const gcMs = (await harness.cloud.gcPauses()) - pausesBefore;
   const phases = marks.finish();
   harness.active.current = undefined;
-  const timeline = harness.timeline.rows();
+  const timeline = harness.timeline.rowsInTime();
   const calls = new Map([...harness.timeline.byCommand].map(([name, e]) => [name, { calls: e.calls, sumMs: e.sumMs }]));
   const bytes = measured.value.chunksWritten * GEOMETRY.chunkSizeBytes;
   await settle();
@@ -1245,7 +1260,7 @@ function printFlush(sample: FlushSample, note?: string): void {
   const rawGc = sample.raw.reduce((sum, r) => sum + r.gcMs, 0);
   console.log(`  GC pauses (every thread): ${fmt(sample.gcMs, 0)} ms during the flush; ${fmt(rawGc, 0)} ms during the raw sections' ${fmt(rawMs, 0)} ms`);
   console.log(indent(phaseTable(sample.phases, sample.ms), 4));
-  console.log(indent(formatTable(['SDK command', 'calls', 'sum ms', 'mean ms', 'span ms'], sample.timeline), 4));
+  console.log(indent(formatTable(['SDK command', 'calls', 'sum ms', 'mean ms', 'first sent at ms', 'last done at ms'], sample.timeline), 4));
 }
 
 if (isMainThread) {

@@ -54,7 +54,7 @@ const rate = (bytes: number, ms: number) => `${(bytes / MIB / (ms / 1000)).toFix
 async function main(): Promise<void> {
   const dataDir = await mkdtemp(join(tmpdir(), 'sleds-demo-'));
   const started = performance.now();
-  const cloud = await startLocalCloud({ port: 0, dataDir, sledCount: 16 });
+  const cloud = await startLocalCloud({ port: 0, dataDir, sledCount: 16, emulatorThreads: true });
   const base = cloud.apiUrl;
   cloud.runner.warm();
   try {

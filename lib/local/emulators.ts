@@ -1,6 +1,8 @@
 import { mkdir } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
 import { startFauxqs } from 'fauxqs';
@@ -109,10 +111,12 @@ export type EmulatorThreadMessage = { readonly endpoint: string } | { readonly i
 /** Starts one emulator on a worker thread of its own (see emulator-thread.ts). */
 async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions): Promise<RunningEmulator> {
   const entry = new URL(`./emulator-thread${extensionOf(import.meta.url)}`, import.meta.url);
-  // Run from source (tsx, vitest), the thread needs the TypeScript loader too.
+  // Run from source (tsx, vitest), the thread needs the TypeScript loader too: tsx, found
+  // from here rather than from the working directory.
+  const loader = entry.pathname.endsWith('.ts') ? pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href : undefined;
   const worker = new Worker(entry, {
     workerData: { kind, options: { region: options.region, dataDir: options.dataDir } },
-    ...(entry.pathname.endsWith('.ts') ? { execArgv: ['--import', 'tsx'] } : {}),
+    ...(loader ? { execArgv: ['--import', loader] } : {}),
   });
   const asked = new Map<number, { resolve: (answer: number) => void; reject: (error: Error) => void }>();
   let lastId = 0;

@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   let cloud: LocalCloud;
   try {
-    cloud = await startLocalCloud({ port, dataDir: resolve(dataDir), ...(awsEndpoint ? { awsEndpoint } : {}) });
+    cloud = await startLocalCloud({ port, dataDir: resolve(dataDir), emulatorThreads: true, ...(awsEndpoint ? { awsEndpoint } : {}) });
   } catch (error) {
     if ((error as { code?: string }).code === 'EADDRINUSE') {
       console.error(
