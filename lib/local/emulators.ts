@@ -120,8 +120,11 @@ async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions)
   });
   const asked = new Map<number, { resolve: (answer: number) => void; reject: (error: Error) => void }>();
   let lastId = 0;
+  /** Why the thread is no more, once it is not: nothing it was asked will be answered. */
+  let gone: Error | undefined;
   const started = new Promise<string>((resolve, reject) => {
     const failAll = (error: Error) => {
+      gone ??= error;
       reject(error);
       for (const { reject: fail } of asked.values()) fail(error);
       asked.clear();
@@ -143,6 +146,7 @@ async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions)
   }
   const ask = (question: EmulatorThreadRequest['ask']) =>
     new Promise<number>((resolve, reject) => {
+      if (gone) return reject(gone);
       const id = ++lastId;
       asked.set(id, { resolve, reject });
       worker.postMessage({ id, ask: question } satisfies EmulatorThreadRequest);
@@ -155,7 +159,7 @@ async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions)
       collectGarbage: async () => void (await ask('gc')),
     },
     async stop() {
-      await ask('stop');
+      if (!gone) await ask('stop');
       await worker.terminate();
     },
   };

@@ -32,6 +32,9 @@ describe('the emulators on threads of their own', () => {
       expect(QueueUrl).toContain('threaded');
       const { TableNames } = await dynamodb.send(new ListTablesCommand({}));
       expect(TableNames).toEqual([]);
+      // The threads answer for themselves (a bench counts their CPU and settles their heaps).
+      expect(await emulators.threads?.cpuMs()).toBeGreaterThan(0);
+      await expect(emulators.threads?.collectGarbage()).resolves.toBeUndefined();
     } finally {
       for (const client of [s3, dynamodb, sqs]) client.destroy();
     }
