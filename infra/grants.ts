@@ -71,7 +71,8 @@ const FLUSH: HandlerAccess = {
 /**
  * A rebuild fences the survivor with an epoch entry, replaces the metadata, drops the lost
  * replica's log (BatchWriteItem) and journal (list, DeleteObjects), restores the newest
- * checkpoint that verifies, copies the missing notes (CopyObject) and the log entries.
+ * checkpoint that verifies and whose chunk versions are all there (HeadObject), copies the
+ * missing notes (CopyObject) and the log entries.
  */
 const REBUILD: HandlerAccess = {
   // UpdateItem: ending a head's lease on a log before its epoch entry.

@@ -4,7 +4,8 @@ import { failpoint } from '../faults.js';
 import { noteIdsOf } from '../notes/note-ids.js';
 import { outwaitLease, sameWrite } from '../notes/partition-head.js';
 import { mapLimit } from '../notes/serial-queue.js';
-import type { ChunkMapStore, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from '../notes/ports.js';
+import type { ChunkMapStore, ChunkRef, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from '../notes/ports.js';
+import type { ChunkStore } from '../sleds/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import type { CheckpointStore } from './checkpoint.js';
 
@@ -42,6 +43,7 @@ export interface RebuildDeps {
   readonly logs: NoteLogStore;
   readonly journal: JournalStore;
   readonly chunkMaps: ChunkMapStore;
+  readonly chunks: ChunkStore;
   readonly checkpoints: CheckpointStore;
   readonly sledCount: number;
   readonly clock?: () => Date;
@@ -74,6 +76,22 @@ export class RebuildService {
 
   private now(): Date {
     return (this.deps.clock ?? (() => new Date()))();
+  }
+
+  /**
+   * Why a checkpoint's chunk map cannot be a base, if it cannot: a chunk version it names is
+   * gone from its sled, or holds other bytes. A checkpoint written while another process's
+   * flush moved the maps on and collected the versions it had replaced names such versions:
+   * that flush listed the checkpoints before this one was recorded.
+   */
+  private async missingChunk(chunks: Readonly<Record<string, ChunkRef>>): Promise<string | undefined> {
+    const refs = Object.entries(chunks);
+    const stored = await mapLimit(refs, COPY_CONCURRENCY, ([, ref]) => this.deps.chunks.sha256(ref));
+    // An object the store keeps no checksum for ('') is taken as it is.
+    const bad = stored.findIndex((sha256, i) => sha256 === undefined || (sha256 !== '' && sha256 !== refs[i]?.[1].sha256));
+    if (bad < 0) return undefined;
+    const [chunk, ref] = refs[bad] as [string, ChunkRef];
+    return `chunk ${chunk}'s version ${ref.key} ${stored[bad] === undefined ? 'is gone from its sled' : 'holds other bytes than the checkpoint names'}`;
   }
 
   private async meta(volumeId: string, partition: number): Promise<PartitionMeta> {
@@ -163,6 +181,11 @@ export class RebuildService {
       }
       try {
         const checkpoint = await this.deps.checkpoints.read(record);
+        const unusable = await this.missingChunk(checkpoint.chunks);
+        if (unusable) {
+          skipped.push({ op: record.op, reason: unusable });
+          continue;
+        }
         base = { source: 'checkpoint', op: record.op, sha256: record.sha256, chunks: checkpoint.chunks };
         break;
       } catch (error) {

@@ -226,6 +226,53 @@ describe('losing and rebuilding head-node replicas', () => {
     await useOlderCheckpoint(other.volumeId, otherModel);
   });
 
+  it('skips a checkpoint that names chunk versions another flush collected meanwhile, rather than rebuilding on them', async () => {
+    const volume = await services.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+    const { volumeId } = volume;
+    const model = Buffer.alloc(SIZE);
+    const write = async (writer: Services, op: number) => {
+      const offset = (op % 8) * 4096;
+      const data = pattern(4096, 300 + op);
+      await writer.data.write(volumeId, offset, data);
+      data.copy(model, offset);
+    };
+    for (let op = 1; op <= 6; op++) await write(services, op);
+    // Flush A (to op 6) has moved both maps and is about to write its checkpoint when two
+    // more writes land and flush B, in another process, moves the maps past A's chunk versions,
+    // checkpoints op 8 and collects A's versions: no checkpoint named them yet.
+    const other = fresh();
+    let raced = false;
+    disarm.push(
+      armFailpoint('flush', async (context) => {
+        if (context.volumeId !== volumeId || context.step !== 'secondary-map-updated' || raced) return;
+        raced = true;
+        for (let op = 7; op <= 8; op++) await write(other, op);
+        expect((await fresh().flush.flush({ volumeId, partition: 0, uptoOp: 8 })).checkpoint?.op).toBe(8);
+      }),
+    );
+    expect((await services.flush.flush({ volumeId, partition: 0, uptoOp: 6 })).checkpoint?.op).toBe(6);
+    disarm.splice(0).forEach((d) => d());
+    const checkpoints = (services.flush as any).deps.checkpoints;
+    const records = await checkpoints.list(volumeId, 0);
+    expect(records.map((r: { op: number }) => r.op)).toEqual([8, 6]);
+    // The newest checkpoint is torn, so a rebuild looks at A's: its chunk versions are gone.
+    const { config } = cloud();
+    const clients = createAwsClients(config);
+    try {
+      await clients.s3.send(new PutObjectCommand({ Bucket: config.sledBuckets[records[0].sled], Key: records[0].key, Body: 'torn' }));
+    } finally {
+      clients.destroy();
+    }
+    const report = await services.rebuild.loseReplica(volumeId, 0, 'secondary');
+    expect(report.skippedCheckpoints.map((s) => s.op)).toEqual([8, 6]);
+    expect(report.skippedCheckpoints[1]?.reason).toMatch(/gone from its sled/);
+    expect(report.source).toBe('replay');
+    await expectHealthy(volumeId, model);
+    // The rebuilt replica serves alone once the primary is lost too.
+    await services.rebuild.loseReplica(volumeId, 0, 'primary');
+    await expectHealthy(volumeId, model);
+  });
+
   async function useOlderCheckpoint(volumeId: string, model: Buffer) {
     const { config } = cloud();
     const checkpoints = (services.flush as any).deps.checkpoints;
