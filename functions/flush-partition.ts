@@ -5,7 +5,7 @@ import { processServices } from '../lib/wiring.js';
 /**
  * Flush queue consumer: one message per partition and op range, or a sweep of a partition's
  * orphans. Both are idempotent, so a duplicate delivery is harmless; a message that keeps
- * failing is dead-lettered by the queue.
+ * failing is dead-lettered by the queue. One for a volume deleted since is done.
  */
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse['batchItemFailures'] = [];
@@ -30,7 +30,10 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
           if ('sweep' in message) {
             const swept = await flush.sweepQueued(message);
             if (swept.chunksRemoved + swept.notesRemoved > 0 || swept.skipped) console.info(`sweep of ${message.volumeId} partition ${message.partition}`, swept);
-          } else await flush.flush(message);
+          } else {
+            const flushed = await flush.flushQueued(message);
+            if ('skipped' in flushed) console.info(`flush of ${message.volumeId} partition ${message.partition} skipped: ${flushed.skipped}`);
+          }
         } catch (error) {
           console.error(`flush message ${id} failed`, error);
           failures.push({ itemIdentifier: id });

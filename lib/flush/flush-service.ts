@@ -1,14 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
-import { PartitionNotFoundError, VolumeNotFoundError } from '../errors.js';
+import { PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import { failpoint } from '../faults.js';
 import { forEachRun, type FrozenImage } from '../notes/chunk-images.js';
 import { noteIdsOf } from '../notes/note-ids.js';
 import { mapLimit, SerialQueue } from '../notes/serial-queue.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
 import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
-import type { VolumeDataService } from '../notes/volume-data-service.js';
+import { VOLUME_CACHE_MS, type VolumeDataService } from '../notes/volume-data-service.js';
 import type { WorkQueue } from '../queues/ports.js';
 import { chunkSled } from '../sleds/placement.js';
 import type { ChunkStore } from '../sleds/ports.js';
@@ -115,6 +115,13 @@ interface FlushPlan {
    * them). Its chunks go out meanwhile; nothing names them before it resolves true.
    */
   readonly confirmed?: Promise<boolean>;
+  /**
+   * When the volume was read as available (ms since the epoch, taken before the read; for
+   * a plan from the head, once `confirmed` resolves). A delete waits VOLUME_CACHE_MS after
+   * marking the volume deleting before it removes its objects, so chunks put within that
+   * time of this read are removed with the rest.
+   */
+  readonly availableAt: number;
 }
 
 const chunkLength = (geometry: PartitionGeometry, chunk: number) =>
@@ -267,7 +274,16 @@ export class FlushService {
         throw new Error(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
       }
     }
-    if (plan.confirmed && !(await plan.confirmed)) {
+    let current: boolean;
+    try {
+      current = (await plan.confirmed) ?? true;
+      await this.stillAvailable(volumeId, plan.availableAt);
+    } catch (error) {
+      // The volume is gone or going: its delete may have listed its objects already.
+      await this.removeUnnamed(head, Object.values(written));
+      throw error;
+    }
+    if (!current) {
       // The view was not the partition's state after all: what it put is nobody's. Start
       // again from the log.
       await this.removeUnnamed(head, Object.values(written));
@@ -355,6 +371,7 @@ export class FlushService {
     if (target > uptoOp && !orNewer) return undefined;
     const { meta: viewMeta, base: before } = view;
     if ((before?.baseOp ?? 0) !== view.index.afterOp) return undefined;
+    const readAt = this.now().getTime();
     const confirmed = background(
       (async () => {
         const [found, meta, stored] = await Promise.all([
@@ -363,6 +380,7 @@ export class FlushService {
           this.deps.chunkMaps.get(this.log(viewMeta, 'primary')),
         ]);
         if (!found) throw new VolumeNotFoundError(volumeId);
+        if (found.volume.state !== 'available') throw new VolumeStateError(volumeId, found.volume.state, 'flush it');
         const current = meta?.primary.replicaId === viewMeta.primary.replicaId && meta.epoch === viewMeta.epoch;
         if (!current || stored?.version !== before?.version) return false;
         // A snapshot that holds the flush below the head's newest op needs the log up to its op.
@@ -370,7 +388,19 @@ export class FlushService {
       })(),
     );
     await head.replicateThrough(target);
-    return { meta: viewMeta, head, before, view, target, confirmed };
+    return { meta: viewMeta, head, before, view, target, confirmed, availableAt: readAt };
+  }
+
+  /**
+   * Throws unless the volume is still available: as read at `availableAt`, if that was less
+   * than VOLUME_CACHE_MS ago (a delete that began since then has not removed anything yet,
+   * and will remove what this flush put), else as read now.
+   */
+  private async stillAvailable(volumeId: string, availableAt: number): Promise<void> {
+    if (this.now().getTime() - availableAt < VOLUME_CACHE_MS) return;
+    const volume = await this.deps.volumes.get(volumeId);
+    if (!volume) throw new VolumeNotFoundError(volumeId);
+    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, 'flush it');
   }
 
   /** Removes chunk objects this flush put and nothing names, nor ever will. */
@@ -386,7 +416,9 @@ export class FlushService {
    * new primary's next op must come after its base.
    */
   private async planFromLog({ volumeId, partition, uptoOp }: FlushMessage): Promise<FlushPlan | undefined> {
+    const availableAt = this.now().getTime();
     const { volume, meta } = await this.partition(volumeId, partition);
+    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, 'flush it');
     if (!meta) return undefined;
     const head = this.deps.data.head(volume, partition);
     const [before, primaryTail, secondaryTail] = await Promise.all([
@@ -396,7 +428,7 @@ export class FlushService {
     ]);
     const newest = Math.min(primaryTail?.op ?? 0, secondaryTail?.op ?? 0);
     const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, newest));
-    return { meta, head, before, view: target > (before?.baseOp ?? 0) ? await head.viewAsOf(target, { meta, base: before }) : undefined, target };
+    return { meta, head, before, view: target > (before?.baseOp ?? 0) ? await head.viewAsOf(target, { meta, base: before }) : undefined, target, availableAt };
   }
 
   private async checkpointAt(meta: PartitionMeta, op: number, chunks: Readonly<Record<string, ChunkRef>>): Promise<CheckpointRecord> {
@@ -511,6 +543,15 @@ export class FlushService {
       }
     }
     return { chunksRemoved, notesRemoved };
+  }
+
+  /** A flush the queue delivered: one for a volume deleted (or being deleted) since it was asked for is done. */
+  async flushQueued(message: FlushMessage): Promise<FlushResult | { readonly skipped: string }> {
+    return this.flush(message).catch((error: unknown) => {
+      if (error instanceof VolumeNotFoundError) return { skipped: 'the volume is gone' };
+      if (error instanceof VolumeStateError) return { skipped: error.message };
+      throw error;
+    });
   }
 
   /** A sweep the queue delivered: one for a volume deleted since it was asked for is done. */

@@ -1,5 +1,6 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { GetQueueAttributesCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
 import { VolumeNotFoundError } from '../../lib/errors.js';
@@ -257,8 +258,10 @@ describe('flush and checkpoints', () => {
       });
       expect((await read(volume.volumeId)).equals(model)).toBe(true);
 
+      // A partition the volume does not have: no flush can ever serve it. (A flush of a volume
+      // deleted since it was queued is done, not poison: see below.)
       await clients.sqs.send(
-        new SendMessageCommand({ QueueUrl: config.queues.flush, MessageBody: JSON.stringify({ volumeId: 'vol-0123456789abcdef0', partition: 0, uptoOp: 1 }) }),
+        new SendMessageCommand({ QueueUrl: config.queues.flush, MessageBody: JSON.stringify({ volumeId: volume.volumeId, partition: 99, uptoOp: 1 }) }),
       );
       const dlqUrl = config.queues.flush.replace(/sleds-flush$/, 'sleds-flush-dlq');
       await eventually(
@@ -307,6 +310,34 @@ describe('flush and checkpoints', () => {
       vi.restoreAllMocks();
       clients.destroy();
     }
+  });
+
+  it('a flush that a volume delete overtakes leaves nothing of the volume, and a queued flush of a deleted volume is done', async () => {
+    const { volume } = await written(6);
+    const { volumeId } = volume;
+    // The delete starts while the flush (another process, from the log) puts its chunks, and
+    // ends before the flush goes on to the maps.
+    disarm.push(
+      armFailpoint('flush', async (context) => {
+        if (context.volumeId === volumeId && context.step === 'chunks-written') await fresh().volumes.delete(volumeId);
+      }),
+    );
+    await expect(fresh().flush.flush({ volumeId, partition: 0, uptoOp: 6 })).rejects.toBeInstanceOf(VolumeNotFoundError);
+    const { config } = cloud();
+    const stored: string[] = [];
+    for (const bucket of config.sledBuckets) {
+      const listed = await services.clients.s3.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `volumes/${volumeId}/` }));
+      stored.push(...(listed.Contents ?? []).map((object) => object.Key ?? ''));
+    }
+    expect(stored).toEqual([]);
+    const items = await services.clients.documents.send(
+      new ScanCommand({ TableName: config.tables.partitions, FilterExpression: 'begins_with(pk, :volume)', ExpressionAttributeValues: { ':volume': volumeId } }),
+    );
+    expect(items.Items?.map((item) => `${item.pk} ${item.sk}`)).toEqual([]);
+    // The flush it had queued comes later: done, not retried into the dead-letter queue.
+    const { handler } = await import('../../functions/flush-partition.js');
+    const queued = { volumeId, partition: 0, uptoOp: 6 };
+    expect((await handler({ Records: [{ messageId: 'm1', body: JSON.stringify(queued) }] } as any)).batchItemFailures).toEqual([]);
   });
 
   it('checkpoints on demand with its own SHA-256', async () => {
