@@ -49,6 +49,7 @@ import { DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, type ServiceConfig } fro
 import type { FlushResult } from '../lib/flush/flush-service.js';
 import { armFailpoint } from '../lib/faults.js';
 import type { LocalCloud } from '../lib/local/local-cloud.js';
+import { sumOfThreads, thisThread } from '../lib/local/thread-stats.js';
 import { ExtentIndex } from '../lib/notes/extent-index.js';
 import { PartitionHead, type PartitionDeps } from '../lib/notes/partition-head.js';
 import type { PartitionMeta, PartitionMetaStore } from '../lib/notes/ports.js';
@@ -144,16 +145,13 @@ async function serveCloudInWorker(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('the cloud worker needs a parent port');
   const cloud: LocalCloud = await startEmbeddedCloud(true);
-  const emulators = cloud.emulatorThreads;
-  if (!emulators) throw new Error('the emulators were meant to run on threads of their own');
+  if (!cloud.emulatorThreads) throw new Error('the emulators were meant to run on threads of their own');
+  const threads = sumOfThreads([thisThread, cloud.emulatorThreads]);
   gcPauseMs();
   port.on('message', (message: unknown) => {
-    if (message === 'cpu') void emulators.cpuMs().then((ms) => port.postMessage({ cpuMs: threadCpuMs() + ms }));
-    if (message === 'gc-pauses') void emulators.gcPauseMs().then((ms) => port.postMessage({ gcMs: gcPauseMs() + ms }));
-    if (message === 'gc') {
-      collectGarbage();
-      void emulators.collectGarbage().then(() => port.postMessage({ settled: true }));
-    }
+    if (message === 'cpu') void threads.cpuMs().then((cpuMs) => port.postMessage({ cpuMs }));
+    if (message === 'gc-pauses') void threads.gcPauseMs().then((gcMs) => port.postMessage({ gcMs }));
+    if (message === 'gc') void threads.collectGarbage().then(() => port.postMessage({ settled: true }));
     if (message !== 'stop') return;
     void cloud.stop().then(() => {
       port.postMessage({ stopped: true });

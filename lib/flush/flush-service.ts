@@ -178,6 +178,16 @@ function fromImage(head: PartitionHead, view: PartitionView, chunk: number, imag
 }
 
 /**
+ * Why queued work on a volume is done although it failed: the volume was deleted (or is being
+ * deleted) since the work was asked for. Any other error is thrown again, for a retry.
+ */
+function volumeGoneReason(error: unknown): string {
+  if (error instanceof VolumeNotFoundError) return 'the volume is gone';
+  if (error instanceof VolumeStateError) return error.message;
+  throw error;
+}
+
+/**
  * Flush: committed notes become immutable chunk objects on the sleds, and each replica's
  * chunk map moves its base past them. Every step can be repeated: chunk keys are fixed by
  * (chunk, op), and chunk maps change by a conditional write on their version. Then the
@@ -547,19 +557,12 @@ export class FlushService {
 
   /** A flush the queue delivered: one for a volume deleted (or being deleted) since it was asked for is done. */
   async flushQueued(message: FlushMessage): Promise<FlushResult | { readonly skipped: string }> {
-    return this.flush(message).catch((error: unknown) => {
-      if (error instanceof VolumeNotFoundError) return { skipped: 'the volume is gone' };
-      if (error instanceof VolumeStateError) return { skipped: error.message };
-      throw error;
-    });
+    return this.flush(message).catch((error: unknown) => ({ skipped: volumeGoneReason(error) }));
   }
 
   /** A sweep the queue delivered: one for a volume deleted since it was asked for is done. */
   async sweepQueued({ volumeId, partition }: SweepMessage): Promise<SweepResult> {
-    return this.sweep(volumeId, partition).catch((error: unknown) => {
-      if (error instanceof VolumeNotFoundError) return { skipped: 'the volume is gone', chunksRemoved: 0, notesRemoved: 0 };
-      throw error;
-    });
+    return this.sweep(volumeId, partition).catch((error: unknown) => ({ skipped: volumeGoneReason(error), chunksRemoved: 0, notesRemoved: 0 }));
   }
 
   /** The chunk keys both maps and every checkpoint name; undefined when a checkpoint cannot be read (then no key is known to be free). */

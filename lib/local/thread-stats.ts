@@ -52,6 +52,13 @@ export function answerAboutThisThread(question: ThreadQuestion): number {
   return gcPauseMs();
 }
 
+/** The calling thread's own stats, in the shape of another thread's. */
+export const thisThread: ThreadStats = {
+  cpuMs: () => Promise.resolve(threadCpuMs()),
+  gcPauseMs: () => Promise.resolve(gcPauseMs()),
+  collectGarbage: () => Promise.resolve(collectGarbage()),
+};
+
 /** The sum of several threads' stats. */
 export function sumOfThreads(threads: readonly ThreadStats[]): ThreadStats {
   const sum = async (each: (stats: ThreadStats) => Promise<number>) => (await Promise.all(threads.map(each))).reduce((a, b) => a + b, 0);
