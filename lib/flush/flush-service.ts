@@ -110,16 +110,21 @@ interface FlushPlan {
   readonly view: PartitionView | undefined;
   readonly target: number;
   /**
-   * For a plan taken from the lease holder's view before its reads came back: whether they
-   * confirm it (the metadata, the primary's map and the snapshot holds are as the view has
-   * them). Its chunks go out meanwhile; nothing names them before it resolves true.
+   * Whether the plan still holds, asked while its chunks go out; nothing names them before
+   * it answers. A plan from the lease holder's view reads then whether the metadata, the
+   * primary's map and the snapshot holds are as the view has them, and the volume available.
+   * A plan from the log read all that before it was made.
    */
-  readonly confirmed?: Promise<boolean>;
+  readonly confirm: () => Promise<Confirmation>;
+}
+
+interface Confirmation {
+  /** The view was the partition's state. */
+  readonly current: boolean;
   /**
-   * When the volume was read as available (ms since the epoch, taken before the read; for
-   * a plan from the head, once `confirmed` resolves). A delete waits VOLUME_CACHE_MS after
-   * marking the volume deleting before it removes its objects, so chunks put within that
-   * time of this read are removed with the rest.
+   * When the volume was read as available (ms since the epoch, taken before the read). A
+   * delete waits VOLUME_CACHE_MS after marking the volume deleting before it removes its
+   * objects, so chunks put within that time of this read are removed with the rest.
    */
   readonly availableAt: number;
 }
@@ -242,10 +247,17 @@ export class FlushService {
     const { meta, head, before, view, target } = plan;
     const primary = this.log(meta, 'primary');
     const secondary = this.log(meta, 'secondary');
-    // Read while the chunks are put: neither depends on them, and both are checked again by
-    // the conditional writes that use them.
-    const secondaryMap = background(this.deps.chunkMaps.get(secondary));
-    const checkpointList = background(this.deps.checkpoints.list(volumeId, partition));
+    // Read while the chunks are put: nothing read depends on them, and the maps are checked
+    // again by the conditional writes that use them. The reads start once every chunk is
+    // built, while the last ones go out: the building then has the CPU to itself, and the
+    // answers come back fresh, just before the map writes need them.
+    let reads: { confirmation: Promise<Confirmation>; secondaryMap: Promise<ChunkMap | undefined>; checkpointList: Promise<CheckpointRecord[]> } | undefined;
+    const startReads = () =>
+      (reads ??= {
+        confirmation: background(plan.confirm()),
+        secondaryMap: background(this.deps.chunkMaps.get(secondary)),
+        checkpointList: background(this.deps.checkpoints.list(volumeId, partition)),
+      });
     // The primary's next map and its conditional write, once the chunks exist.
     let primaryMove: MapMove | undefined;
     const written: Record<string, ChunkRef> = {};
@@ -258,7 +270,9 @@ export class FlushService {
       const attempt = randomBytes(4).toString('hex');
       const putsStartedAt = this.now().getTime();
       const building = new SerialQueue();
-      await mapLimit(touchedChunks(head.geometry, view), PUT_CONCURRENCY, async (chunk) => {
+      const touched = touchedChunks(head.geometry, view);
+      let toBuild = touched.length;
+      await mapLimit(touched, PUT_CONCURRENCY, async (chunk) => {
         const at = { sled: chunkSled(volumeId, partition, chunk, this.deps.sledCount), key: `${chunkKeyPrefix(volumeId, partition)}${chunk}/op-${target}-${attempt}` };
         // What the head holds in memory is copied and hashed one chunk at a time, each after a
         // turn of the event loop, so the chunk put just before goes out while the next is built.
@@ -269,6 +283,7 @@ export class FlushService {
           return { content: buildChunk(head, view, chunk) };
         });
         const content = await ready;
+        if (--toBuild === 0) startReads();
         if ('note' in content) {
           await this.deps.journal.copyToChunk(content.note, content.noteId, at);
         } else {
@@ -284,10 +299,12 @@ export class FlushService {
         throw new Error(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
       }
     }
+    const { confirmation, secondaryMap, checkpointList } = startReads();
     let current: boolean;
     try {
-      current = (await plan.confirmed) ?? true;
-      await this.stillAvailable(volumeId, plan.availableAt);
+      const confirmed = await confirmation;
+      current = confirmed.current;
+      await this.stillAvailable(volumeId, confirmed.availableAt);
     } catch (error) {
       // The volume is gone or going: its delete may have listed its objects already.
       await this.removeUnnamed(head, Object.values(written));
@@ -368,9 +385,8 @@ export class FlushService {
   /**
    * The plan when this process's head holds the partition's lease: its view is the log, so
    * the flush takes it as it is, up to the head's newest op (if the message lets it go that
-   * far), on the chunk map the view is built on. The volume, the metadata and the map are read
-   * in one round trip while the chunks go out, and confirm the plan before any map names them.
-   * The holds are read after the view was taken.
+   * far), on the chunk map the view is built on. Its confirmation reads the volume, the metadata
+   * and the map in one round trip while the chunks go out, after the view was taken.
    * Undefined when the head holds no lease.
    */
   private async planFromHead({ volumeId, partition, uptoOp, orNewer = false }: FlushMessage): Promise<FlushPlan | undefined> {
@@ -381,24 +397,22 @@ export class FlushService {
     if (target > uptoOp && !orNewer) return undefined;
     const { meta: viewMeta, base: before } = view;
     if ((before?.baseOp ?? 0) !== view.index.afterOp) return undefined;
-    const readAt = this.now().getTime();
-    const confirmed = background(
-      (async () => {
-        const [found, meta, stored] = await Promise.all([
-          this.deps.volumes.getWithHolds(volumeId),
-          this.deps.metas.get(volumeId, partition),
-          this.deps.chunkMaps.get(this.log(viewMeta, 'primary')),
-        ]);
-        if (!found) throw new VolumeNotFoundError(volumeId);
-        if (found.volume.state !== 'available') throw new VolumeStateError(volumeId, found.volume.state, 'flush it');
-        const current = meta?.primary.replicaId === viewMeta.primary.replicaId && meta.epoch === viewMeta.epoch;
-        if (!current || stored?.version !== before?.version) return false;
-        // A snapshot that holds the flush below the head's newest op needs the log up to its op.
-        return (await this.heldAt(volumeId, partition, target, found.holds)) === target;
-      })(),
-    );
+    const confirm = async (): Promise<Confirmation> => {
+      const availableAt = this.now().getTime();
+      const [found, meta, stored] = await Promise.all([
+        this.deps.volumes.getWithHolds(volumeId),
+        this.deps.metas.get(volumeId, partition),
+        this.deps.chunkMaps.get(this.log(viewMeta, 'primary')),
+      ]);
+      if (!found) throw new VolumeNotFoundError(volumeId);
+      if (found.volume.state !== 'available') throw new VolumeStateError(volumeId, found.volume.state, 'flush it');
+      const current = meta?.primary.replicaId === viewMeta.primary.replicaId && meta.epoch === viewMeta.epoch;
+      if (!current || stored?.version !== before?.version) return { current: false, availableAt };
+      // A snapshot that holds the flush below the head's newest op needs the log up to its op.
+      return { current: (await this.heldAt(volumeId, partition, target, found.holds)) === target, availableAt };
+    };
     await head.replicateThrough(target);
-    return { meta: viewMeta, head, before, view, target, confirmed, availableAt: readAt };
+    return { meta: viewMeta, head, before, view, target, confirm };
   }
 
   /**
@@ -438,7 +452,8 @@ export class FlushService {
     ]);
     const newest = Math.min(primaryTail?.op ?? 0, secondaryTail?.op ?? 0);
     const target = await this.heldAt(volumeId, partition, Math.min(uptoOp, newest));
-    return { meta, head, before, view: target > (before?.baseOp ?? 0) ? await head.viewAsOf(target, { meta, base: before }) : undefined, target, availableAt };
+    const view = target > (before?.baseOp ?? 0) ? await head.viewAsOf(target, { meta, base: before }) : undefined;
+    return { meta, head, before, view, target, confirm: () => Promise.resolve({ current: true, availableAt }) };
   }
 
   private async checkpointAt(meta: PartitionMeta, op: number, chunks: Readonly<Record<string, ChunkRef>>): Promise<CheckpointRecord> {
