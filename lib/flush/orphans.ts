@@ -1,4 +1,3 @@
-import { isKeyedNote } from '../notes/note-ids.js';
 import type { ListedChunk } from '../sleds/ports.js';
 
 /**
@@ -14,8 +13,7 @@ import type { ListedChunk } from '../sleds/ports.js';
  * (unacknowledged, to be retried under new names). The sweep lists first and reads what is
  * named after, so an object older than the grace that is still to be named would have been
  * named before the sweep read the names. No name is ever put twice: chunk keys carry the
- * flush attempt, and random note ids are never reused. Notes named after an Idempotency-Key
- * are the exception (a retry puts the same name again), so the sweep leaves them alone.
+ * flush attempt, and note ids the write attempt (see note-ids.ts).
  */
 export const ORPHAN_GRACE_MS = 60 * 60 * 1000;
 
@@ -37,9 +35,9 @@ export function oldChunks(listed: readonly ListedChunk[], listedAt: number): Lis
   return listed.filter((object) => object.modifiedAt < listedAt - ORPHAN_GRACE_MS);
 }
 
-/** Notes old enough to be orphans, before the logs are read; never one a retry may put again. */
+/** Notes old enough to be orphans, before the logs are read. */
 export function oldNotes(listed: readonly ListedNote[], listedAt: number): ListedNote[] {
-  return listed.filter((note) => !isKeyedNote(note.noteId) && note.modifiedAt < listedAt - ORPHAN_GRACE_MS);
+  return listed.filter((note) => note.modifiedAt < listedAt - ORPHAN_GRACE_MS);
 }
 
 /** The candidates nothing names. */

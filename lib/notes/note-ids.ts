@@ -2,14 +2,20 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { LogEntry } from './ports.js';
 
 /**
- * Note ids. A write with an Idempotency-Key names its note after the key, so that a retry
- * after a crash can look up the op its note was committed under; any other note gets a
- * random id, which nothing ever looks up.
+ * Note ids. A write with an Idempotency-Key names its note after the key and the attempt, so
+ * that a retry after a crash can look up the op its key was committed under; any other note
+ * gets a random id, which nothing ever looks up. Either way, no note id is ever put twice: a
+ * sweep may then take a note nothing names for an orphan, once it is old enough.
  */
 
-/** The note id of one partition's slice of a write made with `idempotencyKey`. */
-export function keyedNoteId(volumeId: string, idempotencyKey: string, partition: number): string {
+/** How a write made with `idempotencyKey` is known in one partition's notes: the start of each attempt's note id. */
+export function noteKeyOf(volumeId: string, idempotencyKey: string, partition: number): string {
   return `k${createHash('sha256').update(`${volumeId}/${idempotencyKey}/${partition}`).digest('hex').slice(0, 24)}`;
+}
+
+/** A fresh note id for one attempt at the write known as `noteKey`. */
+export function keyedNoteId(noteKey: string): string {
+  return `${noteKey}-${randomBytes(6).toString('hex')}`;
 }
 
 /** A fresh note id for a write without an Idempotency-Key. */
@@ -17,9 +23,9 @@ export function randomNoteId(): string {
   return `n${randomBytes(12).toString('hex')}`;
 }
 
-/** True for the notes a retry may look up (those named after an Idempotency-Key). */
-export function isKeyedNote(noteId: string): boolean {
-  return noteId.startsWith('k');
+/** The note key a keyed note id starts with (ids made before attempts were named are the key alone); undefined for a random one. */
+export function noteKeyOfId(noteId: string): string | undefined {
+  return noteId.startsWith('k') ? noteId.slice(0, 25) : undefined;
 }
 
 /** The notes these log entries commit (epoch entries commit none). */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError } from '../errors.js';
-import { isKeyedNote } from './note-ids.js';
+import { noteKeyOfId } from './note-ids.js';
 import { MAX_UNNAMED_MS } from '../flush/orphans.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ChunkImages, type FrozenImages, type ImageBudget } from './chunk-images.js';
@@ -163,7 +163,7 @@ export class PartitionHead {
   /** The primary's chunk map that `index` starts from; meaningful once `baseKnown`. */
   private base: ChunkMap | undefined;
   private baseKnown = false;
-  /** The op of each note named after an Idempotency-Key that this head has seen. */
+  /** The op of each write made with an Idempotency-Key that this head has seen, by its note key. */
   private noteOps = new Map<string, number>();
   /** The notes this head put in the cache, in op order, until a flush passes them. */
   private cachedNotes: Array<{ readonly op: number; readonly noteId: string }> = [];
@@ -361,12 +361,12 @@ export class PartitionHead {
     this.cachedNotes = this.cachedNotes.slice(passed);
   }
 
-  /** The op under which the primary committed `noteId` (a keyed note), if it did: for idempotent retries. */
-  async committedOp(noteId: string): Promise<number | undefined> {
+  /** The op under which the primary committed a note of `noteKey` (see note-ids.ts), if it did: for idempotent retries. */
+  async committedOp(noteKey: string): Promise<number | undefined> {
     const meta = await this.loadMeta(false);
     if (!meta) return undefined;
     await this.refresh(meta);
-    return this.noteOps.get(noteId);
+    return this.noteOps.get(noteKey);
   }
 
   /** Makes sure the secondary holds op `op` of the primary (finishing an interrupted write). */
@@ -904,7 +904,8 @@ function applyEntry(index: ExtentIndex, entry: LogEntry, noteOps?: Map<string, n
     index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset, noteLength: entry.length, sha256: entry.sha256 });
     // Only a retry of a write with an Idempotency-Key ever asks for its note's op: remembering
     // every other note would grow the map by one entry per write, forever.
-    if (isKeyedNote(entry.noteId)) noteOps?.set(entry.noteId, entry.op);
+    const noteKey = noteKeyOfId(entry.noteId);
+    if (noteKey) noteOps?.set(noteKey, entry.op);
   } else {
     index.apply(0, 0, { op: entry.op, noteId: '', noteOffset: 0 });
   }

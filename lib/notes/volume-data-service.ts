@@ -3,7 +3,7 @@ import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFo
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 import { partitionRange, splitByPartition, validateIo } from './geometry.js';
-import { keyedNoteId, noteIdsOf, randomNoteId } from './note-ids.js';
+import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId } from './note-ids.js';
 import { PartitionHead, initialMeta, type FaultHook, type PartitionDeps } from './partition-head.js';
 import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
 
@@ -159,15 +159,17 @@ export class VolumeDataService implements VolumeDataStore {
       slices.map(async (slice) => {
         const head = this.head(volume, slice.partition);
         const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
-        // With an Idempotency-Key the note id is derived from it, so a retry after a crash finds its own commit.
-        const noteId = idempotencyKey ? keyedNoteId(volume.volumeId, idempotencyKey, slice.partition) : randomNoteId();
-        if (idempotencyKey) {
-          const committed = await head.committedOp(noteId);
+        // With an Idempotency-Key the note id starts with the key's, so a retry after a crash
+        // finds an earlier attempt's commit; each attempt still puts a note of its own.
+        const noteKey = idempotencyKey === undefined ? undefined : noteKeyOf(volume.volumeId, idempotencyKey, slice.partition);
+        if (noteKey) {
+          const committed = await head.committedOp(noteKey);
           if (committed !== undefined) {
             await head.ensureReplicated(committed);
             return { partition: slice.partition, op: committed };
           }
         }
+        const noteId = noteKey ? keyedNoteId(noteKey) : randomNoteId();
         const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) }, this.options.fault);
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {

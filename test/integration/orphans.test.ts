@@ -75,8 +75,8 @@ describe('sweeping orphans', () => {
     );
     await expect(services.flush.flush({ volumeId, partition: 0, uptoOp: 10 })).rejects.toBeInstanceOf(Crash);
     disarm.splice(0).forEach((d) => d());
-    // A write that dies with its note on both journals and no commit; one named after an
-    // Idempotency-Key dies the same way (a retry would put its note again: a sweep leaves it).
+    // A write that dies with its note on both journals and no commit, and one made with an
+    // Idempotency-Key that dies the same way and is never retried.
     const dying = process({ fault: (at) => (at === 'after-pending-note' ? Promise.reject(new Crash('after the notes')) : undefined) });
     await expect(dying.data.write(volumeId, 0, pattern(4096, 77))).rejects.toBeInstanceOf(Crash);
     await expect(dying.data.write(volumeId, 4096, pattern(4096, 78), 'orphan-key')).rejects.toBeInstanceOf(Crash);
@@ -99,22 +99,27 @@ describe('sweeping orphans', () => {
     expect(await sweeperAhead(ORPHAN_GRACE_MS - 60_000).sweep(volumeId, 0)).toEqual({ chunksRemoved: 0, notesRemoved: 0 });
     expect(await inspector.storedChunkKeys(volumeId)).toEqual(stored);
 
-    // Older: the crashed flush's chunks and the unkeyed write's two notes go; nothing named does.
+    // Older: the crashed flush's chunks and both crashed writes' notes go; nothing named does.
     const later = sweeperAhead(ORPHAN_GRACE_MS + 60_000);
-    expect(await later.sweep(volumeId, 0)).toEqual({ chunksRemoved: crashedFlushChunks.length, notesRemoved: 2 });
+    expect(await later.sweep(volumeId, 0)).toEqual({ chunksRemoved: crashedFlushChunks.length, notesRemoved: 4 });
     expect(await inspector.storedChunkKeys(volumeId)).toEqual(named);
     const after = await journalNotes(volumeId);
-    const keyed = pendingPrimary.filter((noteId) => noteId.startsWith('k'));
-    expect(keyed).toHaveLength(1);
-    expect(after.primary).toEqual(notes.primary.filter((noteId) => committed.has(noteId) || noteId === keyed[0]).sort());
-    expect(after.secondary).toEqual(notes.secondary.filter((noteId) => committed.has(noteId) || noteId === keyed[0]).sort());
+    expect(after.primary).toEqual(notes.primary.filter((noteId) => committed.has(noteId)));
+    expect(after.secondary).toEqual(notes.secondary.filter((noteId) => committed.has(noteId)));
     expect(await later.sweep(volumeId, 0)).toEqual({ chunksRemoved: 0, notesRemoved: 0 });
+
+    // The keyed write, retried after all: its attempt puts a note of its own and commits it.
+    const { ops } = await services.data.write(volumeId, 4096, pattern(4096, 78), 'orphan-key');
+    pattern(4096, 78).copy(model, 4096);
+    expect(ops).toEqual([{ partition: 0, op: 12 }]);
+    const retried = await journalNotes(volumeId);
+    expect(retried.primary.filter((noteId) => !after.primary.includes(noteId))).toEqual([expect.stringMatching(/^k[0-9a-f]{24}-[0-9a-f]{12}$/)]);
 
     // Every byte reads back, from a process that never saw the volume, and the replicas agree.
     expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
-    expect(await inspector.expectReplicasIdentical(volumeId, 0)).toBe(11);
+    expect(await inspector.expectReplicasIdentical(volumeId, 0)).toBe(12);
     await write(volumeId, model, 12 * KIB, pattern(4096, 12));
-    await services.flush.flush({ volumeId, partition: 0, uptoOp: 12 });
+    await services.flush.flush({ volumeId, partition: 0, uptoOp: 13 });
     expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
 

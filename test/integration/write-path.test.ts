@@ -146,7 +146,7 @@ describe('write path on the embedded cloud', () => {
 
     const retrying = process({ clock: () => now });
     await expect(retrying.data.write(volume.volumeId, 8192, data, 'retry-2')).rejects.toBeInstanceOf(IdempotencyInProgressError);
-    // Once the claim's lease has run out, a retry takes it over, finds the commit by its note id and finishes it.
+    // Once the claim's lease has run out, a retry takes it over, finds the commit by its note key and finishes it.
     now += 61_000;
     const retried = await retrying.data.write(volume.volumeId, 8192, data, 'retry-2');
     expect(retried.ops).toEqual([{ partition: 0, op: 2 }]);
