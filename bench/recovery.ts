@@ -14,7 +14,7 @@
  *    signs with that digest instead of hashing the body again.
  *    - By another process, as on AWS (leases and the head cache off): twins A (up to op 19,000)
  *      and B (after its rebuild, up to its newest op). One ranged GET per live note.
- *    - By the process that wrote it, as in the embedded cloud: twins H1-H5 each take the same
+ *    - By the process that wrote it, as in the embedded cloud: twins H1-H8 each take the same
  *      20,000 writes from one services instance holding the head lease, which then flushes
  *      from its view and its chunk images (or cached payloads); then, on the last one, rounds of 1,024 more
  *      writes and a flush each (each rewrites chunks it flushed before, and collects the old versions).
@@ -30,7 +30,7 @@
  * Flags: --quick (5,000 ops), --ops=N, --checkpoint-at=N (default: ops - ops/20),
  * --writers=W (concurrent writers per twin, default 32), --instances=S (createServices
  * instances the writers are spread over, default 2), --big-rounds=R (rounds of the 1 MiB-note
- * flush case, default 4; 0 skips it), --head-volumes=N (twins H, default 5, quick 3), --head-rounds=R
+ * flush case, default 4; 0 skips it), --head-volumes=N (twins H, default 8, quick 3), --head-rounds=R
  * (rounds of 1,024 ops on the last twin H, default 4; 0 skips them), --in-process (emulators on the bench's own thread).
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -855,7 +855,7 @@ function parseOptions(argv: readonly string[]): Options {
     instances: number('instances', 1, 1),
     bigRounds: number('big-rounds', quick ? 2 : 4, 0),
     headRounds: number('head-rounds', quick ? 2 : 4, 0),
-    headVolumes: number('head-volumes', quick ? 3 : 5, 1),
+    headVolumes: number('head-volumes', quick ? 3 : 8, 1),
     inProcess: argv.includes('--in-process'),
     quick,
   };
