@@ -8,9 +8,12 @@ import type { LogEntry } from './ports.js';
  * sweep may then take a note nothing names for an orphan, once it is old enough.
  */
 
+/** A note key's length: `k` and 24 hex digits of a SHA-256. */
+const NOTE_KEY_LENGTH = 25;
+
 /** How a write made with `idempotencyKey` is known in one partition's notes: the start of each attempt's note id. */
 export function noteKeyOf(volumeId: string, idempotencyKey: string, partition: number): string {
-  return `k${createHash('sha256').update(`${volumeId}/${idempotencyKey}/${partition}`).digest('hex').slice(0, 24)}`;
+  return `k${createHash('sha256').update(`${volumeId}/${idempotencyKey}/${partition}`).digest('hex')}`.slice(0, NOTE_KEY_LENGTH);
 }
 
 /** A fresh note id for one attempt at the write known as `noteKey`. */
@@ -25,7 +28,7 @@ export function randomNoteId(): string {
 
 /** The note key a keyed note id starts with (ids made before attempts were named are the key alone); undefined for a random one. */
 export function noteKeyOfId(noteId: string): string | undefined {
-  return noteId.startsWith('k') ? noteId.slice(0, 25) : undefined;
+  return noteId.startsWith('k') ? noteId.slice(0, NOTE_KEY_LENGTH) : undefined;
 }
 
 /** The notes these log entries commit (epoch entries commit none). */
