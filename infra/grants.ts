@@ -8,7 +8,7 @@ import type { WorkQueue } from './constructs/work-queue.js';
 import type { QueueName } from './constructs/work-queues.js';
 
 /** The DynamoDB actions the lib/aws adapters call (IAM names; the SDK commands carry the same names). */
-export type TableAction = 'GetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan' | 'BatchWriteItem' | 'DescribeTable';
+export type TableAction = 'GetItem' | 'BatchGetItem' | 'PutItem' | 'UpdateItem' | 'DeleteItem' | 'Query' | 'Scan' | 'BatchWriteItem' | 'DescribeTable';
 
 /**
  * The key spaces on the sleds, by what lib writes there: volume data (journals, copied and
@@ -61,7 +61,8 @@ const FLUSH: HandlerAccess = {
   tables: {
     volumes: ['GetItem'],
     snapshots: ['GetItem'],
-    partitions: ['GetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
+    // BatchGetItem: the payloads of notes kept in the table.
+    partitions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
   },
   objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
   listSleds: true,
@@ -99,14 +100,15 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     listSleds: true,
   },
   // Idempotency claim/complete/release, partition metadata, conditional note-log appends; note
-  // payloads to two sleds; every SLEDS_FLUSH_EVERY_OPS ops, a flush request.
+  // payloads to two sleds, or small ones to the table (PutItem); every SLEDS_FLUSH_EVERY_OPS ops, a flush request.
   'write-data': {
     tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
     objects: { write: ['volumes'] },
     sendTo: ['flush'],
   },
-  // Metadata, chunk map and note log; note payloads and chunks; extending a head lease (UpdateItem).
-  'read-data': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query', 'UpdateItem'] }, objects: { read: ['volumes'] } },
+  // Metadata, chunk map and note log; note payloads (in the table: BatchGetItem) and chunks;
+  // extending a head lease (UpdateItem).
+  'read-data': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem'] }, objects: { read: ['volumes'] } },
   // Both replicas' logs, and the pending notes listed from their journals.
   'get-partition': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query'] }, listSleds: true },
   // Hold the volume against flushes, fix each partition's op, store the header, queue one message per partition.
@@ -125,7 +127,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // Read the partition as of the snapshot's op (notes and chunks), write its chunks to one sled,
   // count it; the last one releases the volume's hold.
   'materialize-snapshot': {
-    tables: { snapshots: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], partitions: ['GetItem', 'Query'], volumes: ['UpdateItem'] },
+    tables: { snapshots: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], partitions: ['GetItem', 'BatchGetItem', 'Query'], volumes: ['UpdateItem'] },
     objects: { read: ['volumes'], write: ['snapshots'] },
   },
   // The plan goes to sled 0, the progress counters to the job.

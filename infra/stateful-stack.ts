@@ -2,7 +2,7 @@ import { MissingRemovalPolicies, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { type Construct } from 'constructs';
-import { serviceEnvironment, DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS } from '../lib/config.js';
+import { serviceEnvironment, DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_TABLE_NOTE_BYTES } from '../lib/config.js';
 import { DEFAULT_SLED_COUNT } from '../lib/resources.js';
 import { MetadataTables, type TableName } from './constructs/metadata-tables.js';
 import { SledBuckets } from './constructs/sled-buckets.js';
@@ -70,6 +70,7 @@ export class SledsStatefulStack extends Stack {
       headLeaseMs: 0,
       // Off on AWS: the flush runs in its own Lambda, which never sees the writers' memory.
       headCacheMib: 0,
+      tableNoteBytes: DEFAULT_TABLE_NOTE_BYTES,
       tables: {
         volumes: this.tables.volumes.tableName,
         partitions: this.tables.partitions.tableName,

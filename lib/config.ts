@@ -39,6 +39,14 @@ export const ENV = {
    * assembles no chunk from notes. The AWS stacks turn it off: there the flush runs in its own Lambda.
    */
   headCacheMib: 'SLEDS_HEAD_CACHE_MIB',
+  /**
+   * Notes of at most this many bytes are kept in the partitions table (DynamoDB) beside their
+   * log, not on the journal sled (default 8192; 0: every note on its sled; at most 262144). A
+   * write then puts an item, not an object, and a flush reads 100 such notes per BatchGetItem
+   * where the sled needs a GET each. DynamoDB bills writes per KB, so larger notes cost more
+   * there than a PutObject: the default keeps only small ones.
+   */
+  tableNoteBytes: 'SLEDS_TABLE_NOTE_BYTES',
   /** Comma-separated sled bucket names, in sled order. */
   sledBuckets: 'SLEDS_SLED_BUCKETS',
   flushQueueUrl: 'SLEDS_FLUSH_QUEUE_URL',
@@ -67,6 +75,8 @@ export interface ServiceConfig {
   readonly headLeaseMs: number;
   /** Mebibytes of head cache (note payloads until flushed, flushed chunk versions); 0 for none. */
   readonly headCacheMib: number;
+  /** Notes of at most this many bytes go in the partitions table, not on a sled (0: none). */
+  readonly tableNoteBytes: number;
   /** Bytes per second per sled link and direction, when the bandwidth model is on. */
   readonly sledBandwidth?: number;
 }
@@ -93,6 +103,9 @@ export const DEFAULT_HEAD_LEASE_MS = 3000;
 /** A shorter lease would be mostly margin (lib/notes/partition-head.ts LEASE_MARGIN_MS). */
 export const MIN_HEAD_LEASE_MS = 400;
 export const DEFAULT_HEAD_CACHE_MIB = 256;
+export const DEFAULT_TABLE_NOTE_BYTES = 8 * 1024;
+/** A DynamoDB item holds at most 400 KB: the payload and a few short attributes. */
+export const MAX_TABLE_NOTE_BYTES = 256 * 1024;
 
 function required(env: Env, name: EnvName): string {
   const value = env[name]?.trim();
@@ -161,6 +174,7 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     checkpointEveryOps: count(env, ENV.checkpointEveryOps, DEFAULT_CHECKPOINT_EVERY_OPS, 1),
     headLeaseMs: headLeaseMs(env),
     headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
+    tableNoteBytes: tableNoteBytes(env),
     ...optionalFields(env),
   });
 }
@@ -176,6 +190,12 @@ function count(env: Env, name: EnvName, fallback: number, min: number): number {
 function headLeaseMs(env: Env): number {
   const value = count(env, ENV.headLeaseMs, DEFAULT_HEAD_LEASE_MS, 0);
   if (value !== 0 && value < MIN_HEAD_LEASE_MS) throw new ConfigError(`${ENV.headLeaseMs} must be 0 (off) or at least ${MIN_HEAD_LEASE_MS}, got "${value}"`);
+  return value;
+}
+
+function tableNoteBytes(env: Env): number {
+  const value = count(env, ENV.tableNoteBytes, DEFAULT_TABLE_NOTE_BYTES, 0);
+  if (value > MAX_TABLE_NOTE_BYTES) throw new ConfigError(`${ENV.tableNoteBytes} must be at most ${MAX_TABLE_NOTE_BYTES}, got "${value}"`);
   return value;
 }
 
@@ -228,6 +248,7 @@ export function serviceEnvironment(config: ServiceConfig): Record<string, string
   env[ENV.checkpointEveryOps] = String(config.checkpointEveryOps);
   env[ENV.headLeaseMs] = String(config.headLeaseMs);
   env[ENV.headCacheMib] = String(config.headCacheMib);
+  env[ENV.tableNoteBytes] = String(config.tableNoteBytes);
   if (config.copyStateMachineArn) env[ENV.copyStateMachineArn] = config.copyStateMachineArn;
   if (config.sledBandwidth !== undefined) env[ENV.sledBandwidth] = String(config.sledBandwidth);
   if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;

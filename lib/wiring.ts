@@ -22,6 +22,8 @@ import { FlushService } from './flush/flush-service.js';
 import { RebuildService } from './checkpoints/rebuild-service.js';
 import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
+import { DynamoDbJournalStore } from './aws/dynamodb-journal-store.js';
+import { TieredJournalStore } from './notes/tiered-journal.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
 import { loadServiceConfig, serviceEnvironment, type ServiceConfig } from './config.js';
 import { VOLUME_CACHE_MS, VolumeDataService, type VolumeDataOptions } from './notes/volume-data-service.js';
@@ -54,7 +56,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const partitionDeps = {
     metas: new DynamoDbPartitionMetaStore(clients.documents, table),
     logs: new DynamoDbNoteLogStore(clients.documents, table),
-    journal: new S3JournalStore(clients.s3, config.sledBuckets),
+    journal: new TieredJournalStore(new DynamoDbJournalStore(clients.documents, table), new S3JournalStore(clients.s3, config.sledBuckets)),
     chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
     chunks,
     sledCount: config.sledBuckets.length,
@@ -66,7 +68,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const data = new VolumeDataService(
     repository,
     { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table), checkpoints },
-    { flushEveryOps: config.flushEveryOps, requestFlush: (message) => flushQueue.sendAll([message]), ...options },
+    { flushEveryOps: config.flushEveryOps, tableNoteBytes: config.tableNoteBytes, requestFlush: (message) => flushQueue.sendAll([message]), ...options },
   );
   const snapshotRepository = new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots);
   const snapshots = new SnapshotService({

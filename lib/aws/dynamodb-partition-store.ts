@@ -42,7 +42,7 @@ const IDEMPOTENCY = 'idem';
 const BY_VOLUME = TABLES.partitions.indexes[0].name;
 
 const metaKey = (volumeId: string, partition: number) => ({ pk: `${volumeId}#${partition}`, sk: META });
-const logPk = (log: LogRef) => `${log.volumeId}#${log.partition}#${log.replicaId}`;
+export const logPk = (log: LogRef) => `${log.volumeId}#${log.partition}#${log.replicaId}`;
 const opSk = (op: number) => `op#${String(op).padStart(OP_DIGITS, '0')}`;
 const idemKey = (volumeId: string, key: string) => ({ pk: `${volumeId}#idem#${key}`, sk: IDEMPOTENCY });
 
@@ -72,14 +72,14 @@ function toMeta(item: Record<string, unknown>): PartitionMeta {
   };
 }
 
-const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
+export const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
 
 /**
  * The partitions table holds partition metadata, note logs and idempotency records. Every
  * write to it is a single-item conditional write: the design needs no transactions. The one
  * exception is a brand-new partition nobody can reach yet (putNewPartitions), written in batches.
  */
-abstract class PartitionsTable {
+export abstract class PartitionsTable {
   constructor(
     protected readonly documents: DynamoDBDocumentClient,
     protected readonly tableName: string,
@@ -210,7 +210,7 @@ async function batchWrite(documents: DynamoDBDocumentClient, tableName: string, 
   });
 }
 
-const deleteKeys = (documents: DynamoDBDocumentClient, tableName: string, keys: ReadonlyArray<{ pk: string; sk: string }>) =>
+export const deleteKeys = (documents: DynamoDBDocumentClient, tableName: string, keys: ReadonlyArray<{ pk: string; sk: string }>) =>
   batchWrite(documents, tableName, keys.map((Key) => ({ DeleteRequest: { Key } })));
 
 /** Unconditional puts. */

@@ -1,6 +1,7 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { asBuffer, modifiedAt, signWithPayloadDigest } from './s3-bodies.js';
-import type { JournalStore, LogRef } from '../notes/ports.js';
+import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
+import { mapLimit } from '../notes/serial-queue.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
 import { translateAwsError } from './aws-errors.js';
 
@@ -8,6 +9,9 @@ import { translateAwsError } from './aws-errors.js';
 export function journalPrefix(log: LogRef): string {
   return `${volumeKeyPrefix(log.volumeId)}journal/${log.partition}/${log.replicaId}/`;
 }
+
+/** Ranged GETs in flight per readMany. */
+const READ_CONCURRENCY = 16;
 
 /** Note payloads: one immutable object per note on the replica's journal sled. */
 export class S3JournalStore implements JournalStore {
@@ -61,6 +65,11 @@ export class S3JournalStore implements JournalStore {
     } catch (error) {
       throw translateAwsError('S3', error);
     }
+  }
+
+  /** One ranged GET per part: S3 has no batched read. */
+  readMany(sled: number, log: LogRef, parts: readonly NotePart[]): Promise<Buffer[]> {
+    return mapLimit(parts, READ_CONCURRENCY, (part) => this.read(sled, log, part.noteId, part.start, part.length));
   }
 
   async remove(sled: number, log: LogRef, noteIds: readonly string[]): Promise<void> {

@@ -4,7 +4,7 @@ import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } fro
 import { PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import { failpoint } from '../faults.js';
 import { forEachRun, type FrozenImage } from '../notes/chunk-images.js';
-import { noteIdsOf } from '../notes/note-ids.js';
+import { isTableNote, noteIdsOf } from '../notes/note-ids.js';
 import { mapLimit, SerialQueue } from '../notes/serial-queue.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
 import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
@@ -143,10 +143,11 @@ function buildChunk(head: PartitionHead, view: PartitionView, chunk: number): Ch
   const chunkStart = head.geometry.start + chunk * head.geometry.chunkSizeBytes;
   const length = chunkLength(head.geometry, chunk);
   // A chunk that one note wrote whole, and nothing else: that note's object is the chunk, so
-  // the sled copies it and its digest is the note's. Sequential writers land here.
+  // the sled copies it and its digest is the note's. Sequential writers land here. (A note
+  // in the table has no object: its chunk is read and put like any other.)
   const extents = view.index.lookup(chunkStart, length);
   const note = extents.length === 1 ? extents[0] : undefined;
-  if (view.meta && note?.sha256 && note.noteOffset === chunkStart && note.noteLength === length && note.length === length) {
+  if (view.meta && note?.sha256 && !isTableNote(note.noteId) && note.noteOffset === chunkStart && note.noteLength === length && note.length === length) {
     return { note: { sled: view.meta.primary.sled, log: head.logOf(view.meta.primary) }, noteId: note.noteId, sha256: note.sha256 };
   }
   const image = usableImage(view, chunk);

@@ -1,6 +1,7 @@
 import { createAwsClients } from '../aws/clients.js';
 import { provisionLocalResources } from '../aws/provision.js';
-import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
+import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB,
+  DEFAULT_TABLE_NOTE_BYTES, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
@@ -41,6 +42,8 @@ export interface LocalCloudOptions {
   readonly headLeaseMs?: number;
   /** MiB of head cache: note payloads until flushed, flushed chunk versions (default DEFAULT_HEAD_CACHE_MIB; 0: off). */
   readonly headCacheMib?: number;
+  /** Notes of at most this many bytes go in the partitions table (default DEFAULT_TABLE_NOTE_BYTES; 0: every note on its sled). */
+  readonly tableNoteBytes?: number;
   readonly checkpointEveryOps?: number;
   /** Each emulator on a worker thread of its own (see EmulatorOptions.threads). */
   readonly emulatorThreads?: boolean;
@@ -70,6 +73,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         checkpointEveryOps: 1,
         headLeaseMs: 0,
         headCacheMib: 0,
+        tableNoteBytes: 0,
       };
       const clients = createAwsClients(bootstrap);
       let resources;
@@ -87,6 +91,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         checkpointEveryOps: options.checkpointEveryOps ?? DEFAULT_CHECKPOINT_EVERY_OPS,
         headLeaseMs: options.headLeaseMs ?? DEFAULT_HEAD_LEASE_MS,
         headCacheMib: options.headCacheMib ?? DEFAULT_HEAD_CACHE_MIB,
+        tableNoteBytes: options.tableNoteBytes ?? DEFAULT_TABLE_NOTE_BYTES,
         ...(options.sledBandwidth === undefined ? {} : { sledBandwidth: options.sledBandwidth }),
       });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.

@@ -14,6 +14,7 @@ import type {
   TailEntry,
   ChunkMapStore,
   JournalStore,
+  NotePart,
   LogEntry,
   LogRef,
   NoteLogStore,
@@ -851,17 +852,23 @@ export class PartitionHead {
     const extents = known ?? index.lookup(offset, length);
     const reads: Array<() => Promise<void>> = [];
     if (meta) {
-      const primary = this.logOf(meta.primary);
+      // The notes' parts go to the journal in one call, which batches what its store can.
+      const parts: NotePart[] = [];
+      const targets: number[] = [];
       for (const extent of extents) {
+        const from = extent.offset - extent.noteOffset;
         const cached = this.cachedPayload(extent.noteId);
         if (cached) {
-          const from = extent.offset - extent.noteOffset;
           cached.copy(into, at + (extent.offset - offset), from, from + extent.length);
           continue;
         }
+        parts.push({ noteId: extent.noteId, start: from, length: extent.length });
+        targets.push(at + (extent.offset - offset));
+      }
+      if (parts.length > 0) {
         reads.push(async () => {
-          const bytes = await this.deps.journal.read(meta.primary.sled, primary, extent.noteId, extent.offset - extent.noteOffset, extent.length);
-          bytes.copy(into, at + (extent.offset - offset));
+          const payloads = await this.deps.journal.readMany(meta.primary.sled, this.logOf(meta.primary), parts);
+          payloads.forEach((bytes, i) => bytes.copy(into, targets[i]));
         });
       }
     }

@@ -130,11 +130,23 @@ export interface NoteLogStore {
   drop(log: LogRef): Promise<void>;
 }
 
-/** Note payloads on the sleds (S3). */
+/** Bytes [start, start + length) of a note's payload. */
+export interface NotePart {
+  readonly noteId: string;
+  readonly start: number;
+  readonly length: number;
+}
+
+/**
+ * Note payloads: on the replica's journal sled (S3), or, for a note whose id says so
+ * (isTableNote), in the partitions table (DynamoDB) beside the replica's log.
+ */
 export interface JournalStore {
   put(sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void>;
   /** Reads `length` bytes from `start` within the note's payload. */
   read(sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer>;
+  /** Reads many parts of notes of one journal, in as few calls as the store allows; in the order asked. */
+  readMany(sled: number, log: LogRef, parts: readonly NotePart[]): Promise<Buffer[]>;
   /** Note ids in a replica's journal. */
   list(sled: number, log: LogRef): Promise<string[]>;
   /** The notes in a replica's journal, with when each was last written (ms since the epoch, by the store's clock). */
@@ -142,7 +154,7 @@ export interface JournalStore {
   remove(sled: number, log: LogRef, noteIds: readonly string[]): Promise<void>;
   /** Server-side copy of a note from one replica's journal to another's. */
   copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void>;
-  /** Server-side copy of a whole note to a chunk object (a note that is exactly one chunk). */
+  /** Server-side copy of a whole note to a chunk object (a note that is exactly one chunk); sled notes only. */
   copyToChunk(from: { sled: number; log: LogRef }, noteId: string, to: { sled: number; key: string }): Promise<void>;
   /** Removes a replica's whole journal. */
   drop(sled: number, log: LogRef): Promise<void>;

@@ -46,6 +46,8 @@ export interface VolumeDataOptions {
   readonly clock?: () => number;
   /** Ask for a flush of a partition every this many ops (0: never). */
   readonly flushEveryOps?: number;
+  /** Notes of at most this many bytes are kept in the partitions table, not on the journal sled (0 or absent: none). */
+  readonly tableNoteBytes?: number;
   /** Queues a flush; a failure to queue is logged, never fails the write: the next trigger covers it. */
   readonly requestFlush?: (message: { volumeId: string; partition: number; uptoOp: number; orNewer: boolean }) => Promise<void>;
 }
@@ -169,7 +171,8 @@ export class VolumeDataService implements VolumeDataStore {
             return { partition: slice.partition, op: committed };
           }
         }
-        const noteId = noteKey ? keyedNoteId(noteKey) : randomNoteId();
+        const place = payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled';
+        const noteId = noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place);
         const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) }, this.options.fault);
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {

@@ -77,6 +77,7 @@ beforeAll(async () => {
     checkpointEveryOps: 1024,
     headLeaseMs: 0,
     headCacheMib: 0,
+    tableNoteBytes: 0,
   };
   clients = createAwsClients(bootstrap);
   Object.assign(process.env, serviceEnvironment({ ...bootstrap, ...(await provisionLocalResources(clients, { sledCount: 2, region: 'us-east-1' })) }));

@@ -7,7 +7,7 @@ import type { AwsClients } from '../../lib/aws/clients.js';
 import { createAwsClients } from '../../lib/aws/clients.js';
 import { provisionLocalResources } from '../../lib/aws/provision.js';
 import { journalPrefix } from '../../lib/aws/s3-journal-store.js';
-import { ENV, serviceEnvironment, type ServiceConfig } from '../../lib/config.js';
+import { DEFAULT_TABLE_NOTE_BYTES, ENV, serviceEnvironment, type ServiceConfig } from '../../lib/config.js';
 import type { WorkflowRunner } from '../../lib/copy-jobs/ports.js';
 import type * as Faults from '../../lib/faults.js';
 import { startEmulators, type Emulators } from '../../lib/local/emulators.js';
@@ -224,6 +224,8 @@ beforeAll(async () => {
     checkpointEveryOps: 1,
     headLeaseMs: 0,
     headCacheMib: 0,
+    // As the stacks deploy it: small notes in the partitions table, the others on their sleds.
+    tableNoteBytes: DEFAULT_TABLE_NOTE_BYTES,
   };
   setupClients = createAwsClients(bootstrap);
   const resources = await provisionLocalResources(setupClients, { sledCount: 3, region: 'us-east-1' });
@@ -257,12 +259,16 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     await ok('write-data', api({ volumeId }, { body: first, query: { offset: '0' }, headers: { 'idempotency-key': 'audit-1' } }));
     await ok('write-data', api({ volumeId }, { body: first, query: { offset: '0' }, headers: { 'idempotency-key': 'audit-1' } }));
     await ok('write-data', api({ volumeId }, { body: pattern(64 * KIB, 2), query: { offset: String(256 * KIB) } }));
+    // Small writes: their notes are kept in the partitions table.
+    await ok('write-data', api({ volumeId }, { body: pattern(4 * KIB, 4), query: { offset: String(8 * KIB) } }));
+    await ok('write-data', api({ volumeId }, { body: pattern(4 * KIB, 5), query: { offset: String(260 * KIB) } }));
     await ok('read-data', api({ volumeId }, { query: { offset: '0', length: String(GEOMETRY.sizeBytes) } }));
     await ok('get-partition', api({ volumeId, partition: '0' }));
 
     // Flush (chunks, maps, checkpoint, garbage collection) and checkpoints.
     await ok('flush-partition', sqsEvent([{ volumeId, partition: 0, uptoOp: 1 }]));
     await ok('write-data', api({ volumeId }, { body: pattern(64 * KIB, 3), query: { offset: '0' } }));
+    await ok('write-data', api({ volumeId }, { body: pattern(4 * KIB, 6), query: { offset: String(72 * KIB) } }));
     await ok('flush-partition', sqsEvent([{ volumeId, partition: 0, uptoOp: 2 }]));
     await ok('create-checkpoint', api({ volumeId, partition: '2' }));
     // The sweep of orphans each checkpoint queues: both journals and the chunk prefix listed.

@@ -111,13 +111,19 @@ describe('data API', () => {
     const { apiUrl } = cloud();
     const created = await call(apiUrl, 'POST', '/volumes', { sizeBytes: 8 * MIB });
     const id = created.body.volumeId;
-    await put(apiUrl, id, 0, pattern(8 * KIB, 3));
+    // A note too big for the table, on each replica's journal sled, and a small one in the table.
+    await put(apiUrl, id, 0, pattern(12 * KIB, 3));
+    await put(apiUrl, id, 64 * KIB, pattern(4 * KIB, 4));
+    const inspector = new LogInspector(cloud().config);
+    const replicaLog = (replicaId: string) => ({ volumeId: id, partition: 0, replicaId });
+    const tableNotes = () => Promise.all(['r1', 'r2'].map((replicaId) => inspector.tableNotes.list(0, replicaLog(replicaId))));
+    expect((await tableNotes()).map((notes) => notes.length)).toEqual([1, 1]);
     const deleted = await call(apiUrl, 'DELETE', `/volumes/${id}`);
     expect(deleted.status).toBe(200);
-    expect(deleted.body.objectsRemoved).toBe(2); // one note on each replica's journal sled
+    expect(deleted.body.objectsRemoved).toBe(2); // the big note on each replica's journal sled
     expect((await call(apiUrl, 'GET', `/volumes/${id}/partitions/0`)).status).toBe(404);
-    const inspector = new LogInspector(cloud().config);
     try {
+      expect(await tableNotes()).toEqual([[], []]);
       expect(await inspector.metas.listPartitions(id)).toEqual([]);
       expect(await inspector.logs.range({ volumeId: id, partition: 0, replicaId: 'r1' }, 0)).toEqual([]);
       expect(await inspector.logs.range({ volumeId: id, partition: 0, replicaId: 'r2' }, 0)).toEqual([]);

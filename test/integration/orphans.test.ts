@@ -78,7 +78,8 @@ describe('sweeping orphans', () => {
     // A write that dies with its note on both journals and no commit, and one made with an
     // Idempotency-Key that dies the same way and is never retried.
     const dying = process({ fault: (at) => (at === 'after-pending-note' ? Promise.reject(new Crash('after the notes')) : undefined) });
-    await expect(dying.data.write(volumeId, 0, pattern(4096, 77))).rejects.toBeInstanceOf(Crash);
+    // (The first is too big for the table: its notes are on the sleds; the keyed one's are in the table.)
+    await expect(dying.data.write(volumeId, 0, pattern(12 * KIB, 77))).rejects.toBeInstanceOf(Crash);
     await expect(dying.data.write(volumeId, 4096, pattern(4096, 78), 'orphan-key')).rejects.toBeInstanceOf(Crash);
     await write(volumeId, model, 8 * KIB, pattern(8 * KIB, 11));
     await services.flush.flush({ volumeId, partition: 0, uptoOp: 11 });
@@ -113,7 +114,7 @@ describe('sweeping orphans', () => {
     pattern(4096, 78).copy(model, 4096);
     expect(ops).toEqual([{ partition: 0, op: 12 }]);
     const retried = await journalNotes(volumeId);
-    expect(retried.primary.filter((noteId) => !after.primary.includes(noteId))).toEqual([expect.stringMatching(/^k[0-9a-f]{24}-[0-9a-f]{12}$/)]);
+    expect(retried.primary.filter((noteId) => !after.primary.includes(noteId))).toEqual([expect.stringMatching(/^k[0-9a-f]{24}-[0-9a-f]{12}\.t$/)]);
 
     // Every byte reads back, from a process that never saw the volume, and the replicas agree.
     expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);

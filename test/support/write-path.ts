@@ -1,3 +1,4 @@
+import { DynamoDbJournalStore } from '../../lib/aws/dynamodb-journal-store.js';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
@@ -11,12 +12,15 @@ export class LogInspector {
   readonly metas;
   readonly logs;
   readonly chunkMaps;
+  /** The notes kept in the partitions table (the sled notes are objects: see the chunk and journal stores). */
+  readonly tableNotes;
 
   constructor(private readonly config: ServiceConfig) {
     this.clients = createAwsClients(config);
     this.metas = new DynamoDbPartitionMetaStore(this.clients.documents, config.tables.partitions);
     this.logs = new DynamoDbNoteLogStore(this.clients.documents, config.tables.partitions);
     this.chunkMaps = new DynamoDbChunkMapStore(this.clients.documents, config.tables.partitions);
+    this.tableNotes = new DynamoDbJournalStore(this.clients.documents, config.tables.partitions);
   }
 
   /** The primary's chunk map. */

@@ -1,0 +1,124 @@
+import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { MAX_TABLE_NOTE_BYTES } from '../config.js';
+import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
+import { mapLimit } from '../notes/serial-queue.js';
+import { deleteKeys, dynamo, logPk, PartitionsTable } from './dynamodb-partition-store.js';
+
+/**
+ * Notes sort before the log's ops ('n' < 'o'), so the log's queries never read them; a
+ * replica's note items share its log's key, so dropping the log or removing the partition
+ * removes them too.
+ */
+const NOTE = 'note#';
+/** BatchGetItem takes at most 100 keys. */
+const BATCH_GET_KEYS = 100;
+const BATCH_GETS_IN_FLIGHT = 4;
+
+const noteSk = (noteId: string) => `${NOTE}${noteId}`;
+
+/** The note is not in the table: it was never put, or it was removed. */
+export class TableNoteMissingError extends Error {
+  constructor(noteId: string) {
+    super(`note ${noteId} is not in the partitions table`);
+    this.name = 'TableNoteMissingError';
+  }
+}
+
+/**
+ * Small notes in the partitions table, one item each beside the replica's log: a flush reads
+ * a hundred of them per BatchGetItem where the sled needs a GET each, and a write puts an item
+ * where the sled takes a PutObject. Items are read strongly consistent: a reader learns of a
+ * note from its log entry, which is written after the note.
+ */
+export class DynamoDbJournalStore extends PartitionsTable implements JournalStore {
+  async put(_sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void> {
+    if (payload.length > MAX_TABLE_NOTE_BYTES) throw new Error(`note ${noteId} has ${payload.length} bytes; the table keeps at most ${MAX_TABLE_NOTE_BYTES}`);
+    await dynamo(() =>
+      this.documents.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: logPk(log), sk: noteSk(noteId), payload, noteOffset: meta.offset, sha256: meta.sha256, at: Date.now() },
+        }),
+      ),
+    );
+  }
+
+  async read(_sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer> {
+    const { Item } = await dynamo(() =>
+      this.documents.send(
+        new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: noteSk(noteId) }, ProjectionExpression: 'payload', ConsistentRead: true }),
+      ),
+    );
+    if (!Item) throw new TableNoteMissingError(noteId);
+    return slice(noteId, Item.payload as Uint8Array, start, length);
+  }
+
+  async readMany(_sled: number, log: LogRef, parts: readonly NotePart[]): Promise<Buffer[]> {
+    const pk = logPk(log);
+    // BatchGetItem refuses a key asked twice: each note once, however many parts it serves.
+    const noteIds = [...new Set(parts.map((part) => part.noteId))];
+    const batches: string[][] = [];
+    for (let i = 0; i < noteIds.length; i += BATCH_GET_KEYS) batches.push(noteIds.slice(i, i + BATCH_GET_KEYS));
+    const payloads = new Map<string, Uint8Array>();
+    await mapLimit(batches, BATCH_GETS_IN_FLIGHT, async (batch) => {
+      let keys: Array<Record<string, unknown>> = batch.map((noteId) => ({ pk, sk: noteSk(noteId) }));
+      for (let attempt = 0; keys.length > 0; attempt++) {
+        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+        const answer = await dynamo(() =>
+          this.documents.send(
+            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: 'sk, payload', ConsistentRead: true } } }),
+          ),
+        );
+        for (const item of answer.Responses?.[this.tableName] ?? []) payloads.set(String(item.sk).slice(NOTE.length), item.payload as Uint8Array);
+        // Under load BatchGetItem may answer only part of a batch: ask again for the rest.
+        keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
+      }
+    });
+    return parts.map((part) => {
+      const payload = payloads.get(part.noteId);
+      if (!payload) throw new TableNoteMissingError(part.noteId);
+      return slice(part.noteId, payload, part.start, part.length);
+    });
+  }
+
+  async list(sled: number, log: LogRef): Promise<string[]> {
+    return (await this.listWithTimes(sled, log)).map((note) => note.noteId);
+  }
+
+  async listWithTimes(_sled: number, log: LogRef): Promise<Array<{ noteId: string; modifiedAt: number }>> {
+    const items = await this.queryAll({
+      KeyConditionExpression: 'pk = :pk AND begins_with(sk, :note)',
+      ExpressionAttributeValues: { ':pk': logPk(log), ':note': NOTE },
+      ProjectionExpression: 'sk, #at',
+      ExpressionAttributeNames: { '#at': 'at' },
+      ConsistentRead: true,
+    });
+    return items.map((item) => ({ noteId: String(item.sk).slice(NOTE.length), modifiedAt: item.at as number }));
+  }
+
+  async remove(_sled: number, log: LogRef, noteIds: readonly string[]): Promise<void> {
+    const pk = logPk(log);
+    await deleteKeys(this.documents, this.tableName, noteIds.map((noteId) => ({ pk, sk: noteSk(noteId) })));
+  }
+
+  async copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void> {
+    const { Item } = await dynamo(() =>
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(from.log), sk: noteSk(noteId) }, ConsistentRead: true })),
+    );
+    if (!Item) throw new TableNoteMissingError(noteId);
+    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { ...Item, pk: logPk(to.log), at: Date.now() } })));
+  }
+
+  copyToChunk(): Promise<void> {
+    return Promise.reject(new Error('a note kept in the table is not copied to a chunk: the flush reads it and puts the chunk'));
+  }
+
+  async drop(sled: number, log: LogRef): Promise<void> {
+    await this.remove(sled, log, await this.list(sled, log));
+  }
+}
+
+function slice(noteId: string, payload: Uint8Array, start: number, length: number): Buffer {
+  if (start + length > payload.length) throw new Error(`note ${noteId} has ${payload.length} bytes; asked for ${length} from ${start}`);
+  return Buffer.from(payload.buffer, payload.byteOffset + start, length);
+}
