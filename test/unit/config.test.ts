@@ -62,6 +62,16 @@ describe('config', () => {
     expect(() => loadServiceConfig({ ...FULL, [ENV.headCacheMib]: '-1' })).toThrow(/SLEDS_HEAD_CACHE_MIB must be a whole number of at least 0/);
   });
 
+  it('reads the largest note kept in the partitions table: 8 KiB by default, 0 for none, no more than a DynamoDB item holds', () => {
+    expect(loadServiceConfig(FULL).tableNoteBytes).toBe(8192);
+    expect(loadServiceConfig({ ...FULL, [ENV.tableNoteBytes]: '0' }).tableNoteBytes).toBe(0);
+    expect(loadServiceConfig({ ...FULL, [ENV.tableNoteBytes]: '262144' }).tableNoteBytes).toBe(262144);
+    expect(() => loadServiceConfig({ ...FULL, [ENV.tableNoteBytes]: '262145' })).toThrow(/SLEDS_TABLE_NOTE_BYTES must be at most 262144/);
+    expect(() => loadServiceConfig({ ...FULL, [ENV.tableNoteBytes]: '4k' })).toThrow(/SLEDS_TABLE_NOTE_BYTES must be a whole number/);
+    const config = loadServiceConfig({ ...FULL, [ENV.tableNoteBytes]: '4096' });
+    expect(loadServiceConfig(serviceEnvironment(config)).tableNoteBytes).toBe(4096);
+  });
+
   it('refuses a malformed endpoint, a duplicate sled and a bad port', () => {
     expect(() => loadServiceConfig({ ...FULL, [ENV.s3Endpoint]: 'not a url' })).toThrow(/SLEDS_S3_ENDPOINT must be a URL/);
     expect(() => loadServiceConfig({ ...FULL, [ENV.sledBuckets]: 'a,a' })).toThrow(/names a bucket twice/);

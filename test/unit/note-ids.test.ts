@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { keyedNoteId, noteKeyOf, noteKeyOfId, randomNoteId } from '../../lib/notes/note-ids.js';
+import { isTableNote, keyedNoteId, noteKeyOf, noteKeyOfId, randomNoteId } from '../../lib/notes/note-ids.js';
 
 describe('note ids', () => {
   it('gives each attempt at a keyed write a note id of its own that leads back to the key', () => {
@@ -16,5 +16,17 @@ describe('note ids', () => {
     const key = noteKeyOf('vol-0123456789abcdef0', 'old', 0);
     expect(noteKeyOfId(key)).toBe(key);
     expect(noteKeyOfId(randomNoteId())).toBeUndefined();
+  });
+
+  it('says in the id whether a note is kept in the table, for random and keyed notes alike', () => {
+    const key = noteKeyOf('vol-0123456789abcdef0', 'placed', 1);
+    expect(isTableNote(randomNoteId('table'))).toBe(true);
+    expect(isTableNote(randomNoteId('sled'))).toBe(false);
+    expect(isTableNote(randomNoteId())).toBe(false);
+    const keyed = keyedNoteId(key, 'table');
+    expect(isTableNote(keyed)).toBe(true);
+    expect(isTableNote(keyedNoteId(key, 'sled'))).toBe(false);
+    // The key is still found at the start of a table note's id.
+    expect(noteKeyOfId(keyed)).toBe(key);
   });
 });
