@@ -93,7 +93,7 @@ const PHASES: Record<string, Record<string, string>> = {
     promoted: 'promote: new partition metadata',
     dropped: 'drop the lost replica (log, chunk map, journal)',
     'base-restored': 'read the survivor log, pick the base, restore the chunk map',
-    'notes-copied': 'copy the notes after the base (CopyObject x16)',
+    'notes-copied': 'copy the notes after the base (table: BatchGet+BatchWrite; sleds: CopyObject x16)',
     'ops-copied': 'append the ops after the base (PutItem, one at a time)',
     end: 'verify the digest and notes, clear the rebuild flag',
   },

@@ -2,7 +2,7 @@ import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_TABLE_NOTE_BYTES } from '../config.js';
 import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
 import { mapLimit } from '../notes/serial-queue.js';
-import { deleteKeys, dynamo, logPk, PartitionsTable } from './dynamodb-partition-store.js';
+import { deleteKeys, dynamo, logPk, PartitionsTable, putItems } from './dynamodb-partition-store.js';
 
 /**
  * Notes sort before the log's ops ('n' < 'o'), so the log's queries never read them; a
@@ -54,31 +54,36 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
   }
 
   async readMany(_sled: number, log: LogRef, parts: readonly NotePart[]): Promise<Buffer[]> {
-    const pk = logPk(log);
     // BatchGetItem refuses a key asked twice: each note once, however many parts it serves.
-    const noteIds = [...new Set(parts.map((part) => part.noteId))];
+    const items = await this.items(log, [...new Set(parts.map((part) => part.noteId))], 'sk, payload');
+    return parts.map((part) => {
+      const item = items.get(part.noteId);
+      if (!item) throw new TableNoteMissingError(part.noteId);
+      return slice(part.noteId, item.payload as Uint8Array, part.start, part.length);
+    });
+  }
+
+  /** The notes' items, by note id, 100 per BatchGetItem, a few at once; a missing note has none. */
+  private async items(log: LogRef, noteIds: readonly string[], projection?: string): Promise<Map<string, Record<string, unknown>>> {
+    const pk = logPk(log);
     const batches: string[][] = [];
     for (let i = 0; i < noteIds.length; i += BATCH_GET_KEYS) batches.push(noteIds.slice(i, i + BATCH_GET_KEYS));
-    const payloads = new Map<string, Uint8Array>();
+    const found = new Map<string, Record<string, unknown>>();
     await mapLimit(batches, BATCH_GETS_IN_FLIGHT, async (batch) => {
       let keys: Array<Record<string, unknown>> = batch.map((noteId) => ({ pk, sk: noteSk(noteId) }));
       for (let attempt = 0; keys.length > 0; attempt++) {
         if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
         const answer = await dynamo(() =>
           this.documents.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ProjectionExpression: 'sk, payload', ConsistentRead: true } } }),
+            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } } }),
           ),
         );
-        for (const item of answer.Responses?.[this.tableName] ?? []) payloads.set(String(item.sk).slice(NOTE.length), item.payload as Uint8Array);
+        for (const item of answer.Responses?.[this.tableName] ?? []) found.set(String(item.sk).slice(NOTE.length), item);
         // Under load BatchGetItem may answer only part of a batch: ask again for the rest.
         keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
       }
     });
-    return parts.map((part) => {
-      const payload = payloads.get(part.noteId);
-      if (!payload) throw new TableNoteMissingError(part.noteId);
-      return slice(part.noteId, payload, part.start, part.length);
-    });
+    return found;
   }
 
   async list(sled: number, log: LogRef): Promise<string[]> {
@@ -101,12 +106,13 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
     await deleteKeys(this.documents, this.tableName, noteIds.map((noteId) => ({ pk, sk: noteSk(noteId) })));
   }
 
-  async copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void> {
-    const { Item } = await dynamo(() =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(from.log), sk: noteSk(noteId) }, ConsistentRead: true })),
-    );
-    if (!Item) throw new TableNoteMissingError(noteId);
-    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { ...Item, pk: logPk(to.log), at: Date.now() } })));
+  async copyAll(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteIds: readonly string[]): Promise<void> {
+    const items = await this.items(from.log, [...new Set(noteIds)]);
+    const missing = noteIds.find((noteId) => !items.has(noteId));
+    if (missing) throw new TableNoteMissingError(missing);
+    const pk = logPk(to.log);
+    const at = Date.now();
+    await putItems(this.documents, this.tableName, [...items.values()].map((item) => ({ ...item, pk, at })));
   }
 
   copyToChunk(): Promise<void> {

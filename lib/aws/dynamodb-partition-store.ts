@@ -214,7 +214,7 @@ export const deleteKeys = (documents: DynamoDBDocumentClient, tableName: string,
   batchWrite(documents, tableName, keys.map((Key) => ({ DeleteRequest: { Key } })));
 
 /** Unconditional puts. */
-const putItems = (documents: DynamoDBDocumentClient, tableName: string, items: ReadonlyArray<Record<string, unknown>>) =>
+export const putItems = (documents: DynamoDBDocumentClient, tableName: string, items: ReadonlyArray<Record<string, unknown>>) =>
   batchWrite(documents, tableName, items.map((Item) => ({ PutRequest: { Item } })));
 
 const chunkMapItem = (map: ChunkMap) => ({ pk: logPk(map), sk: CHUNKS, ...map });

@@ -10,8 +10,9 @@ export function journalPrefix(log: LogRef): string {
   return `${volumeKeyPrefix(log.volumeId)}journal/${log.partition}/${log.replicaId}/`;
 }
 
-/** Ranged GETs in flight per readMany. */
+/** Ranged GETs in flight per readMany, and CopyObjects per copyAll. */
 const READ_CONCURRENCY = 16;
+const COPY_CONCURRENCY = 16;
 
 /** Note payloads: one immutable object per note on the replica's journal sled. */
 export class S3JournalStore implements JournalStore {
@@ -84,8 +85,8 @@ export class S3JournalStore implements JournalStore {
     }
   }
 
-  async copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void> {
-    await this.copyObject(from, noteId, { sled: to.sled, key: `${journalPrefix(to.log)}${noteId}` });
+  async copyAll(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteIds: readonly string[]): Promise<void> {
+    await mapLimit(noteIds, COPY_CONCURRENCY, (noteId) => this.copyObject(from, noteId, { sled: to.sled, key: `${journalPrefix(to.log)}${noteId}` }));
   }
 
   async copyToChunk(from: { sled: number; log: LogRef }, noteId: string, to: { sled: number; key: string }): Promise<void> {

@@ -211,9 +211,7 @@ export class RebuildService {
     const notes = noteIdsOf(tail);
     const present = new Set(await this.deps.journal.list(meta.secondary.sled, replicaLog));
     const missing = notes.filter((noteId) => !present.has(noteId));
-    await mapLimit(missing, COPY_CONCURRENCY, (noteId) =>
-      this.deps.journal.copy({ sled: meta.primary.sled, log: primaryLog }, { sled: meta.secondary.sled, log: replicaLog }, noteId),
-    );
+    await this.deps.journal.copyAll({ sled: meta.primary.sled, log: primaryLog }, { sled: meta.secondary.sled, log: replicaLog }, missing);
     await failpoint('rebuild', { step: 'notes-copied', volumeId, partition });
     for (const entry of tail) {
       if (!(await this.deps.logs.append(replicaLog, entry))) {

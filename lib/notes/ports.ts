@@ -152,8 +152,8 @@ export interface JournalStore {
   /** The notes in a replica's journal, with when each was last written (ms since the epoch, by the store's clock). */
   listWithTimes(sled: number, log: LogRef): Promise<Array<{ readonly noteId: string; readonly modifiedAt: number }>>;
   remove(sled: number, log: LogRef, noteIds: readonly string[]): Promise<void>;
-  /** Server-side copy of a note from one replica's journal to another's. */
-  copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void>;
+  /** Copies notes from one replica's journal to another's: server-side on the sleds, in batches in the table. */
+  copyAll(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteIds: readonly string[]): Promise<void>;
   /** Server-side copy of a whole note to a chunk object (a note that is exactly one chunk); sled notes only. */
   copyToChunk(from: { sled: number; log: LogRef }, noteId: string, to: { sled: number; key: string }): Promise<void>;
   /** Removes a replica's whole journal. */

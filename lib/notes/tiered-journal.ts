@@ -51,8 +51,12 @@ export class TieredJournalStore implements JournalStore {
     ]);
   }
 
-  copy(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteId: string): Promise<void> {
-    return this.of(noteId).copy(from, to, noteId);
+  async copyAll(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteIds: readonly string[]): Promise<void> {
+    const [inTable, onSled] = split(noteIds, (noteId) => noteId);
+    await Promise.all([
+      inTable.length > 0 ? this.table.copyAll(from, to, inTable) : undefined,
+      onSled.length > 0 ? this.sled.copyAll(from, to, onSled) : undefined,
+    ]);
   }
 
   copyToChunk(from: { sled: number; log: LogRef }, noteId: string, to: { sled: number; key: string }): Promise<void> {

@@ -50,6 +50,21 @@ describe('notes kept in the partitions table', () => {
     expect(await logs.tail(log)).toBeUndefined();
   });
 
+  it('copies many notes to another replica in batches, and refuses to copy one that is not there', async () => {
+    const [log, other] = [aLog(), aLog()];
+    const notes = Array.from({ length: 150 }, (_, i) => ({ noteId: randomNoteId('table'), payload: pattern(2 * KIB, i) }));
+    await Promise.all(notes.map((note) => table.put(0, log, note.noteId, note.payload, { offset: 0, sha256: 'unused' })));
+    const counts = countCommands(clients);
+    await table.copyAll({ sled: 0, log }, { sled: 1, log: other }, notes.map((note) => note.noteId));
+    // Two reads of up to 100 notes, six writes of up to 25.
+    expect([counts.get('BatchGetItem'), counts.get('BatchWriteItem'), counts.get('GetItem') ?? 0, counts.get('PutItem') ?? 0]).toEqual([2, 6, 0, 0]);
+    const copied = await table.readMany(1, other, notes.map((note) => ({ noteId: note.noteId, start: 0, length: 2 * KIB })));
+    copied.forEach((bytes, i) => expect(bytes.equals(notes[i]!.payload)).toBe(true));
+    const stranger = aLog();
+    await expect(table.copyAll({ sled: 0, log }, { sled: 1, log: stranger }, [notes[0]!.noteId, randomNoteId('table')])).rejects.toBeInstanceOf(TableNoteMissingError);
+    expect(await table.list(1, stranger)).toEqual([]);
+  });
+
   it('refuses a part of a note that is not there, or past its end', async () => {
     const log = aLog();
     const noteId = randomNoteId('table');
@@ -67,7 +82,7 @@ describe('notes kept in the partitions table', () => {
     const listed = await table.listWithTimes(0, log);
     expect(listed.map((note) => note.noteId).sort()).toEqual([...ids].sort());
     for (const note of listed) expect(note.modifiedAt).toBeGreaterThanOrEqual(before);
-    await table.copy({ sled: 0, log }, { sled: 1, log: other }, ids[1]!);
+    await table.copyAll({ sled: 0, log }, { sled: 1, log: other }, [ids[1]!]);
     expect((await table.read(1, other, ids[1]!, 0, KIB)).equals(pattern(KIB, 1))).toBe(true);
     await table.remove(0, log, [ids[0]!]);
     expect((await table.list(0, log)).sort()).toEqual([ids[1]!, ids[2]!].sort());

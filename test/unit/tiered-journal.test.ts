@@ -42,8 +42,8 @@ class MemoryJournal implements JournalStore {
     return Promise.resolve();
   }
 
-  copy(_from: unknown, _to: unknown, noteId: string): Promise<void> {
-    this.record('copy', [noteId]);
+  copyAll(_from: unknown, _to: unknown, noteIds: readonly string[]): Promise<void> {
+    this.record('copyAll', noteIds);
     return Promise.resolve();
   }
 
@@ -86,6 +86,9 @@ describe('a journal in the table and on the sleds', () => {
     await journal.remove(0, LOG, ids.slice(0, 3));
     expect(table.calls.at(-1)).toEqual({ call: 'remove', noteIds: [ids[0], ids[2]] });
     expect(sled.calls.at(-1)).toEqual({ call: 'remove', noteIds: [ids[1]] });
+    await journal.copyAll({ sled: 0, log: LOG }, { sled: 1, log: LOG }, ids);
+    expect(table.calls.at(-1)).toEqual({ call: 'copyAll', noteIds: [ids[0], ids[2]] });
+    expect(sled.calls.at(-1)).toEqual({ call: 'copyAll', noteIds: [ids[1], ids[3]] });
     await journal.copyToChunk({ sled: 0, log: LOG }, ids[3]!, { sled: 1, key: 'chunk' });
     expect(sled.calls.at(-1)).toEqual({ call: 'copyToChunk', noteIds: [ids[3]] });
     await journal.drop(0, LOG);
