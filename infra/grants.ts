@@ -73,11 +73,12 @@ const FLUSH: HandlerAccess = {
  * A rebuild fences the survivor with an epoch entry, replaces the metadata, drops the lost
  * replica's log (BatchWriteItem) and journal (list, DeleteObjects), restores the newest
  * checkpoint that verifies and whose chunk versions are all there (HeadObject), copies the
- * missing notes (CopyObject) and the log entries.
+ * missing notes (CopyObject on the sleds, BatchGetItem and BatchWriteItem in the table) and the log entries.
  */
 const REBUILD: HandlerAccess = {
   // UpdateItem: ending a head's lease on a log before its epoch entry.
-  tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem'] },
+  // BatchGetItem and BatchWriteItem: copying the notes kept in the table.
+  tables: { volumes: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem'] },
   objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
   listSleds: true,
 };
