@@ -138,3 +138,14 @@ export class IdempotencyInProgressError extends SledsError {
     super('IdempotencyInProgress', 409, `A write with Idempotency-Key "${key}" is still in progress; retry shortly.`);
   }
 }
+
+/**
+ * A note a view named is no longer in the partitions table: a flush trimmed it since (the
+ * table's counterpart of a sled's NoSuchKey). A reader starts again from fresh metadata; one
+ * that still meets it answers 500.
+ */
+export class NoteGoneError extends SledsError {
+  constructor(noteId: string) {
+    super('NoteGone', 500, `Note ${noteId} is not in the partitions table.`);
+  }
+}

@@ -1,5 +1,6 @@
 import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_TABLE_NOTE_BYTES } from '../config.js';
+import { NoteGoneError } from '../errors.js';
 import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import { deleteKeys, dynamo, logPk, PartitionsTable, putItems } from './dynamodb-partition-store.js';
@@ -15,14 +16,6 @@ const BATCH_GET_KEYS = 100;
 const BATCH_GETS_IN_FLIGHT = 4;
 
 const noteSk = (noteId: string) => `${NOTE}${noteId}`;
-
-/** The note is not in the table: it was never put, or it was removed. */
-export class TableNoteMissingError extends Error {
-  constructor(noteId: string) {
-    super(`note ${noteId} is not in the partitions table`);
-    this.name = 'TableNoteMissingError';
-  }
-}
 
 /**
  * Small notes in the partitions table, one item each beside the replica's log: a flush reads
@@ -49,7 +42,7 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
         new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: noteSk(noteId) }, ProjectionExpression: 'payload', ConsistentRead: true }),
       ),
     );
-    if (!Item) throw new TableNoteMissingError(noteId);
+    if (!Item) throw new NoteGoneError(noteId);
     return slice(noteId, Item.payload as Uint8Array, start, length);
   }
 
@@ -58,7 +51,7 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
     const items = await this.items(log, [...new Set(parts.map((part) => part.noteId))], 'sk, payload');
     return parts.map((part) => {
       const item = items.get(part.noteId);
-      if (!item) throw new TableNoteMissingError(part.noteId);
+      if (!item) throw new NoteGoneError(part.noteId);
       return slice(part.noteId, item.payload as Uint8Array, part.start, part.length);
     });
   }
@@ -109,7 +102,7 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
   async copyAll(from: { sled: number; log: LogRef }, to: { sled: number; log: LogRef }, noteIds: readonly string[]): Promise<void> {
     const items = await this.items(from.log, [...new Set(noteIds)]);
     const missing = noteIds.find((noteId) => !items.has(noteId));
-    if (missing) throw new TableNoteMissingError(missing);
+    if (missing) throw new NoteGoneError(missing);
     const pk = logPk(to.log);
     const at = Date.now();
     await putItems(this.documents, this.tableName, [...items.values()].map((item) => ({ ...item, pk, at })));

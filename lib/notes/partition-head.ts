@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { ConcurrentModificationError, FencedError } from '../errors.js';
+import { ConcurrentModificationError, FencedError, NoteGoneError } from '../errors.js';
 import { noteKeyOfId } from './note-ids.js';
 import { MAX_UNNAMED_MS } from '../flush/orphans.js';
 import { journalSleds } from '../sleds/placement.js';
@@ -670,7 +670,7 @@ export class PartitionHead {
       await this.readOnce(offset, length, into, at);
     } catch (error) {
       // A flush may have moved the base and collected the objects this read was about to use.
-      if (!(error instanceof Error && error.name === 'NoSuchKey')) throw error;
+      if (!collected(error)) throw error;
       this.forgetView();
       await this.readOnce(offset, length, into, at);
     }
@@ -689,7 +689,7 @@ export class PartitionHead {
         try {
           return await single();
         } catch (error) {
-          if (!(error instanceof Error && error.name === 'NoSuchKey')) throw error;
+          if (!collected(error)) throw error;
           this.forgetView(); // a flush collected it: the general path starts again from fresh metadata
         }
       }
@@ -905,6 +905,9 @@ export class PartitionHead {
     return reads.length > 0 ? mapLimit(reads, READ_CONCURRENCY, (read) => read()).then(() => undefined) : undefined;
   }
 }
+
+/** A note or chunk version the view named is gone: a flush collected it (a sled's NoSuchKey, or a table note's absence). */
+const collected = (error: unknown) => error instanceof NoteGoneError || (error instanceof Error && error.name === 'NoSuchKey');
 
 function applyEntry(index: ExtentIndex, entry: LogEntry, noteOps?: Map<string, number>): void {
   if (entry.kind === 'write') {

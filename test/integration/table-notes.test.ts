@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
-import { DynamoDbJournalStore, TableNoteMissingError } from '../../lib/aws/dynamodb-journal-store.js';
+import { DynamoDbJournalStore } from '../../lib/aws/dynamodb-journal-store.js';
+import { NoteGoneError } from '../../lib/errors.js';
 import { DynamoDbNoteLogStore } from '../../lib/aws/dynamodb-partition-store.js';
 import { isTableNote, randomNoteId } from '../../lib/notes/note-ids.js';
 import type { LogRef } from '../../lib/notes/ports.js';
@@ -61,7 +62,7 @@ describe('notes kept in the partitions table', () => {
     const copied = await table.readMany(1, other, notes.map((note) => ({ noteId: note.noteId, start: 0, length: 2 * KIB })));
     copied.forEach((bytes, i) => expect(bytes.equals(notes[i]!.payload)).toBe(true));
     const stranger = aLog();
-    await expect(table.copyAll({ sled: 0, log }, { sled: 1, log: stranger }, [notes[0]!.noteId, randomNoteId('table')])).rejects.toBeInstanceOf(TableNoteMissingError);
+    await expect(table.copyAll({ sled: 0, log }, { sled: 1, log: stranger }, [notes[0]!.noteId, randomNoteId('table')])).rejects.toBeInstanceOf(NoteGoneError);
     expect(await table.list(1, stranger)).toEqual([]);
   });
 
@@ -69,8 +70,8 @@ describe('notes kept in the partitions table', () => {
     const log = aLog();
     const noteId = randomNoteId('table');
     await table.put(0, log, noteId, pattern(KIB, 1), { offset: 0, sha256: 'unused' });
-    await expect(table.readMany(0, log, [{ noteId: randomNoteId('table'), start: 0, length: 1 }])).rejects.toBeInstanceOf(TableNoteMissingError);
-    await expect(table.read(0, log, randomNoteId('table'), 0, 1)).rejects.toBeInstanceOf(TableNoteMissingError);
+    await expect(table.readMany(0, log, [{ noteId: randomNoteId('table'), start: 0, length: 1 }])).rejects.toBeInstanceOf(NoteGoneError);
+    await expect(table.read(0, log, randomNoteId('table'), 0, 1)).rejects.toBeInstanceOf(NoteGoneError);
     await expect(table.read(0, log, noteId, KIB - 1, 2)).rejects.toThrow(/has 1024 bytes/);
   });
 
@@ -133,6 +134,39 @@ describe('notes kept in the partitions table', () => {
       expect(await inspector.expectReplicasIdentical(volumeId, 0)).toBe(15); // 14 writes and the failover's epoch entry
     } finally {
       for (const services of [small, sledOnly, reader]) services.clients.destroy();
+      inspector.close();
+    }
+  });
+});
+
+describe('a table note trimmed under a reader', () => {
+  const cloud = useLocalCloud({ flushEveryOps: 0, checkpointEveryOps: 1024, headCacheMib: 0, headLeaseMs: 3000 });
+
+  it("makes the lease holder's read start again from fresh metadata, as a collected sled object does", async () => {
+    const holder = createServices(cloud().config);
+    const other = createServices(cloud().config);
+    const inspector = new LogInspector(cloud().config);
+    try {
+      const { volumeId } = await holder.volumes.create({ sizeBytes: SIZE, chunkSizeBytes: 64 * KIB, partitionChunks: 4 });
+      const model = Buffer.alloc(SIZE);
+      const write = async (offset: number, seed: number) => {
+        const data = pattern(4 * KIB, seed);
+        await holder.data.write(volumeId, offset, data);
+        data.copy(model, offset);
+      };
+      for (let i = 0; i < 4; i++) await write(i * 16 * KIB, i + 1);
+      // The holder's view names ops 1-4's notes; it reads through it without asking the log.
+      expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+      // Another process flushes and checkpoints twice: the notes below the older checkpoint go.
+      await other.flush.checkpoint(volumeId, 0);
+      await write(8 * KIB, 5);
+      await other.flush.checkpoint(volumeId, 0);
+      const { meta } = await inspector.logsOf(volumeId, 0);
+      const left = await inspector.tableNotes.list(meta.primary.sled, { volumeId, partition: 0, replicaId: meta.primary.replicaId });
+      expect(left).toHaveLength(1);
+      expect((await holder.data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    } finally {
+      for (const services of [holder, other]) services.clients.destroy();
       inspector.close();
     }
   });
