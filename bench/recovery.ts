@@ -46,9 +46,6 @@ import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
 import { S3DynamoDbCheckpointStore } from '../lib/aws/checkpoint-store.js';
 import { DynamoDbChunkMapStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from '../lib/aws/dynamodb-partition-store.js';
 import { S3ChunkStore } from '../lib/aws/s3-chunk-store.js';
-import { S3JournalStore } from '../lib/aws/s3-journal-store.js';
-import { DynamoDbJournalStore } from '../lib/aws/dynamodb-journal-store.js';
-import { TieredJournalStore } from '../lib/notes/tiered-journal.js';
 import type { RebuildReport } from '../lib/checkpoints/rebuild-service.js';
 import { DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, DEFAULT_TABLE_NOTE_BYTES, type ServiceConfig } from '../lib/config.js';
 import type { FlushResult } from '../lib/flush/flush-service.js';
@@ -61,7 +58,7 @@ import type { PartitionMeta, PartitionMetaStore } from '../lib/notes/ports.js';
 import { mapLimit } from '../lib/notes/serial-queue.js';
 import { chunkSled } from '../lib/sleds/placement.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
-import { createServices, type Services } from '../lib/wiring.js';
+import { createServices, journalStore, type Services } from '../lib/wiring.js';
 import { collectGarbage, fmt, formatTable, gcPauseMs, median, threadCpuMs } from './support.js';
 
 // ---------------------------------------------------------------- fixed parameters
@@ -525,7 +522,7 @@ function partitionDeps(clients: AwsClients, config: ServiceConfig): PartitionDep
   return {
     metas: new DynamoDbPartitionMetaStore(clients.documents, table),
     logs: new DynamoDbNoteLogStore(clients.documents, table),
-    journal: new TieredJournalStore(new DynamoDbJournalStore(clients.documents, table), new S3JournalStore(clients.s3, config.sledBuckets)),
+    journal: journalStore(clients, config),
     chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
     chunks: new S3ChunkStore(clients.s3, config.sledBuckets),
     sledCount: config.sledBuckets.length,
@@ -647,7 +644,7 @@ const mibPerSecond = (bytes: number, ms: number) => bytes / MIB / (ms / 1000);
  * time, as the flush does them. The note extents come from the primary's log, read before the
  * clock starts. Comparing the flush with this isolates the flush's own overhead from the cost of its I/O.
  */
-async function rawFlushIo(harness: Harness, volumeId: string, uptoOp: number): Promise<{ ms: number; gets: number; bytes: number }> {
+async function rawFlushIo(harness: Harness, volumeId: string, uptoOp: number): Promise<{ ms: number; extents: number; bytes: number }> {
   const meta = await harness.deps.metas.get(volumeId, 0);
   if (!meta) throw new Error(`${volumeId} has no partition metadata`);
   const log = { volumeId, partition: 0, replicaId: meta.primary.replicaId };
@@ -658,7 +655,7 @@ async function rawFlushIo(harness: Harness, volumeId: string, uptoOp: number): P
   }
   const { sledBuckets } = harness.config;
   const size = GEOMETRY.chunkSizeBytes;
-  let gets = 0;
+  let extentsRead = 0;
   let bytes = 0;
   const started = performance.now();
   await mapLimit(
@@ -671,7 +668,7 @@ async function rawFlushIo(harness: Harness, volumeId: string, uptoOp: number): P
       const parts = extents.map((extent) => ({ noteId: extent.noteId, start: extent.offset - extent.noteOffset, length: extent.length }));
       const payloads = await harness.deps.journal.readMany(meta.primary.sled, log, parts);
       payloads.forEach((payload, i) => payload.copy(assembled, extents[i]!.offset - chunk * size));
-      gets += parts.length;
+      extentsRead += parts.length;
       await harness.clients.s3.send(
         new PutObjectCommand({
           Bucket: sledBuckets[chunkSled(volumeId, 0, chunk, sledBuckets.length)],
@@ -683,7 +680,7 @@ async function rawFlushIo(harness: Harness, volumeId: string, uptoOp: number): P
       bytes += size;
     },
   );
-  return { ms: performance.now() - started, gets, bytes };
+  return { ms: performance.now() - started, extents: extentsRead, bytes };
 }
 
 interface FlushSample {
@@ -701,7 +698,7 @@ interface FlushSample {
   /** SDK calls by command during the flush: calls and summed milliseconds. */
   readonly calls: ReadonlyMap<string, { calls: number; sumMs: number }>;
   /** The flush's unavoidable GETs and PUTs, done raw right after it. */
-  readonly rawIo: { ms: number; gets: number; bytes: number };
+  readonly rawIo: { ms: number; extents: number; bytes: number };
 }
 
 /** Raw puts, the flush, raw puts: one interleaved sample of flush against raw PutObject. */
@@ -1254,7 +1251,7 @@ function printFlush(sample: FlushSample, note?: string): void {
       `${result.checkpoint ? `; wrote checkpoint at op ${result.checkpoint.op}` : ''}; notes trimmed ${result.notesTrimmed}, chunks collected ${result.chunksCollected}`,
   );
   console.log(
-    `  same I/O raw: ${sample.rawIo.gets} live note extents read through the journal store + ${fmt(sample.rawIo.bytes / MIB, 0)} chunk PUTs in ${fmt(sample.rawIo.ms, 0)} ms ` +
+    `  same I/O raw: ${sample.rawIo.extents} live note extents read through the journal store + ${fmt(sample.rawIo.bytes / MIB, 0)} chunk PUTs in ${fmt(sample.rawIo.ms, 0)} ms ` +
       `(${fmt(mibPerSecond(sample.rawIo.bytes, sample.rawIo.ms))} MiB/s): the flush takes ${fmt(sample.ms / sample.rawIo.ms)}x as long`,
   );
   console.log(`  cpu:    ${cpuLine(sample.cpu, sample.ms)}`);

@@ -30,6 +30,7 @@ import { VOLUME_CACHE_MS, VolumeDataService, type VolumeDataOptions } from './no
 import { HeadCache } from './notes/head-cache.js';
 import { MIB } from './units/sizes.js';
 import type { HealthProbe } from './volumes/ports.js';
+import type { JournalStore } from './notes/ports.js';
 import { VolumeService } from './volumes/volume-service.js';
 
 /** Everything a handler may call, wired to the AWS adapters. */
@@ -45,6 +46,11 @@ export interface Services {
   readonly healthProbes: readonly HealthProbe[];
 }
 
+/** The replicas' journals: small notes in the partitions table, the others on their sleds. */
+export function journalStore(clients: AwsClients, config: ServiceConfig): JournalStore {
+  return new TieredJournalStore(new DynamoDbJournalStore(clients.documents, config.tables.partitions), new S3JournalStore(clients.s3, config.sledBuckets));
+}
+
 /** Wires the domain services to the adapters for one config. */
 export function createServices(config: ServiceConfig, options: VolumeDataOptions = {}): Services {
   const clients = createAwsClients(config);
@@ -56,7 +62,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const partitionDeps = {
     metas: new DynamoDbPartitionMetaStore(clients.documents, table),
     logs: new DynamoDbNoteLogStore(clients.documents, table),
-    journal: new TieredJournalStore(new DynamoDbJournalStore(clients.documents, table), new S3JournalStore(clients.s3, config.sledBuckets)),
+    journal: journalStore(clients, config),
     chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
     chunks,
     sledCount: config.sledBuckets.length,

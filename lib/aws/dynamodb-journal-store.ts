@@ -24,13 +24,14 @@ const noteSk = (noteId: string) => `${NOTE}${noteId}`;
  * note from its log entry, which is written after the note.
  */
 export class DynamoDbJournalStore extends PartitionsTable implements JournalStore {
-  async put(_sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void> {
+  async put(_sled: number, log: LogRef, noteId: string, payload: Buffer, _meta: { offset: number; sha256: string }): Promise<void> {
     if (payload.length > MAX_TABLE_NOTE_BYTES) throw new Error(`note ${noteId} has ${payload.length} bytes; the table keeps at most ${MAX_TABLE_NOTE_BYTES}`);
     await dynamo(() =>
       this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: logPk(log), sk: noteSk(noteId), payload, noteOffset: meta.offset, sha256: meta.sha256, at: Date.now() },
+          // The log entry holds the note's offset and SHA-256; `at` dates it for the sweep's grace.
+          Item: { pk: logPk(log), sk: noteSk(noteId), payload, at: Date.now() },
         }),
       ),
     );

@@ -49,7 +49,8 @@ export interface RebuildDeps {
   readonly clock?: () => Date;
 }
 
-const COPY_CONCURRENCY = 16;
+/** Chunk versions checked at once (HeadObject) before a checkpoint is used. */
+const CHECK_CONCURRENCY = 16;
 
 /** A digest of a replica's partition metadata from `afterOp` on: its base and every op after it. */
 export function metadataDigest(base: { source: string; op: number }, entries: readonly LogEntry[]): string {
@@ -86,7 +87,7 @@ export class RebuildService {
    */
   private async missingChunk(chunks: Readonly<Record<string, ChunkRef>>): Promise<string | undefined> {
     const refs = Object.entries(chunks);
-    const stored = await mapLimit(refs, COPY_CONCURRENCY, ([, ref]) => this.deps.chunks.sha256(ref));
+    const stored = await mapLimit(refs, CHECK_CONCURRENCY, ([, ref]) => this.deps.chunks.sha256(ref));
     // An object the store keeps no checksum for ('') is taken as it is.
     const bad = stored.findIndex((sha256, i) => sha256 === undefined || (sha256 !== '' && sha256 !== refs[i]?.[1].sha256));
     if (bad < 0) return undefined;
