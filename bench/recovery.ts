@@ -551,9 +551,9 @@ async function readReplica(deps: PartitionDeps, meta: PartitionMeta, role: 'prim
 
 /**
  * Reads the whole partition through the public data path (VolumeDataService.read) of fresh
- * services, one 4 MiB read at a time: concurrent first reads of a flushed partition on one cold
- * head can miss the notes after the chunk map's base (PartitionHead.refreshIndex swaps in an
- * empty index before it is filled), which is a read-path bug, not what this bench measures.
+ * services, one 4 MiB read at a time. (The one-at-a-time reads date from a read-path bug, since
+ * fixed, where concurrent first reads on a cold head could see an index swapped in before it
+ * was filled; a head now fills a new view before it replaces the old one.)
  */
 async function readPublic(config: ServiceConfig, volumeId: string): Promise<Buffer> {
   const services = createServices(config);

@@ -53,8 +53,8 @@ export const TASK_SIZING: Readonly<Record<keyof typeof COPY_JOB_TASKS, HandlerSi
 };
 
 /**
- * SQS consumers and their queues. `flush-partition` is wired only once its file exists
- * (another change adds it); until then the flush queue has no consumer.
+ * SQS consumers and their queues: `materialize-snapshot` takes the snapshot queue, and
+ * `flush-partition` the flush queue (flushes and the orphan sweeps that checkpoints queue).
  */
 export const QUEUE_CONSUMERS: ReadonlyArray<{ readonly handler: string; readonly queue: QueueName; readonly memoryMb: number }> = [
   { handler: 'materialize-snapshot', queue: 'snapshot', memoryMb: 1769 },

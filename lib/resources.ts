@@ -49,8 +49,9 @@ export const TABLES = {
     localName: 'sleds-partitions',
     partitionKey: { name: 'pk', type: 'S' },
     sortKey: { name: 'sk', type: 'S' },
-    // Sparse: only partition metadata and idempotency records carry volumeId, so a volume's
-    // delete can find every partition that was ever written without scanning.
+    // Sparse: partition metadata, chunk maps, checkpoint records and idempotency records carry
+    // volumeId (log entries, notes and lease or retired marks do not), so a volume's delete can
+    // find every partition that was ever written, and its idempotency records, without scanning.
     indexes: [{ name: 'byVolume', partitionKey: { name: 'volumeId', type: 'S' }, sortKey: { name: 'sk', type: 'S' } }],
     purpose: 'head-node replicas of each partition: placement, epoch and note logs; idempotency records',
   },
