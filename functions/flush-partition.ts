@@ -24,7 +24,7 @@ export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
 
 async function consume(message: FlushQueueMessage): Promise<void> {
   const { flush } = processServices();
-  if ('sweep' in message) {
+  if (message.sweep) {
     const swept = await flush.sweepQueued(message);
     if (swept.chunksRemoved + swept.notesRemoved > 0 || swept.skipped) console.info(`sweep of ${message.volumeId} partition ${message.partition}`, swept);
   } else {

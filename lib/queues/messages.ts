@@ -18,6 +18,9 @@ export function parseQueueMessage<S extends z.ZodType>(schema: S, record: Pick<S
     throw new InvalidQueueMessageError(record.messageId, 'the body is not JSON', { cause: error });
   }
   const parsed = schema.safeParse(json);
-  if (!parsed.success) throw new InvalidQueueMessageError(record.messageId, z.prettifyError(parsed.error).replaceAll('\n', '; '), { cause: parsed.error });
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || 'the body'}: ${issue.message}`);
+    throw new InvalidQueueMessageError(record.messageId, issues.join('; '), { cause: parsed.error });
+  }
   return parsed.data;
 }
