@@ -1,5 +1,5 @@
 import type { SQSRecord } from 'aws-lambda';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { SledsError } from '../errors.js';
 
 /** A queue message that is not JSON, or not the message its queue carries: a failed record, never retried into success. */
