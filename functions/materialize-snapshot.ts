@@ -9,5 +9,8 @@ import { processServices } from '../lib/wiring.js';
  * invalid) message is reported alone, so SQS redelivers just it and, after N tries, dead-letters it.
  */
 export async function handler(event: SQSEvent): Promise<SQSBatchResponse> {
-  return processSqsBatch(event, 'snapshot', (record) => processServices().snapshots.materialize(parseQueueMessage(materializeMessageSchema, record)));
+  return processSqsBatch(event, 'snapshot', async (record) => {
+    const message = parseQueueMessage(materializeMessageSchema, record);
+    await processServices().snapshots.materialize(message);
+  });
 }
