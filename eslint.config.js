@@ -15,7 +15,7 @@ const awsSdkOnlyInAdapters = {
 };
 
 export default tseslint.config(
-  { ignores: ['node_modules/**', 'cdk.out/**', '.sleds/**', 'coverage/**'] },
+  { ignores: ['node_modules/**', 'cdk.out/**', '.sleds/**', 'coverage/**', 'test/fixtures/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

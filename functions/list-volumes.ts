@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { apiHandler, json, parseQuery } from '../lib/api/http.js';
-import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../lib/volumes/volume-service.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../lib/volumes/volume.js';
 import { processServices } from '../lib/wiring.js';
 
 const query = z.strictObject({

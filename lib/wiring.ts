@@ -19,16 +19,18 @@ import { CopyJobService } from './copy-jobs/copy-job-service.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
 import { FlushService } from './flush/flush-service.js';
+import type { FlushMessage } from './flush/messages.js';
 import { RebuildService } from './checkpoints/rebuild-service.js';
 import { createHealthProbes } from './aws/health-probes.js';
 import { S3JournalStore } from './aws/s3-journal-store.js';
 import { DynamoDbJournalStore } from './aws/dynamodb-journal-store.js';
 import { TieredJournalStore } from './notes/tiered-journal.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
-import { loadServiceConfig, serviceEnvironment, type ServiceConfig } from './config.js';
+import { loadServiceConfig, type ServiceConfig } from './config.js';
 import { VOLUME_CACHE_MS, VolumeDataService, type VolumeDataOptions } from './notes/volume-data-service.js';
 import { HeadCache } from './notes/head-cache.js';
 import { MIB } from './units/sizes.js';
+import { checkHealth, type HealthReport } from './volumes/health.js';
 import type { HealthProbe } from './volumes/ports.js';
 import type { JournalStore } from './notes/ports.js';
 import { VolumeService } from './volumes/volume-service.js';
@@ -44,6 +46,8 @@ export interface Services {
   readonly flush: FlushService;
   readonly rebuild: RebuildService;
   readonly healthProbes: readonly HealthProbe[];
+  /** Asks every backing service whether it answers. */
+  health(): Promise<HealthReport>;
 }
 
 /** The replicas' journals: small notes in the partitions table, the others on their sleds. */
@@ -74,7 +78,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const data = new VolumeDataService(
     repository,
     { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table), checkpoints },
-    { flushEveryOps: config.flushEveryOps, tableNoteBytes: config.tableNoteBytes, requestFlush: (message) => flushQueue.sendAll([message]), ...options },
+    { flushEveryOps: config.flushEveryOps, tableNoteBytes: config.tableNoteBytes, requestFlush: (message) => flushQueue.sendAll([message satisfies FlushMessage]), ...options },
   );
   const snapshotRepository = new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots);
   const snapshots = new SnapshotService({
@@ -93,6 +97,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     queue: flushQueue,
     checkpointEveryOps: config.checkpointEveryOps,
   });
+  const healthProbes = createHealthProbes(clients, config);
   const sfnRunner = config.copyStateMachineArn ? new SfnWorkflowRunner(clients.sfn, config.copyStateMachineArn) : undefined;
   const copyJobs = new CopyJobService({
     jobs: new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs),
@@ -115,22 +120,28 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     volumes: new VolumeService(repository, [objects, data], undefined, VOLUME_CACHE_MS),
     data,
     snapshots,
-    healthProbes: createHealthProbes(clients, config),
+    healthProbes,
+    health: () => checkHealth(healthProbes),
   };
 }
 
-let current: { fingerprint: string; services: Services } | undefined;
+let current: Services | undefined;
 
 /**
- * The process-wide services, built from the environment on first use (a Lambda cold start).
- * If the environment changes (the embedded cloud restarted on new ports) they are rebuilt.
+ * The process-wide services, built from the environment once, on first use (a Lambda cold
+ * start); every later call returns the same ones without reading the environment again.
  */
 export function processServices(): Services {
-  const config = loadServiceConfig();
-  const fingerprint = JSON.stringify(serviceEnvironment(config));
-  if (current?.fingerprint !== fingerprint) {
-    current?.services.clients.destroy();
-    current = { fingerprint, services: createServices(config) };
-  }
-  return current.services;
+  current ??= createServices(loadServiceConfig());
+  return current;
+}
+
+/**
+ * Drops the process-wide services (destroying their clients), so the next processServices()
+ * reads the environment again. Only the embedded cloud calls it: it rewrites the handlers'
+ * environment when it starts on new ports in the same process, which a Lambda never sees.
+ */
+export function resetProcessServices(): void {
+  current?.clients.destroy();
+  current = undefined;
 }

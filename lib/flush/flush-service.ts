@@ -15,26 +15,8 @@ import type { ChunkStore } from '../sleds/ports.js';
 import type { SnapshotRepository } from '../snapshots/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import { chunkKeyPrefix, type Volume } from '../volumes/volume.js';
+import type { FlushMessage, FlushQueueMessage, SweepMessage } from './messages.js';
 import { MAX_UNNAMED_MS, oldChunks, oldNotes, SWEEP_DELAY_SECONDS, unnamed, type ListedNote } from './orphans.js';
-
-/**
- * A message on the flush queue: flush the partition's committed notes up to `uptoOp`. With
- * `orNewer`, the flush may go on to the newest op when that costs nothing more (the head in
- * its process holds every newer note): a flush requested every K ops then keeps up.
- */
-export interface FlushMessage {
-  readonly volumeId: string;
-  readonly partition: number;
-  readonly uptoOp: number;
-  readonly orNewer?: boolean;
-}
-
-/** A message on the flush queue that asks for a sweep of the partition's orphans (see orphans.ts). */
-export interface SweepMessage {
-  readonly volumeId: string;
-  readonly partition: number;
-  readonly sweep: true;
-}
 
 export interface SweepResult {
   /** Why nothing was looked at, when the partition was busy. */
@@ -61,7 +43,7 @@ export interface FlushDeps {
   readonly chunkMaps: ChunkMapStore;
   readonly chunks: ChunkStore;
   readonly checkpoints: CheckpointStore;
-  readonly queue: WorkQueue;
+  readonly queue: WorkQueue<FlushQueueMessage>;
   readonly sledCount: number;
   /** Write a checkpoint once this many ops have passed since the last one. */
   readonly checkpointEveryOps: number;

@@ -10,6 +10,7 @@ import type { ThreadStats } from './thread-stats.js';
 import { registerInProcessRunner } from '../copy-jobs/workflow-registry.js';
 import { TASK_HANDLER_MODULES } from './handler-registry.js';
 import { LocalWorkflowRunner } from './local-workflow-runner.js';
+import { resetProcessServices } from '../wiring.js';
 
 export interface LocalCloud {
   readonly apiUrl: string;
@@ -98,6 +99,8 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // Optional settings of an earlier cloud in this process must not leak into this one.
       for (const name of [ENV.sledBandwidth, ENV.copyStateMachineArn]) delete process.env[name];
       Object.assign(process.env, serviceEnvironment(config));
+      // The handlers wire their services once per process: an earlier cloud's are stale.
+      resetProcessServices();
       const runner = new LocalWorkflowRunner(TASK_HANDLER_MODULES, options.retryIntervalMs === undefined ? {} : { retryIntervalMs: options.retryIntervalMs });
       registerInProcessRunner(runner);
       const pollers = [
@@ -122,6 +125,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           await runner.drain();
           registerInProcessRunner(undefined);
           await Promise.all(pollers.map((poller) => poller.stop()));
+          resetProcessServices();
           clients.destroy();
           await emulators.stop();
         },

@@ -7,6 +7,7 @@ import type { WorkQueue } from '../queues/ports.js';
 import { snapshotSleds } from '../sleds/placement.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
+import type { MaterializeMessage } from './messages.js';
 import type { SnapshotRepository } from './ports.js';
 import { newSnapshotId, snapshotChunkKey, type Snapshot } from './snapshot.js';
 
@@ -17,12 +18,6 @@ export class SnapshotNotFoundError extends SledsError {
   }
 }
 
-/** A message on the snapshot queue: materialize one partition. */
-export interface MaterializeMessage {
-  readonly snapshotId: string;
-  readonly partition: number;
-}
-
 export interface SnapshotDeps {
   readonly volumes: VolumeRepository;
   readonly data: VolumeDataService;
@@ -31,7 +26,7 @@ export interface SnapshotDeps {
   readonly logs: NoteLogStore;
   readonly chunkMaps: ChunkMapStore;
   readonly chunks: ChunkStore;
-  readonly queue: WorkQueue;
+  readonly queue: WorkQueue<MaterializeMessage>;
   readonly sledCount: number;
   readonly clock?: () => Date;
 }

@@ -1,9 +1,6 @@
 import { VolumeNotFoundError, VolumeStateError, ConcurrentModificationError } from '../errors.js';
 import type { VolumeDataStore, VolumePage, VolumeRepository } from './ports.js';
-import { newVolume, type Volume, type VolumeSpec } from './volume.js';
-
-export const DEFAULT_PAGE_SIZE = 100;
-export const MAX_PAGE_SIZE = 1000;
+import { DEFAULT_PAGE_SIZE, newVolume, type Volume, type VolumeSpec } from './volume.js';
 
 /** The volume use cases: create, read, list and delete. */
 export class VolumeService {

@@ -10,6 +10,9 @@ export const MIN_PARTITION_CHUNKS = 1;
 export const MAX_PARTITION_CHUNKS = 1024;
 export const DEFAULT_PARTITION_CHUNKS = 16;
 export const MAX_NAME_LENGTH = 128;
+/** How many volumes a page of GET /volumes holds unless the request says, and at most. */
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
 
 /** `creating` until a copy job verifies every chunk; `deleting` once a delete has begun. */
 export type VolumeState = 'creating' | 'available' | 'deleting' | 'failed';
