@@ -40,7 +40,8 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const logger = options.logger ?? silentLogger;
   const connections = new Set<NbdConnection>();
-  const server = createServer((socket: Socket) => {
+  // Half-open: a client may send NBD_CMD_DISC and close its side; replies in flight still go out.
+  const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
     const connection = new NbdConnection(socket, options.resolver, limits, logger);
     connections.add(connection);
     void connection.done.then(() => connections.delete(connection));

@@ -58,14 +58,14 @@ export function validateRequest(request: NbdRequest, ctx: ExportContext): Refusa
   if (offset % minimum !== 0 || (length % minimum !== 0 && end !== ctx.size)) {
     return refuse(Errno.EINVAL, `Offset ${offset} and length ${length} must be multiples of ${minimum}.`);
   }
-  if (offset > ctx.size || end > ctx.size) {
-    const errno = type === Command.WRITE || type === Command.WRITE_ZEROES ? Errno.ENOSPC : Errno.EINVAL;
-    return refuse(errno, `Bytes ${offset} to ${end} are not inside the export of ${ctx.size} bytes.`);
-  }
   if (type === Command.READ && length > ctx.blockSizes.maximum) {
     // Structured replies may refuse a large read up front with EOVERFLOW; simple ones just fail.
     const errno = ctx.structured ? Errno.EOVERFLOW : Errno.EINVAL;
     return refuse(errno, `A read of ${length} bytes exceeds the maximum payload of ${ctx.blockSizes.maximum}.`);
+  }
+  if (offset > ctx.size || end > ctx.size) {
+    const errno = type === Command.WRITE || type === Command.WRITE_ZEROES ? Errno.ENOSPC : Errno.EINVAL;
+    return refuse(errno, `Bytes ${offset} to ${end} are not inside the export of ${ctx.size} bytes.`);
   }
   return null;
 }

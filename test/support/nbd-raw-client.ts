@@ -101,6 +101,11 @@ export class RawNbdClient {
     return cookie;
   }
 
+  /** Tells the client that `cookie` is a READ of `length` bytes sent by hand (simple replies carry no length). */
+  expectRead(cookie: bigint, length: number): void {
+    this.readLengths.set(cookie, length);
+  }
+
   /** Reads the next reply message. */
   async reply(): Promise<ReplyMessage> {
     const header = await this.peek(4);
