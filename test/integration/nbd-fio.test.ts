@@ -23,6 +23,7 @@ describeWithClients('NBD server under fio (nbd engine, verify)', [CLIENTS.fio], 
         '--offset_increment=16M', // each job (connection) owns its region, so verification is exact
         '--verify=crc32c',
         '--verify_fatal=1',
+        '--verify_state_save=0', // no state files left in the working directory on failure
         '--do_verify=1',
         '--output-format=json',
       ],
