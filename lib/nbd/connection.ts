@@ -17,6 +17,12 @@ export interface ConnectionLimits extends NegotiationLimits, TransmissionLimits 
   readonly closeTimeoutMs: number;
 }
 
+/**
+ * Upgrades a raw socket to TLS after the server acknowledged NBD_OPT_STARTTLS, e.g. by
+ * wrapping it in a tls.TLSSocket with a PSK callback; resolves once the TLS handshake is done.
+ */
+export type TlsUpgrade = (socket: Socket) => Promise<Socket>;
+
 /** Serves one socket; `done` settles when the socket is closed. */
 export class NbdConnection {
   /** Resolves when the connection is over (never rejects). */
@@ -26,10 +32,11 @@ export class NbdConnection {
   private shuttingDown = false;
 
   constructor(
-    private readonly socket: Socket,
+    private socket: Socket,
     private readonly resolver: ExportResolver,
     private readonly limits: ConnectionLimits,
     private readonly logger: NbdLogger,
+    private readonly tlsUpgrade?: TlsUpgrade,
   ) {
     socket.setNoDelay(true);
     // Errors surface through the source as a closed connection; this keeps them from crashing.
@@ -49,7 +56,11 @@ export class NbdConnection {
   }
 
   private async run(): Promise<void> {
-    const io = { source: this.source, send: (buffers: readonly Buffer[]) => this.send(buffers) };
+    const io = {
+      source: this.source,
+      send: (buffers: readonly Buffer[]) => this.send(buffers),
+      ...(this.tlsUpgrade === undefined ? {} : { startTls: () => this.startTls() }),
+    };
     let outcome;
     try {
       outcome = await negotiate(io, this.resolver, this.limits, this.logger);
@@ -75,6 +86,18 @@ export class NbdConnection {
       await session.device.close?.().catch((error: unknown) => this.logger.warn('nbd device close failed', { error: nbdMessageOf(error) }));
       await this.finish();
     }
+  }
+
+  // From here on every byte goes through TLS: the raw socket is handed to the upgrade and the
+  // source reads the secure socket instead (the client sends nothing between ACK and handshake).
+  private async startTls(): Promise<void> {
+    if (this.tlsUpgrade === undefined) throw new Error('TLS is not configured.');
+    const raw = this.source.detach();
+    if (raw === undefined) throw new Error('The connection has no stream to upgrade.');
+    const secure = await this.tlsUpgrade(this.socket);
+    secure.on('error', (error) => this.logger.debug('nbd tls socket error', { error: error.message }));
+    this.socket = secure;
+    this.source.attach(secure);
   }
 
   // Writes one whole message; concurrent callers never interleave because each call writes

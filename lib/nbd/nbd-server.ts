@@ -2,7 +2,7 @@
  * The NBD server: listens on TCP and serves each connection with the exports a resolver names.
  */
 import { createServer, type Socket } from 'node:net';
-import { type ConnectionLimits, NbdConnection } from './connection.js';
+import { type ConnectionLimits, NbdConnection, type TlsUpgrade } from './connection.js';
 import type { ExportResolver, NbdLogger } from './ports.js';
 
 /** Options of startNbdServer. */
@@ -14,6 +14,11 @@ export interface NbdServerOptions {
   readonly resolver: ExportResolver;
   readonly logger?: NbdLogger;
   readonly limits?: Partial<ConnectionLimits>;
+  /**
+   * Offers NBD_OPT_STARTTLS and upgrades with this function. Without it the server runs in
+   * NOTLS mode. (Refusing options until TLS is up, FORCEDTLS, is not implemented yet.)
+   */
+  readonly tlsUpgrade?: TlsUpgrade;
 }
 
 /** A running NBD server. */
@@ -42,7 +47,7 @@ export async function startNbdServer(options: NbdServerOptions): Promise<NbdServ
   const connections = new Set<NbdConnection>();
   // Half-open: a client may send NBD_CMD_DISC and close its side; replies in flight still go out.
   const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
-    const connection = new NbdConnection(socket, options.resolver, limits, logger);
+    const connection = new NbdConnection(socket, options.resolver, limits, logger, options.tlsUpgrade);
     connections.add(connection);
     void connection.done.then(() => connections.delete(connection));
   });

@@ -72,6 +72,8 @@ export async function negotiate(io: NegotiationIo, resolver: ExportResolver, lim
   const clientFlags = await io.source.next(decodeClientFlags);
   if ((clientFlags & ~KNOWN_CLIENT_FLAGS) !== 0) return { kind: 'ended', reason: `unknown client flags 0x${clientFlags.toString(16)}` };
   const noZeroes = (clientFlags & ClientFlag.NO_ZEROES) !== 0;
+  const fixed = (clientFlags & ClientFlag.FIXED_NEWSTYLE) !== 0;
+  let tls = false;
   let structured = false;
   let meta: { exportName: string; selected: boolean } | undefined;
 
@@ -110,10 +112,13 @@ export async function negotiate(io: NegotiationIo, resolver: ExportResolver, lim
       }
       case Option.STARTTLS:
         if (io.startTls === undefined) await fail(option, OptionReply.ERR_UNSUP, 'This server does not offer TLS.');
+        else if (!fixed) await fail(option, OptionReply.ERR_POLICY, 'TLS needs fixed newstyle negotiation.');
+        else if (tls) await fail(option, OptionReply.ERR_INVALID, 'TLS is already on.');
         else if (data.length !== 0) await fail(option, OptionReply.ERR_INVALID, 'NBD_OPT_STARTTLS takes no data.');
         else {
           await reply(option, OptionReply.ACK);
           await io.startTls();
+          tls = true;
           // Nothing negotiated before TLS may survive it.
           structured = false;
           meta = undefined;
@@ -128,7 +133,9 @@ export async function negotiate(io: NegotiationIo, resolver: ExportResolver, lim
         }
         const opening = await openSafely(resolver, request.name);
         if (opening.kind === 'refused') {
-          await fail(option, REFUSAL_REPLY[opening.reason], opening.message);
+          // Without TLS on offer the spec forbids NBD_REP_ERR_TLS_REQD.
+          const noTls = opening.reason === 'tls-required' && io.startTls === undefined;
+          await fail(option, noTls ? OptionReply.ERR_POLICY : REFUSAL_REPLY[opening.reason], opening.message);
           break;
         }
         const { device } = opening;

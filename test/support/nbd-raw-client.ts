@@ -32,13 +32,13 @@ function decodeOptionReply(queue: ByteQueue): Decoded<OptionReplyMessage> {
  * including what no real client would send.
  */
 export class RawNbdClient {
-  readonly source: StreamSource;
+  source: StreamSource;
   /** Resolves when the server closes the connection (or it fails). */
   readonly closed: Promise<void>;
   private readonly readLengths = new Map<bigint, number>();
   private nextCookie = 1n;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(public socket: Socket) {
     socket.setNoDelay(true);
     this.source = new StreamSource(socket, 64 * 1024 * 1024);
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
@@ -50,6 +50,13 @@ export class RawNbdClient {
       const socket = connect(port, '127.0.0.1', () => resolve(new RawNbdClient(socket)));
       socket.once('error', reject);
     });
+  }
+
+  /** Talks over `stream` from now on (after a TLS handshake on top of the raw socket). */
+  switchTo(stream: Socket): void {
+    this.source.detach();
+    this.socket = stream;
+    this.source = new StreamSource(stream, 64 * 1024 * 1024);
   }
 
   /** Reads exactly `n` bytes. */
