@@ -107,7 +107,7 @@ export interface ExportResolver {
   open(name: string): Promise<ExportOpening>;
 }
 
-/** Where the NBD layer logs; every method is optional to implement (a no-op logger is fine). */
+/** Where the NBD layer logs; a no-op implementation is fine. */
 export interface NbdLogger {
   /** Something that went wrong for one connection only. */
   warn(message: string, fields?: Record<string, unknown>): void;

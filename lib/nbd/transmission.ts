@@ -100,7 +100,10 @@ export class Transmission {
     try {
       reply = await this.answer(request);
     } catch (error) {
-      const errno = nbdErrnoOf(error);
+      let errno = nbdErrnoOf(error);
+      // ENOTSUP tells a client that a fast zero would be slow; it must not answer anything else.
+      const fastZero = request.type === Command.WRITE_ZEROES && (request.flags & CommandFlag.FAST_ZERO) !== 0;
+      if (errno === Errno.ENOTSUP && !fastZero) errno = Errno.EIO;
       this.logger.warn('nbd request failed', { export: this.session.exportName, type: request.type, offset: request.offset, length: request.length, errno, error: nbdMessageOf(error) });
       reply = errorReply(request.cookie, this.ctx.structured, { errno, message: nbdMessageOf(error) });
     }

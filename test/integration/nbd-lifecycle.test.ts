@@ -19,7 +19,7 @@ class FailingDevice extends MemoryBlockDevice {
     throw this.failure;
   }
   override async zero(offset: number, length: number, options: { fua: boolean; noHole: boolean; fastZero: boolean }): Promise<void> {
-    if (options.fastZero) throw new NbdIoError(Errno.ENOTSUP, 'Zeroing here is no faster than writing.');
+    if (options.fastZero || offset === 2 * MiB) throw new NbdIoError(Errno.ENOTSUP, 'Zeroing here is no faster than writing.');
     return super.zero(offset, length, options);
   }
 }
@@ -67,6 +67,9 @@ describe('NBD server lifecycle and device errors', () => {
       expect(chunkErrno(await client.reply())).toBe(Errno.ENOTSUP);
       client.send({ flags: 0, type: Command.WRITE_ZEROES, offset: 0, length: MiB });
       expect(chunkErrno(await client.reply())).toBe(0);
+      // Without FAST_ZERO the spec forbids ENOTSUP: the device's ENOTSUP becomes EIO.
+      client.send({ flags: 0, type: Command.WRITE_ZEROES, offset: 2 * MiB, length: MiB });
+      expect(chunkErrno(await client.reply())).toBe(Errno.EIO);
       expect(logger.warnings.some((w) => w.includes('sled unreachable'))).toBe(true);
       client.disconnect();
       await client.closed;
