@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
-import type { FauxqsServer } from 'fauxqs';
+import type { FauxqsServer, startFauxqs as StartFauxqs } from 'fauxqs';
 import { EMULATOR_HOST, isLoopbackHost } from './listening.js';
 import { quietSqliteWarning } from './quiet-warnings.js';
 import { sumOfThreads, type ThreadQuestion, type ThreadStats } from './thread-stats.js';
@@ -105,7 +105,7 @@ export async function startEmulator(kind: EmulatorKind, { dataDir, region }: Emu
   };
 }
 
-type FauxqsOptions = NonNullable<Parameters<typeof import('fauxqs').startFauxqs>[0]>;
+type FauxqsOptions = NonNullable<Parameters<typeof StartFauxqs>[0]>;
 
 /** Wildcard addresses: every interface of the machine. */
 const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]']);
@@ -131,8 +131,9 @@ async function startFauxqsOnLoopback(options: FauxqsOptions): Promise<FauxqsServ
     const [first] = args;
     if (first !== null && typeof first === 'object' && WILDCARD_HOSTS.has((first as ListenOptions).host ?? '')) {
       NetServer.prototype.listen = listen;
-      bound = this;
-      return listen.call(this, { ...(first as ListenOptions), host: EMULATOR_HOST }, ...(args.slice(1) as [() => void]));
+      const server = listen.call(this, { ...(first as ListenOptions), host: EMULATOR_HOST }, ...(args.slice(1) as [() => void]));
+      bound = server;
+      return server;
     }
     return (listen as (...a: unknown[]) => NetServer).apply(this, args);
   } as typeof listen;
