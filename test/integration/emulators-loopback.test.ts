@@ -17,6 +17,5 @@ describe('emulators on this thread', () => {
     const sockets = listeningSocketsOf(process.pid).filter((socket) => ports.includes(socket.port));
     expect(sockets.map((socket) => socket.port).sort()).toEqual([...ports].sort());
     expect(sockets.filter((socket) => !isLoopbackHost(socket.address))).toEqual([]);
-
   });
 });
