@@ -54,6 +54,11 @@ export const ENV = {
   /** Embedded cloud: API port and data directory. */
   port: 'SLEDS_PORT',
   dataDir: 'SLEDS_DATA_DIR',
+  /**
+   * Embedded cloud: the address its user-facing listeners (the API; later NBD and a console)
+   * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
+   */
+  listenHost: 'SLEDS_LISTEN_HOST',
   /** CLI: the API base URL. */
   endpoint: 'SLEDS_ENDPOINT',
 } as const;
@@ -85,6 +90,8 @@ export interface ServiceConfig {
 export interface LocalCloudConfig {
   readonly port: number;
   readonly dataDir: string;
+  /** Where the user-facing listeners bind (DEFAULT_LISTEN_HOST: loopback). */
+  readonly listenHost: string;
   /** Serve the API against this endpoint (LocalStack) instead of the embedded emulators. */
   readonly awsEndpoint?: string;
 }
@@ -97,6 +104,8 @@ export interface CliConfig {
 export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
+/** Loopback: what every socket of the embedded cloud binds to unless SLEDS_LISTEN_HOST says otherwise. */
+export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
 export const DEFAULT_CHECKPOINT_EVERY_OPS = 1024;
 export const DEFAULT_HEAD_LEASE_MS = 3000;
@@ -214,12 +223,13 @@ function optionalFields(env: Env): Pick<ServiceConfig, 'copyStateMachineArn' | '
   return fields;
 }
 
-/** Reads the embedded cloud's port and data directory. */
+/** Reads the embedded cloud's port, data directory and listen host. */
 export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
   const awsEndpoint = url(ENV.awsEndpoint, optional(env, ENV.awsEndpoint));
   return Object.freeze({
     port: port(env, ENV.port, DEFAULT_PORT),
     dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
+    listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
     ...(awsEndpoint ? { awsEndpoint } : {}),
   });
 }

@@ -3,14 +3,28 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { errorResponse, type ApiEvent, type ApiHandler, type ApiResult } from '../api/http.js';
 import { BINARY_MEDIA_TYPES, MAX_REQUEST_BODY_BYTES, findRoute } from '../api/routes.js';
+import { DEFAULT_LISTEN_HOST } from '../config.js';
 import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from '../errors.js';
 import { HANDLER_MODULES } from './handler-registry.js';
 
 export interface ApiServer {
   readonly url: string;
   readonly port: number;
+  /**
+   * Starts serving requests. Until then every request gets 503 `{"message":"starting"}`: the
+   * port is bound first (so a second instance fails fast), but the handlers cannot serve until
+   * the cloud behind them is up and their configuration is in place.
+   */
+  open(): void;
   close(): Promise<void>;
 }
+
+/** The answer to a request that arrives before `open()`. */
+const STARTING: ApiResult = {
+  statusCode: 503,
+  headers: { 'content-type': 'application/json', 'retry-after': '1' },
+  body: JSON.stringify({ message: 'starting' }),
+};
 
 class BodyTooLarge extends Error {}
 
@@ -141,11 +155,18 @@ async function dispatch(request: IncomingMessage, response: ServerResponse): Pro
 }
 
 /**
- * Serves the API on 127.0.0.1 the way API Gateway does: match the route, build a proxy event,
- * invoke the handler in-process, write its result back.
+ * Serves the API on `host` (default loopback) the way API Gateway does: match the route, build
+ * a proxy event, invoke the handler in-process, write its result back. It answers 503
+ * "starting" until `open()` is called, unless `open` is set.
  */
-export async function startApiServer(options: { port: number; host?: string }): Promise<ApiServer> {
+export async function startApiServer(options: { port: number; host?: string; open?: boolean }): Promise<ApiServer> {
+  let serving = options.open ?? false;
   const server: Server = createServer((request, response) => {
+    if (!serving) {
+      request.resume();
+      send(response, STARTING);
+      return;
+    }
     dispatch(request, response).catch((error: unknown) => {
       if (!response.headersSent) send(response, errorResponse(error));
       else response.destroy();
@@ -154,19 +175,28 @@ export async function startApiServer(options: { port: number; host?: string }): 
   server.keepAliveTimeout = 5000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(options.port, options.host ?? '127.0.0.1', () => {
+    server.listen(options.port, options.host ?? DEFAULT_LISTEN_HOST, () => {
       server.off('error', reject);
       resolve();
     });
   });
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    // A wildcard host listens on loopback too: that is where a user on this machine calls it.
+    url: `http://${urlHost(options.host ?? DEFAULT_LISTEN_HOST)}:${port}`,
     port,
+    open: () => {
+      serving = true;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
       }),
   };
+}
+
+function urlHost(host: string): string {
+  if (host === '0.0.0.0' || host === '::' || host === '') return '127.0.0.1';
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }

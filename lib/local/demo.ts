@@ -5,6 +5,7 @@ import { ProgressBar } from '../cli/progress.js';
 import { mapLimit } from '../notes/serial-queue.js';
 import { MIB, formatSize, parseSize } from '../units/sizes.js';
 import { startLocalCloud } from './local-cloud.js';
+import { PRIVATE_UMASK } from './private-data-dir.js';
 
 /**
  * `npm run demo`: the main job on the embedded cloud. A 256 MiB volume with a known pattern,
@@ -52,6 +53,7 @@ const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const rate = (bytes: number, ms: number) => `${(bytes / MIB / (ms / 1000)).toFixed(0)} MiB/s`;
 
 async function main(): Promise<void> {
+  process.umask(PRIVATE_UMASK);
   const dataDir = await mkdtemp(join(tmpdir(), 'sleds-demo-'));
   const started = performance.now();
   const cloud = await startLocalCloud({ port: 0, dataDir, sledCount: 16, emulatorThreads: true });

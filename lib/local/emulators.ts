@@ -1,11 +1,13 @@
 import { mkdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import type { AddressInfo } from 'node:net';
+import { Server as NetServer, type AddressInfo, type ListenOptions } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
-import { startFauxqs } from 'fauxqs';
+import type { FauxqsServer, startFauxqs as StartFauxqs } from 'fauxqs';
+import { EMULATOR_HOST, isLoopbackHost } from './listening.js';
+import { quietSqliteWarning } from './quiet-warnings.js';
 import { sumOfThreads, type ThreadQuestion, type ThreadStats } from './thread-stats.js';
 
 export interface Emulators {
@@ -44,12 +46,14 @@ export interface RunningEmulator {
 /**
  * Starts fauxqs (S3, SQS) and dynalite (DynamoDB) on free loopback ports. With `dataDir`,
  * objects are plain files, queues live in SQLite and tables in LevelDB, so a restart keeps
- * everything; without it, all is in memory.
+ * everything; without it, all is in memory. The directories it makes are private (0700); the
+ * files the emulators write in them are as private as the process umask makes them (`npm
+ * start` sets 077).
  */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const { dataDir } = options;
   if (dataDir) {
-    await Promise.all(['s3', 'sqs', 'dynamodb'].map((part) => mkdir(join(dataDir, part), { recursive: true })));
+    await Promise.all(['s3', 'sqs', 'dynamodb'].map((part) => mkdir(join(dataDir, part), { recursive: true, mode: 0o700 })));
   }
   const start = options.threads ? startEmulatorThread : startEmulator;
   const started = await Promise.allSettled([start('fauxqs', options), start('dynalite', options)]);
@@ -74,13 +78,13 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
 /** Starts one emulator on this thread. */
 export async function startEmulator(kind: EmulatorKind, { dataDir, region }: EmulatorOptions): Promise<RunningEmulator> {
   if (kind === 'fauxqs') {
-    const fauxqs = await startFauxqs({
+    const fauxqs = await startFauxqsOnLoopback({
       port: 0,
       logger: false,
       defaultRegion: region,
       ...(dataDir ? { dataDir: join(dataDir, 'sqs'), s3StorageDir: join(dataDir, 's3') } : {}),
     });
-    return { endpoint: `http://127.0.0.1:${fauxqs.port}`, stop: () => fauxqs.stop() };
+    return { endpoint: `http://${EMULATOR_HOST}:${fauxqs.port}`, stop: () => fauxqs.stop() };
   }
   const dynamo = dynalite({
     createTableMs: 0,
@@ -90,15 +94,63 @@ export async function startEmulator(kind: EmulatorKind, { dataDir, region }: Emu
   });
   await new Promise<void>((resolve, reject) => {
     dynamo.once('error', reject);
-    dynamo.listen(0, '127.0.0.1', () => resolve());
+    dynamo.listen(0, EMULATOR_HOST, () => resolve());
   });
   return {
-    endpoint: `http://127.0.0.1:${(dynamo.address() as AddressInfo).port}`,
+    endpoint: `http://${EMULATOR_HOST}:${(dynamo.address() as AddressInfo).port}`,
     stop() {
       dynamo.closeAllConnections();
       return new Promise<void>((resolve) => dynamo.close(() => resolve()));
     },
   };
+}
+
+type FauxqsOptions = NonNullable<Parameters<typeof StartFauxqs>[0]>;
+
+/** Wildcard addresses: every interface of the machine. */
+const WILDCARD_HOSTS = new Set(['', '0.0.0.0', '::', '[::]']);
+
+/**
+ * Starts fauxqs listening on EMULATOR_HOST only.
+ *
+ * fauxqs 2.4.1 has no listen-host option: `startFauxqs` calls Fastify's
+ * `app.listen({ port, host: "0.0.0.0" })` with the host written in, and its `host` option only
+ * names the host in the queue URLs it hands out. Its http server is neither injectable nor
+ * returned. So for the duration of the call, the first wildcard `listen` made on this thread
+ * (Fastify's, which calls `server.listen(options)` on a node `http.Server`, a `net.Server`) is
+ * rewritten to EMULATOR_HOST, and the original `listen` is put back at once. The server that
+ * listened is then checked: if fauxqs ever listens another way, start-up fails rather than
+ * leave S3 and SQS open to the network.
+ */
+async function startFauxqsOnLoopback(options: FauxqsOptions): Promise<FauxqsServer> {
+  quietSqliteWarning();
+  const { startFauxqs } = await import('fauxqs');
+  const listen = NetServer.prototype.listen;
+  let bound: NetServer | undefined;
+  const onLoopback = function (this: NetServer, ...args: unknown[]) {
+    const [first] = args;
+    if (first !== null && typeof first === 'object' && WILDCARD_HOSTS.has((first as ListenOptions).host ?? '')) {
+      NetServer.prototype.listen = listen;
+      const server = listen.call(this, { ...(first as ListenOptions), host: EMULATOR_HOST }, ...(args.slice(1) as [() => void]));
+      bound = server;
+      return server;
+    }
+    return (listen as (...a: unknown[]) => NetServer).apply(this, args);
+  } as typeof listen;
+  NetServer.prototype.listen = onLoopback;
+  let fauxqs: FauxqsServer;
+  try {
+    fauxqs = await startFauxqs(options);
+  } finally {
+    if (NetServer.prototype.listen === onLoopback) NetServer.prototype.listen = listen;
+  }
+  const address = bound?.address();
+  const host = address && typeof address === 'object' ? address.address : new URL(fauxqs.address).hostname;
+  if (!isLoopbackHost(host)) {
+    await fauxqs.stop();
+    throw new Error(`fauxqs listened on ${host}, not on loopback; refusing to serve S3 and SQS to the network`);
+  }
+  return fauxqs;
 }
 
 /** A question to an emulator's thread, and its answer. */

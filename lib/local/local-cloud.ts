@@ -1,10 +1,12 @@
 import { createAwsClients } from '../aws/clients.js';
 import { provisionLocalResources } from '../aws/provision.js';
 import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB,
-  DEFAULT_TABLE_NOTE_BYTES, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
+  DEFAULT_TABLE_NOTE_BYTES, DEFAULT_LISTEN_HOST, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
+import { wideListeningRefusal } from './listening.js';
+import { ConfigError } from '../errors.js';
 import { startSqsPoller } from './sqs-poller.js';
 import type { ThreadStats } from './thread-stats.js';
 import { registerInProcessRunner } from '../copy-jobs/workflow-registry.js';
@@ -25,6 +27,12 @@ export interface LocalCloud {
 export interface LocalCloudOptions {
   /** API port; 0 picks a free one. */
   readonly port: number;
+  /**
+   * Where the API listens (default DEFAULT_LISTEN_HOST, loopback). The emulators stay on
+   * loopback regardless. A host beyond loopback is refused while `wideListeningProblems`
+   * names anything missing.
+   */
+  readonly listenHost?: string;
   /** Keep data on disk here; in memory when absent. */
   readonly dataDir?: string;
   readonly sledCount?: number;
@@ -57,7 +65,10 @@ export interface LocalCloudOptions {
  */
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const region = options.region ?? DEFAULT_REGION;
-  const api: ApiServer = await startApiServer({ port: options.port });
+  const listenHost = options.listenHost ?? DEFAULT_LISTEN_HOST;
+  const refusal = wideListeningRefusal({ listenHost });
+  if (refusal) throw new ConfigError(refusal);
+  const api: ApiServer = await startApiServer({ port: options.port, host: listenHost });
   try {
     const emulators: Emulators = options.awsEndpoint
       ? externalEndpoint(options.awsEndpoint)
@@ -115,6 +126,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           load: async () => (await import('../../functions/flush-partition.js')).handler,
         }),
       ];
+      api.open();
       return {
         apiUrl: api.url,
         config,

@@ -1,16 +1,35 @@
 import { resolve } from 'node:path';
 import { loadLocalCloudConfig } from '../config.js';
+import { wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
+import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
 
 const SHUTDOWN_DEADLINE_MS = 5000;
 
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
-  const { port, dataDir, awsEndpoint } = loadLocalCloudConfig();
+  const { port, dataDir, listenHost, awsEndpoint } = loadLocalCloudConfig();
+  const refusal = wideListeningRefusal({ listenHost });
+  if (refusal) {
+    console.error(`sleds: refusing to start. ${refusal}`);
+    process.exit(1);
+  }
+  // Before anything is created: the emulators' files (on their threads too) inherit it.
+  process.umask(PRIVATE_UMASK);
   const started = performance.now();
+  if (!awsEndpoint) {
+    const warning = await preparePrivateDataDir(resolve(dataDir));
+    if (warning) console.error(warning);
+  }
   let cloud: LocalCloud;
   try {
-    cloud = await startLocalCloud({ port, dataDir: resolve(dataDir), emulatorThreads: true, ...(awsEndpoint ? { awsEndpoint } : {}) });
+    cloud = await startLocalCloud({
+      port,
+      listenHost,
+      dataDir: resolve(dataDir),
+      emulatorThreads: true,
+      ...(awsEndpoint ? { awsEndpoint } : {}),
+    });
   } catch (error) {
     if ((error as { code?: string }).code === 'EADDRINUSE') {
       console.error(
@@ -20,12 +39,10 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  const { config } = cloud;
   cloud.runner.warm();
+  // Only what a user calls: the emulators' ports are loopback-only internals of this process.
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
-  console.log(`  S3, SQS   ${config.endpoints.s3}   sleds: ${config.sledBuckets.join(', ')}`);
-  console.log(`  DynamoDB  ${config.endpoints.dynamodb}   tables: ${Object.values(config.tables).join(', ')}`);
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
   console.log('  Ctrl-C to stop');
 

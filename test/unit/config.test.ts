@@ -84,7 +84,7 @@ describe('config', () => {
   });
 
   it('defaults the local cloud and the CLI to port 4510', () => {
-    expect(loadLocalCloudConfig({})).toEqual({ port: 4510, dataDir: '.sleds' });
+    expect(loadLocalCloudConfig({})).toEqual({ port: 4510, dataDir: '.sleds', listenHost: '127.0.0.1' });
     expect(loadCliConfig({}).endpoint).toBe('http://127.0.0.1:4510');
     expect(loadCliConfig({ [ENV.endpoint]: 'https://api.example.com/prod/' }).endpoint).toBe('https://api.example.com/prod');
   });

@@ -1,0 +1,197 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isLoopbackHost } from '../../lib/local/listening.js';
+import { call } from '../support/http.js';
+import { listeningSocketsOf } from '../support/sockets.js';
+
+/**
+ * These run `npm start` itself (npm, then tsx, which starts a second node process with the
+ * loader), not a node command that stands for it: the sockets, warnings and files checked
+ * are those a user gets.
+ */
+const REPO = join(import.meta.dirname, '..', '..');
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+interface Running {
+  readonly child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  readonly exited: Promise<number | null>;
+}
+
+function npmStart(env: Record<string, string>): Running {
+  // Its own process group, so that the whole tree (npm, sh, tsx, node) can be signalled at once.
+  const child = spawn('npm', ['start'], { cwd: REPO, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+function stopGroup(running: Running, signal: NodeJS.Signals): void {
+  if (running.child.pid === undefined || running.child.exitCode !== null) return;
+  try {
+    process.kill(-running.child.pid, signal);
+  } catch {
+    // Already gone.
+  }
+}
+
+/** Every file and directory under `dir`, with its mode. */
+async function walk(dir: string): Promise<Array<{ path: string; mode: number; isFile: boolean }>> {
+  const found = [];
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const stats = await lstat(path);
+    found.push({ path, mode: stats.mode & 0o777, isFile: stats.isFile() });
+    if (entry.isDirectory()) found.push(...(await walk(path)));
+  }
+  return found;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('npm start: loopback only, private data, clean start-up', () => {
+  let root: string;
+  let dataDir: string;
+  let port: number;
+  let base: string;
+  let running: Running;
+  /** Every answer /health gave from the moment the port opened until the first 200. */
+  const answers: Array<{ status: number; body: string }> = [];
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sleds-security-'));
+    dataDir = join(root, 'data');
+    port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    running = npmStart({ SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir });
+    // Hammer /health from the first moment: a refused connection means the port is not open yet.
+    const deadline = Date.now() + 45_000;
+    for (;;) {
+      if (running.child.exitCode !== null) throw new Error(`npm start exited early:\n${running.stdout()}\n${running.stderr()}`);
+      if (Date.now() > deadline) throw new Error(`npm start did not answer 200 in time:\n${running.stdout()}\n${running.stderr()}`);
+      let answer;
+      try {
+        const response = await fetch(`${base}/health`);
+        answer = { status: response.status, body: await response.text() };
+      } catch {
+        await sleep(5);
+        continue;
+      }
+      answers.push(answer);
+      if (answer.status === 200) break;
+    }
+    while (!running.stdout().includes('local cloud ready')) await sleep(20);
+  });
+
+  afterAll(async () => {
+    if (running) {
+      stopGroup(running, 'SIGTERM');
+      await Promise.race([running.exited, sleep(8000)]);
+      stopGroup(running, 'SIGKILL');
+    }
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('answers 503 "starting" until it can serve, never a 500, and prints no stack trace', () => {
+    const early = answers.slice(0, -1);
+    // The API port opens before the emulators are up: the hammer must have seen that window.
+    expect(early.length).toBeGreaterThan(0);
+    for (const answer of early) expect(answer).toEqual({ status: 503, body: JSON.stringify({ message: 'starting' }) });
+    expect(answers.at(-1)?.status).toBe(200);
+    expect(running.stderr()).not.toMatch(/ConfigError|\n\s+at /);
+  });
+
+  it('listens only on loopback, emulators included, in every process of the tree', () => {
+    const sockets = listeningSocketsOf(running.child.pid!);
+    // The API, fauxqs (S3 and SQS) and dynalite: an empty list would prove nothing.
+    expect(sockets.length).toBeGreaterThanOrEqual(3);
+    expect(sockets.map((socket) => socket.port)).toContain(port);
+    const open = sockets.filter((socket) => !isLoopbackHost(socket.address));
+    expect(open).toEqual([]);
+  });
+
+  it('prints only the endpoints a user calls, and the data directory', () => {
+    const printed = running.stdout();
+    expect(printed).toContain(`API       ${base}`);
+    expect(printed).toContain(`data      ${dataDir}`);
+    expect(printed).not.toMatch(/S3|SQS|DynamoDB/);
+    const emulatorPorts = listeningSocketsOf(running.child.pid!)
+      .map((socket) => socket.port)
+      .filter((each) => each !== port);
+    for (const each of emulatorPorts) expect(printed).not.toContain(`:${each}`);
+  });
+
+  it('keeps its data directory 0700 and no file readable by others, after a write, a flush and a snapshot', async () => {
+    const created = await call(base, 'POST', '/volumes', { sizeBytes: 64 * 1024 * 1024, name: 'private' });
+    expect(created.status).toBe(201);
+    const volumeId: string = created.body.volumeId;
+    const written = await call(base, 'PUT', `/volumes/${volumeId}/data?offset=0`, Buffer.alloc(64 * 1024, 7), {
+      'content-type': 'application/octet-stream',
+    });
+    expect(written.status).toBeLessThan(300);
+    const flushed = await call(base, 'POST', `/volumes/${volumeId}/partitions/0/checkpoints`);
+    expect(flushed.status).toBe(201);
+    const taken = await call(base, 'POST', `/volumes/${volumeId}/snapshots`);
+    expect(taken.status).toBeLessThan(300);
+    const snapshotId: string = taken.body.snapshotId;
+    const deadline = Date.now() + 30_000;
+    while ((await call(base, 'GET', `/snapshots/${snapshotId}`)).body.state !== 'completed') {
+      if (Date.now() > deadline) throw new Error('the snapshot did not complete');
+      await sleep(100);
+    }
+
+    expect((await lstat(dataDir)).mode & 0o777).toBe(0o700);
+    const entries = await walk(dataDir);
+    // Chunks, checkpoints and the snapshot are S3 object files; the tables are LevelDB files;
+    // the queues are SQLite files. Each kind must be there for the check to mean anything.
+    const files = entries.filter((entry) => entry.isFile).map((entry) => entry.path);
+    expect(files.filter((path) => path.startsWith(join(dataDir, 's3', 'buckets'))).length).toBeGreaterThan(2);
+    expect(files.some((path) => path.startsWith(join(dataDir, 'dynamodb')))).toBe(true);
+    expect(files.some((path) => path.startsWith(join(dataDir, 'sqs')))).toBe(true);
+    const exposed = entries.filter((entry) => (entry.mode & 0o077) !== 0).map((entry) => `${entry.mode.toString(8)} ${entry.path}`);
+    expect(exposed).toEqual([]);
+  });
+
+  it('prints no ExperimentalWarning (SQLite) on any thread', () => {
+    // npm echoes the script, whose `--no-warnings=ExperimentalWarning` must not count: the warning itself has a colon.
+    expect(running.stderr()).not.toMatch(/ExperimentalWarning:|SQLite is an experimental/);
+    expect(running.stdout()).not.toMatch(/ExperimentalWarning:|SQLite is an experimental/);
+  });
+});
+
+describe('npm start beyond loopback', () => {
+  it('refuses SLEDS_LISTEN_HOST=0.0.0.0 without authentication, naming what is missing, before it opens or creates anything', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'sleds-wide-'));
+    try {
+      const dataDir = join(root, 'data');
+      const port = await freePort();
+      const running = npmStart({ SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir, SLEDS_LISTEN_HOST: '0.0.0.0' });
+      const code = await Promise.race([running.exited, sleep(30_000).then(() => 'timeout' as const)]);
+      stopGroup(running, 'SIGKILL');
+      expect(code).not.toBe('timeout');
+      expect(code).not.toBe(0);
+      expect(running.stderr()).toContain('SLEDS_LISTEN_HOST=0.0.0.0 needs SigV4 on the API (not available yet) and TLS on NBD');
+      expect(running.stderr()).not.toMatch(/\n\s+at /);
+      expect(running.stdout()).not.toContain('local cloud ready');
+      expect(existsSync(dataDir)).toBe(false);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
