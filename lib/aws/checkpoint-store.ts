@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hashing.js';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CorruptCheckpointError, type Checkpoint, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
@@ -24,7 +24,7 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
 
   async write(checkpoint: Checkpoint, sled: number): Promise<CheckpointRecord> {
     const body = Buffer.from(JSON.stringify(checkpoint), 'utf8');
-    const sha256 = createHash('sha256').update(body).digest('hex');
+    const sha256 = sha256Hex(body);
     const key = `${volumeKeyPrefix(checkpoint.volumeId)}checkpoints/${checkpoint.partition}/${checkpoint.op}-${sha256.slice(0, 12)}.json`;
     const record: CheckpointRecord = {
       volumeId: checkpoint.volumeId,
@@ -79,7 +79,7 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
       if (error instanceof Error && error.name === 'NoSuchKey') throw new CorruptCheckpointError(record, 'its object is missing');
       throw translateAwsError('S3', error);
     }
-    const actual = createHash('sha256').update(body).digest('hex');
+    const actual = sha256Hex(body);
     if (actual !== record.sha256) throw new CorruptCheckpointError(record, `SHA-256 ${actual} does not match the recorded ${record.sha256}`);
     return JSON.parse(body.toString('utf8')) as Checkpoint;
   }

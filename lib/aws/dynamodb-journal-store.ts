@@ -2,7 +2,7 @@ import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_TABLE_NOTE_BYTES } from '../config.js';
 import { NoteGoneError } from '../errors.js';
 import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { deleteKeys, dynamo, logPk, PartitionsTable, putItems } from './dynamodb-partition-store.js';
 
 /**

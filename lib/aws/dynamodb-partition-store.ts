@@ -25,9 +25,10 @@ import type {
   PartitionMetaStore,
   TailEntry,
 } from '../notes/ports.js';
+import { logRef } from '../notes/ports.js';
 import { failpoint } from '../faults.js';
 import { TABLES } from '../resources.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const OP_DIGITS = 12;
@@ -170,7 +171,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
 
   async removePartition(volumeId: string, partition: number, replicaIds: readonly string[]): Promise<void> {
     for (const replicaId of replicaIds) {
-      const pk = logPk({ volumeId, partition, replicaId });
+      const pk = logPk(logRef(volumeId, partition, replicaId));
       const keys = await this.queryKeys(pk);
       await this.deleteKeys(keys);
     }

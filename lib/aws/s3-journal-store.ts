@@ -1,7 +1,7 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { asBuffer, modifiedAt, signWithPayloadDigest } from './s3-bodies.js';
 import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
 import { translateAwsError } from './aws-errors.js';
 

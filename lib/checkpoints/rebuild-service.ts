@@ -3,8 +3,8 @@ import { PartitionNotFoundError, SledsError, ValidationError, VolumeNotFoundErro
 import { failpoint } from '../faults.js';
 import { noteIdsOf } from '../notes/note-ids.js';
 import { outwaitLease, sameWrite } from '../notes/partition-head.js';
-import { mapLimit } from '../notes/serial-queue.js';
-import type { ChunkMapStore, ChunkRef, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from '../notes/ports.js';
+import { mapLimit } from '../shared/concurrency.js';
+import { logRef, type ChunkMapStore, type ChunkRef, type JournalStore, type LogEntry, type LogRef, type NoteLogStore, type PartitionMeta, type PartitionMetaStore, type ReplicaPlacement } from '../notes/ports.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import type { CheckpointStore } from './checkpoint.js';
@@ -107,7 +107,7 @@ export class RebuildService {
   }
 
   private log(meta: PartitionMeta, replica: ReplicaPlacement): LogRef {
-    return { volumeId: meta.volumeId, partition: meta.partition, replicaId: replica.replicaId };
+    return logRef(meta.volumeId, meta.partition, replica.replicaId);
   }
 
   /**
@@ -252,7 +252,7 @@ export class RebuildService {
     // The lost replica's state and journal go once the new one serves: nobody reads them any
     // more, and the rebuild (and the writes waiting on it) need not wait for the deletes. A
     // crash before this leaves them to the volume's delete, which removes every replica id.
-    const lostLog = { volumeId, partition, replicaId: meta.rebuild.lostReplicaId };
+    const lostLog = logRef(volumeId, partition, meta.rebuild.lostReplicaId);
     await this.deps.logs.drop(lostLog);
     await this.deps.journal.drop(meta.rebuild.lostSled, lostLog);
     await failpoint('rebuild', { step: 'dropped', volumeId, partition });

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hashing.js';
 import { BackendUnavailableError, ConcurrentModificationError } from '../errors.js';
 import { failpoint } from '../faults.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { initialMeta } from '../notes/partition-head.js';
 import type { ChunkRef, NewPartition, NewPartitionWriter } from '../notes/ports.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
@@ -111,7 +111,7 @@ class ProgressReporter {
 
 /** Target `index` of job `jobId` gets a volume id derived from both, so a retried request makes the same volumes. */
 export function targetVolumeId(jobId: string, index: number): string {
-  return `vol-${createHash('sha256').update(`${jobId}/${index}`).digest('hex').slice(0, 17)}`;
+  return `vol-${sha256Hex(`${jobId}/${index}`).slice(0, 17)}`;
 }
 
 /** The round in which the state machine runs a task: all at once when pipelined. */

@@ -1,12 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import { failpoint } from '../faults.js';
 import { forEachRun, type FrozenImage } from '../notes/chunk-images.js';
 import { isTableNote, noteIdsOf } from '../notes/note-ids.js';
-import { mapLimit, SerialQueue } from '../notes/serial-queue.js';
-import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
+import { mapLimit, SerialQueue } from '../shared/concurrency.js';
+import { sha256Hex } from '../shared/hashing.js';
+import { logRef, type ChunkMap, type ChunkMapStore, type ChunkRef, type JournalStore, type LogRef, type NoteLogStore, type PartitionMeta, type PartitionMetaStore } from '../notes/ports.js';
 import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
 import { VOLUME_CACHE_MS, type VolumeDataService } from '../notes/volume-data-service.js';
 import type { WorkQueue } from '../queues/ports.js';
@@ -70,7 +71,7 @@ export interface FlushDeps {
 
 const ROLES = ['primary', 'secondary'] as const;
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256 = (data: Buffer) => sha256Hex(data);
 
 /** Starts a read that is awaited later: if the flush fails first, its failure is not left unhandled. */
 function background<T>(work: Promise<T>): Promise<T> {
@@ -215,7 +216,7 @@ export class FlushService {
   }
 
   private log(meta: PartitionMeta, role: 'primary' | 'secondary'): LogRef {
-    return { volumeId: meta.volumeId, partition: meta.partition, replicaId: meta[role].replicaId };
+    return logRef(meta.volumeId, meta.partition, meta[role].replicaId);
   }
 
   /**

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConcurrentModificationError, FencedError, NoteGoneError } from '../errors.js';
 import { noteKeyOfId } from './note-ids.js';
-import { MAX_UNNAMED_MS } from '../flush/orphans.js';
+import { MAX_UNNAMED_MS } from '../shared/orphan-limits.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ChunkImages, type FrozenImages, type ImageBudget } from './chunk-images.js';
 import { ExtentIndex, type Extent } from './extent-index.js';
@@ -23,7 +23,8 @@ import type {
   ReplicaPlacement,
   WriteEntry,
 } from './ports.js';
-import { SerialQueue, mapLimit } from './serial-queue.js';
+import { logRef } from './ports.js';
+import { SerialQueue, mapLimit } from '../shared/concurrency.js';
 
 /** Points in the write protocol where a test can make the process "crash". */
 export type CrashPoint = 'after-payload' | 'after-pending-note' | 'after-primary-commit' | 'after-secondary-commit';
@@ -202,7 +203,7 @@ export class PartitionHead {
 
   /** The log of one replica of this partition. */
   logOf(replica: ReplicaPlacement): LogRef {
-    return { volumeId: this.volumeId, partition: this.partition, replicaId: replica.replicaId };
+    return logRef(this.volumeId, this.partition, replica.replicaId);
   }
 
   /** The partition metadata; with `create`, places the replicas on first use. */

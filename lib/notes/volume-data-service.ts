@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hashing.js';
 import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
@@ -57,7 +57,7 @@ const MAX_CACHED_HEADS = 8192;
 /** How long a process trusts that a volume is available without asking again. */
 export const VOLUME_CACHE_MS = 1000;
 
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const sha256 = sha256Hex;
 
 /** The data path of volumes: writes through the note protocol, reads through the extent index. */
 export class VolumeDataService implements VolumeDataStore {
