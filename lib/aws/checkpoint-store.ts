@@ -3,7 +3,7 @@ import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client 
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CorruptCheckpointError, type Checkpoint, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
-import { translateAwsError } from './aws-errors.js';
+import { callAws, isNoSuchKey, translateAwsError } from './aws-errors.js';
 
 const sk = (op: number) => `ckpt#${String(op).padStart(12, '0')}`;
 
@@ -36,15 +36,14 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
       sha256,
       createdAt: checkpoint.createdAt,
     };
-    try {
-      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket(sled), Key: key, Body: body, ContentType: 'application/json' }));
-      // The record is written only once the object exists: a record always points at bytes.
-      await this.documents.send(
+    const bucket = this.bucket(sled);
+    await callAws('S3', () => this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' })));
+    // The record is written only once the object exists: a record always points at bytes.
+    await callAws('DynamoDB', () =>
+      this.documents.send(
         new PutCommand({ TableName: this.tableName, Item: { pk: `${checkpoint.volumeId}#${checkpoint.partition}`, sk: sk(checkpoint.op), ...record } }),
-      );
-    } catch (error) {
-      throw translateAwsError('S3', error);
-    }
+      ),
+    );
     return record;
   }
 
@@ -76,7 +75,7 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket(record.sled), Key: record.key }));
       body = Buffer.from(await object.Body!.transformToByteArray());
     } catch (error) {
-      if (error instanceof Error && error.name === 'NoSuchKey') throw new CorruptCheckpointError(record, 'its object is missing');
+      if (isNoSuchKey(error)) throw new CorruptCheckpointError(record, 'its object is missing');
       throw translateAwsError('S3', error);
     }
     const actual = sha256Hex(body);
@@ -85,11 +84,10 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
   }
 
   async remove(record: CheckpointRecord): Promise<void> {
-    try {
-      await this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${record.volumeId}#${record.partition}`, sk: sk(record.op) } }));
-      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket(record.sled), Key: record.key }));
-    } catch (error) {
-      throw translateAwsError('S3', error);
-    }
+    await callAws('DynamoDB', () =>
+      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${record.volumeId}#${record.partition}`, sk: sk(record.op) } })),
+    );
+    const bucket = this.bucket(record.sled);
+    await callAws('S3', () => this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: record.key })));
   }
 }

@@ -26,9 +26,10 @@ import type {
   TailEntry,
 } from '../notes/ports.js';
 import { logRef } from '../notes/ports.js';
-import { failpoint } from '../faults.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 import { TABLES } from '../resources.js';
 import { mapLimit } from '../shared/concurrency.js';
+import { ConcurrentModificationError } from '../errors.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const OP_DIGITS = 12;
@@ -115,7 +116,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
    */
   async putNewPartitions(partitions: readonly NewPartition[]): Promise<void> {
     await putItems(this.documents, this.tableName, partitions.map(({ meta }) => ({ ...metaKey(meta.volumeId, meta.partition), ...meta })));
-    await failpoint('new-partitions-half-written', { partitions: partitions.length });
+    await failpoint(FAILPOINTS.newPartitionsHalfWritten, { partitions: partitions.length });
     await putItems(this.documents, this.tableName, partitions.flatMap(({ chunkMaps }) => chunkMaps.map(chunkMapItem)));
   }
 
@@ -139,7 +140,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw translateAwsError('DynamoDB', error);
       const existing = await this.get(meta.volumeId, meta.partition);
-      if (!existing) throw new Error(`partition metadata ${meta.volumeId}/${meta.partition} vanished while being created`, { cause: error });
+      if (!existing) throw new ConcurrentModificationError(`partition metadata ${meta.volumeId}/${meta.partition} vanished while being created`, { cause: error });
       return existing;
     }
   }

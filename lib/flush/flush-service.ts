@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
-import { PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
-import { failpoint } from '../faults.js';
+import { ConcurrentModificationError, PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 import { forEachRun, type FrozenImage } from '../notes/chunk-images.js';
 import { isTableNote, noteIdsOf } from '../notes/note-ids.js';
 import { mapLimit, SerialQueue } from '../shared/concurrency.js';
@@ -295,10 +295,10 @@ export class FlushService {
         }
         written[String(chunk)] = { ...at, sha256: content.sha256 };
       });
-      await failpoint('flush', { step: 'chunks-written', volumeId, partition });
+      await failpoint(FAILPOINTS.flush, { step: 'chunks-written', volumeId, partition });
       if (this.now().getTime() - putsStartedAt > MAX_UNNAMED_MS) {
         // A sweep may take these objects for orphans by now: leave them to it, and start again.
-        throw new Error(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
+        throw new ConcurrentModificationError(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
       }
     }
     const { confirmation, secondaryMap, checkpointList } = startReads();
@@ -346,12 +346,12 @@ export class FlushService {
         // (or may have: its write failed), nothing names them, nor ever will: remove them now.
         const named = await secondaryMove?.moved.catch(() => true);
         if (!named) await this.removeUnnamed(head, Object.values(written));
-        throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
+        throw new ConcurrentModificationError(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
       superseded.push(...replacedBy(before, primaryMove.map));
       // The head in this process takes the new base while the secondary's map is written.
       head.adoptFlushed(before, primaryMove.map, built);
-      await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
+      await failpoint(FAILPOINTS.flush, { step: 'primary-map-updated', volumeId, partition });
     }
     // Both maps as they stand now, when this flush knows them (garbage collection needs them).
     let maps: Array<ChunkMap | undefined> | undefined = [flushed, behind];
@@ -360,7 +360,7 @@ export class FlushService {
         superseded.push(...replacedBy(behind, secondaryMove.map));
         maps = [flushed, secondaryMove.map];
       } else maps = undefined;
-      await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
+      await failpoint(FAILPOINTS.flush, { step: 'secondary-map-updated', volumeId, partition });
     }
     const chunks = flushed.chunks;
     const targetOp = flushed.baseOp;
@@ -377,7 +377,7 @@ export class FlushService {
         .sendAll([{ volumeId, partition, sweep: true } satisfies SweepMessage], { delaySeconds: SWEEP_DELAY_SECONDS })
         .catch(() => undefined);
     }
-    await failpoint('flush', { step: 'checkpointed', volumeId, partition });
+    await failpoint(FAILPOINTS.flush, { step: 'checkpointed', volumeId, partition });
 
     // 4. Garbage: old checkpoints, chunk versions nothing refers to, notes every replica flushed.
     const collected = await this.collect(head, meta, records, superseded, maps);

@@ -4,7 +4,7 @@ import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 import { partitionRange, splitByPartition, validateIo } from './geometry.js';
 import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId } from './note-ids.js';
-import { PartitionHead, initialMeta, type FaultHook, type PartitionDeps } from './partition-head.js';
+import { PartitionHead, initialMeta, type PartitionDeps } from './partition-head.js';
 import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
 
 export interface WriteResult {
@@ -39,8 +39,6 @@ export interface PartitionStatus {
 }
 
 export interface VolumeDataOptions {
-  /** Test hook: called at each step of the write protocol. */
-  readonly fault?: FaultHook;
   /** An in-progress Idempotency-Key claim older than this is taken over (its writer died). */
   readonly idempotencyLeaseMs?: number;
   readonly clock?: () => number;
@@ -173,7 +171,7 @@ export class VolumeDataService implements VolumeDataStore {
         }
         const place = payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled';
         const noteId = noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place);
-        const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) }, this.options.fault);
+        const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) });
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {
           this.options.requestFlush({ volumeId: volume.volumeId, partition: slice.partition, uptoOp: op, orNewer: true }).catch((error: unknown) => {

@@ -1,6 +1,6 @@
 import { sha256Hex } from '../shared/hashing.js';
 import { SledsError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
-import { failpoint } from '../faults.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
 import { logRef, type NoteLogStore, type PartitionMetaStore, type ChunkMapStore, type ChunkRef } from '../notes/ports.js';
 import type { WorkQueue } from '../queues/ports.js';
@@ -119,7 +119,7 @@ export class SnapshotService {
 
   private async store(snapshot: Snapshot, partition: number): Promise<void> {
     const { snapshotId } = snapshot;
-    await failpoint('materialize', { snapshotId, partition });
+    await failpoint(FAILPOINTS.materialize, { snapshotId, partition });
     const op = snapshot.ops[String(partition)];
     if (op === undefined) throw new Error(`snapshot ${snapshotId} has no partition ${partition}`);
     const volume = { volumeId: snapshot.volumeId, sizeBytes: snapshot.sizeBytes, chunkSizeBytes: snapshot.chunkSizeBytes, partitionChunks: snapshot.partitionChunks };
