@@ -4,8 +4,8 @@ import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } 
 import { CorruptCheckpointError, type Checkpoint, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
 import { callAws, isNoSuchKey, translateAwsError } from './aws-errors.js';
+import { CHECKPOINT_PREFIX, checkpointItem, checkpointKey, checkpointRecordOf, partitionPk } from './partitions-table-schema.js';
 
-const sk = (op: number) => `ckpt#${String(op).padStart(12, '0')}`;
 
 /** Checkpoint objects on a sled, recorded in the partitions table beside the partition metadata. */
 export class S3DynamoDbCheckpointStore implements CheckpointStore {
@@ -41,7 +41,7 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
     // The record is written only once the object exists: a record always points at bytes.
     await callAws('DynamoDB', () =>
       this.documents.send(
-        new PutCommand({ TableName: this.tableName, Item: { pk: `${checkpoint.volumeId}#${checkpoint.partition}`, sk: sk(checkpoint.op), ...record } }),
+        new PutCommand({ TableName: this.tableName, Item: checkpointItem(record) }),
       ),
     );
     return record;
@@ -53,17 +53,12 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
-          ExpressionAttributeValues: { ':pk': `${volumeId}#${partition}`, ':c': 'ckpt#' },
+          ExpressionAttributeValues: { ':pk': partitionPk(volumeId, partition), ':c': CHECKPOINT_PREFIX },
           ScanIndexForward: false,
           ConsistentRead: true,
         }),
       );
-      return (page.Items ?? []).map((item) => {
-        const { pk: _pk, sk: _sk, ...record } = item;
-        void _pk;
-        void _sk;
-        return record as CheckpointRecord;
-      });
+      return (page.Items ?? []).map(checkpointRecordOf);
     } catch (error) {
       throw translateAwsError('DynamoDB', error);
     }
@@ -85,7 +80,7 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
 
   async remove(record: CheckpointRecord): Promise<void> {
     await callAws('DynamoDB', () =>
-      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${record.volumeId}#${record.partition}`, sk: sk(record.op) } })),
+      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: checkpointKey(record.volumeId, record.partition, record.op) })),
     );
     const bucket = this.bucket(record.sled);
     await callAws('S3', () => this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: record.key })));
