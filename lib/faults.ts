@@ -24,8 +24,9 @@ export function failpoint(name: FailpointName, context: Readonly<Record<string, 
 }
 
 /**
- * The failpoints the service has. Each passes a context with a `step` (where in its protocol
- * it is) and the volume and partition it works on, so a test can arm one step of one partition.
+ * The failpoints the service has, and what each passes as its context. The write, flush and
+ * rebuild failpoints pass a `step` (where in the protocol it is) with the volume and partition,
+ * so a test can arm one step of one partition.
  */
 export const FAILPOINTS = {
   /** A head's write protocol (lib/notes/partition-head.ts); steps: 'after-payload', 'after-pending-note', 'after-primary-commit', 'after-secondary-commit'. */

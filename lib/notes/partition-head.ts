@@ -29,7 +29,7 @@ import { FAILPOINTS, failpoint } from '../faults.js';
 
 /**
  * Points in the write protocol where a test can make the process "crash": the `step` of the
- * WRITE_FAILPOINT failpoint (lib/faults.ts), armed with armFailpoint.
+ * FAILPOINTS.write failpoint (lib/faults.ts), armed with armFailpoint.
  */
 export type CrashPoint = 'after-payload' | 'after-pending-note' | 'after-primary-commit' | 'after-secondary-commit';
 
