@@ -31,7 +31,7 @@ import { modelJobSeconds } from '../lib/copy-jobs/bandwidth-model.js';
 import { planCopyJob, planDirectCopy, type CopyPlan, type PlanInput } from '../lib/copy-jobs/planner.js';
 import { COPY_BATCH_CONCURRENCY, COPY_JOB_STATES } from '../lib/copy-jobs/states.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
-import { mapLimit } from '../lib/notes/serial-queue.js';
+import { mapLimit } from '../lib/shared/concurrency.js';
 import { snapshotChunkKey } from '../lib/snapshots/snapshot.js';
 import { GIB, MIB } from '../lib/units/sizes.js';
 import { processServices } from '../lib/wiring.js';

@@ -55,7 +55,7 @@ import { sumOfThreads, thisThread } from '../lib/local/thread-stats.js';
 import { ExtentIndex } from '../lib/notes/extent-index.js';
 import { PartitionHead, type PartitionDeps } from '../lib/notes/partition-head.js';
 import type { PartitionMeta, PartitionMetaStore } from '../lib/notes/ports.js';
-import { mapLimit } from '../lib/notes/serial-queue.js';
+import { mapLimit } from '../lib/shared/concurrency.js';
 import { chunkSled } from '../lib/sleds/placement.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
 import { createServices, journalStore, type Services } from '../lib/wiring.js';

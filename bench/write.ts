@@ -16,6 +16,7 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
 import { PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
+import { opSk } from '../lib/aws/partitions-table-schema.js';
 import { DEFAULT_HEAD_CACHE_MIB, type ServiceConfig } from '../lib/config.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { journalSleds } from '../lib/sleds/placement.js';
@@ -291,7 +292,6 @@ function sledsTarget(services: Services, volumeId: string): Target {
 }
 
 const FAKE_SHA256 = 'f'.repeat(64);
-const opSk = (op: number) => `op#${String(op).padStart(12, '0')}`;
 
 /**
  * The bare minimum per write: the payload to two sled buckets, then two conditional PutItem

@@ -1,10 +1,17 @@
 /**
  * Typed errors. Every error the service raises on purpose is a SledsError with a stable
- * `code` and the HTTP status a handler answers with; anything else is a 500.
+ * `code` and the HTTP status a handler answers with; anything else is a 500. Every error class
+ * in lib/ extends it (domain-specific ones live in their concept's folder); the generic ones
+ * are here.
  */
 export class SledsError extends Error {
   readonly code: string;
   readonly status: number;
+  /**
+   * True when the same request may succeed if it is simply tried again (a lost race, a
+   * throttled backend): callers classify errors by this, never by their messages.
+   */
+  readonly retryable: boolean = false;
 
   constructor(code: string, status: number, message: string, options?: { cause?: unknown }) {
     super(message, options);
@@ -73,8 +80,13 @@ export class VolumeStateError extends SledsError {
   }
 }
 
-/** A conditional write lost a race that the caller may retry (409). */
+/**
+ * A conditional write lost a race, or a step took too long to stay safe, and nothing was
+ * done: the caller may retry (409). This is the one retryable-conflict error.
+ */
 export class ConcurrentModificationError extends SledsError {
+  override readonly retryable: boolean = true;
+
   constructor(message: string, options?: { cause?: unknown }) {
     super('ConcurrentModification', 409, message, options);
   }
@@ -82,6 +94,8 @@ export class ConcurrentModificationError extends SledsError {
 
 /** A backing service (S3, DynamoDB, SQS) failed or throttled (503). */
 export class BackendUnavailableError extends SledsError {
+  override readonly retryable: boolean = true;
+
   constructor(service: string, options?: { cause?: unknown }) {
     super('BackendUnavailable', 503, `The ${service} backend is unavailable; retry later.`, options);
   }
@@ -120,6 +134,8 @@ export class PartitionNotFoundError extends SledsError {
  * Nothing was acknowledged; the caller may retry, which goes to the new primary (503).
  */
 export class FencedError extends SledsError {
+  override readonly retryable: boolean = true;
+
   constructor(message: string) {
     super('Fenced', 503, message);
   }
@@ -134,6 +150,8 @@ export class IdempotencyKeyMismatchError extends SledsError {
 
 /** A request with this Idempotency-Key is still running (409). */
 export class IdempotencyInProgressError extends SledsError {
+  override readonly retryable: boolean = true;
+
   constructor(key: string) {
     super('IdempotencyInProgress', 409, `A write with Idempotency-Key "${key}" is still in progress; retry shortly.`);
   }
@@ -145,7 +163,17 @@ export class IdempotencyInProgressError extends SledsError {
  * that still meets it answers 500.
  */
 export class NoteGoneError extends SledsError {
-  constructor(noteId: string) {
-    super('NoteGone', 500, `Note ${noteId} is not in the partitions table.`);
+  constructor(noteId: string, where = 'the partitions table', options?: { cause?: unknown }) {
+    super('NoteGone', 500, `Note ${noteId} is not in ${where}.`, options);
+  }
+}
+
+/**
+ * A chunk version a view named is no longer on its sled: a flush collected it since (the
+ * adapter's translation of S3's NoSuchKey). A reader starts again from fresh metadata (500).
+ */
+export class ChunkGoneError extends SledsError {
+  constructor(key: string, options?: { cause?: unknown }) {
+    super('ChunkGone', 500, `Chunk object ${key} is not on its sled.`, options);
   }
 }

@@ -5,8 +5,18 @@ export function isConditionalCheckFailed(error: unknown): boolean {
   return error instanceof Error && error.name === 'ConditionalCheckFailedException';
 }
 
+/** True when S3 answers that the object does not exist (GetObject's NoSuchKey, HeadObject's NotFound). */
+export function isNoSuchKey(error: unknown): boolean {
+  return error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound');
+}
+
 const UNAVAILABLE = new Set([
   'ThrottlingException',
+  'Throttling',
+  'ThrottledException',
+  'TooManyRequestsException',
+  'RequestTimeout',
+  'RequestTimeoutException',
   'ProvisionedThroughputExceededException',
   'RequestLimitExceeded',
   'SlowDown',

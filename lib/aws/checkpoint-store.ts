@@ -1,11 +1,11 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hashing.js';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { DeleteCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { CorruptCheckpointError, type Checkpoint, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
-import { translateAwsError } from './aws-errors.js';
+import { callAws, isNoSuchKey, translateAwsError } from './aws-errors.js';
+import { CHECKPOINT_PREFIX, checkpointItem, checkpointKey, checkpointRecordOf, partitionPk } from './partitions-table-schema.js';
 
-const sk = (op: number) => `ckpt#${String(op).padStart(12, '0')}`;
 
 /** Checkpoint objects on a sled, recorded in the partitions table beside the partition metadata. */
 export class S3DynamoDbCheckpointStore implements CheckpointStore {
@@ -24,7 +24,7 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
 
   async write(checkpoint: Checkpoint, sled: number): Promise<CheckpointRecord> {
     const body = Buffer.from(JSON.stringify(checkpoint), 'utf8');
-    const sha256 = createHash('sha256').update(body).digest('hex');
+    const sha256 = sha256Hex(body);
     const key = `${volumeKeyPrefix(checkpoint.volumeId)}checkpoints/${checkpoint.partition}/${checkpoint.op}-${sha256.slice(0, 12)}.json`;
     const record: CheckpointRecord = {
       volumeId: checkpoint.volumeId,
@@ -36,15 +36,14 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
       sha256,
       createdAt: checkpoint.createdAt,
     };
-    try {
-      await this.s3.send(new PutObjectCommand({ Bucket: this.bucket(sled), Key: key, Body: body, ContentType: 'application/json' }));
-      // The record is written only once the object exists: a record always points at bytes.
-      await this.documents.send(
-        new PutCommand({ TableName: this.tableName, Item: { pk: `${checkpoint.volumeId}#${checkpoint.partition}`, sk: sk(checkpoint.op), ...record } }),
-      );
-    } catch (error) {
-      throw translateAwsError('S3', error);
-    }
+    const bucket = this.bucket(sled);
+    await callAws('S3', () => this.s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ContentType: 'application/json' })));
+    // The record is written only once the object exists: a record always points at bytes.
+    await callAws('DynamoDB', () =>
+      this.documents.send(
+        new PutCommand({ TableName: this.tableName, Item: checkpointItem(record) }),
+      ),
+    );
     return record;
   }
 
@@ -54,17 +53,12 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :c)',
-          ExpressionAttributeValues: { ':pk': `${volumeId}#${partition}`, ':c': 'ckpt#' },
+          ExpressionAttributeValues: { ':pk': partitionPk(volumeId, partition), ':c': CHECKPOINT_PREFIX },
           ScanIndexForward: false,
           ConsistentRead: true,
         }),
       );
-      return (page.Items ?? []).map((item) => {
-        const { pk: _pk, sk: _sk, ...record } = item;
-        void _pk;
-        void _sk;
-        return record as CheckpointRecord;
-      });
+      return (page.Items ?? []).map(checkpointRecordOf);
     } catch (error) {
       throw translateAwsError('DynamoDB', error);
     }
@@ -76,20 +70,19 @@ export class S3DynamoDbCheckpointStore implements CheckpointStore {
       const object = await this.s3.send(new GetObjectCommand({ Bucket: this.bucket(record.sled), Key: record.key }));
       body = Buffer.from(await object.Body!.transformToByteArray());
     } catch (error) {
-      if (error instanceof Error && error.name === 'NoSuchKey') throw new CorruptCheckpointError(record, 'its object is missing');
+      if (isNoSuchKey(error)) throw new CorruptCheckpointError(record, 'its object is missing');
       throw translateAwsError('S3', error);
     }
-    const actual = createHash('sha256').update(body).digest('hex');
+    const actual = sha256Hex(body);
     if (actual !== record.sha256) throw new CorruptCheckpointError(record, `SHA-256 ${actual} does not match the recorded ${record.sha256}`);
     return JSON.parse(body.toString('utf8')) as Checkpoint;
   }
 
   async remove(record: CheckpointRecord): Promise<void> {
-    try {
-      await this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { pk: `${record.volumeId}#${record.partition}`, sk: sk(record.op) } }));
-      await this.s3.send(new DeleteObjectCommand({ Bucket: this.bucket(record.sled), Key: record.key }));
-    } catch (error) {
-      throw translateAwsError('S3', error);
-    }
+    await callAws('DynamoDB', () =>
+      this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: checkpointKey(record.volumeId, record.partition, record.op) })),
+    );
+    const bucket = this.bucket(record.sled);
+    await callAws('S3', () => this.s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: record.key })));
   }
 }

@@ -2,20 +2,16 @@ import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_TABLE_NOTE_BYTES } from '../config.js';
 import { NoteGoneError } from '../errors.js';
 import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
-import { mapLimit } from '../notes/serial-queue.js';
-import { deleteKeys, dynamo, logPk, PartitionsTable, putItems } from './dynamodb-partition-store.js';
+import { mapLimit } from '../shared/concurrency.js';
+import { deleteKeys, dynamo, PartitionsTable, putItems } from './dynamodb-partition-store.js';
+import { logPk, NOTE_PREFIX, noteIdOfSk, noteItem, noteKey, noteSk } from './partitions-table-schema.js';
 
-/**
- * Notes sort before the log's ops ('n' < 'o'), so the log's queries never read them; a
- * replica's note items share its log's key, so dropping the log or removing the partition
- * removes them too.
- */
-const NOTE = 'note#';
+// Notes sort before the log's ops (partitions-table-schema.ts), so the log's queries never
+// read them; a replica's note items share its log's key, so dropping the log or removing the
+// partition removes them too.
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_KEYS = 100;
 const BATCH_GETS_IN_FLIGHT = 4;
-
-const noteSk = (noteId: string) => `${NOTE}${noteId}`;
 
 /**
  * Small notes in the partitions table, one item each beside the replica's log: a flush reads
@@ -30,8 +26,7 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
       this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          // The log entry holds the note's offset and SHA-256; `at` dates it for the sweep's grace.
-          Item: { pk: logPk(log), sk: noteSk(noteId), payload, at: Date.now() },
+          Item: noteItem(log, noteId, payload, Date.now()),
         }),
       ),
     );
@@ -40,7 +35,7 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
   async read(_sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer> {
     const { Item } = await dynamo(() =>
       this.documents.send(
-        new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: noteSk(noteId) }, ProjectionExpression: 'payload', ConsistentRead: true }),
+        new GetCommand({ TableName: this.tableName, Key: noteKey(log, noteId), ProjectionExpression: 'payload', ConsistentRead: true }),
       ),
     );
     if (!Item) throw new NoteGoneError(noteId);
@@ -72,7 +67,7 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
             new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } } }),
           ),
         );
-        for (const item of answer.Responses?.[this.tableName] ?? []) found.set(String(item.sk).slice(NOTE.length), item);
+        for (const item of answer.Responses?.[this.tableName] ?? []) found.set(noteIdOfSk(String(item.sk)), item);
         // Under load BatchGetItem may answer only part of a batch: ask again for the rest.
         keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
       }
@@ -87,12 +82,12 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
   async listWithTimes(_sled: number, log: LogRef): Promise<Array<{ noteId: string; modifiedAt: number }>> {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk AND begins_with(sk, :note)',
-      ExpressionAttributeValues: { ':pk': logPk(log), ':note': NOTE },
+      ExpressionAttributeValues: { ':pk': logPk(log), ':note': NOTE_PREFIX },
       ProjectionExpression: 'sk, #at',
       ExpressionAttributeNames: { '#at': 'at' },
       ConsistentRead: true,
     });
-    return items.map((item) => ({ noteId: String(item.sk).slice(NOTE.length), modifiedAt: item.at as number }));
+    return items.map((item) => ({ noteId: noteIdOfSk(String(item.sk)), modifiedAt: item.at as number }));
   }
 
   async remove(_sled: number, log: LogRef, noteIds: readonly string[]): Promise<void> {

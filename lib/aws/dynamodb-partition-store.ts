@@ -25,52 +25,39 @@ import type {
   PartitionMetaStore,
   TailEntry,
 } from '../notes/ports.js';
-import { failpoint } from '../faults.js';
-import { TABLES } from '../resources.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { logRef } from '../notes/ports.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
+import { mapLimit } from '../shared/concurrency.js';
+import { ConcurrentModificationError } from '../errors.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
-
-const OP_DIGITS = 12;
-const META = 'meta';
-// The chunk map and the retired mark sort after every op of their log ('~' > '#'), so one
-// query from a reader's last op returns the new entries, the map's version and the mark.
-const CHUNKS = 'op~chunks';
-const RETIRED = 'op~retired';
-const LEASE_WANTED = 'op~wanted';
-const AFTER_LOG = 'op~~';
-const IDEMPOTENCY = 'idem';
-const BY_VOLUME = TABLES.partitions.indexes[0].name;
-
-const metaKey = (volumeId: string, partition: number) => ({ pk: `${volumeId}#${partition}`, sk: META });
-export const logPk = (log: LogRef) => `${log.volumeId}#${log.partition}#${log.replicaId}`;
-const opSk = (op: number) => `op#${String(op).padStart(OP_DIGITS, '0')}`;
-const idemKey = (volumeId: string, key: string) => ({ pk: `${volumeId}#idem#${key}`, sk: IDEMPOTENCY });
-
-function toEntry(item: Record<string, unknown>): LogEntry {
-  if (item.kind === 'epoch') return { kind: 'epoch', op: item.op as number, epoch: item.epoch as number };
-  return {
-    kind: 'write',
-    op: item.op as number,
-    epoch: item.epoch as number,
-    noteId: item.noteId as string,
-    offset: item.offset as number,
-    length: item.length as number,
-    sha256: item.sha256 as string,
-  };
-}
-
-function toMeta(item: Record<string, unknown>): PartitionMeta {
-  return {
-    volumeId: item.volumeId as string,
-    partition: item.partition as number,
-    epoch: item.epoch as number,
-    primary: item.primary as PartitionMeta['primary'],
-    secondary: item.secondary as PartitionMeta['secondary'],
-    replicaGeneration: item.replicaGeneration as number,
-    ...(item.rebuild ? { rebuild: item.rebuild as PartitionMeta['rebuild'] } : {}),
-    ...(item.lastRebuild ? { lastRebuild: item.lastRebuild as PartitionMeta['lastRebuild'] } : {}),
-  };
-}
+import {
+  AFTER_LOG_SK,
+  BY_VOLUME_INDEX,
+  CHUNKS_SK,
+  IDEMPOTENCY_SK,
+  MAX_OP,
+  META_SK,
+  OP_PREFIX,
+  RETIRED_SK,
+  chunkMapItem,
+  chunkMapKey,
+  chunkMapOf,
+  idempotencyClaimItem,
+  idempotencyKey,
+  leaseWantedItem,
+  leaseWantedKey,
+  logEntryItem,
+  logEntryOf,
+  logPk,
+  metaItem,
+  metaKey,
+  opKey,
+  opSk,
+  partitionMetaOf,
+  partitionOfPk,
+  partitionPk,
+  retiredKey,
+} from './partitions-table-schema.js';
 
 export const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
 
@@ -113,8 +100,8 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
    * the ones createIfAbsent and DynamoDbChunkMapStore.put write.
    */
   async putNewPartitions(partitions: readonly NewPartition[]): Promise<void> {
-    await putItems(this.documents, this.tableName, partitions.map(({ meta }) => ({ ...metaKey(meta.volumeId, meta.partition), ...meta })));
-    await failpoint('new-partitions-half-written', { partitions: partitions.length });
+    await putItems(this.documents, this.tableName, partitions.map(({ meta }) => metaItem(meta)));
+    await failpoint(FAILPOINTS.newPartitionsHalfWritten, { partitions: partitions.length });
     await putItems(this.documents, this.tableName, partitions.flatMap(({ chunkMaps }) => chunkMaps.map(chunkMapItem)));
   }
 
@@ -122,7 +109,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
     const { Item } = await dynamo(() =>
       this.documents.send(new GetCommand({ TableName: this.tableName, Key: metaKey(volumeId, partition), ConsistentRead: true })),
     );
-    return Item ? toMeta(Item) : undefined;
+    return Item ? partitionMetaOf(Item) : undefined;
   }
 
   async createIfAbsent(meta: PartitionMeta): Promise<PartitionMeta> {
@@ -130,7 +117,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...metaKey(meta.volumeId, meta.partition), ...meta },
+          Item: metaItem(meta),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -138,7 +125,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw translateAwsError('DynamoDB', error);
       const existing = await this.get(meta.volumeId, meta.partition);
-      if (!existing) throw new Error(`partition metadata ${meta.volumeId}/${meta.partition} vanished while being created`, { cause: error });
+      if (!existing) throw new ConcurrentModificationError(`partition metadata ${meta.volumeId}/${meta.partition} vanished while being created`, { cause: error });
       return existing;
     }
   }
@@ -148,7 +135,7 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...metaKey(meta.volumeId, meta.partition), ...JSON.parse(JSON.stringify(meta)) },
+          Item: metaItem(JSON.parse(JSON.stringify(meta)) as PartitionMeta),
           ConditionExpression: 'epoch = :expected',
           ExpressionAttributeValues: { ':expected': expectedEpoch },
         }),
@@ -163,26 +150,26 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
   async listPartitions(volumeId: string): Promise<number[]> {
     const partitions: number[] = [];
     for (const item of await this.byVolume(volumeId)) {
-      if (item.sk === META || item.sk === CHUNKS) partitions.push(Number(String(item.pk).split('#')[1]));
+      if (item.sk === META_SK || item.sk === CHUNKS_SK) partitions.push(partitionOfPk(String(item.pk)));
     }
     return [...new Set(partitions)].sort((a, b) => a - b);
   }
 
   async removePartition(volumeId: string, partition: number, replicaIds: readonly string[]): Promise<void> {
     for (const replicaId of replicaIds) {
-      const pk = logPk({ volumeId, partition, replicaId });
+      const pk = logPk(logRef(volumeId, partition, replicaId));
       const keys = await this.queryKeys(pk);
       await this.deleteKeys(keys);
     }
     // The metadata and the checkpoint records share the partition's key.
-    await this.deleteKeys(await this.queryKeys(`${volumeId}#${partition}`));
+    await this.deleteKeys(await this.queryKeys(partitionPk(volumeId, partition)));
     // Idempotency records belong to the volume, not a partition; removing them with any partition is harmless.
-    const records = (await this.byVolume(volumeId)).filter((item) => item.sk === IDEMPOTENCY);
+    const records = (await this.byVolume(volumeId)).filter((item) => item.sk === IDEMPOTENCY_SK);
     await this.deleteKeys(records.map((item) => ({ pk: item.pk as string, sk: item.sk as string })));
   }
 
   private async byVolume(volumeId: string): Promise<Array<Record<string, unknown>>> {
-    return this.queryAll({ IndexName: BY_VOLUME, KeyConditionExpression: 'volumeId = :v', ExpressionAttributeValues: { ':v': volumeId } });
+    return this.queryAll({ IndexName: BY_VOLUME_INDEX, KeyConditionExpression: 'volumeId = :v', ExpressionAttributeValues: { ':v': volumeId } });
   }
 
   private async deleteKeys(keys: Array<{ pk: string; sk: string }>): Promise<void> {
@@ -217,8 +204,6 @@ export const deleteKeys = (documents: DynamoDBDocumentClient, tableName: string,
 export const putItems = (documents: DynamoDBDocumentClient, tableName: string, items: ReadonlyArray<Record<string, unknown>>) =>
   batchWrite(documents, tableName, items.map((Item) => ({ PutRequest: { Item } })));
 
-const chunkMapItem = (map: ChunkMap) => ({ pk: logPk(map), sk: CHUNKS, ...map });
-
 /** The note logs, one per replica incarnation, keyed on the zero-padded op number. */
 export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStore {
 
@@ -227,7 +212,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { pk: logPk(log), sk: opSk(entry.op), ...entry, ...(lease ? { leaseHolder: lease.holder, leaseUntil: lease.until } : {}) },
+          Item: logEntryItem(log, entry, lease),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -240,9 +225,9 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
 
   async get(log: LogRef, op: number): Promise<LogEntry | undefined> {
     const { Item } = await dynamo(() =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: opSk(op) }, ConsistentRead: true })),
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: opKey(log, op), ConsistentRead: true })),
     );
-    return Item ? toEntry(Item) : undefined;
+    return Item ? logEntryOf(Item) : undefined;
   }
 
   async tail(log: LogRef): Promise<TailEntry | undefined> {
@@ -266,7 +251,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
       await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: { pk: logPk(log), sk: opSk(op) },
+          Key: opKey(log, op),
           UpdateExpression: update,
           ConditionExpression: 'leaseHolder = :holder AND leaseUntil = :until',
           ExpressionAttributeValues: { ':holder': lease.holder, ':until': lease.until, ...values },
@@ -280,12 +265,12 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
   }
 
   async wantLease(log: LogRef, at: number, by: string): Promise<void> {
-    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { pk: logPk(log), sk: LEASE_WANTED, at, by } })));
+    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: leaseWantedItem(log, at, by) })));
   }
 
   async leaseWanted(log: LogRef): Promise<LeaseWanted | undefined> {
     const { Item } = await dynamo(() =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: LEASE_WANTED }, ConsistentRead: true })),
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: leaseWantedKey(log), ConsistentRead: true })),
     );
     return Item ? { at: Item.at as number, by: String(Item.by ?? '') } : undefined;
   }
@@ -296,7 +281,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
         new QueryCommand({
           TableName: this.tableName,
           KeyConditionExpression: 'pk = :pk AND begins_with(sk, :op)',
-          ExpressionAttributeValues: { ':pk': logPk(log), ':op': 'op#' },
+          ExpressionAttributeValues: { ':pk': logPk(log), ':op': OP_PREFIX },
           ScanIndexForward: lowest,
           Limit: 1,
           ConsistentRead: true,
@@ -305,23 +290,23 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
     );
     const item = page.Items?.[0];
     if (!item) return undefined;
-    const entry = toEntry(item);
+    const entry = logEntryOf(item);
     return typeof item.leaseHolder === 'string' ? { ...entry, lease: { holder: item.leaseHolder, until: item.leaseUntil as number } } : entry;
   }
 
   async trim(log: LogRef, uptoOp: number): Promise<number> {
     const entries = await this.range(log, 0, uptoOp);
-    await deleteKeys(this.documents, this.tableName, entries.map((entry) => ({ pk: logPk(log), sk: opSk(entry.op) })));
+    await deleteKeys(this.documents, this.tableName, entries.map((entry) => opKey(log, entry.op)));
     return entries.length;
   }
 
   async drop(log: LogRef): Promise<void> {
     const keys = await this.queryKeys(logPk(log));
-    await deleteKeys(this.documents, this.tableName, keys.filter((key) => key.sk !== RETIRED));
+    await deleteKeys(this.documents, this.tableName, keys.filter((key) => key.sk !== RETIRED_SK));
   }
 
   async retire(log: LogRef): Promise<void> {
-    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: { pk: logPk(log), sk: RETIRED } })));
+    await dynamo(() => this.documents.send(new PutCommand({ TableName: this.tableName, Item: retiredKey(log) })));
   }
 
   async changesSince(log: LogRef, afterOp: number): Promise<LogChanges> {
@@ -340,29 +325,29 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
         '#sha256': 'sha256',
         '#version': 'version',
       },
-      ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': AFTER_LOG },
+      ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': AFTER_LOG_SK },
       ConsistentRead: true,
     });
     const entries: LogEntry[] = [];
     let chunkMapVersion: number | undefined;
     let retired = false;
     for (const item of items) {
-      if (item.sk === CHUNKS) chunkMapVersion = item.version as number;
-      else if (item.sk === RETIRED) retired = true;
-      else if (String(item.sk).startsWith('op#')) entries.push(toEntry(item));
+      if (item.sk === CHUNKS_SK) chunkMapVersion = item.version as number;
+      else if (item.sk === RETIRED_SK) retired = true;
+      else if (String(item.sk).startsWith(OP_PREFIX)) entries.push(logEntryOf(item));
     }
     return { entries, chunkMapVersion, retired };
   }
 
   async range(log: LogRef, afterOp: number, uptoOp?: number): Promise<LogEntry[]> {
-    const upper = uptoOp ?? 10 ** OP_DIGITS - 1;
+    const upper = uptoOp ?? MAX_OP;
     if (upper <= afterOp) return [];
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
       ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': opSk(upper) },
       ConsistentRead: true,
     });
-    return items.map(toEntry);
+    return items.map(logEntryOf);
   }
 
 }
@@ -375,7 +360,7 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
       await this.documents.send(
         new PutCommand({
           TableName: this.tableName,
-          Item: { ...idemKey(volumeId, key), volumeId, state: 'in-progress', fingerprint, claimedAt: now },
+          Item: idempotencyClaimItem(volumeId, key, fingerprint, now),
           ConditionExpression: 'attribute_not_exists(pk)',
         }),
       );
@@ -384,7 +369,7 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
       if (!isConditionalCheckFailed(error)) throw translateAwsError('DynamoDB', error);
     }
     const { Item } = await dynamo(() =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: idemKey(volumeId, key), ConsistentRead: true })),
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: idempotencyKey(volumeId, key), ConsistentRead: true })),
     );
     // Released between our put and our get: the caller simply claims again.
     if (!Item) return this.claim(volumeId, key, fingerprint, now);
@@ -397,7 +382,7 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
       await this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: idemKey(volumeId, key),
+          Key: idempotencyKey(volumeId, key),
           UpdateExpression: 'SET claimedAt = :now',
           ConditionExpression: '#state = :progress AND claimedAt = :then',
           ExpressionAttributeNames: { '#state': 'state' },
@@ -416,7 +401,7 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
       this.documents.send(
         new UpdateCommand({
           TableName: this.tableName,
-          Key: idemKey(volumeId, key),
+          Key: idempotencyKey(volumeId, key),
           UpdateExpression: 'SET #state = :done, #result = :result',
           ExpressionAttributeNames: { '#state': 'state', '#result': 'result' },
           ExpressionAttributeValues: { ':done': 'done', ':result': result },
@@ -430,7 +415,7 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
       this.documents.send(
         new DeleteCommand({
           TableName: this.tableName,
-          Key: idemKey(volumeId, key),
+          Key: idempotencyKey(volumeId, key),
           ConditionExpression: '#state = :progress',
           ExpressionAttributeNames: { '#state': 'state' },
           ExpressionAttributeValues: { ':progress': 'in-progress' },
@@ -446,17 +431,10 @@ export class DynamoDbIdempotencyStore extends PartitionsTable implements Idempot
 export class DynamoDbChunkMapStore extends PartitionsTable implements ChunkMapStore {
   async get(log: LogRef): Promise<ChunkMap | undefined> {
     const { Item } = await dynamo(() =>
-      this.documents.send(new GetCommand({ TableName: this.tableName, Key: { pk: logPk(log), sk: CHUNKS }, ConsistentRead: true })),
+      this.documents.send(new GetCommand({ TableName: this.tableName, Key: chunkMapKey(log), ConsistentRead: true })),
     );
     if (!Item) return undefined;
-    return {
-      volumeId: Item.volumeId as string,
-      partition: Item.partition as number,
-      replicaId: Item.replicaId as string,
-      baseOp: Item.baseOp as number,
-      chunks: (Item.chunks ?? {}) as ChunkMap['chunks'],
-      version: Item.version as number,
-    };
+    return chunkMapOf(Item);
   }
 
   async put(map: ChunkMap, expectedVersion: number | undefined): Promise<boolean> {

@@ -1,9 +1,10 @@
 import { CopyObjectCommand, DeleteObjectsCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { asBuffer, modifiedAt, signWithPayloadDigest } from './s3-bodies.js';
 import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { volumeKeyPrefix } from '../volumes/volume.js';
-import { translateAwsError } from './aws-errors.js';
+import { NoteGoneError } from '../errors.js';
+import { isNoSuchKey, translateAwsError } from './aws-errors.js';
 
 /** Prefix of one replica's journal on its sled. */
 export function journalPrefix(log: LogRef): string {
@@ -64,6 +65,7 @@ export class S3JournalStore implements JournalStore {
       }
       return bytes;
     } catch (error) {
+      if (isNoSuchKey(error)) throw new NoteGoneError(noteId, `the journal on sled ${sled}`, { cause: error });
       throw translateAwsError('S3', error);
     }
   }

@@ -1,6 +1,6 @@
 import { DeleteObjectsCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { VerifiedChunkRecords } from '../copy-jobs/ports.js';
-import { callAws, translateAwsError } from './aws-errors.js';
+import { callAws, isNoSuchKey, translateAwsError } from './aws-errors.js';
 
 const s3 = <T>(call: () => Promise<T>): Promise<T> => callAws('S3', call);
 
@@ -35,7 +35,7 @@ export class S3VerifiedChunkRecords implements VerifiedChunkRecords {
       const object = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: verifiedRecordKey(jobId, round, batch) }));
       return JSON.parse(await object.Body!.transformToString()) as Record<string, string>;
     } catch (error) {
-      if (error instanceof Error && (error.name === 'NoSuchKey' || error.name === 'NotFound')) return undefined;
+      if (isNoSuchKey(error)) return undefined;
       throw translateAwsError('S3', error);
     }
   }

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
 import { PartitionNotFoundError, SledsError, ValidationError, VolumeNotFoundError } from '../errors.js';
-import { failpoint } from '../faults.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 import { noteIdsOf } from '../notes/note-ids.js';
 import { outwaitLease, sameWrite } from '../notes/partition-head.js';
-import { mapLimit } from '../notes/serial-queue.js';
-import type { ChunkMapStore, ChunkRef, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from '../notes/ports.js';
+import { mapLimit } from '../shared/concurrency.js';
+import { logRef, type ChunkMapStore, type ChunkRef, type JournalStore, type LogEntry, type LogRef, type NoteLogStore, type PartitionMeta, type PartitionMetaStore, type ReplicaPlacement } from '../notes/ports.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import type { CheckpointStore } from './checkpoint.js';
@@ -107,7 +107,7 @@ export class RebuildService {
   }
 
   private log(meta: PartitionMeta, replica: ReplicaPlacement): LogRef {
-    return { volumeId: meta.volumeId, partition: meta.partition, replicaId: replica.replicaId };
+    return logRef(meta.volumeId, meta.partition, replica.replicaId);
   }
 
   /**
@@ -130,7 +130,7 @@ export class RebuildService {
     // waited out and ended) and can append nothing more there.
     if (role === 'primary') await this.appendEpoch(this.log(meta, lost), epoch);
     await this.appendEpoch(survivorLog, epoch);
-    await failpoint('rebuild', { step: 'fenced', volumeId, partition });
+    await failpoint(FAILPOINTS.rebuild, { step: 'fenced', volumeId, partition });
     const generation = meta.replicaGeneration + 1;
     const step = 1 + ((partition + generation) % Math.max(1, this.deps.sledCount - 1));
     const replacement: ReplicaPlacement = { replicaId: `r${generation}`, sled: (survivor.sled + step) % this.deps.sledCount };
@@ -149,7 +149,7 @@ export class RebuildService {
       },
     };
     if (!(await this.deps.metas.replace(next, meta.epoch))) throw new RebuildInProgressError(volumeId, partition);
-    await failpoint('rebuild', { step: 'promoted', volumeId, partition });
+    await failpoint(FAILPOINTS.rebuild, { step: 'promoted', volumeId, partition });
     return this.rebuild(volumeId, partition);
   }
 
@@ -204,7 +204,7 @@ export class RebuildService {
         existing?.version,
       );
     }
-    await failpoint('rebuild', { step: 'base-restored', volumeId, partition });
+    await failpoint(FAILPOINTS.rebuild, { step: 'base-restored', volumeId, partition });
 
     // 2. The ops after the base: their notes first, then the entries, so an entry never
     //    points at a note that is not there. Only the tail is read, not the whole log.
@@ -213,7 +213,7 @@ export class RebuildService {
     const present = new Set(await this.deps.journal.list(meta.secondary.sled, replicaLog));
     const missing = notes.filter((noteId) => !present.has(noteId));
     await this.deps.journal.copyAll({ sled: meta.primary.sled, log: primaryLog }, { sled: meta.secondary.sled, log: replicaLog }, missing);
-    await failpoint('rebuild', { step: 'notes-copied', volumeId, partition });
+    await failpoint(FAILPOINTS.rebuild, { step: 'notes-copied', volumeId, partition });
     for (const entry of tail) {
       if (!(await this.deps.logs.append(replicaLog, entry))) {
         const there = await this.deps.logs.get(replicaLog, entry.op);
@@ -222,7 +222,7 @@ export class RebuildService {
         }
       }
     }
-    await failpoint('rebuild', { step: 'ops-copied', volumeId, partition });
+    await failpoint(FAILPOINTS.rebuild, { step: 'ops-copied', volumeId, partition });
 
     // 3. Identical to the survivor, by a digest of the metadata from the base on, or no service.
     const survivorDigest = metadataDigest(base, tail);
@@ -252,10 +252,10 @@ export class RebuildService {
     // The lost replica's state and journal go once the new one serves: nobody reads them any
     // more, and the rebuild (and the writes waiting on it) need not wait for the deletes. A
     // crash before this leaves them to the volume's delete, which removes every replica id.
-    const lostLog = { volumeId, partition, replicaId: meta.rebuild.lostReplicaId };
+    const lostLog = logRef(volumeId, partition, meta.rebuild.lostReplicaId);
     await this.deps.logs.drop(lostLog);
     await this.deps.journal.drop(meta.rebuild.lostSled, lostLog);
-    await failpoint('rebuild', { step: 'dropped', volumeId, partition });
+    await failpoint(FAILPOINTS.rebuild, { step: 'dropped', volumeId, partition });
     return report;
   }
 }

@@ -1,7 +1,7 @@
-import { createHash } from 'node:crypto';
-import { BackendUnavailableError, ConcurrentModificationError } from '../errors.js';
-import { failpoint } from '../faults.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { sha256Hex } from '../shared/hashing.js';
+import { ConcurrentModificationError, SledsError } from '../errors.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { initialMeta } from '../notes/partition-head.js';
 import type { ChunkRef, NewPartition, NewPartitionWriter } from '../notes/ports.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
@@ -111,7 +111,7 @@ class ProgressReporter {
 
 /** Target `index` of job `jobId` gets a volume id derived from both, so a retried request makes the same volumes. */
 export function targetVolumeId(jobId: string, index: number): string {
-  return `vol-${createHash('sha256').update(`${jobId}/${index}`).digest('hex').slice(0, 17)}`;
+  return `vol-${sha256Hex(`${jobId}/${index}`).slice(0, 17)}`;
 }
 
 /** The round in which the state machine runs a task: all at once when pipelined. */
@@ -140,8 +140,9 @@ function batchesOf(plan: CopyPlan): Map<number, CopyTask[][]> {
 
 function transient<T>(what: string, call: () => Promise<T>): Promise<T> {
   return call().catch((error: unknown) => {
-    if (error instanceof BackendUnavailableError || (error instanceof Error && /Throttl|SlowDown|ECONNRESET|timeout/i.test(`${error.name} ${error.message}`))) {
-      throw new TransientCopyError(`${what}: ${(error as Error).message}`, { cause: error });
+    // The adapters turn throttling, timeouts and dropped connections into BackendUnavailableError.
+    if (error instanceof SledsError && error.retryable && !(error instanceof TransientCopyError)) {
+      throw new TransientCopyError(`${what}: ${error.message}`, { cause: error });
     }
     throw error;
   });
@@ -374,17 +375,17 @@ export class CopyJobService {
       // Settle every task before returning: a task left running would copy after the check below.
       settled = await Promise.allSettled(
         tasks.map(async (task) => {
-          await failpoint('copy-task', { jobId, taskId: task.id, round, batch });
+          await failpoint(FAILPOINTS.copyTask, { jobId, taskId: task.id, round, batch });
           for (const chunk of task.chunks) {
             const from = this.location(job, task.from, task.partition, chunk);
             const to = this.location(job, task.to, task.partition, chunk);
             if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.waitForChunk(from, async () => stillRunning());
-            await failpoint('chunk-copying', { jobId, from, to, kind: task.to.kind, fromKind: task.from.kind });
+            await failpoint(FAILPOINTS.chunkCopying, { jobId, from, to, kind: task.to.kind, fromKind: task.from.kind });
             const reported = await transient(`copy chunk ${chunk} of partition ${task.partition}`, () =>
               this.deps.chunks.copy(from, to, snapshot.chunkSizeBytes),
             );
             writtenHere.push(to);
-            await failpoint('chunk-copied', { jobId, to, kind: task.to.kind });
+            await failpoint(FAILPOINTS.chunkCopied, { jobId, to, kind: task.to.kind });
             if (task.to.kind === 'target') {
               // S3 answers a copy with the SHA-256 of what it stored (so does fauxqs with scripts/patch-emulators.mjs);
               // a store that does not (fauxqs unpatched) is asked once.
@@ -413,7 +414,7 @@ export class CopyJobService {
     const recorded = !failed && Object.keys(checksums).length > 0;
     if (recorded) {
       await transient('record verified chunks', () => this.deps.verified.put(jobId, round, batch, checksums));
-      await failpoint('batch-recorded', { jobId, round, batch });
+      await failpoint(FAILPOINTS.batchRecorded, { jobId, round, batch });
     }
     // The last report counts what is left and says whether the job still runs.
     if (!(await progress.report()) || this.ended.has(jobId)) {
@@ -491,11 +492,11 @@ export class CopyJobService {
       });
     });
     await transient('write the targets\' head-node items', () => this.deps.newPartitions.putNewPartitions(verified));
-    await failpoint('finalize', { jobId });
+    await failpoint(FAILPOINTS.finalize, { jobId });
     await mapLimit(job.volumeIds, 16, async (volumeId) => {
       const volume = await this.deps.volumes.get(volumeId);
       if (volume?.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'available', this.now());
-      await failpoint('target-available', { jobId, volumeId });
+      await failpoint(FAILPOINTS.targetAvailable, { jobId, volumeId });
     });
     await this.deps.jobs.update(jobId, { progress: { ...(await this.job(jobId)).progress, targetsVerified: job.volumeIds.length } });
     return { verifiedChunks };

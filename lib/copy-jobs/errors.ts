@@ -1,19 +1,24 @@
 import { SledsError } from '../errors.js';
 import { COPY_ERRORS } from './states.js';
 
-/** A copy task failed in a way worth retrying (throttling, a parent chunk not there yet). */
-export class TransientCopyError extends Error {
+/**
+ * A copy task failed in a way worth retrying (throttling, a parent chunk not there yet).
+ * Its `name` stays COPY_ERRORS.transient: Step Functions matches Retry and Catch on it.
+ */
+export class TransientCopyError extends SledsError {
+  override readonly retryable: boolean = true;
+
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
+    super('TransientCopy', 500, message, options);
     // Step Functions matches Retry and Catch on the error's name.
     this.name = COPY_ERRORS.transient;
   }
 }
 
 /** A target chunk does not match the snapshot's SHA-256: never retried, the job fails. */
-export class ChecksumMismatchError extends Error {
+export class ChecksumMismatchError extends SledsError {
   constructor(message: string) {
-    super(message);
+    super('ChecksumMismatch', 500, message);
     this.name = COPY_ERRORS.checksumMismatch;
   }
 }

@@ -1,12 +1,13 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } from '../checkpoints/checkpoint.js';
-import { PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
-import { failpoint } from '../faults.js';
+import { ConcurrentModificationError, PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 import { forEachRun, type FrozenImage } from '../notes/chunk-images.js';
 import { isTableNote, noteIdsOf } from '../notes/note-ids.js';
-import { mapLimit, SerialQueue } from '../notes/serial-queue.js';
-import type { ChunkMap, ChunkMapStore, ChunkRef, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
+import { mapLimit, SerialQueue } from '../shared/concurrency.js';
+import { sha256Hex } from '../shared/hashing.js';
+import { logRef, type ChunkMap, type ChunkMapStore, type ChunkRef, type JournalStore, type LogRef, type NoteLogStore, type PartitionMeta, type PartitionMetaStore } from '../notes/ports.js';
 import type { PartitionGeometry, PartitionHead, PartitionView } from '../notes/partition-head.js';
 import { VOLUME_CACHE_MS, type VolumeDataService } from '../notes/volume-data-service.js';
 import type { WorkQueue } from '../queues/ports.js';
@@ -52,7 +53,7 @@ export interface FlushDeps {
 
 const ROLES = ['primary', 'secondary'] as const;
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256 = (data: Buffer) => sha256Hex(data);
 
 /** Starts a read that is awaited later: if the flush fails first, its failure is not left unhandled. */
 function background<T>(work: Promise<T>): Promise<T> {
@@ -197,7 +198,7 @@ export class FlushService {
   }
 
   private log(meta: PartitionMeta, role: 'primary' | 'secondary'): LogRef {
-    return { volumeId: meta.volumeId, partition: meta.partition, replicaId: meta[role].replicaId };
+    return logRef(meta.volumeId, meta.partition, meta[role].replicaId);
   }
 
   /**
@@ -276,10 +277,10 @@ export class FlushService {
         }
         written[String(chunk)] = { ...at, sha256: content.sha256 };
       });
-      await failpoint('flush', { step: 'chunks-written', volumeId, partition });
+      await failpoint(FAILPOINTS.flush, { step: 'chunks-written', volumeId, partition });
       if (this.now().getTime() - putsStartedAt > MAX_UNNAMED_MS) {
         // A sweep may take these objects for orphans by now: leave them to it, and start again.
-        throw new Error(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
+        throw new ConcurrentModificationError(`partition ${partition} of ${volumeId}: the flush took too long to put its chunks; retry`);
       }
     }
     const { confirmation, secondaryMap, checkpointList } = startReads();
@@ -327,12 +328,12 @@ export class FlushService {
         // (or may have: its write failed), nothing names them, nor ever will: remove them now.
         const named = await secondaryMove?.moved.catch(() => true);
         if (!named) await this.removeUnnamed(head, Object.values(written));
-        throw new Error(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
+        throw new ConcurrentModificationError(`partition ${partition} of ${volumeId} was flushed by someone else meanwhile; retry`);
       }
       superseded.push(...replacedBy(before, primaryMove.map));
       // The head in this process takes the new base while the secondary's map is written.
       head.adoptFlushed(before, primaryMove.map, built);
-      await failpoint('flush', { step: 'primary-map-updated', volumeId, partition });
+      await failpoint(FAILPOINTS.flush, { step: 'primary-map-updated', volumeId, partition });
     }
     // Both maps as they stand now, when this flush knows them (garbage collection needs them).
     let maps: Array<ChunkMap | undefined> | undefined = [flushed, behind];
@@ -341,7 +342,7 @@ export class FlushService {
         superseded.push(...replacedBy(behind, secondaryMove.map));
         maps = [flushed, secondaryMove.map];
       } else maps = undefined;
-      await failpoint('flush', { step: 'secondary-map-updated', volumeId, partition });
+      await failpoint(FAILPOINTS.flush, { step: 'secondary-map-updated', volumeId, partition });
     }
     const chunks = flushed.chunks;
     const targetOp = flushed.baseOp;
@@ -358,7 +359,7 @@ export class FlushService {
         .sendAll([{ volumeId, partition, sweep: true } satisfies SweepMessage], { delaySeconds: SWEEP_DELAY_SECONDS })
         .catch(() => undefined);
     }
-    await failpoint('flush', { step: 'checkpointed', volumeId, partition });
+    await failpoint(FAILPOINTS.flush, { step: 'checkpointed', volumeId, partition });
 
     // 4. Garbage: old checkpoints, chunk versions nothing refers to, notes every replica flushed.
     const collected = await this.collect(head, meta, records, superseded, maps);

@@ -1,4 +1,5 @@
 import type { ListedChunk } from '../sleds/ports.js';
+import { ORPHAN_GRACE_MS } from '../shared/orphan-limits.js';
 
 /**
  * Orphans: objects that nothing names and nothing will. A flush that crashed between its
@@ -15,10 +16,7 @@ import type { ListedChunk } from '../sleds/ports.js';
  * named before the sweep read the names. No name is ever put twice: chunk keys carry the
  * flush attempt, and note ids the write attempt (see note-ids.ts).
  */
-export const ORPHAN_GRACE_MS = 60 * 60 * 1000;
-
-/** The longest a flush may take from its first chunk PUT to its map write, or a write from its note PUT to its commit. */
-export const MAX_UNNAMED_MS = ORPHAN_GRACE_MS / 2;
+export { MAX_UNNAMED_MS, ORPHAN_GRACE_MS } from '../shared/orphan-limits.js';
 
 /** A sweep runs this long after the checkpoint that asks for it (SQS's longest delay). */
 export const SWEEP_DELAY_SECONDS = 15 * 60;

@@ -26,16 +26,14 @@ const STARTING: ApiResult = {
   body: JSON.stringify({ message: 'starting' }),
 };
 
-class BodyTooLarge extends Error {}
-
 async function readBody(request: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(request.headers['content-length'] ?? 0);
-  if (declared > limit) throw new BodyTooLarge();
+  if (declared > limit) throw new PayloadTooLargeError(limit);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of request as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > limit) throw new BodyTooLarge();
+    if (size > limit) throw new PayloadTooLargeError(limit);
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
@@ -142,8 +140,8 @@ async function dispatch(request: IncomingMessage, response: ServerResponse): Pro
   try {
     body = await readBody(request, MAX_REQUEST_BODY_BYTES);
   } catch (error) {
-    if (!(error instanceof BodyTooLarge)) throw error;
-    send(response, errorResponse(new PayloadTooLargeError(MAX_REQUEST_BODY_BYTES)), true);
+    if (!(error instanceof PayloadTooLargeError)) throw error;
+    send(response, errorResponse(error), true);
     request.resume();
     return;
   }

@@ -2,7 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ProgressBar } from '../cli/progress.js';
-import { mapLimit } from '../notes/serial-queue.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { MIB, formatSize, parseSize } from '../units/sizes.js';
 import { startLocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK } from './private-data-dir.js';

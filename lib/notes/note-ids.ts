@@ -1,4 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { sha256Hex } from '../shared/hashing.js';
 import type { LogEntry } from './ports.js';
 
 /**
@@ -20,7 +21,7 @@ const NOTE_KEY_LENGTH = 25;
 
 /** How a write made with `idempotencyKey` is known in one partition's notes: the start of each attempt's note id. */
 export function noteKeyOf(volumeId: string, idempotencyKey: string, partition: number): string {
-  return `k${createHash('sha256').update(`${volumeId}/${idempotencyKey}/${partition}`).digest('hex')}`.slice(0, NOTE_KEY_LENGTH);
+  return `k${sha256Hex(`${volumeId}/${idempotencyKey}/${partition}`)}`.slice(0, NOTE_KEY_LENGTH);
 }
 
 /** Where a new note is kept. */

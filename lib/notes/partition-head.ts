@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
-import { ConcurrentModificationError, FencedError, NoteGoneError } from '../errors.js';
+import { ChunkGoneError, ConcurrentModificationError, FencedError, NoteGoneError } from '../errors.js';
 import { noteKeyOfId } from './note-ids.js';
-import { MAX_UNNAMED_MS } from '../flush/orphans.js';
+import { MAX_UNNAMED_MS } from '../shared/orphan-limits.js';
 import { journalSleds } from '../sleds/placement.js';
 import { ChunkImages, type FrozenImages, type ImageBudget } from './chunk-images.js';
 import { ExtentIndex, type Extent } from './extent-index.js';
@@ -23,13 +23,15 @@ import type {
   ReplicaPlacement,
   WriteEntry,
 } from './ports.js';
-import { SerialQueue, mapLimit } from './serial-queue.js';
+import { logRef } from './ports.js';
+import { SerialQueue, mapLimit } from '../shared/concurrency.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 
-/** Points in the write protocol where a test can make the process "crash". */
+/**
+ * Points in the write protocol where a test can make the process "crash": the `step` of the
+ * FAILPOINTS.write failpoint (lib/faults.ts), armed with armFailpoint.
+ */
 export type CrashPoint = 'after-payload' | 'after-pending-note' | 'after-primary-commit' | 'after-secondary-commit';
-
-/** Called at each crash point; a test throws from it to stop the protocol there. */
-export type FaultHook = (point: CrashPoint, partition: number) => void | Promise<void>;
 
 export interface PartitionDeps {
   readonly metas: PartitionMetaStore;
@@ -202,7 +204,7 @@ export class PartitionHead {
 
   /** The log of one replica of this partition. */
   logOf(replica: ReplicaPlacement): LogRef {
-    return { volumeId: this.volumeId, partition: this.partition, replicaId: replica.replicaId };
+    return logRef(this.volumeId, this.partition, replica.replicaId);
   }
 
   /** The partition metadata; with `create`, places the replicas on first use. */
@@ -326,22 +328,26 @@ export class PartitionHead {
    * to the secondary's journal, commit on the primary under the next op, commit on the
    * secondary under the same op. Returns the op once both hold it.
    */
-  async write(note: Note, fault?: FaultHook): Promise<number> {
+  async write(note: Note): Promise<number> {
     const meta = await this.settledMeta();
     const primary = this.logOf(meta.primary);
     const secondary = this.logOf(meta.secondary);
     const journalMeta = { offset: note.offset, sha256: note.sha256 };
     const notedAt = this.now();
     await this.deps.journal.put(meta.primary.sled, primary, note.noteId, note.payload, journalMeta);
-    await fault?.('after-payload', this.partition);
+    await this.crashPoint('after-payload');
     await this.deps.journal.put(meta.secondary.sled, secondary, note.noteId, note.payload, journalMeta);
-    await fault?.('after-pending-note', this.partition);
+    await this.crashPoint('after-pending-note');
     const entry = await this.commitPrimary(meta, note, notedAt);
     this.cachePayload(entry, note.payload);
-    await fault?.('after-primary-commit', this.partition);
+    await this.crashPoint('after-primary-commit');
     await this.commitSecondary(meta, entry);
-    await fault?.('after-secondary-commit', this.partition);
+    await this.crashPoint('after-secondary-commit');
     return entry.op;
+  }
+
+  private crashPoint(step: CrashPoint): void | Promise<void> {
+    return failpoint(FAILPOINTS.write, { step, volumeId: this.volumeId, partition: this.partition });
   }
 
   /** Keeps a committed note's payload in memory until a flush passes its op. */
@@ -906,8 +912,8 @@ export class PartitionHead {
   }
 }
 
-/** A note or chunk version the view named is gone: a flush collected it (a sled's NoSuchKey, or a table note's absence). */
-const collected = (error: unknown) => error instanceof NoteGoneError || (error instanceof Error && error.name === 'NoSuchKey');
+/** A note or chunk version the view named is gone: a flush collected it (the adapters turn a sled's NoSuchKey, or a table note's absence, into these). */
+const collected = (error: unknown) => error instanceof NoteGoneError || error instanceof ChunkGoneError;
 
 function applyEntry(index: ExtentIndex, entry: LogEntry, noteOps?: Map<string, number>): void {
   if (entry.kind === 'write') {

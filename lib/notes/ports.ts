@@ -54,6 +54,11 @@ export interface LogRef {
   readonly replicaId: string;
 }
 
+/** The log of replica `replicaId` of a volume's partition. */
+export function logRef(volumeId: string, partition: number, replicaId: string): LogRef {
+  return { volumeId, partition, replicaId };
+}
+
 /** Partition metadata (DynamoDB). */
 export interface PartitionMetaStore {
   get(volumeId: string, partition: number): Promise<PartitionMeta | undefined>;

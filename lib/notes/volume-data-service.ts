@@ -1,10 +1,10 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hashing.js';
 import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { Volume } from '../volumes/volume.js';
 import { partitionRange, splitByPartition, validateIo } from './geometry.js';
 import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId } from './note-ids.js';
-import { PartitionHead, initialMeta, type FaultHook, type PartitionDeps } from './partition-head.js';
+import { PartitionHead, initialMeta, type PartitionDeps } from './partition-head.js';
 import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
 
 export interface WriteResult {
@@ -39,8 +39,6 @@ export interface PartitionStatus {
 }
 
 export interface VolumeDataOptions {
-  /** Test hook: called at each step of the write protocol. */
-  readonly fault?: FaultHook;
   /** An in-progress Idempotency-Key claim older than this is taken over (its writer died). */
   readonly idempotencyLeaseMs?: number;
   readonly clock?: () => number;
@@ -57,7 +55,7 @@ const MAX_CACHED_HEADS = 8192;
 /** How long a process trusts that a volume is available without asking again. */
 export const VOLUME_CACHE_MS = 1000;
 
-const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
+const sha256 = sha256Hex;
 
 /** The data path of volumes: writes through the note protocol, reads through the extent index. */
 export class VolumeDataService implements VolumeDataStore {
@@ -173,7 +171,7 @@ export class VolumeDataService implements VolumeDataStore {
         }
         const place = payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled';
         const noteId = noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place);
-        const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) }, this.options.fault);
+        const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) });
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {
           this.options.requestFlush({ volumeId: volume.volumeId, partition: slice.partition, uptoOp: op, orNewer: true }).catch((error: unknown) => {

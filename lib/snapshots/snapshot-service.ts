@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../shared/hashing.js';
 import { SledsError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
-import { failpoint } from '../faults.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
-import type { NoteLogStore, PartitionMetaStore, ChunkMapStore, ChunkRef } from '../notes/ports.js';
+import { logRef, type NoteLogStore, type PartitionMetaStore, type ChunkMapStore, type ChunkRef } from '../notes/ports.js';
 import type { WorkQueue } from '../queues/ports.js';
 import { snapshotSleds } from '../sleds/placement.js';
 import type { ChunkStore } from '../sleds/ports.js';
@@ -31,7 +31,7 @@ export interface SnapshotDeps {
   readonly clock?: () => Date;
 }
 
-const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+const sha256 = (data: Buffer) => sha256Hex(data);
 
 /** Snapshots: fix each partition's op, then materialize its chunks onto one sled per partition. */
 export class SnapshotService {
@@ -56,7 +56,7 @@ export class SnapshotService {
       partitions.map(async (partition) => {
         const meta = await this.deps.metas.get(volumeId, partition);
         avoid.push({ partition, avoid: meta ? [meta.primary.sled, meta.secondary.sled] : [] });
-        const log = meta ? { volumeId, partition, replicaId: meta.primary.replicaId } : undefined;
+        const log = meta ? logRef(volumeId, partition, meta.primary.replicaId) : undefined;
         const [tail, base] = log ? await Promise.all([this.deps.logs.tail(log), this.deps.chunkMaps.get(log)]) : [undefined, undefined];
         ops[String(partition)] = Math.max(tail?.op ?? 0, base?.baseOp ?? 0);
       }),
@@ -114,7 +114,7 @@ export class SnapshotService {
 
   private async store(snapshot: Snapshot, partition: number): Promise<void> {
     const { snapshotId } = snapshot;
-    await failpoint('materialize', { snapshotId, partition });
+    await failpoint(FAILPOINTS.materialize, { snapshotId, partition });
     const op = snapshot.ops[String(partition)];
     if (op === undefined) throw new Error(`snapshot ${snapshotId} has no partition ${partition}`);
     const volume = { volumeId: snapshot.volumeId, sizeBytes: snapshot.sizeBytes, chunkSizeBytes: snapshot.chunkSizeBytes, partitionChunks: snapshot.partitionChunks };

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ConcurrentModificationError } from '../../lib/errors.js';
-import { armFailpoint } from '../../lib/faults.js';
+import { armFailpoint, FAILPOINTS } from '../../lib/faults.js';
 import { FlushService } from '../../lib/flush/flush-service.js';
 import { MAX_UNNAMED_MS, ORPHAN_GRACE_MS } from '../../lib/flush/orphans.js';
 import { createServices, type Services } from '../../lib/wiring.js';
@@ -77,10 +77,12 @@ describe('sweeping orphans', () => {
     disarm.splice(0).forEach((d) => d());
     // A write that dies with its note on both journals and no commit, and one made with an
     // Idempotency-Key that dies the same way and is never retried.
-    const dying = process({ fault: (at) => (at === 'after-pending-note' ? Promise.reject(new Crash('after the notes')) : undefined) });
+    const dying = process();
+    disarm.push(armFailpoint(FAILPOINTS.write, ({ step }) => (step === 'after-pending-note' ? Promise.reject(new Crash('after the notes')) : undefined)));
     // (The first is too big for the table: its notes are on the sleds; the keyed one's are in the table.)
     await expect(dying.data.write(volumeId, 0, pattern(12 * KIB, 77))).rejects.toBeInstanceOf(Crash);
     await expect(dying.data.write(volumeId, 4096, pattern(4096, 78), 'orphan-key')).rejects.toBeInstanceOf(Crash);
+    disarm.splice(0).forEach((d) => d());
     await write(volumeId, model, 8 * KIB, pattern(8 * KIB, 11));
     await services.flush.flush({ volumeId, partition: 0, uptoOp: 11 });
 
@@ -126,9 +128,11 @@ describe('sweeping orphans', () => {
 
   it('keeps the notes of an op only the primary committed, which a later write copies to the secondary', async () => {
     const { volumeId, model } = await written(3);
-    const dying = process({ fault: (at) => (at === 'after-primary-commit' ? Promise.reject(new Crash('between the commits')) : undefined) });
+    const dying = process();
+    disarm.push(armFailpoint(FAILPOINTS.write, ({ step }) => (step === 'after-primary-commit' ? Promise.reject(new Crash('between the commits')) : undefined)));
     const data = pattern(4096, 40);
     await expect(dying.data.write(volumeId, 16 * KIB, data)).rejects.toBeInstanceOf(Crash);
+    disarm.splice(0).forEach((d) => d());
     data.copy(model, 16 * KIB);
     expect(await sweeperAhead(ORPHAN_GRACE_MS + 60_000).sweep(volumeId, 0)).toEqual({ chunksRemoved: 0, notesRemoved: 0 });
     await write(volumeId, model, 20 * KIB, pattern(4096, 41), process());
@@ -197,13 +201,14 @@ describe('sweeping orphans', () => {
     expect((await services.flush.flush({ volumeId, partition: 0, uptoOp: 4 })).flushedOp).toBe(4);
 
     let now = Date.now();
-    const slowWriter = process({
-      clock: () => now,
-      fault: (at) => {
-        if (at === 'after-pending-note') now += MAX_UNNAMED_MS + 1000;
-      },
-    });
+    const slowWriter = process({ clock: () => now });
+    disarm.push(
+      armFailpoint(FAILPOINTS.write, ({ step }) => {
+        if (step === 'after-pending-note') now += MAX_UNNAMED_MS + 1000;
+      }),
+    );
     await expect(slowWriter.data.write(volumeId, 0, pattern(4096, 50))).rejects.toBeInstanceOf(ConcurrentModificationError);
+    disarm.splice(0).forEach((d) => d());
     expect(await inspector.expectReplicasIdentical(volumeId, 0)).toBe(4);
     expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });

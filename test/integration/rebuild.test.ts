@@ -2,7 +2,7 @@ import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
 import { FencedError } from '../../lib/errors.js';
-import { armFailpoint } from '../../lib/faults.js';
+import { armFailpoint, FAILPOINTS } from '../../lib/faults.js';
 import { createServices, type Services } from '../../lib/wiring.js';
 import { useLocalCloud } from '../support/local-cloud.js';
 import { LogInspector, pattern } from '../support/write-path.js';
@@ -98,13 +98,15 @@ describe('losing and rebuilding head-node replicas', () => {
       const { volume, model } = await volumeWithHistory();
       // Two writes die between their two commits: ops 15 and 16 are on the primary only.
       let dying = true;
-      const writer = createServices(cloud().config, {
-        fault: (at) => {
-          if (dying && at === 'after-primary-commit') throw new Crash(at);
-        },
-      });
+      const writer = createServices(cloud().config);
+      disarm.push(
+        armFailpoint(FAILPOINTS.write, ({ step }) => {
+          if (dying && step === 'after-primary-commit') throw new Crash(step);
+        }),
+      );
       for (const seed of [80, 81]) await expect(writer.data.write(volume.volumeId, 0, pattern(4096, seed))).rejects.toBeInstanceOf(Crash);
       dying = false;
+      disarm.splice(0).forEach((d) => d());
       const flushing = flusher === 'another process' ? fresh() : writer;
       const flushed = await flushing.flush.flush({ volumeId: volume.volumeId, partition: 0, uptoOp: Number.MAX_SAFE_INTEGER, orNewer: true });
       const { secondary } = await inspector.logsOf(volume.volumeId, 0);

@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedError, IdempotencyInProgressError, IdempotencyKeyMismatchError } from '../../lib/errors.js';
+import { armFailpoint, FAILPOINTS } from '../../lib/faults.js';
 import type { CrashPoint } from '../../lib/notes/partition-head.js';
 import { createServices, type Services } from '../../lib/wiring.js';
 import { useLocalCloud } from '../support/local-cloud.js';
@@ -94,16 +95,19 @@ describe('write path on the embedded cloud', () => {
     await services.data.write(volume.volumeId, 0, before);
 
     let armed = true;
-    const crashing = process({
-      fault: (at) => {
-        if (armed && at === point) {
-          armed = false;
-          throw new Crash(point);
-        }
-      },
+    const crashing = process();
+    const disarm = armFailpoint(FAILPOINTS.write, ({ step }) => {
+      if (armed && step === point) {
+        armed = false;
+        throw new Crash(point);
+      }
     });
     const lost = pattern(64 * KIB, 2);
-    await expect(crashing.data.write(volume.volumeId, 0, lost)).rejects.toBeInstanceOf(Crash);
+    try {
+      await expect(crashing.data.write(volume.volumeId, 0, lost)).rejects.toBeInstanceOf(Crash);
+    } finally {
+      disarm();
+    }
 
     const committedOnPrimary = point === 'after-primary-commit' || point === 'after-secondary-commit';
     const { primary, secondary } = await inspector.logsOf(volume.volumeId, 0);
@@ -137,12 +141,14 @@ describe('write path on the embedded cloud', () => {
 
     // A process that dies after its primary commit: it never returns, never releases its claim.
     let now = 1_000_000;
-    const dying = process({
-      clock: () => now,
-      fault: (at) => (at === 'after-primary-commit' ? new Promise<void>(() => {}) : undefined),
-    });
-    void dying.data.write(volume.volumeId, 8192, data, 'retry-2');
-    await expect.poll(async () => (await inspector.logsOf(volume.volumeId, 0)).primary.length).toBe(2);
+    const dying = process({ clock: () => now });
+    const disarm = armFailpoint(FAILPOINTS.write, ({ step }) => (step === 'after-primary-commit' ? new Promise<void>(() => {}) : undefined));
+    try {
+      void dying.data.write(volume.volumeId, 8192, data, 'retry-2');
+      await expect.poll(async () => (await inspector.logsOf(volume.volumeId, 0)).primary.length).toBe(2);
+    } finally {
+      disarm();
+    }
 
     const retrying = process({ clock: () => now });
     await expect(retrying.data.write(volume.volumeId, 8192, data, 'retry-2')).rejects.toBeInstanceOf(IdempotencyInProgressError);
