@@ -3,6 +3,7 @@ import { ChunkGoneError, ConcurrentModificationError, FencedError, NoteGoneError
 import { noteKeyOfId } from './note-ids.js';
 import { MAX_UNNAMED_MS } from '../shared/orphan-limits.js';
 import { journalSleds } from '../sleds/placement.js';
+import type { FlushableHead } from './flushable-head.js';
 import { ChunkImages, type FrozenImages, type ImageBudget } from './chunk-images.js';
 import { ExtentIndex, type Extent } from './extent-index.js';
 import type { HeadCache, PartitionCache } from './head-cache.js';
@@ -154,7 +155,7 @@ export function initialMeta(volumeId: string, partition: number, sledCount: numb
  * A failover appends an epoch entry, so an older writer either finds its slot taken or sees
  * the newer epoch in the entry before it.
  */
-export class PartitionHead {
+export class PartitionHead implements FlushableHead {
   private meta: PartitionMeta | undefined;
   private metaLoading: Promise<PartitionMeta | undefined> | undefined;
   private primaryTail: Tail | undefined;

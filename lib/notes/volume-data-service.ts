@@ -1,6 +1,7 @@
 import { sha256Hex } from '../shared/hashing.js';
 import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
+import type { HeadDirectory } from './flushable-head.js';
 import type { Volume } from '../volumes/volume.js';
 import { partitionRange, splitByPartition, validateIo } from './geometry.js';
 import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId } from './note-ids.js';
@@ -58,7 +59,7 @@ export const VOLUME_CACHE_MS = 1000;
 const sha256 = sha256Hex;
 
 /** The data path of volumes: writes through the note protocol, reads through the extent index. */
-export class VolumeDataService implements VolumeDataStore {
+export class VolumeDataService implements VolumeDataStore, HeadDirectory {
   private readonly heads = new Map<string, PartitionHead>();
   private readonly volumeCache = new Map<string, { volume: Volume; at: number }>();
 
