@@ -13,6 +13,14 @@ export const ENV = {
   sqsEndpoint: 'SLEDS_SQS_ENDPOINT',
   dynamodbEndpoint: 'SLEDS_DYNAMODB_ENDPOINT',
   sfnEndpoint: 'SLEDS_SFN_ENDPOINT',
+  /**
+   * Embedded cloud: `sigv4` makes the local API verify a SigV4 signature (service execute-api)
+   * on every request, as API Gateway's IAM authorization does; `none` (the default) does not.
+   */
+  apiAuth: 'SLEDS_API_AUTH',
+  /** Embedded cloud with SLEDS_API_AUTH=sigv4: the one key pair it accepts (default: LOCAL_API_CREDENTIALS). */
+  apiAccessKeyId: 'SLEDS_API_ACCESS_KEY_ID',
+  apiSecretAccessKey: 'SLEDS_API_SECRET_ACCESS_KEY',
   volumesTable: 'SLEDS_VOLUMES_TABLE',
   partitionsTable: 'SLEDS_PARTITIONS_TABLE',
   snapshotsTable: 'SLEDS_SNAPSHOTS_TABLE',
@@ -102,6 +110,20 @@ export interface CliConfig {
 }
 
 export const DEFAULT_REGION = 'us-east-1';
+
+/**
+ * The embedded cloud's test key pair for SLEDS_API_AUTH=sigv4, when SLEDS_API_ACCESS_KEY_ID and
+ * SLEDS_API_SECRET_ACCESS_KEY are not set. Public on purpose: it opens only a local API.
+ */
+export const LOCAL_API_CREDENTIALS = Object.freeze({
+  accessKeyId: 'AKIASLEDSLOCALTEST01',
+  secretAccessKey: 'sleds-local-test-secret-not-an-aws-key',
+});
+
+/** How the embedded cloud's API authenticates requests. */
+export type ApiAuthConfig =
+  | { readonly mode: 'none' }
+  | { readonly mode: 'sigv4'; readonly accessKeyId: string; readonly secretAccessKey: string };
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
 /** Loopback: what every socket of the embedded cloud binds to unless SLEDS_LISTEN_HOST says otherwise. */
@@ -239,6 +261,26 @@ export function loadCliConfig(env: Env = process.env): CliConfig {
   const fallback = `http://127.0.0.1:${port(env, ENV.port, DEFAULT_PORT)}`;
   const endpoint = url(ENV.endpoint, optional(env, ENV.endpoint)) ?? fallback;
   return Object.freeze({ endpoint: endpoint.replace(/\/+$/, '') });
+}
+
+/** Reads SLEDS_API_AUTH and the local key pair: how the embedded cloud's API authenticates. */
+export function loadApiAuthConfig(env: Env = process.env): ApiAuthConfig {
+  const mode = optional(env, ENV.apiAuth) ?? 'none';
+  const accessKeyId = optional(env, ENV.apiAccessKeyId);
+  const secretAccessKey = optional(env, ENV.apiSecretAccessKey);
+  if ((accessKeyId === undefined) !== (secretAccessKey === undefined)) {
+    throw new ConfigError(`${ENV.apiAccessKeyId} and ${ENV.apiSecretAccessKey} go together: set both or neither`);
+  }
+  if (mode === 'none') {
+    if (accessKeyId !== undefined) throw new ConfigError(`${ENV.apiAccessKeyId} needs ${ENV.apiAuth}=sigv4`);
+    return Object.freeze({ mode });
+  }
+  if (mode !== 'sigv4') throw new ConfigError(`${ENV.apiAuth} must be "none" or "sigv4", got "${mode}"`);
+  return Object.freeze({
+    mode,
+    accessKeyId: accessKeyId ?? LOCAL_API_CREDENTIALS.accessKeyId,
+    secretAccessKey: secretAccessKey ?? LOCAL_API_CREDENTIALS.secretAccessKey,
+  });
 }
 
 /** Renders a service config back into environment variables (for the embedded cloud and CDK). */

@@ -4,10 +4,13 @@
  */
 import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
-import { loadCliConfig } from '../config.js';
+import { API_URL_OUTPUT_KEY, isLoopbackHost, regionOfApiHost } from '../api/deployment.js';
+import { awsCredentialSource, readStackOutput } from '../aws/cli-credentials.js';
+import { DEFAULT_REGION, ENV, loadCliConfig } from '../config.js';
 import { SledsApiClient } from './api-client.js';
 import { registerCopyCommands } from './copy-commands.js';
 import { UsageError, formatErrorLine, formatJson, parseEndpointArgument } from './format.js';
+import { signingFetch, type CredentialSource } from './sign-requests.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 
@@ -32,6 +35,10 @@ export interface CliIo {
   readonly env?: Readonly<Record<string, string | undefined>>;
   /** Injected for tests; the global fetch otherwise. */
   readonly fetch?: typeof fetch;
+  /** Injected for tests; the AWS SDK's credential chain (with --profile) otherwise. */
+  readonly credentials?: (options: { profile?: string }) => CredentialSource;
+  /** Injected for tests; CloudFormation DescribeStacks otherwise. */
+  readonly readStackOutput?: (options: { stackName: string; outputKey: string; region: string; profile?: string }) => Promise<string>;
 }
 
 /** What every command action gets: resolved global options, the API client and output helpers. */
@@ -53,7 +60,18 @@ export interface CliContext {
 
 interface GlobalOptions {
   endpoint?: string;
+  stack?: string;
+  profile?: string;
+  region?: string;
   json?: boolean;
+}
+
+interface Settings {
+  endpoint: string;
+  json: boolean;
+  /** The region requests are signed for. */
+  region: string;
+  profile?: string;
 }
 
 function packageVersion(): string {
@@ -62,21 +80,36 @@ function packageVersion(): string {
 }
 
 class RunContext implements CliContext {
-  private resolved?: { endpoint: string; json: boolean };
+  private resolved?: Settings;
   private apiClient?: SledsApiClient;
 
   constructor(readonly io: CliIo) {}
 
   /** Called from the preAction hook, once commander has parsed the global options. */
-  resolve(options: GlobalOptions): void {
-    const endpoint =
-      options.endpoint !== undefined
-        ? parseEndpointArgument(options.endpoint)
-        : loadCliConfig(this.io.env).endpoint;
-    this.resolved = { endpoint, json: options.json === true };
+  async resolve(options: GlobalOptions): Promise<void> {
+    const env = this.io.env ?? process.env;
+    const profile = options.profile ?? env.AWS_PROFILE;
+    const awsRegion = options.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+    if (options.stack !== undefined && options.endpoint !== undefined) {
+      throw new UsageError('give --endpoint or --stack, not both');
+    }
+    let endpoint: string;
+    if (options.stack !== undefined) {
+      if (!awsRegion) throw new UsageError(`--stack ${options.stack} needs a region: give --region, or set AWS_REGION`);
+      const read = this.io.readStackOutput ?? readStackOutput;
+      const url = await read({ stackName: options.stack, outputKey: API_URL_OUTPUT_KEY, region: awsRegion, ...(profile ? { profile } : {}) });
+      endpoint = parseEndpointArgument(url);
+    } else {
+      endpoint = options.endpoint !== undefined ? parseEndpointArgument(options.endpoint) : loadCliConfig(this.io.env).endpoint;
+    }
+    const host = new URL(endpoint).hostname;
+    // The embedded cloud verifies signatures for its own region, whatever AWS_REGION says.
+    const region =
+      options.region ?? regionOfApiHost(host) ?? (isLoopbackHost(host) ? (env[ENV.region] ?? DEFAULT_REGION) : (awsRegion ?? DEFAULT_REGION));
+    this.resolved = { endpoint, json: options.json === true, region, ...(profile ? { profile } : {}) };
   }
 
-  private get settings(): { endpoint: string; json: boolean } {
+  private get settings(): Settings {
     if (!this.resolved) throw new Error('CLI context used before the global options were parsed');
     return this.resolved;
   }
@@ -90,8 +123,30 @@ class RunContext implements CliContext {
   }
 
   client(): SledsApiClient {
-    this.apiClient ??= new SledsApiClient({ endpoint: this.endpoint, ...(this.io.fetch ? { fetch: this.io.fetch } : {}) });
+    this.apiClient ??= new SledsApiClient({ endpoint: this.endpoint, fetch: this.signedFetch() });
     return this.apiClient;
+  }
+
+  /**
+   * Every request is SigV4-signed (service execute-api) whenever the credential chain finds
+   * credentials. Without any, a loopback endpoint (the embedded cloud) is called unsigned and
+   * anything else is refused here, before a request the gateway would refuse anyway.
+   */
+  private signedFetch(): typeof fetch {
+    const { profile, region, endpoint } = this.settings;
+    const source = (this.io.credentials ?? awsCredentialSource)(profile ? { profile } : {});
+    const loopback = isLoopbackHost(new URL(endpoint).hostname);
+    const credentials: CredentialSource = async () => {
+      const found = await source();
+      if (!found && !loopback) {
+        throw new UsageError(
+          `no AWS credentials to sign requests to ${endpoint} with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +
+            'give --profile, or sign in with `aws sso login`',
+        );
+      }
+      return found;
+    };
+    return signingFetch(this.io.fetch ?? globalThis.fetch, credentials, region);
   }
 
   print(text: string): void {
@@ -114,6 +169,9 @@ function buildProgram(context: RunContext): Command {
     .description('Serverless block volumes on AWS primitives: manage volumes, snapshots and copy jobs through the Sleds API.')
     .version(packageVersion(), '-V, --version', 'print the CLI version')
     .option('--endpoint <url>', 'Sleds API base URL (default: $SLEDS_ENDPOINT, else http://127.0.0.1:4510)')
+    .option('--stack <name>', 'read the API URL from this CloudFormation stack\'s ApiUrl output (e.g. Sleds-Stateless)')
+    .option('--profile <name>', 'AWS profile to sign requests with (default: $AWS_PROFILE, else the SDK\'s credential chain)')
+    .option('--region <region>', 'AWS region to sign for and to find --stack in (default: the API URL\'s, else $AWS_REGION)')
     .option('--json', 'print machine-readable JSON instead of tables')
     .addHelpText(
       'after',
@@ -130,8 +188,8 @@ function buildProgram(context: RunContext): Command {
     })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
-    .hook('preAction', (thisCommand) => {
-      context.resolve(thisCommand.opts<GlobalOptions>());
+    .hook('preAction', async (thisCommand) => {
+      await context.resolve(thisCommand.opts<GlobalOptions>());
     });
   registerVolumeCommands(program, context);
   registerSnapshotCommands(program, context);

@@ -6,6 +6,7 @@ import { BINARY_MEDIA_TYPES, MAX_REQUEST_BODY_BYTES, findRoute } from '../api/ro
 import { DEFAULT_LISTEN_HOST } from '../config.js';
 import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from '../errors.js';
 import { HANDLER_MODULES } from './handler-registry.js';
+import type { RequestAuthorizer } from './sigv4-auth.js';
 
 export interface ApiServer {
   readonly url: string;
@@ -122,13 +123,14 @@ function send(response: ServerResponse, result: ApiResult, closeConnection = fal
   response.end(body);
 }
 
-async function dispatch(request: IncomingMessage, response: ServerResponse): Promise<void> {
+async function dispatch(request: IncomingMessage, response: ServerResponse, authorizer?: RequestAuthorizer): Promise<void> {
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
   const match = findRoute(method, url.pathname);
   if (!('route' in match)) {
     // Drain the body so the client sees the answer instead of a reset.
     request.resume();
+    if (authorizer) return send(response, authorizer.unknownRoute());
     const error =
       match.allowed.length > 0
         ? new MethodNotAllowedError(method, url.pathname, match.allowed)
@@ -145,6 +147,9 @@ async function dispatch(request: IncomingMessage, response: ServerResponse): Pro
     request.resume();
     return;
   }
+  // Before the event exists: a refused request reaches no handler and so changes nothing.
+  const refusal = await authorizer?.verify({ method, url, headers: request.headers, body });
+  if (refusal) return send(response, refusal);
   const load = HANDLER_MODULES[match.route.handler];
   if (!load) throw new Error(`no handler module named ${match.route.handler}`);
   const handler: ApiHandler = (await load()).handler;
@@ -157,7 +162,7 @@ async function dispatch(request: IncomingMessage, response: ServerResponse): Pro
  * a proxy event, invoke the handler in-process, write its result back. It answers 503
  * "starting" until `open()` is called, unless `open` is set.
  */
-export async function startApiServer(options: { port: number; host?: string; open?: boolean }): Promise<ApiServer> {
+export async function startApiServer(options: { port: number; host?: string; open?: boolean; authorizer?: RequestAuthorizer }): Promise<ApiServer> {
   let serving = options.open ?? false;
   const server: Server = createServer((request, response) => {
     if (!serving) {
@@ -165,7 +170,7 @@ export async function startApiServer(options: { port: number; host?: string; ope
       send(response, STARTING);
       return;
     }
-    dispatch(request, response).catch((error: unknown) => {
+    dispatch(request, response, options.authorizer).catch((error: unknown) => {
       if (!response.headersSent) send(response, errorResponse(error));
       else response.destroy();
     });

@@ -1,11 +1,12 @@
 import { createAwsClients } from '../aws/clients.js';
 import { provisionLocalResources } from '../aws/provision.js';
 import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB,
-  DEFAULT_TABLE_NOTE_BYTES, DEFAULT_LISTEN_HOST, DEFAULT_REGION, ENV, serviceEnvironment, type ServiceConfig } from '../config.js';
+  DEFAULT_TABLE_NOTE_BYTES, DEFAULT_LISTEN_HOST, DEFAULT_REGION, ENV, serviceEnvironment, type ApiAuthConfig, type ServiceConfig } from '../config.js';
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
 import { wideListeningRefusal } from './listening.js';
+import { sigV4Authorizer } from './sigv4-auth.js';
 import { ConfigError } from '../errors.js';
 import { startSqsPoller } from './sqs-poller.js';
 import type { ThreadStats } from './thread-stats.js';
@@ -56,6 +57,8 @@ export interface LocalCloudOptions {
   readonly checkpointEveryOps?: number;
   /** Each emulator on a worker thread of its own (see EmulatorOptions.threads). */
   readonly emulatorThreads?: boolean;
+  /** How the API authenticates requests (SLEDS_API_AUTH); none by default. */
+  readonly apiAuth?: ApiAuthConfig;
 }
 
 /**
@@ -68,7 +71,12 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
   const listenHost = options.listenHost ?? DEFAULT_LISTEN_HOST;
   const refusal = wideListeningRefusal({ listenHost });
   if (refusal) throw new ConfigError(refusal);
-  const api: ApiServer = await startApiServer({ port: options.port, host: listenHost });
+  const auth = options.apiAuth;
+  const api: ApiServer = await startApiServer({
+    port: options.port,
+    host: listenHost,
+    ...(auth?.mode === 'sigv4' ? { authorizer: sigV4Authorizer({ ...auth, region }) } : {}),
+  });
   try {
     const emulators: Emulators = options.awsEndpoint
       ? externalEndpoint(options.awsEndpoint)

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadLocalCloudConfig } from '../config.js';
+import { loadApiAuthConfig, loadLocalCloudConfig } from '../config.js';
 import { wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
@@ -9,6 +9,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
   const { port, dataDir, listenHost, awsEndpoint } = loadLocalCloudConfig();
+  const apiAuth = loadApiAuthConfig();
   const refusal = wideListeningRefusal({ listenHost });
   if (refusal) {
     console.error(`sleds: refusing to start. ${refusal}`);
@@ -28,6 +29,7 @@ async function main(): Promise<void> {
       listenHost,
       dataDir: resolve(dataDir),
       emulatorThreads: true,
+      apiAuth,
       ...(awsEndpoint ? { awsEndpoint } : {}),
     });
   } catch (error) {
@@ -44,6 +46,7 @@ async function main(): Promise<void> {
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
+  if (apiAuth.mode === 'sigv4') console.log(`  auth      SigV4 (execute-api, ${cloud.config.region}), access key ${apiAuth.accessKeyId}`);
   console.log('  Ctrl-C to stop');
 
   let stopping = false;
