@@ -71,7 +71,7 @@ interface Settings {
   json: boolean;
   /** The region requests are signed for. */
   region: string;
-  profile?: string;
+  credentials: CredentialSource;
 }
 
 function packageVersion(): string {
@@ -106,7 +106,16 @@ class RunContext implements CliContext {
     // The embedded cloud verifies signatures for its own region, whatever AWS_REGION says.
     const region =
       options.region ?? regionOfApiHost(host) ?? (isLoopbackHost(host) ? (env[ENV.region] ?? DEFAULT_REGION) : (awsRegion ?? DEFAULT_REGION));
-    this.resolved = { endpoint, json: options.json === true, region, ...(profile ? { profile } : {}) };
+    const credentials = (this.io.credentials ?? awsCredentialSource)(profile ? { profile } : {});
+    // Without credentials only the embedded cloud may answer; refuse here rather than send a
+    // request the gateway would refuse.
+    if (!isLoopbackHost(host) && !(await credentials())) {
+      throw new UsageError(
+        `no AWS credentials to sign requests to ${endpoint} with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +
+          'give --profile, or sign in with `aws sso login`',
+      );
+    }
+    this.resolved = { endpoint, json: options.json === true, region, credentials };
   }
 
   private get settings(): Settings {
@@ -129,23 +138,11 @@ class RunContext implements CliContext {
 
   /**
    * Every request is SigV4-signed (service execute-api) whenever the credential chain finds
-   * credentials. Without any, a loopback endpoint (the embedded cloud) is called unsigned and
-   * anything else is refused here, before a request the gateway would refuse anyway.
+   * credentials. Without any, a loopback endpoint (the embedded cloud) is called unsigned;
+   * anything else was refused in resolve().
    */
   private signedFetch(): typeof fetch {
-    const { profile, region, endpoint } = this.settings;
-    const source = (this.io.credentials ?? awsCredentialSource)(profile ? { profile } : {});
-    const loopback = isLoopbackHost(new URL(endpoint).hostname);
-    const credentials: CredentialSource = async () => {
-      const found = await source();
-      if (!found && !loopback) {
-        throw new UsageError(
-          `no AWS credentials to sign requests to ${endpoint} with: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, ` +
-            'give --profile, or sign in with `aws sso login`',
-        );
-      }
-      return found;
-    };
+    const { region, credentials } = this.settings;
     return signingFetch(this.io.fetch ?? globalThis.fetch, credentials, region);
   }
 
