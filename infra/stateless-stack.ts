@@ -2,10 +2,13 @@ import { CfnOutput, Duration, Stack, type StackProps } from 'aws-cdk-lib';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { type Construct } from 'constructs';
 import { BINARY_MEDIA_TYPES, ROUTES } from '../lib/api/routes.js';
+import { API_URL_OUTPUT_KEY, apiUrlExportName } from '../lib/api/deployment.js';
 import { ENV } from '../lib/config.js';
 import { COPY_JOB_TASKS, type CopyJobTask } from '../lib/copy-jobs/states.js';
 import { CopyJobStateMachine } from './constructs/copy-job-state-machine.js';
 import { HandlerFunction } from './constructs/handler-function.js';
+import { OperationsDashboard } from './constructs/operations-dashboard.js';
+import { ServiceAlarms } from './constructs/service-alarms.js';
 import { SledsRestApi, type Throttle } from './constructs/rest-api.js';
 import { HANDLER_ACCESS, grantAccess, type GrantTargets } from './grants.js';
 import { handlerDefinitions, type HandlerDefinition } from './handlers.js';
@@ -13,6 +16,9 @@ import { type SledsStatefulStack } from './stateful-stack.js';
 
 /** CDK context key: an endpoint every function sends its AWS calls to (LocalStack). */
 export const AWS_ENDPOINT_CONTEXT = 'awsEndpoint';
+
+/** CDK context key: an email address subscribed to the alarm topic (`cdk deploy -c alarmEmail=ops@example.com`). */
+export const ALARM_EMAIL_CONTEXT = 'alarmEmail';
 
 /** The stage's default throttle: steady requests per second and burst. */
 export const API_THROTTLE: Throttle = { rateLimit: 1000, burstLimit: 2000 };
@@ -55,6 +61,8 @@ export class SledsStatelessStack extends Stack {
   readonly functions: Readonly<Record<string, HandlerFunction>>;
   readonly copyJobs: CopyJobStateMachine;
   readonly api: SledsRestApi;
+  readonly alarms: ServiceAlarms;
+  readonly dashboard: OperationsDashboard;
   private readonly stateful: SledsStatefulStack;
 
   constructor(scope: Construct, id: string, props: SledsStatelessStackProps) {
@@ -107,6 +115,20 @@ export class SledsStatelessStack extends Stack {
       methodThrottles: METHOD_THROTTLES,
     });
 
+    const observed = {
+      api: this.api.api,
+      functions: Object.fromEntries(Object.entries(this.functions).map(([name, handler]) => [name, handler.function])),
+      queues: stateful.queues,
+      tables: stateful.tables,
+    };
+    const email = this.node.tryGetContext(ALARM_EMAIL_CONTEXT) as string | undefined;
+    this.alarms = new ServiceAlarms(this, 'Alarms', { ...observed, ...(email ? { email } : {}) });
+    this.dashboard = new OperationsDashboard(this, 'Operations', {
+      ...observed,
+      stateMachine: this.copyJobs.stateMachine,
+      alarms: Object.values(this.alarms.alarms),
+    });
+
     this.outputs();
   }
 
@@ -131,10 +153,17 @@ export class SledsStatelessStack extends Stack {
   private outputs(): void {
     const machine = this.copyJobs.stateMachine;
     const consoleUrl = `https://${this.region}.console.aws.amazon.com/states/home?region=${this.region}`;
-    new CfnOutput(this, 'ApiUrl', {
+    new CfnOutput(this, API_URL_OUTPUT_KEY, {
       value: this.api.api.url,
+      // Stable per stack name, for other stacks; `sleds --stack` reads the output by its key.
+      exportName: apiUrlExportName(this.stackName),
       description: 'Base URL of the Sleds API; every request must be SigV4-signed (service execute-api)',
     });
+    new CfnOutput(this, 'DashboardUrl', {
+      value: `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards/dashboard/${this.dashboard.dashboard.dashboardName}`,
+      description: 'The Sleds operations dashboard in the CloudWatch console',
+    });
+    new CfnOutput(this, 'AlarmTopicArn', { value: this.alarms.topic.topicArn, description: 'Every Sleds alarm publishes here; subscribe to be told' });
     new CfnOutput(this, 'CopyStateMachineArn', { value: machine.stateMachineArn, description: 'The copy-job state machine' });
     new CfnOutput(this, 'CopyStateMachineConsoleUrl', {
       value: `${consoleUrl}#/statemachines/view/${machine.stateMachineArn}`,
