@@ -5,7 +5,7 @@ import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEA
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
-import { wideListeningRefusal } from './listening.js';
+import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
 import { sigV4Authorizer } from './sigv4-auth.js';
 import { ConfigError } from '../errors.js';
 import { startSqsPoller } from './sqs-poller.js';
@@ -69,7 +69,7 @@ export interface LocalCloudOptions {
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const region = options.region ?? DEFAULT_REGION;
   const listenHost = options.listenHost ?? DEFAULT_LISTEN_HOST;
-  const refusal = wideListeningRefusal({ listenHost });
+  const refusal = wideListeningRefusal({ listenHost }, { ...AVAILABLE_PROTECTIONS, apiSigV4: options.apiAuth?.mode === 'sigv4' });
   if (refusal) throw new ConfigError(refusal);
   const auth = options.apiAuth;
   const api: ApiServer = await startApiServer({

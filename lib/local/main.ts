@@ -1,6 +1,6 @@
 import { resolve } from 'node:path';
 import { loadApiAuthConfig, loadLocalCloudConfig } from '../config.js';
-import { wideListeningRefusal } from './listening.js';
+import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
 
@@ -10,7 +10,8 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 async function main(): Promise<void> {
   const { port, dataDir, listenHost, awsEndpoint } = loadLocalCloudConfig();
   const apiAuth = loadApiAuthConfig();
-  const refusal = wideListeningRefusal({ listenHost });
+  // SLEDS_API_AUTH=sigv4 is the API's protection; NBD still has none, so this still refuses.
+  const refusal = wideListeningRefusal({ listenHost }, { ...AVAILABLE_PROTECTIONS, apiSigV4: apiAuth.mode === 'sigv4' });
   if (refusal) {
     console.error(`sleds: refusing to start. ${refusal}`);
     process.exit(1);
