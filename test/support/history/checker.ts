@@ -1,4 +1,4 @@
-import { decompose, INITIAL_STATE, type BlockOp, type RegisterState } from './model.js';
+import { decompose, INITIAL_STATE, narrowPending, type BlockOp, type RegisterState } from './model.js';
 import { searchBlock } from './search.js';
 import type { History } from './types.js';
 
@@ -82,7 +82,7 @@ export function checkBlock(
   if (bad !== undefined) {
     return { status: 'violation', steps: 0, violation: { block, reason: 'never-written', blocked: bad, prefix: [], state: INITIAL_STATE, ...context(ops, bad) } };
   }
-  const outcome = searchBlock(ops, {
+  const outcome = searchBlock(narrowPending(ops), {
     maxSteps: options.maxStepsPerBlock ?? 2_000_000,
     deadline: performance.now() + (options.maxMsPerBlock ?? 5_000),
   });

@@ -86,3 +86,29 @@ export function decompose(history: History): Map<number, BlockOp[]> {
   }
   return byBlock;
 }
+
+/**
+ * Narrows the pending writes of one block's sub-history, soundly and completely:
+ * - a pending write whose value no read returned is dropped: in any linearization that
+ *   includes it, no read follows it before the next write (such a read would return its value),
+ *   so removing it leaves a linearization, and leaving it out is allowed;
+ * - a pending write with a unique value (a tag) that some read returned must precede every
+ *   such read: it gets, as its return, the earliest return among them.
+ * What remains pending (a zero write while some read saw zeros) returns at +infinity. Without
+ * this, every pending write stays concurrent with the rest of the history, and the search is
+ * exponential in their number.
+ */
+export function narrowPending(ops: readonly BlockOp[]): BlockOp[] {
+  const firstReturnOf = new Map<RegisterState, number>();
+  for (const o of ops) {
+    if (!o.isWrite) firstReturnOf.set(o.key, Math.min(firstReturnOf.get(o.key) ?? Number.POSITIVE_INFINITY, o.ret));
+  }
+  const out: BlockOp[] = [];
+  for (const o of ops) {
+    if (!o.isWrite || o.ret !== Number.POSITIVE_INFINITY) out.push(o);
+    else if (!firstReturnOf.has(o.key)) continue;
+    else if (o.key === INITIAL_STATE) out.push(o);
+    else out.push({ ...o, ret: firstReturnOf.get(o.key) as number });
+  }
+  return out;
+}

@@ -6,14 +6,15 @@ import { BLOCK_SIZE } from './types.js';
 /** How many ops of the linearizable prefix a report shows (its tail). */
 const PREFIX_TAIL = 6;
 
-function time(t: number): string {
-  return t === Number.POSITIVE_INFINITY ? 'never (pending)' : String(t);
+function interval(o: BlockOp): string {
+  if (o.op.completedAt !== undefined) return `[${o.call}, ${o.ret}]`;
+  return o.ret === Number.POSITIVE_INFINITY ? `[${o.call}, pending]` : `[${o.call}, pending, before its first reader's return at ${o.ret}]`;
 }
 
 /** One line for a block op: `op 12 client 3 write c3#4@7 [100, 180]`. */
 export function formatBlockOp(o: BlockOp): string {
   const what = o.op.kind === 'zero' ? 'zero' : `${o.op.kind} ${formatValue(o.value)}`;
-  return `op ${o.op.id} client ${o.op.client} ${what} [${o.call}, ${time(o.ret)}] (range ${o.op.offset}+${o.op.length})`;
+  return `op ${o.op.id} client ${o.op.client} ${what} ${interval(o)} (range ${o.op.offset}+${o.op.length})`;
 }
 
 /** A human-readable explanation of one violation. */
