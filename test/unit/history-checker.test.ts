@@ -65,6 +65,14 @@ describe('history checker: violations', () => {
     expectViolation(h().write(1, 1, [0]).read(2, [10, 20], ['1:1']).read(3, [30, 40], ['zero']));
   });
 
+  it('flags a read of a pending write invoked only after the read completed', () => {
+    expectViolation(h().read(1, [0, 10], ['2:1']).write(2, 1, [50]));
+  });
+
+  it('flags a read that goes back to an older completed write after a pending write was seen over it', () => {
+    expectViolation(h().write(1, 1, [0]).write(2, 1, [0, 5]).read(3, [10, 20], ['1:1']).read(3, [30, 40], ['2:1']));
+  });
+
   it('flags a spanning write torn after it completed (one block missing)', () => {
     const r = expectViolation(h().write(1, 1, [0, 10], 0, 2).read(2, [20, 30], ['1:1', 'zero']), 1);
     expect(r.violations.map((v) => v.block)).toEqual([1]);
@@ -109,6 +117,10 @@ describe('history checker: valid histories', () => {
 
   it('accepts a pending write that is never seen while later writes are', () => {
     expectOk(h().write(1, 1, [0]).write(2, 1, [10, 20]).read(3, [30, 40], ['2:1']).read(3, [50, 60], ['2:1']));
+  });
+
+  it('accepts a pending write seen late, after other writes completed (a delayed write may land any time)', () => {
+    expectOk(h().write(1, 1, [0]).write(2, 1, [10, 20]).read(3, [30, 40], ['2:1']).read(3, [50, 60], ['1:1']));
   });
 
   it('ignores a pending read (it returned nothing)', () => {
