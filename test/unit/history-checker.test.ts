@@ -123,6 +123,11 @@ describe('history checker: valid histories', () => {
     expectOk(h().write(1, 1, [0]).write(2, 1, [10, 20]).read(3, [30, 40], ['2:1']).read(3, [50, 60], ['1:1']));
   });
 
+  it('keeps a pending write whose tag another write reuses pending (the reader may have seen the other)', () => {
+    // Narrowing the pending one to "before the first read of 1:1" would place it before its invocation.
+    expectOk(h().write(1, 1, [0, 5]).read(2, [10, 20], ['1:1']).write(1, 1, [30]));
+  });
+
   it('ignores a pending read (it returned nothing)', () => {
     expectOk(h().write(1, 1, [0, 10]).read(2, [5], ['unknown']).read(3, [20, 30], ['1:1']));
   });

@@ -94,7 +94,8 @@ export function decompose(history: History): Map<number, BlockOp[]> {
  *   so removing it leaves a linearization, and leaving it out is allowed;
  * - a pending write with a unique value (a tag) that some read returned must precede every
  *   such read: it gets, as its return, the earliest return among them.
- * What remains pending (a zero write while some read saw zeros) returns at +infinity. Without
+ * What remains pending (a zero write while some read saw zeros, or a write whose tag another
+ * write of the block reuses) returns at +infinity. Without
  * this, every pending write stays concurrent with the rest of the history, and the search is
  * exponential in their number.
  */
@@ -103,11 +104,13 @@ export function narrowPending(ops: readonly BlockOp[]): BlockOp[] {
   for (const o of ops) {
     if (!o.isWrite) firstReturnOf.set(o.key, Math.min(firstReturnOf.get(o.key) ?? Number.POSITIVE_INFINITY, o.ret));
   }
+  const writers = new Map<RegisterState, number>();
+  for (const o of ops) if (o.isWrite) writers.set(o.key, (writers.get(o.key) ?? 0) + 1);
   const out: BlockOp[] = [];
   for (const o of ops) {
     if (!o.isWrite || o.ret !== Number.POSITIVE_INFINITY) out.push(o);
     else if (!firstReturnOf.has(o.key)) continue;
-    else if (o.key === INITIAL_STATE) out.push(o);
+    else if (o.key === INITIAL_STATE || writers.get(o.key) !== 1) out.push(o);
     else out.push({ ...o, ret: firstReturnOf.get(o.key) as number });
   }
   return out;
