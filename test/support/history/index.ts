@@ -6,3 +6,5 @@ export { formatBlockOp, formatReport, formatViolation } from './report.js';
 export { searchBlock, type SearchLimits, type SearchOutcome } from './search.js';
 export { formatValue, readTags, TAG_MAGIC, TAG_SIZE, tagBlock, taggedPayload } from './tags.js';
 export { BLOCK_SIZE, blocksOf, MalformedHistoryError, validateOperation, type BlockTag, type BlockValue, type History, type OpKind, type Operation } from './types.js';
+export { HistoryBuilder } from './builder.js';
+export { mutateToStaleRead, prng, simulateHistory, type SimulationOptions } from './simulate.js';
