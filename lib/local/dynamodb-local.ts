@@ -57,9 +57,10 @@ export async function startDynamodbLocal(options: DynamodbLocalOptions = {}): Pr
   const launcher = fileURLToPath(new URL('./dynamodb-local-loopback.java', import.meta.url));
   const args = [
     `-Djava.library.path=${join(jarDir, 'DynamoDBLocal_lib')}`,
-    // Two shared cores: one collector thread, not one per core, and a small young heap.
+    // Two shared cores: one collector thread, not one per core.
     '-XX:+UseSerialGC',
-    '-Xss1m',
+    // No hsperfdata file in /tmp: nothing of the embedded cloud is left outside its own folders.
+    '-XX:-UsePerfData',
     '-cp',
     join(jarDir, 'DynamoDBLocal.jar'),
     launcher,
