@@ -203,6 +203,23 @@ describe.skipIf(!canRunDynamodbLocal())('dynalite and DynamoDB Local, side by si
       // A page that happens to end on the last item still says "there may be more": an empty page follows.
       await same(page({ forward: true, limit: 3, after: '0006' }), { ok: true, value: { sks: ['0007', '0008', '0009'], last: '0009' } });
       await same(page({ forward: true, limit: 3, after: '0009' }), { ok: true, value: { sks: [], last: null } });
+      // Limit counts the items read, before the filter: a filter that keeps none gives an empty page that goes on.
+      await same(
+        async (client) => {
+          const answer = await client.send(
+            new QueryCommand({
+              TableName: TABLE,
+              KeyConditionExpression: 'pk = :pk',
+              FilterExpression: 'attribute_exists(absent)',
+              ExpressionAttributeValues: { ':pk': { S: 'q' } },
+              Limit: 3,
+              ConsistentRead: true,
+            }),
+          );
+          return { count: answer.Count, scanned: answer.ScannedCount, last: answer.LastEvaluatedKey?.sk?.S };
+        },
+        { ok: true, value: { count: 0, scanned: 3, last: '0002' } },
+      );
     });
 
     it('a Query page stops at 1 MB and says where to go on', async () => {
