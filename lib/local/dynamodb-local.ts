@@ -90,7 +90,14 @@ export async function startDynamodbLocal(options: DynamodbLocalOptions = {}): Pr
             : error,
         ),
       );
-      child.once('exit', (code) => fail(new Error(`DynamoDB Local exited (code ${code}) before it listened:\n${output}`)));
+      child.once('exit', (code) =>
+        fail(
+          new Error(
+            `DynamoDB Local exited (code ${code}) before it listened (its launcher needs Java 17 with the compiler module: ` +
+              `the Debian package ${JAVA_DEBIAN_PACKAGE}):\n${output}`,
+          ),
+        ),
+      );
       child.stderr.setEncoding('utf8').on('data', (text: string) => (output += text));
       child.stdout.setEncoding('utf8').on('data', (text: string) => {
         output += text;
