@@ -55,9 +55,9 @@ export interface RunningEmulator {
 /**
  * Starts fauxqs (S3, SQS) and dynalite or DynamoDB Local (DynamoDB) on free loopback ports.
  * With `dataDir`, objects are plain files, queues live in SQLite and tables in LevelDB (DynamoDB
- * Local: its own SQLite file), so a restart keeps everything; without it, all is in memory. The directories it makes are private (0700); the
- * files the emulators write in them are as private as the process umask makes them (`npm
- * start` sets 077).
+ * Local: its own SQLite file), so a restart keeps everything; without it, all is in memory. The
+ * directories it makes are private (0700); the files the emulators write in them are as private
+ * as the process umask makes them (`npm start` sets 077).
  */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const { dataDir } = options;
