@@ -54,6 +54,8 @@ export const ENV = {
   /** Embedded cloud: API port and data directory. */
   port: 'SLEDS_PORT',
   dataDir: 'SLEDS_DATA_DIR',
+  /** The web console's port (`npm start`, `sleds console`); it always binds to loopback. */
+  consolePort: 'SLEDS_CONSOLE_PORT',
   /**
    * Embedded cloud: the address its user-facing listeners (the API; later NBD and a console)
    * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
@@ -104,6 +106,7 @@ export interface CliConfig {
 export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
+export const DEFAULT_CONSOLE_PORT = 9401;
 /** Loopback: what every socket of the embedded cloud binds to unless SLEDS_LISTEN_HOST says otherwise. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
@@ -232,6 +235,11 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
     ...(awsEndpoint ? { awsEndpoint } : {}),
   });
+}
+
+/** Reads the web console's port (SLEDS_CONSOLE_PORT, default 9401). */
+export function loadConsolePort(env: Env = process.env): number {
+  return port(env, ENV.consolePort, DEFAULT_CONSOLE_PORT);
 }
 
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */

@@ -6,6 +6,7 @@ import { createRequire } from 'node:module';
 import { Command, CommanderError } from 'commander';
 import { loadCliConfig } from '../config.js';
 import { SledsApiClient } from './api-client.js';
+import { registerConsoleCommand } from './console-command.js';
 import { registerCopyCommands } from './copy-commands.js';
 import { UsageError, formatErrorLine, formatJson, parseEndpointArgument } from './format.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
@@ -136,6 +137,7 @@ function buildProgram(context: RunContext): Command {
   registerVolumeCommands(program, context);
   registerSnapshotCommands(program, context);
   registerCopyCommands(program, context);
+  registerConsoleCommand(program, context);
   return program;
 }
 

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { loadLocalCloudConfig } from '../config.js';
+import { loadConsolePort, loadLocalCloudConfig } from '../config.js';
+import { startConsoleServer } from '../console/server.js';
 import { wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
@@ -43,6 +44,11 @@ async function main(): Promise<void> {
   // Only what a user calls: the emulators' ports are loopback-only internals of this process.
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
+  // The console always binds to loopback; a busy port costs the console, not the API.
+  await startConsoleServer({ apiBaseUrl: cloud.apiUrl, port: loadConsolePort() }).then(
+    (server) => console.log(`  Console   ${server.url}`),
+    (error: unknown) => console.error(`sleds: no console (${(error as Error).message}); set SLEDS_CONSOLE_PORT to another port`),
+  );
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
   console.log('  Ctrl-C to stop');
 
