@@ -98,7 +98,8 @@ function Timeline({ events }: { events: readonly JobEvent[] }) {
 /** One copy job: progress, ETA, the fan-out tree filling in, the error if it failed, and the events. */
 export function CopyJobPage({ jobId }: { jobId: string }) {
   const job = useLoad(`job:${jobId}`, () => api.getCopyJob(jobId), { intervalMs: POLL_MS, poll: (j) => j.state === 'running' || !j.tree });
-  const events = useLoad(`events:${jobId}`, () => api.listCopyJobEvents(jobId), {
+  // Keyed on the state too: once the job ends, its last events are loaded once more.
+  const events = useLoad(`events:${jobId}:${job.data?.state ?? ''}`, () => api.listCopyJobEvents(jobId), {
     intervalMs: POLL_MS * 2,
     poll: () => job.data?.state !== 'succeeded' && job.data?.state !== 'failed',
   });
