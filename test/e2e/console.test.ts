@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
+import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -211,8 +212,17 @@ if (!haveChromium && inCi) {
     it('refuses a change that does not come from the console page', async () => {
       const forged = await fetch(`${server.url}/api/volumes`, { method: 'POST', body: JSON.stringify({ sizeBytes: 1048576 }) });
       expect(forged.status).toBe(403);
-      const misdirected = await fetch(`${server.url}/`, { headers: { 'x-forwarded-host': 'x' } });
-      expect(misdirected.status).toBe(200);
+      // A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own Host.
+      const rebound = await new Promise<number | undefined>((resolve, reject) => {
+        request(`${server.url}/console/known`, { headers: { host: 'evil.example' } }, (response) => {
+          response.resume();
+          resolve(response.statusCode);
+        })
+          .on('error', reject)
+          .end();
+      });
+      expect(rebound).toBe(421);
+      expect((await fetch(`${server.url}/console/known`)).status).toBe(200);
     });
   });
 }

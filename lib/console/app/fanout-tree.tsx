@@ -1,9 +1,9 @@
 import { useMemo } from 'preact/hooks';
 import type { TreeNode } from './api';
 
-const COLUMN = 190;
+const COLUMN = 240;
 const ROW = 34;
-const BOX_W = 150;
+const BOX_W = 196;
 const BOX_H = 26;
 const PAD = 12;
 /** More nodes than this are listed in the table only: an SVG that large helps nobody. */
@@ -53,8 +53,9 @@ function layout(nodes: readonly TreeNode[]): { placed: Placed[]; width: number; 
 }
 
 function label(node: TreeNode): string {
-  const short = node.kind === 'snapshot' ? 'snapshot' : node.kind === 'intermediary' ? node.id.replace(/^p\d+-/, '') : (node.volumeId ?? node.id);
-  return `${short} · sled ${node.sled}`;
+  if (node.kind === 'snapshot') return 'snapshot';
+  if (node.kind === 'intermediary') return `intermediary ${node.id.replace(/^p\d+-/, '')}`;
+  return node.volumeId ?? node.id;
 }
 
 function done(node: TreeNode): string {
@@ -120,7 +121,7 @@ export function FanoutTree({ nodes, partition }: { nodes: readonly TreeNode[]; p
                   {label(node)}
                 </text>
                 <text x="6" y="21" class="node-chunks">
-                  {done(node)} chunks
+                  sled {node.sled} · {done(node)} chunks
                 </text>
               </g>
             );

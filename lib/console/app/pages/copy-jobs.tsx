@@ -76,7 +76,7 @@ export function CopyJobsPage() {
 function Timeline({ events }: { events: readonly JobEvent[] }) {
   if (events.length === 0) return <p class="muted">No events yet.</p>;
   return (
-    <ol class="timeline" aria-label="Execution events">
+    <ol class="timeline" aria-label="Execution events" tabIndex={0}>
       {events.map((event, i) => (
         <li key={i} class={/Failed|Caught|Aborted|TimedOut/.test(event.type) ? 'event event-bad' : 'event'}>
           <time dateTime={event.timestamp}>{new Date(event.timestamp).toLocaleTimeString(undefined, { hour12: false })}</time>{' '}

@@ -31,7 +31,7 @@ function PartitionCard({ partition }: { partition: Partition }) {
       <h3 id={`partition-${partition.partition}`}>
         Partition {partition.partition}{' '}
         <span class="muted">
-          {bytes(partition.offset)} + {bytes(partition.sizeBytes)}
+          bytes {bytes(partition.offset)} – {bytes(partition.offset + partition.sizeBytes)}
         </span>
       </h3>
       <Facts
