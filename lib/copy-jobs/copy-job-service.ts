@@ -271,7 +271,8 @@ export class CopyJobService {
         nodes.push({ id: `p${task.partition}-s`, partition: task.partition, kind: 'snapshot', sled: task.from.sled, depth: 0, round: 0, chunks, chunksDone: chunks });
       }
       const chunks = task.chunks.length;
-      const counted = finished ? chunks : done === undefined ? null : Math.min(chunks, done[task.id] ?? 0);
+      // A retried batch copies (and counts) again, hence the cap; untracked plans are known only once done.
+      const counted = done !== undefined ? Math.min(chunks, done[task.id] ?? 0) : finished ? chunks : null;
       const volumeId = task.to.kind === 'target' ? job.volumeIds[task.to.target] : undefined;
       nodes.push({
         id: task.id,

@@ -90,7 +90,8 @@ if (!haveChromium && inCi) {
         intermediaries: svg.querySelectorAll('g.node-intermediary').length,
         snapshots: svg.querySelectorAll('g.node-snapshot').length,
         chunksDone: Number(svg.getAttribute('data-chunks-done')),
-        chunks: [...svg.querySelectorAll('g.node')].reduce((sum, g) => sum + Number(g.getAttribute('data-chunks')), 0),
+        // What is to be copied: every node but the snapshot, the source.
+        chunks: [...svg.querySelectorAll('g.node:not(.node-snapshot)')].reduce((sum, g) => sum + Number(g.getAttribute('data-chunks')), 0),
       }));
 
     it('lists the volume with its size and state', async () => {
@@ -199,6 +200,9 @@ if (!haveChromium && inCi) {
       await alert.waitFor({ timeout: 60_000 });
       expect(await alert.textContent()).toContain('The copy job failed.');
       expect(await alert.textContent()).toContain('disk on fire');
+      // It names the state that failed, from the events.
+      await page.locator('.job-error em').waitFor({ timeout: 10_000 });
+      expect(await page.locator('.job-error em').textContent()).toMatch(/\w/);
       await page.locator('ol.timeline .event-bad').first().waitFor({ timeout: 10_000 });
       await page.screenshot({ path: `${SHOTS}copy-job-failed.png`, fullPage: true });
 

@@ -70,9 +70,11 @@ export function FanoutTree({ nodes, partition }: { nodes: readonly TreeNode[]; p
   const { placed, width, height } = useMemo(() => layout(nodes), [nodes]);
   const at = new Map(placed.map((p) => [p.node.id, p]));
   const levels = Math.max(0, ...nodes.map((node) => node.depth));
-  const chunksDone = nodes.reduce((sum, node) => sum + (node.chunksDone ?? 0), 0);
-  const chunks = nodes.reduce((sum, node) => sum + node.chunks, 0);
-  const summary = `Partition ${partition}: ${nodes.length} nodes on ${levels + 1} levels, ${chunksDone} of ${chunks} chunks in place.`;
+  // The copies being made; the snapshot's own chunks are the source, not progress.
+  const copies = nodes.filter((node) => node.kind !== 'snapshot');
+  const chunksDone = copies.reduce((sum, node) => sum + (node.chunksDone ?? 0), 0);
+  const chunks = copies.reduce((sum, node) => sum + node.chunks, 0);
+  const summary = `Partition ${partition}: ${nodes.length} nodes on ${levels + 1} levels; ${chunksDone} of ${chunks} chunks copied.`;
   if (nodes.length > MAX_DRAWN_NODES) return <p class="muted">{summary} Too many nodes to draw; see the table below.</p>;
   return (
     <figure class="tree-figure">

@@ -109,12 +109,26 @@ export function CopyJobPage({ jobId }: { jobId: string }) {
   const partition = chosen !== undefined && partitions.includes(chosen) ? chosen : partitions[0];
   const shown = nodes.filter((node) => node.partition === partition);
   const j = job.data;
+  // The first state that failed, where the error started (the catch comes after it).
+  const failedAt = events.data?.events.find((event) => /Failed$/.test(event.type) && event.state !== undefined);
   return (
     <Page title={<>Copy job {jobId}</>}>
       <ErrorNote error={job.error} title="Could not load the copy job" />
       {j?.state === 'failed' ? (
         <div class="error job-error" role="alert">
           <strong>The copy job failed.</strong> {j.error ?? 'The API gave no error message.'}
+          {failedAt ? (
+            <div>
+              In <em>{failedAt.state}</em>
+              {failedAt.error ? (
+                <>
+                  {' '}
+                  (<code>{failedAt.error}</code>)
+                </>
+              ) : null}{' '}
+              at {new Date(failedAt.timestamp).toLocaleTimeString(undefined, { hour12: false })}.
+            </div>
+          ) : null}
         </div>
       ) : null}
       {j ? (
@@ -150,7 +164,8 @@ export function CopyJobPage({ jobId }: { jobId: string }) {
                 ))}
               </select>{' '}
               <span class="muted">
-                of {partitions.length} partitions that hold data; each has its own tree ({j.tree.mode}, {j.tree.rounds} {j.tree.mode === 'pipelined' ? 'levels' : 'rounds'})
+                of {partitions.length} partitions that hold data; each has its own tree ({j.tree.mode}, {j.tree.rounds} {j.tree.mode === 'pipelined' ? 'level' : 'round'}
+                {j.tree.rounds === 1 ? '' : 's'})
               </span>
             </label>
           ) : null}
