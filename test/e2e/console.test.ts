@@ -175,6 +175,11 @@ if (!haveChromium && inCi) {
       );
       expect(later.chunksDone).toBeGreaterThan(first.chunksDone);
       expect(await page.locator('[data-field="eta"]').textContent()).toMatch(/^(\d+ s|\d+ min \d+ s|—)$/);
+      // The screenshot a little further on, with the tree partly filled in.
+      await eventually('a third of the tree in place', async () => {
+        const now = await treeCounts();
+        return now.chunksDone * 3 >= now.chunks && now.chunksDone < now.chunks ? now : undefined;
+      });
       await page.screenshot({ path: `${SHOTS}copy-job.png`, fullPage: true });
 
       await page.locator('.badge-succeeded').first().waitFor({ timeout: 90_000 });
