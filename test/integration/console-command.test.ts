@@ -35,7 +35,7 @@ describe('sleds console', () => {
       // Nothing answers at the API: the proxy says so, as the API's own error shape.
       const proxied = await fetch(`${url}/api/volumes`);
       expect(proxied.status).toBe(502);
-      expect((await proxied.json()).error.code).toBe('ApiUnreachable');
+      expect(((await proxied.json()) as { error: { code: string } }).error.code).toBe('ApiUnreachable');
     } finally {
       const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
       child.kill('SIGINT');
