@@ -123,7 +123,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     tables: { snapshots: ['GetItem'], copyJobs: ['GetItem', 'PutItem', 'UpdateItem'], volumes: ['PutItem'] },
     copyJobs: ['start'],
   },
-  'get-copy-job': { tables: { copyJobs: ['GetItem'] } },
+  // With ?include=tree it reads the stored plan (sled 0) to draw the fan-out tree.
+  'get-copy-job': { tables: { copyJobs: ['GetItem'] }, objects: { read: ['plans'] } },
   'list-copy-job-events': { tables: { copyJobs: ['GetItem'] }, copyJobs: ['history'] },
   // Read the partition as of the snapshot's op (notes and chunks), write its chunks to one sled,
   // count it; the last one releases the volume's hold.

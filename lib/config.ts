@@ -62,6 +62,8 @@ export const ENV = {
   /** Embedded cloud: API port and data directory. */
   port: 'SLEDS_PORT',
   dataDir: 'SLEDS_DATA_DIR',
+  /** The web console's port (`npm start`, `sleds console`); it always binds to loopback. */
+  consolePort: 'SLEDS_CONSOLE_PORT',
   /**
    * Embedded cloud: the address its user-facing listeners (the API; later NBD and a console)
    * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
@@ -132,6 +134,7 @@ export type ApiAuthConfig =
   | { readonly mode: 'sigv4'; readonly accessKeyId: string; readonly secretAccessKey: string };
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
+export const DEFAULT_CONSOLE_PORT = 9401;
 /** Loopback: what every socket of the embedded cloud binds to unless SLEDS_LISTEN_HOST says otherwise. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
@@ -262,6 +265,7 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
   });
 }
 
+<<<<<<< HEAD
 /** The emulators that can serve the embedded cloud's DynamoDB. */
 export const DYNAMODB_BACKENDS = ['dynalite', 'dynamodb-local'] as const;
 export type DynamodbBackend = (typeof DYNAMODB_BACKENDS)[number];
@@ -273,6 +277,11 @@ export function loadDynamodbBackend(env: Env = process.env): DynamodbBackend {
   const backend = DYNAMODB_BACKENDS.find((name) => name === raw);
   if (!backend) throw new ConfigError(`${ENV.dynamodb} must be one of ${DYNAMODB_BACKENDS.join(', ')}, got "${raw}"`);
   return backend;
+=======
+/** Reads the web console's port (SLEDS_CONSOLE_PORT, default 9401). */
+export function loadConsolePort(env: Env = process.env): number {
+  return port(env, ENV.consolePort, DEFAULT_CONSOLE_PORT);
+>>>>>>> console
 }
 
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */

@@ -61,7 +61,13 @@ export class DynamoDbCopyJobRepository implements CopyJobRepository {
       names[`#r${i}`] = `r${round}`;
       values[`:r${i}`] = n;
     }
-    if (rounds.length > 0) values[':zero'] = 0;
+    const tasks = Object.entries(delta.taskChunks ?? {}).filter(([, n]) => n > 0);
+    for (const [i, [task, n]] of tasks.entries()) {
+      sets.push(`taskChunksDone.#t${i} = if_not_exists(taskChunksDone.#t${i}, :zero) + :t${i}`);
+      names[`#t${i}`] = task;
+      values[`:t${i}`] = n;
+    }
+    if (rounds.length > 0 || tasks.length > 0) values[':zero'] = 0;
     // Nothing to add still asks whether the job runs: the condition is the answer.
     if (sets.length === 0) sets.push('#state = #state');
     try {

@@ -8,6 +8,7 @@ import { API_URL_OUTPUT_KEY, isLoopbackHost, regionOfApiHost } from '../api/depl
 import { awsCredentialSource, readStackOutput } from '../aws/cli-credentials.js';
 import { DEFAULT_REGION, ENV, loadCliConfig } from '../config.js';
 import { SledsApiClient } from './api-client.js';
+import { registerConsoleCommand } from './console-command.js';
 import { registerCopyCommands } from './copy-commands.js';
 import { UsageError, formatErrorLine, formatJson, parseEndpointArgument } from './format.js';
 import { signingFetch, type CredentialSource } from './sign-requests.js';
@@ -191,6 +192,7 @@ function buildProgram(context: RunContext): Command {
   registerVolumeCommands(program, context);
   registerSnapshotCommands(program, context);
   registerCopyCommands(program, context);
+  registerConsoleCommand(program, context);
   return program;
 }
 

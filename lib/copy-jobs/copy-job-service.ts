@@ -10,7 +10,13 @@ import { SnapshotNotFoundError } from '../snapshots/snapshot-service.js';
 import { snapshotChunkKey, type Snapshot, type SnapshotPartition } from '../snapshots/snapshot.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import { chunkKeyPrefix, type Volume } from '../volumes/volume.js';
-import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
+import {
+  MAX_TRACKED_TASKS,
+  copyJobStatus,
+  newCopyJobId,
+  type CopyJobTree,
+  type CopyTreeNode,
+  type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
 import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowEvent, WorkflowRunner } from './ports.js';
 import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
@@ -59,6 +65,7 @@ class ProgressReporter {
   private chunks = 0;
   private intermediaries = 0;
   private roundTasks: Record<number, number> = {};
+  private taskChunks: Record<string, number> = {};
   private last = Date.now();
   private reporting: Promise<boolean> = Promise.resolve(true);
   /** False once a report found the job ended. */
@@ -68,10 +75,13 @@ class ProgressReporter {
     private readonly jobs: CopyJobRepository,
     private readonly jobId: string,
     private readonly chunkBytes: number,
+    /** Whether the job records chunks per task (see MAX_TRACKED_TASKS). */
+    private readonly perTask: boolean,
   ) {}
 
-  chunk(): void {
+  chunk(taskId: string): void {
     this.chunks++;
+    if (this.perTask) this.taskChunks[taskId] = (this.taskChunks[taskId] ?? 0) + 1;
     this.maybeReport();
   }
 
@@ -93,7 +103,9 @@ class ProgressReporter {
       bytesCopied: this.chunks * this.chunkBytes,
       intermediariesCreated: this.intermediaries,
       roundTasks: this.roundTasks,
+      ...(this.perTask ? { taskChunks: this.taskChunks } : {}),
     };
+    this.taskChunks = {};
     this.chunks = 0;
     this.intermediaries = 0;
     this.roundTasks = {};
@@ -240,6 +252,44 @@ export class CopyJobService {
     return copyJobStatus(job, this.now());
   }
 
+  /**
+   * The job's fan-out tree, read-only: the stored plan's tasks as nodes (one snapshot node per
+   * partition), each with its chunks copied so far. Undefined until the job is planned.
+   */
+  async tree(jobId: string): Promise<CopyJobTree | undefined> {
+    const job = await this.job(jobId);
+    if (job.plan === undefined) return undefined;
+    const plan = await this.plan(jobId);
+    const done = job.taskChunksDone;
+    const finished = job.state === 'succeeded';
+    const nodes: CopyTreeNode[] = [];
+    const snapshots = new Set<number>();
+    for (const task of plan.tasks) {
+      if (task.from.kind === 'snapshot' && !snapshots.has(task.partition)) {
+        snapshots.add(task.partition);
+        const chunks = task.chunks.length;
+        nodes.push({ id: `p${task.partition}-s`, partition: task.partition, kind: 'snapshot', sled: task.from.sled, depth: 0, round: 0, chunks, chunksDone: chunks });
+      }
+      const chunks = task.chunks.length;
+      // A retried batch copies (and counts) again, hence the cap; untracked plans are known only once done.
+      const counted = done !== undefined ? Math.min(chunks, done[task.id] ?? 0) : finished ? chunks : null;
+      const volumeId = task.to.kind === 'target' ? job.volumeIds[task.to.target] : undefined;
+      nodes.push({
+        id: task.id,
+        partition: task.partition,
+        kind: task.to.kind,
+        sled: task.to.sled,
+        depth: task.depth,
+        round: task.round,
+        parent: task.parentTask ?? `p${task.partition}-s`,
+        ...(volumeId === undefined ? {} : { volumeId }),
+        chunks,
+        chunksDone: counted,
+      });
+    }
+    return { mode: plan.mode, rounds: plan.rounds, nodes };
+  }
+
   /** The execution's state transitions. */
   async events(jobId: string): Promise<WorkflowEvent[]> {
     const job = await this.deps.jobs.get(jobId);
@@ -292,6 +342,7 @@ export class CopyJobService {
     await this.deps.jobs.update(jobId, {
       plan: plan.fanoutTree,
       roundTaskCounts,
+      ...(plan.tasks.length <= MAX_TRACKED_TASKS ? { taskChunksDone: {} } : {}),
       startedCopyingAt: this.now().toISOString(),
       progress: { ...job.progress, roundsPlanned: plan.rounds, chunksTotal, bytesTotal: chunksTotal * snapshot.chunkSizeBytes },
     });
@@ -351,7 +402,7 @@ export class CopyJobService {
     const tasks = batchesOf(plan).get(round)?.[batch];
     if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
     const snapshot = await this.completedSnapshot(job.snapshotId);
-    const progress = new ProgressReporter(this.deps.jobs, jobId, snapshot.chunkSizeBytes);
+    const progress = new ProgressReporter(this.deps.jobs, jobId, snapshot.chunkSizeBytes, job.taskChunksDone !== undefined);
     for (const task of tasks) {
       for (const chunk of task.chunks) {
         const to = this.location(job, task.to, task.partition, chunk);
@@ -394,7 +445,7 @@ export class CopyJobService {
               checksums[`${to.sled}/${to.key}`] = sha256;
             }
             this.wrote(to);
-            progress.chunk();
+            progress.chunk(task.id);
             stillRunning();
           }
           progress.task(task.round, task.to.kind === 'intermediary');

@@ -33,6 +33,11 @@ export interface CopyJob {
   /** Tasks per round (1-based rounds at index r-1), and how many of them finished. */
   readonly roundTaskCounts?: readonly number[];
   readonly roundTasksDone?: Readonly<Record<string, number>>;
+  /**
+   * Chunks copied per task id (`p3-t12`), for drawing the fan-out tree; kept only for plans of at
+   * most MAX_TRACKED_TASKS tasks, so the job item stays far below DynamoDB's 400 KB.
+   */
+  readonly taskChunksDone?: Readonly<Record<string, number>>;
   readonly error?: string;
   readonly createdAt: string;
   readonly startedCopyingAt?: string;
@@ -45,6 +50,35 @@ export interface CopyJobStatus extends CopyJob {
   readonly throughputBytesPerSecond: number;
   readonly etaSeconds: number | null;
 }
+
+/** One node of the fan-out tree of `GET /copy-jobs/{jobId}?include=tree`: the copy a task writes. */
+export interface CopyTreeNode {
+  /** The task id (`p3-i7`, `p3-t12`); the snapshot's node of partition p is `p3-s`. */
+  readonly id: string;
+  readonly partition: number;
+  readonly kind: 'snapshot' | 'intermediary' | 'target';
+  readonly sled: number;
+  /** 0 for the snapshot, else the distance from it. */
+  readonly depth: number;
+  readonly round: number;
+  /** The node it copies from; absent for the snapshot. */
+  readonly parent?: string;
+  /** For targets: the volume it becomes part of. */
+  readonly volumeId?: string;
+  readonly chunks: number;
+  /** Chunks copied so far; null when the job does not track per-task progress (a large plan). */
+  readonly chunksDone: number | null;
+}
+
+/** The fan-out tree of a planned job, read-only, for the console. */
+export interface CopyJobTree {
+  readonly mode: string;
+  readonly rounds: number;
+  readonly nodes: readonly CopyTreeNode[];
+}
+
+/** Plans with more tasks than this do not record chunks per task (the job item would grow too large). */
+export const MAX_TRACKED_TASKS = 4096;
 
 export const MAX_COPY_COUNT = 1000;
 export const DEFAULT_MAX_SOURCE_FANOUT = 4;
@@ -93,9 +127,10 @@ export function copyJobStatus(job: CopyJob, now: Date): CopyJobStatus {
   const counts = job.roundTaskCounts ?? [];
   const roundsDone =
     job.state === 'succeeded' ? job.progress.roundsPlanned : counts.filter((count, i) => (job.roundTasksDone?.[`r${i + 1}`] ?? 0) >= count).length;
-  const { roundTaskCounts: _counts, roundTasksDone: _done, ...shown } = job;
+  const { roundTaskCounts: _counts, roundTasksDone: _done, taskChunksDone: _tasks, ...shown } = job;
   void _counts;
   void _done;
+  void _tasks;
   return {
     ...shown,
     progress: {

@@ -16,7 +16,7 @@ export interface CopyJobRepository {
   /** Sets fields; `state` only moves from `running`. */
   update(
     jobId: string,
-    fields: Partial<Pick<CopyJob, 'plan' | 'roundTaskCounts' | 'error' | 'startedCopyingAt' | 'finishedAt' | 'progress'>> & {
+    fields: Partial<Pick<CopyJob, 'plan' | 'roundTaskCounts' | 'taskChunksDone' | 'error' | 'startedCopyingAt' | 'finishedAt' | 'progress'>> & {
       state?: CopyJobState;
     },
   ): Promise<void>;
@@ -32,6 +32,8 @@ export interface ProgressDelta {
   readonly intermediariesCreated: number;
   /** Finished tasks by (1-based) round, so the job can tell which rounds are done. */
   readonly roundTasks: Readonly<Record<number, number>>;
+  /** Chunks copied per task id, for jobs that track them (`taskChunksDone` exists). */
+  readonly taskChunks?: Readonly<Record<string, number>>;
 }
 
 /** Where plans are kept between the Plan state and the copy tasks (S3). */

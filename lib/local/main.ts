@@ -1,6 +1,12 @@
 import { resolve } from 'node:path';
+<<<<<<< HEAD
 import { loadApiAuthConfig, loadLocalCloudConfig } from '../config.js';
 import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
+=======
+import { loadConsolePort, loadLocalCloudConfig } from '../config.js';
+import { startConsoleServer } from '../console/server.js';
+import { wideListeningRefusal } from './listening.js';
+>>>>>>> console
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
 
@@ -46,6 +52,11 @@ async function main(): Promise<void> {
   // Only what a user calls: the emulators' ports are loopback-only internals of this process.
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
+  // The console always binds to loopback; a busy port costs the console, not the API.
+  await startConsoleServer({ apiBaseUrl: cloud.apiUrl, port: loadConsolePort() }).then(
+    (server) => console.log(`  Console   ${server.url}`),
+    (error: unknown) => console.error(`sleds: no console (${(error as Error).message}); set SLEDS_CONSOLE_PORT to another port`),
+  );
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
   if (apiAuth.mode === 'sigv4') console.log(`  auth      SigV4 (execute-api, ${cloud.config.region}), access key ${apiAuth.accessKeyId}`);
   console.log('  Ctrl-C to stop');

@@ -302,6 +302,7 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     await ok('finalize-copy-job', { jobId: job.jobId });
     await ok('clean-up-copy-job', { jobId: job.jobId });
     expect((await ok('get-copy-job', api({ jobId: job.jobId }))).state).toBe('succeeded');
+    expect((await ok('get-copy-job', api({ jobId: job.jobId }, { query: { include: 'tree' } }))).tree.nodes.length).toBeGreaterThan(0);
     await ok('list-copy-job-events', api({ jobId: job.jobId }));
 
     // A copy job that fails after one batch, in rounds mode.
