@@ -265,7 +265,6 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
   });
 }
 
-<<<<<<< HEAD
 /** The emulators that can serve the embedded cloud's DynamoDB. */
 export const DYNAMODB_BACKENDS = ['dynalite', 'dynamodb-local'] as const;
 export type DynamodbBackend = (typeof DYNAMODB_BACKENDS)[number];
@@ -277,11 +276,11 @@ export function loadDynamodbBackend(env: Env = process.env): DynamodbBackend {
   const backend = DYNAMODB_BACKENDS.find((name) => name === raw);
   if (!backend) throw new ConfigError(`${ENV.dynamodb} must be one of ${DYNAMODB_BACKENDS.join(', ')}, got "${raw}"`);
   return backend;
-=======
+}
+
 /** Reads the web console's port (SLEDS_CONSOLE_PORT, default 9401). */
 export function loadConsolePort(env: Env = process.env): number {
   return port(env, ENV.consolePort, DEFAULT_CONSOLE_PORT);
->>>>>>> console
 }
 
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */

@@ -1,12 +1,7 @@
 import { resolve } from 'node:path';
-<<<<<<< HEAD
-import { loadApiAuthConfig, loadLocalCloudConfig } from '../config.js';
-import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
-=======
-import { loadConsolePort, loadLocalCloudConfig } from '../config.js';
+import { loadApiAuthConfig, loadConsolePort, loadLocalCloudConfig } from '../config.js';
 import { startConsoleServer } from '../console/server.js';
-import { wideListeningRefusal } from './listening.js';
->>>>>>> console
+import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
 
