@@ -5,16 +5,13 @@
  */
 import { InvalidArgumentError, type Command } from 'commander';
 import { DEFAULT_CONSOLE_PORT, loadConsolePort } from '../config.js';
-import { startConsoleServer, type ConsoleTransport } from '../console/server.js';
+import { startConsoleServer } from '../console/server.js';
 import { UsageError, parseEndpointArgument } from './format.js';
 import type { CliContext } from './main.js';
 
 interface ConsoleOptions {
   port?: number;
   api?: string;
-  stack?: string;
-  profile?: string;
-  region?: string;
 }
 
 function parsePort(text: string): number {
@@ -23,39 +20,21 @@ function parsePort(text: string): number {
   return value;
 }
 
-/**
- * The transport to the API. Requests are not signed yet: SigV4 signing for a deployed stack
- * (with `profile` and `region`) plugs in here, as a fetch that signs, once the CLI has it.
- */
-export function consoleTransport(context: CliContext, _aws: { profile?: string; region?: string }): ConsoleTransport {
-  return context.io.fetch ?? globalThis.fetch;
-}
-
 /** Adds the `console` command to the program. */
 export function registerConsoleCommand(program: Command, context: CliContext): Command {
   return program
     .command('console')
     .description('serve the web console on 127.0.0.1: volumes, partitions, snapshots and copy jobs with their fan-out trees')
     .option('--port <port>', `port to serve on (default: $SLEDS_CONSOLE_PORT, else ${DEFAULT_CONSOLE_PORT}; 0 picks one)`, parsePort)
-    .option('--api <url>', 'Sleds API base URL (default: --endpoint, $SLEDS_ENDPOINT, else the local cloud)')
-    .option('--stack <name>', "a deployed stack whose API to use (needs the CLI's request signing; use --api meanwhile)")
-    .option('--profile <name>', 'AWS profile for signing requests to a deployed stack')
-    .option('--region <region>', 'AWS region of the deployed stack')
+    .option('--api <url>', 'Sleds API base URL (default: the global --endpoint or --stack, $SLEDS_ENDPOINT, else the local cloud)')
     .action(async (options: ConsoleOptions) => {
-      if (options.stack !== undefined) {
-        throw new UsageError(
-          `--stack ${options.stack}: looking a stack up needs the CLI's request signing, which is not there yet; ` +
-            "pass --api with the stack's ApiUrl output instead (aws cloudformation describe-stacks --stack-name Sleds-Stateless).",
-        );
-      }
-      if (options.profile !== undefined || options.region !== undefined) {
-        context.hint('sleds console: requests are not signed yet, so --profile and --region are not used.');
-      }
       const apiBaseUrl = options.api !== undefined ? parseEndpointArgument(options.api) : context.endpoint;
       const port = options.port ?? loadConsolePort(context.io.env ?? process.env);
       const server = await startConsoleServer({
         apiBaseUrl,
-        transport: consoleTransport(context, { ...(options.profile ? { profile: options.profile } : {}), ...(options.region ? { region: options.region } : {}) }),
+        // The CLI's own transport: signed with SigV4 for a deployed stack (global --stack,
+        // --profile, --region), as every other command's requests are.
+        transport: context.signedFetch(),
         port,
       }).catch((error: unknown) => {
         if ((error as { code?: string }).code === 'EADDRINUSE') {

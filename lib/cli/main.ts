@@ -11,7 +11,7 @@ import { SledsApiClient } from './api-client.js';
 import { registerConsoleCommand } from './console-command.js';
 import { registerCopyCommands } from './copy-commands.js';
 import { UsageError, formatErrorLine, formatJson, parseEndpointArgument } from './format.js';
-import { signingFetch, type CredentialSource } from './sign-requests.js';
+import { signingFetch, type CredentialSource } from '../api/sign-requests.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
 
@@ -51,6 +51,8 @@ export interface CliContext {
   readonly endpoint: string;
   /** The API client for `endpoint`, built on first use. */
   client(): SledsApiClient;
+  /** The fetch the API client uses: SigV4-signed whenever credentials are found. */
+  signedFetch(): typeof fetch;
   /** Writes a line of human output to stdout. */
   print(text: string): void;
   /** Writes a value as JSON to stdout. */
@@ -142,7 +144,7 @@ class RunContext implements CliContext {
    * credentials. Without any, a loopback endpoint (the embedded cloud) is called unsigned;
    * anything else was refused in resolve().
    */
-  private signedFetch(): typeof fetch {
+  signedFetch(): typeof fetch {
     const { region, credentials } = this.settings;
     return signingFetch(this.io.fetch ?? globalThis.fetch, credentials, region);
   }

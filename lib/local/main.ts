@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { loadApiAuthConfig, loadConsolePort, loadLocalCloudConfig } from '../config.js';
+import { signingFetch } from '../api/sign-requests.js';
 import { startConsoleServer } from '../console/server.js';
 import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
@@ -48,7 +49,10 @@ async function main(): Promise<void> {
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
   // The console always binds to loopback; a busy port costs the console, not the API.
-  await startConsoleServer({ apiBaseUrl: cloud.apiUrl, port: loadConsolePort() }).then(
+  // Under SLEDS_API_AUTH=sigv4 the console's proxy signs with the one key pair the API accepts.
+  const transport =
+    apiAuth.mode === 'sigv4' ? signingFetch(globalThis.fetch, () => Promise.resolve(apiAuth), cloud.config.region) : globalThis.fetch;
+  await startConsoleServer({ apiBaseUrl: cloud.apiUrl, port: loadConsolePort(), transport }).then(
     (server) => console.log(`  Console   ${server.url}`),
     (error: unknown) => console.error(`sleds: no console (${(error as Error).message}); set SLEDS_CONSOLE_PORT to another port`),
   );

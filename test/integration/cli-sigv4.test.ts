@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, type CliIo } from '../../lib/cli/main.js';
-import { signRequest } from '../../lib/cli/sign-requests.js';
+import { signRequest } from '../../lib/api/sign-requests.js';
 import { LOCAL_API_CREDENTIALS } from '../../lib/config.js';
 import { startLocalCloud, type LocalCloud } from '../../lib/local/local-cloud.js';
 

@@ -43,12 +43,37 @@ describe('sleds console', () => {
     }
   });
 
-  it('says that --stack needs request signing, and exits 2', async () => {
+  it('proxies through the CLI transport: SigV4-signed for a --stack, with --region and credentials', async () => {
     const out = capture();
-    const err = capture();
-    const status = await run(['console', '--stack', 'Sleds-Stateless'], { stdout: out.stream, stderr: err.stream, env: {} });
-    expect(status).toBe(2);
-    expect(err.text()).toMatch(/--stack Sleds-Stateless: .*request signing.*--api/);
+    const seen: Array<{ url: string; authorization: string | null }> = [];
+    const apiFetch = (async (input: string | URL, init?: RequestInit) => {
+      seen.push({ url: String(input), authorization: new Headers(init?.headers).get('authorization') });
+      return new Response(JSON.stringify({ volumes: [] }), { status: 200, headers: { 'content-type': 'application/json' } });
+    }) as typeof fetch;
+    const running = run(['--stack', 'Sleds-Stateless', '--region', 'eu-west-1', 'console', '--port', '0'], {
+      stdout: out.stream,
+      stderr: capture().stream,
+      env: {},
+      fetch: apiFetch,
+      credentials: () => () => Promise.resolve({ accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'secret' }),
+      readStackOutput: () => Promise.resolve('https://abc123.execute-api.eu-west-1.amazonaws.com/prod'),
+    });
+    try {
+      let url: string | undefined;
+      for (let tries = 0; !url && tries < 200; tries++) {
+        url = /^Console (http:\/\/127\.0\.0\.1:\d+)\s/m.exec(out.text())?.[1];
+        if (!url) await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(url, out.text()).toBeDefined();
+      const proxied = await fetch(`${url}/api/volumes`);
+      expect(proxied.status).toBe(200);
+      expect(seen).toHaveLength(1);
+      expect(seen[0]!.url).toBe('https://abc123.execute-api.eu-west-1.amazonaws.com/prod/volumes');
+      expect(seen[0]!.authorization).toMatch(/^AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE\/\d{8}\/eu-west-1\/execute-api\/aws4_request, /);
+    } finally {
+      process.emit('SIGINT');
+      expect(await running).toBe(0);
+    }
   });
 
   it('refuses a port that is not one', async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { SIGV4_MESSAGES, verifySigV4, type SignedRequest } from '../../lib/api/sigv4-verifier.js';
-import { signRequest } from '../../lib/cli/sign-requests.js';
+import { signRequest } from '../../lib/api/sign-requests.js';
 
 const KEY = { accessKeyId: 'AKIDTESTVERIFIER0001', secretAccessKey: 'verifier-secret' };
 const SIGNED_AT = new Date('2026-03-01T12:00:00Z');

@@ -1,7 +1,7 @@
 import { Hash } from '@smithy/hash-node';
 import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
-import { EXECUTE_API_SERVICE } from '../api/sigv4-verifier.js';
+import { EXECUTE_API_SERVICE } from './sigv4-verifier.js';
 
 /** AWS credentials, as the SDK's providers resolve them. */
 export interface SigningCredentials {
