@@ -15,6 +15,7 @@ import { MAX_UNNAMED_MS } from './orphans.js';
 import type { FlushDeps, FlushResult, PartitionView, SweepResult } from './ports.js';
 import { Sweeper } from './sweeper.js';
 
+/** The service's ports and results, where callers of the service look for them. */
 export type { FlushDeps, FlushResult, SweepResult } from './ports.js';
 
 /** Starts a read that is awaited later: if the flush fails first, its failure is not left unhandled. */
@@ -66,23 +67,21 @@ export class FlushService {
   private readonly sweeper: Sweeper;
   private readonly writer: CheckpointWriter;
   private readonly queue: FlushQueue;
+  /** The flush's clock, in ms: a FlushService({ ...deps, clock }) runs ahead or behind as a whole. */
+  private readonly now: () => number;
 
   /** `deps` stays whole on the service: a copy with another clock is a new FlushService({ ...deps, clock }). */
   constructor(private readonly deps: FlushDeps) {
     const clock = deps.clock ?? (() => new Date());
-    const now = () => clock().getTime();
+    this.now = () => clock().getTime();
     const names = new ChunkNames(deps);
-    this.origins = new FlushOrigins(deps, now);
+    this.origins = new FlushOrigins(deps, this.now);
     this.builder = new ChunkBuilder(deps);
     this.collector = new GarbageCollector(deps, names);
-    this.sweeper = new Sweeper(deps, this.origins, names, now);
+    this.sweeper = new Sweeper(deps, this.origins, names, this.now);
     this.writer = new CheckpointWriter(deps, clock);
     // Through the service's own methods, so that a delivered message runs what a direct call runs.
     this.queue = new FlushQueue(deps.queue, { flush: (message) => this.flush(message), sweep: (volumeId, partition) => this.sweep(volumeId, partition) });
-  }
-
-  private now(): number {
-    return (this.deps.clock ?? (() => new Date()))().getTime();
   }
 
   /** Flushes the partition up to `uptoOp` (or its newest op); a no-op when it is already there. */

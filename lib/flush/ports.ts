@@ -7,6 +7,7 @@ import type { SnapshotRepository } from '../snapshots/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import type { FlushQueueMessage } from './messages.js';
 
+/** The head's side of the flush: the only two interfaces through which lib/flush reaches a head. */
 export type { FlushableHead, HeadDirectory } from '../notes/flushable-head.js';
 
 /**
