@@ -48,7 +48,8 @@ import { DynamoDbChunkMapStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore
 import { S3ChunkStore } from '../lib/aws/s3-chunk-store.js';
 import type { RebuildReport } from '../lib/checkpoints/rebuild-service.js';
 import { DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, DEFAULT_TABLE_NOTE_BYTES, type ServiceConfig } from '../lib/config.js';
-import type { FlushResult } from '../lib/flush/flush-service.js';
+import { PUT_CONCURRENCY } from '../lib/flush/chunk-builder.js';
+import type { FlushResult } from '../lib/flush/ports.js';
 import { armFailpoint } from '../lib/faults.js';
 import type { LocalCloud } from '../lib/local/local-cloud.js';
 import { sumOfThreads, thisThread } from '../lib/local/thread-stats.js';
@@ -74,8 +75,8 @@ const BLOCK = 4 * KIB;
 const BLOCKS = PARTITION_BYTES / BLOCK;
 /** Reads through the data service take at most 4 MiB. */
 const READ_BYTES = 4 * MIB;
-/** Mirrors the mapLimit(..., 8, ...) of chunk puts in lib/flush/flush-service.ts. */
-const FLUSH_PUT_CONCURRENCY = 8;
+/** The flush's chunk PUTs in flight (lib/flush/chunk-builder.ts): the raw baseline puts as many at a time. */
+const FLUSH_PUT_CONCURRENCY = PUT_CONCURRENCY;
 const PAYLOAD_POOL = 16;
 const SEED = 0x5eed5;
 const NEVER = Number.MAX_SAFE_INTEGER;

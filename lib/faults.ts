@@ -31,7 +31,7 @@ export function failpoint(name: FailpointName, context: Readonly<Record<string, 
 export const FAILPOINTS = {
   /** A head's write protocol (lib/notes/partition-head.ts); steps: 'after-payload', 'after-pending-note', 'after-primary-commit', 'after-secondary-commit'. */
   write: 'write',
-  /** A flush (lib/flush/flush-service.ts); steps: 'chunks-written', 'primary-map-updated', 'secondary-map-updated', 'checkpointed'. */
+  /** A flush (lib/flush/flush-service.ts sequences the steps); steps: 'chunks-written', 'primary-map-updated', 'secondary-map-updated', 'checkpointed'. */
   flush: 'flush',
   /** A rebuild (lib/checkpoints/rebuild-service.ts); steps: 'fenced', 'promoted', 'base-restored', 'notes-copied', 'ops-copied', 'dropped'. */
   rebuild: 'rebuild',

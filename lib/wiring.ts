@@ -91,7 +91,9 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const flush = new FlushService({
     ...partitionDeps,
     volumes: repository,
-    data,
+    // The flush reaches heads only through HeadDirectory, and trusts a volume read as long as a delete waits.
+    heads: data,
+    volumeCacheMs: VOLUME_CACHE_MS,
     snapshots: snapshotRepository,
     checkpoints,
     queue: flushQueue,
