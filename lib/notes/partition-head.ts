@@ -1,5 +1,3 @@
-import { FencedError } from '../errors.js';
-import { FAILPOINTS, failpoint } from '../faults.js';
 import { realClock, type Clock } from '../shared/clock.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { Extent } from './extent-index.js';
@@ -10,7 +8,7 @@ import { HeadMemory } from './head/head-memory.js';
 import { PartitionReader } from './head/partition-reader.js';
 import { ReadExecutor } from './head/read-executor.js';
 import { ReplicationProtocol } from './head/replica-commit.js';
-import type { CrashPoint, Note, PartitionGeometry, PartitionView } from './head/types.js';
+import type { Note, PartitionGeometry, PartitionView } from './head/types.js';
 import { ViewTracker } from './head/view-tracker.js';
 import { logRef } from './ports.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, HeadLease, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from './ports.js';
@@ -35,11 +33,6 @@ export interface PartitionDeps {
   /** The head's clock: leases, waits and the orphan limit go by it (absent: the machine's). */
   readonly clock?: Clock;
 }
-
-/** How long a write waits for a replica rebuild before it gives up (503 Fenced). */
-const REBUILD_WAIT_MS = 30_000;
-/** How often a waiting write looks whether the rebuild is over. */
-const REBUILD_POLL_MS = 25;
 
 /**
  * Waits out another head's lease on op `op` of a log and ends it (see head/head-lease.ts);
@@ -89,8 +82,9 @@ export class PartitionHead implements FlushableHead {
       { ...deps, volumeId, partition, logOf, onNewMeta: () => this.forgetAllButView(), basePassed: (op) => this.memory.forgetPayloadsThrough(op) },
       this.lease,
     );
-    this.replication = new ReplicationProtocol(deps.logs, this.lease, this.clock, {
+    this.replication = new ReplicationProtocol(deps.logs, deps.journal, this.lease, this.clock, {
       currentMeta: () => this.view.meta,
+      loadMeta: () => this.loadMeta(true),
       logOf,
       fence: () => this.invalidate(),
       appended: (meta, entry, payload, claim) => {
@@ -98,6 +92,7 @@ export class PartitionHead implements FlushableHead {
         this.lease.hold(entry.op, claim);
         if (claim) this.view.ownAppend(meta, entry);
       },
+      committed: (entry, payload) => this.memory.keepPayload(entry, payload),
     }, { volumeId, partition });
     this.executor = new ReadExecutor(deps.journal, deps.chunks, this.memory, geometry, logOf);
     this.reader = new PartitionReader(this.view, this.executor);
@@ -138,47 +133,9 @@ export class PartitionHead implements FlushableHead {
     this.memory.dispose();
   }
 
-  /**
-   * Runs the write protocol for one note: payload to the primary's journal (pending), copy
-   * to the secondary's journal, commit on the primary under the next op, commit on the
-   * secondary under the same op. Returns the op once both hold it.
-   */
-  async write(note: Note): Promise<number> {
-    const meta = await this.settledMeta();
-    const journalMeta = { offset: note.offset, sha256: note.sha256 };
-    const notedAt = this.clock.now();
-    await this.deps.journal.put(meta.primary.sled, this.logOf(meta.primary), note.noteId, note.payload, journalMeta);
-    await this.crashPoint('after-payload');
-    await this.deps.journal.put(meta.secondary.sled, this.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
-    await this.crashPoint('after-pending-note');
-    const entry = await this.replication.commitPrimary(meta, note, notedAt);
-    this.memory.keepPayload(entry, note.payload);
-    await this.crashPoint('after-primary-commit');
-    await this.replication.commitSecondary(meta, entry);
-    await this.crashPoint('after-secondary-commit');
-    return entry.op;
-  }
-
-  /**
-   * The metadata once no rebuild is running: while a new secondary is built, writes wait,
-   * so that every acknowledged write is on two replicas.
-   */
-  private async settledMeta(): Promise<PartitionMeta> {
-    let meta = await this.loadMeta(true);
-    const deadline = this.clock.now() + REBUILD_WAIT_MS;
-    while (meta.rebuild) {
-      if (this.clock.now() > deadline) {
-        throw new FencedError(`Partition ${this.partition} of ${this.volumeId} is rebuilding a replica; the write waited ${REBUILD_WAIT_MS} ms. Retry it.`);
-      }
-      await this.clock.sleep(REBUILD_POLL_MS);
-      this.invalidate();
-      meta = await this.loadMeta(true);
-    }
-    return meta;
-  }
-
-  private crashPoint(step: CrashPoint): void | Promise<void> {
-    return failpoint(FAILPOINTS.write, { step, volumeId: this.volumeId, partition: this.partition });
+  /** Runs the write protocol for one note (see head/replica-commit.ts); returns the op once both replicas hold it. */
+  write(note: Note): Promise<number> {
+    return this.replication.write(note);
   }
 
   /** The op under which the primary committed a note of `noteKey` (see note-ids.ts), if it did: for idempotent retries. */

@@ -1,10 +1,11 @@
 import { ConcurrentModificationError, FencedError } from '../../errors.js';
+import { FAILPOINTS, failpoint } from '../../faults.js';
 import type { Clock } from '../../shared/clock.js';
 import { SerialQueue } from '../../shared/concurrency.js';
 import { MAX_UNNAMED_MS } from '../../shared/orphan-limits.js';
-import type { HeadLease, LogEntry, LogRef, NoteLogStore, PartitionMeta, ReplicaPlacement, TailEntry, WriteEntry } from '../ports.js';
+import type { HeadLease, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, ReplicaPlacement, TailEntry, WriteEntry } from '../ports.js';
 import type { LeaseClaim, LeaseKeeper } from './head-lease.js';
-import type { Note } from './types.js';
+import type { CrashPoint, Note } from './types.js';
 
 /** What this head last saw at the end of a log. */
 export interface Tail {
@@ -17,6 +18,10 @@ export interface Tail {
 
 const EMPTY_TAIL: Tail = { op: 0, epoch: 0 };
 const MAX_APPEND_ATTEMPTS = 64;
+/** How long a write waits for a replica rebuild before it gives up (503 Fenced). */
+const REBUILD_WAIT_MS = 30_000;
+/** How often a waiting write looks whether the rebuild is over. */
+const REBUILD_POLL_MS = 25;
 
 /** The tail as a log store reports it (no entry: the log is empty). */
 export const tailOf = (entry: TailEntry | undefined): Tail =>
@@ -32,12 +37,16 @@ export function sameWrite(a: LogEntry, b: LogEntry): boolean {
 export interface ReplicationHooks {
   /** The metadata the head writes under now; a write that began under another is fenced. */
   currentMeta(): PartitionMeta | undefined;
+  /** The metadata, loaded (and the replicas placed) if the head has none. */
+  loadMeta(): Promise<PartitionMeta>;
   /** The log of one replica. */
   logOf(replica: ReplicaPlacement): LogRef;
   /** This head was superseded or found the logs disagree: it forgets what it believed. */
   fence(): void;
   /** Op `entry.op` is on the primary, made by this head, carrying `claim`'s lease if any. */
   appended(meta: PartitionMeta, entry: WriteEntry, payload: Buffer, claim: LeaseClaim | undefined): void;
+  /** The primary holds op `entry.op`: its payload may stay in memory until a flush passes it. */
+  committed(entry: WriteEntry, payload: Buffer): void;
 }
 
 /**
@@ -59,6 +68,7 @@ export class ReplicationProtocol {
 
   constructor(
     private readonly logs: NoteLogStore,
+    private readonly journal: JournalStore,
     private readonly lease: LeaseKeeper,
     private readonly clock: Clock,
     private readonly hooks: ReplicationHooks,
@@ -76,6 +86,50 @@ export class ReplicationProtocol {
     this.hooks.fence();
     const { partition, volumeId } = this.partitionName;
     return new FencedError(`Partition ${partition} of ${volumeId}: ${why}. The write was not acknowledged; retry it.`);
+  }
+
+  /**
+   * Runs the write protocol for one note: payload to the primary's journal (pending), copy
+   * to the secondary's journal, commit on the primary under the next op, commit on the
+   * secondary under the same op. Returns the op once both hold it.
+   */
+  async write(note: Note): Promise<number> {
+    const meta = await this.settledMeta();
+    const journalMeta = { offset: note.offset, sha256: note.sha256 };
+    const notedAt = this.clock.now();
+    await this.journal.put(meta.primary.sled, this.hooks.logOf(meta.primary), note.noteId, note.payload, journalMeta);
+    await this.crashPoint('after-payload');
+    await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
+    await this.crashPoint('after-pending-note');
+    const entry = await this.commitPrimary(meta, note, notedAt);
+    this.hooks.committed(entry, note.payload);
+    await this.crashPoint('after-primary-commit');
+    await this.commitSecondary(meta, entry);
+    await this.crashPoint('after-secondary-commit');
+    return entry.op;
+  }
+
+  private crashPoint(step: CrashPoint): void | Promise<void> {
+    return failpoint(FAILPOINTS.write, { step, ...this.partitionName });
+  }
+
+  /**
+   * The metadata once no rebuild is running: while a new secondary is built, writes wait,
+   * so that every acknowledged write is on two replicas.
+   */
+  private async settledMeta(): Promise<PartitionMeta> {
+    let meta = await this.hooks.loadMeta();
+    const deadline = this.clock.now() + REBUILD_WAIT_MS;
+    while (meta.rebuild) {
+      if (this.clock.now() > deadline) {
+        const { partition, volumeId } = this.partitionName;
+        throw new FencedError(`Partition ${partition} of ${volumeId} is rebuilding a replica; the write waited ${REBUILD_WAIT_MS} ms. Retry it.`);
+      }
+      await this.clock.sleep(REBUILD_POLL_MS);
+      this.hooks.fence();
+      meta = await this.hooks.loadMeta();
+    }
+    return meta;
   }
 
   /** Commits `note` on the primary under the next op; `notedAt`: when its payload was put (orphan limit). */
