@@ -245,6 +245,10 @@ export class ViewTracker {
   private async followFailover(meta: PartitionMeta): Promise<boolean> {
     const fresh = await this.sources.metas.get(this.sources.volumeId, this.sources.partition);
     if (!fresh || fresh.primary.replicaId === meta.primary.replicaId) return false;
+    // A refresh that began before a fence asks about the metadata it began with; a write may
+    // have loaded the new metadata meanwhile, and adopting it again would fence that write.
+    const now = this.metaNow;
+    if (now && now.primary.replicaId === fresh.primary.replicaId && now.epoch === fresh.epoch) return true;
     this.adopt(fresh);
     return true;
   }
