@@ -34,20 +34,9 @@ export interface PartitionDeps {
   readonly clock?: Clock;
 }
 
-/**
- * Waits out another head's lease on op `op` of a log and ends it (see head/head-lease.ts);
- * on the machine's clock unless one is given, for callers outside a head (the rebuild).
- */
-export function outwaitLease(
-  logs: Pick<NoteLogStore, 'wantLease' | 'breakLease'>,
-  log: LogRef,
-  op: number,
-  lease: HeadLease,
-  by: string,
-  clock: Clock = realClock,
-): Promise<boolean> {
-  return outwaitLeaseOn(logs, log, op, lease, by, clock);
-}
+/** Waits out another head's lease and ends it (head/head-lease.ts); on the machine's clock unless given one (the rebuild has none). */
+export const outwaitLease = (logs: Pick<NoteLogStore, 'wantLease' | 'breakLease'>, log: LogRef, op: number, lease: HeadLease, by: string, clock: Clock = realClock): Promise<boolean> =>
+  outwaitLeaseOn(logs, log, op, lease, by, clock);
 
 /**
  * This process's head of one partition: a facade over its parts, each with one concern. The
@@ -59,7 +48,6 @@ export function outwaitLease(
  * conditional append, and a stale view only costs a re-read.
  */
 export class PartitionHead implements FlushableHead {
-  private readonly clock: Clock;
   private readonly lease: LeaseKeeper;
   private readonly memory: HeadMemory;
   private readonly view: ViewTracker;
@@ -74,15 +62,15 @@ export class PartitionHead implements FlushableHead {
     readonly geometry: PartitionGeometry,
   ) {
     const logOf = (replica: ReplicaPlacement) => this.logOf(replica);
-    this.clock = deps.clock ?? realClock;
+    const clock = deps.clock ?? realClock;
     const leaseMs = deps.headLeaseMs ?? 0;
-    this.lease = new LeaseKeeper(deps.logs, leaseMs, this.clock);
+    this.lease = new LeaseKeeper(deps.logs, leaseMs, clock);
     this.memory = new HeadMemory(deps.cache, volumeId, partition, geometry, leaseMs > 0);
     this.view = new ViewTracker(
       { ...deps, volumeId, partition, logOf, onNewMeta: () => this.forgetAllButView(), basePassed: (op) => this.memory.forgetPayloadsThrough(op) },
       this.lease,
     );
-    this.replication = new ReplicationProtocol(deps.logs, deps.journal, this.lease, this.clock, {
+    this.replication = new ReplicationProtocol(deps.logs, deps.journal, this.lease, clock, {
       currentMeta: () => this.view.meta,
       loadMeta: () => this.loadMeta(true),
       logOf,

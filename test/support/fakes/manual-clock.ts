@@ -13,10 +13,12 @@ export class ManualClock implements Clock {
 
   constructor(private current = 1_000_000) {}
 
+  /** The time the test has moved the clock to. */
   now(): number {
     return this.current;
   }
 
+  /** Resolves when a later `advance` passes `ms` from now. */
   sleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       this.sleepers.push({ at: this.current + Math.max(0, ms), wake: resolve });
