@@ -1,5 +1,5 @@
 import type { Extent } from './extent-index.js';
-import type { PartitionGeometry, PartitionView } from './partition-head.js';
+import type { PartitionGeometry, PartitionView } from './head/types.js';
 import type { ChunkMap, ChunkRef, LogRef, PartitionMeta, ReplicaPlacement } from './ports.js';
 import type { Volume } from '../volumes/volume.js';
 

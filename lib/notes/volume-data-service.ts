@@ -1,3 +1,4 @@
+import { clockReading } from '../shared/clock.js';
 import { sha256Hex } from '../shared/hashing.js';
 import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
@@ -94,7 +95,7 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
       const { chunkSizeBytes, partitionChunks, sizeBytes: volumeBytes } = volume;
       const geometry = { start: partition * chunkSizeBytes * partitionChunks, chunkSizeBytes, partitionChunks, volumeBytes };
       // The process's clock, when a test sets one, is its heads' clock too.
-      head = new PartitionHead(this.options.clock ? { ...this.deps, clock: this.options.clock } : this.deps, volumeId, partition, geometry);
+      head = new PartitionHead(this.options.clock ? { ...this.deps, clock: clockReading(this.options.clock) } : this.deps, volumeId, partition, geometry);
       if (this.heads.size >= MAX_CACHED_HEADS) this.dropHead(this.heads.keys().next().value as string);
     }
     this.heads.set(key, head);

@@ -1,0 +1,253 @@
+import { ConcurrentModificationError, FencedError } from '../../errors.js';
+import { FAILPOINTS, failpoint } from '../../faults.js';
+import type { Clock } from '../../shared/clock.js';
+import { SerialQueue } from '../../shared/concurrency.js';
+import { MAX_UNNAMED_MS } from '../../shared/orphan-limits.js';
+import type { HeadLease, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, ReplicaPlacement, TailEntry, WriteEntry } from '../ports.js';
+import type { LeaseClaim, LeaseKeeper } from './head-lease.js';
+import type { CrashPoint, Note } from './types.js';
+
+/** What this head last saw at the end of a log. */
+export interface Tail {
+  readonly op: number;
+  readonly epoch: number;
+  readonly lease?: HeadLease;
+  /** This head appended it. */
+  readonly mine?: boolean;
+}
+
+const EMPTY_TAIL: Tail = { op: 0, epoch: 0 };
+const MAX_APPEND_ATTEMPTS = 64;
+/** How long a write waits for a replica rebuild before it gives up (503 Fenced). */
+const REBUILD_WAIT_MS = 30_000;
+/** How often a waiting write looks whether the rebuild is over. */
+const REBUILD_POLL_MS = 25;
+
+/** The tail as a log store reports it (no entry: the log is empty). */
+export const tailOf = (entry: TailEntry | undefined): Tail =>
+  entry ? { op: entry.op, epoch: entry.epoch, ...(entry.lease ? { lease: entry.lease } : {}) } : EMPTY_TAIL;
+
+/** True when two log entries record the same op (the same note, or the same epoch change). */
+export function sameWrite(a: LogEntry, b: LogEntry): boolean {
+  if (a.kind !== b.kind || a.op !== b.op) return false;
+  return a.kind === 'epoch' || (a.noteId === (b as WriteEntry).noteId && a.offset === (b as WriteEntry).offset);
+}
+
+/** What the protocol needs of the head around it. */
+export interface ReplicationHooks {
+  /** The metadata the head writes under now; a write that began under another is fenced. */
+  currentMeta(): PartitionMeta | undefined;
+  /** The metadata, loaded (and the replicas placed) if the head has none. */
+  loadMeta(): Promise<PartitionMeta>;
+  /** The log of one replica. */
+  logOf(replica: ReplicaPlacement): LogRef;
+  /** This head was superseded or found the logs disagree: it forgets what it believed. */
+  fence(): void;
+  /** Op `entry.op` is on the primary, made by this head, carrying `claim`'s lease if any. */
+  appended(meta: PartitionMeta, entry: WriteEntry, payload: Buffer, claim: LeaseClaim | undefined): void;
+  /** The primary holds op `entry.op`: its payload may stay in memory until a flush passes it. */
+  committed(entry: WriteEntry, payload: Buffer): void;
+}
+
+/**
+ * The replica commit protocol of one partition: the primary's next op taken with a conditional
+ * append, the secondary's commit under the same op, and the catch-up of a secondary that an
+ * interrupted write left behind.
+ *
+ * The rule that keeps op numbers dense and fencing sound with single-item writes: op n is
+ * appended to a log only by a writer that has seen that log's op n-1 and checked its epoch.
+ * A failover appends an epoch entry, so an older writer either finds its slot taken or sees
+ * the newer epoch in the entry before it. The tails kept here are only hints: a stale one
+ * costs a lost race and a fresh read, never a wrong op.
+ */
+export class ReplicationProtocol {
+  private primaryTail: Tail | undefined;
+  private secondaryTail: Tail | undefined;
+  private readonly primaryQueue = new SerialQueue();
+  private readonly secondaryQueue = new SerialQueue();
+
+  constructor(
+    private readonly logs: NoteLogStore,
+    private readonly journal: JournalStore,
+    private readonly lease: LeaseKeeper,
+    private readonly clock: Clock,
+    private readonly hooks: ReplicationHooks,
+    private readonly partitionName: { readonly volumeId: string; readonly partition: number },
+  ) {}
+
+  /** Forgets both tails (after a fence or a failover the next append reads them again). */
+  forgetTails(): void {
+    this.primaryTail = undefined;
+    this.secondaryTail = undefined;
+  }
+
+  /** A fence: the head forgets everything, and the writer is told its write was not acknowledged. */
+  private fenced(why: string): FencedError {
+    this.hooks.fence();
+    const { partition, volumeId } = this.partitionName;
+    return new FencedError(`Partition ${partition} of ${volumeId}: ${why}. The write was not acknowledged; retry it.`);
+  }
+
+  /**
+   * Runs the write protocol for one note: payload to the primary's journal (pending), copy
+   * to the secondary's journal, commit on the primary under the next op, commit on the
+   * secondary under the same op. Returns the op once both hold it.
+   */
+  async write(note: Note): Promise<number> {
+    const meta = await this.settledMeta();
+    const journalMeta = { offset: note.offset, sha256: note.sha256 };
+    const notedAt = this.clock.now();
+    await this.journal.put(meta.primary.sled, this.hooks.logOf(meta.primary), note.noteId, note.payload, journalMeta);
+    await this.crashPoint('after-payload');
+    await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
+    await this.crashPoint('after-pending-note');
+    const entry = await this.commitPrimary(meta, note, notedAt);
+    this.hooks.committed(entry, note.payload);
+    await this.crashPoint('after-primary-commit');
+    await this.commitSecondary(meta, entry);
+    await this.crashPoint('after-secondary-commit');
+    return entry.op;
+  }
+
+  private crashPoint(step: CrashPoint): void | Promise<void> {
+    return failpoint(FAILPOINTS.write, { step, ...this.partitionName });
+  }
+
+  /**
+   * The metadata once no rebuild is running: while a new secondary is built, writes wait,
+   * so that every acknowledged write is on two replicas.
+   */
+  private async settledMeta(): Promise<PartitionMeta> {
+    let meta = await this.hooks.loadMeta();
+    const deadline = this.clock.now() + REBUILD_WAIT_MS;
+    while (meta.rebuild) {
+      if (this.clock.now() > deadline) {
+        const { partition, volumeId } = this.partitionName;
+        throw new FencedError(`Partition ${partition} of ${volumeId} is rebuilding a replica; the write waited ${REBUILD_WAIT_MS} ms. Retry it.`);
+      }
+      await this.clock.sleep(REBUILD_POLL_MS);
+      this.hooks.fence();
+      meta = await this.hooks.loadMeta();
+    }
+    return meta;
+  }
+
+  /** Commits `note` on the primary under the next op; `notedAt`: when its payload was put (orphan limit). */
+  commitPrimary(meta: PartitionMeta, note: Note, notedAt: number): Promise<WriteEntry> {
+    return this.primaryQueue.run(async () => {
+      const log = this.hooks.logOf(meta.primary);
+      const { partition } = this.partitionName;
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        if (this.hooks.currentMeta() !== meta) throw this.fenced('its metadata changed during the write');
+        // A sweep takes a note no log names for an orphan once it is old enough (orphans.ts).
+        if (this.clock.now() - notedAt > MAX_UNNAMED_MS) {
+          throw new ConcurrentModificationError(`Partition ${partition}: the write took too long to commit its note; it was not acknowledged, retry it`);
+        }
+        let tail = this.primaryTail ?? tailOf(await this.logs.tail(log));
+        this.primaryTail = tail;
+        if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`);
+        if (tail.lease && tail.lease.holder !== this.lease.holder) {
+          // Another head reads through its own view until its lease ends: wait it out, end it, then append.
+          if (!(await this.lease.outwait(log, tail.op, tail.lease))) {
+            this.primaryTail = undefined;
+            continue;
+          }
+          tail = { op: tail.op, epoch: tail.epoch };
+          this.primaryTail = tail;
+        }
+        const claim = await this.lease.claim(log, tail);
+        const entry: WriteEntry = {
+          kind: 'write',
+          op: tail.op + 1,
+          epoch: meta.epoch,
+          noteId: note.noteId,
+          offset: note.offset,
+          length: note.payload.length,
+          sha256: note.sha256,
+        };
+        let appended: boolean;
+        try {
+          appended = await this.logs.append(log, entry, claim?.lease);
+        } catch (error) {
+          // The append may or may not have landed; only a fresh read of the tail can tell.
+          this.primaryTail = undefined;
+          this.lease.drop();
+          throw error;
+        }
+        if (appended) {
+          this.primaryTail = { op: entry.op, epoch: entry.epoch, mine: true, ...(claim ? { lease: claim.lease } : {}) };
+          this.hooks.appended(meta, entry, note.payload, claim);
+          return entry;
+        }
+        this.primaryTail = undefined;
+      }
+      throw new ConcurrentModificationError(`Partition ${partition}: too many writers raced for the next op`);
+    });
+  }
+
+  /** Commits `entry` (the primary's op) on the secondary under the same op, catching it up first if it lags. */
+  commitSecondary(meta: PartitionMeta, entry: LogEntry): Promise<void> {
+    return this.secondaryQueue.run(async () => {
+      const log = this.hooks.logOf(meta.secondary);
+      for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
+        const tail = this.secondaryTail ?? tailOf(await this.logs.tail(log));
+        this.secondaryTail = tail;
+        if (tail.op >= entry.op) {
+          const existing = await this.logs.get(log, entry.op);
+          if (existing && sameWrite(existing, entry)) return;
+          throw this.fenced(`the secondary holds a different op ${entry.op}`);
+        }
+        if (tail.epoch > entry.epoch) throw this.fenced(`epoch ${entry.epoch} was superseded by epoch ${tail.epoch}`);
+        if (tail.op < entry.op - 1) {
+          await this.catchUp(meta, tail.op, entry.op - 1);
+          continue;
+        }
+        let appended: boolean;
+        try {
+          appended = await this.logs.append(log, entry);
+        } catch (error) {
+          this.secondaryTail = undefined;
+          throw error;
+        }
+        if (appended) {
+          this.secondaryTail = { op: entry.op, epoch: entry.epoch };
+          return;
+        }
+        this.secondaryTail = undefined;
+      }
+      throw new ConcurrentModificationError(`Partition ${this.partitionName.partition}: the secondary did not settle`);
+    });
+  }
+
+  /**
+   * Makes sure the secondary holds every op of the primary up to `op`, copying what a write
+   * that stopped between its two commits left out. A flush never passes the secondary: a
+   * failover keeps only the secondary's ops, and new ops would come after the base.
+   */
+  async replicateThrough(op: number): Promise<void> {
+    const meta = this.hooks.currentMeta();
+    if (!meta || (this.secondaryTail?.op ?? 0) >= op) return;
+    await this.secondaryQueue.run(async () => {
+      if (this.hooks.currentMeta() !== meta) throw new ConcurrentModificationError(`Partition ${this.partitionName.partition}: its metadata changed; retry`);
+      const tail = this.secondaryTail ?? tailOf(await this.logs.tail(this.hooks.logOf(meta.secondary)));
+      this.secondaryTail = tail;
+      if (tail.op < op) await this.catchUp(meta, tail.op, op);
+    });
+  }
+
+  /** Copies ops (afterOp, uptoOp] from the primary's log: an earlier writer stopped between its two commits. */
+  private async catchUp(meta: PartitionMeta, afterOp: number, uptoOp: number): Promise<void> {
+    const missing = await this.logs.range(this.hooks.logOf(meta.primary), afterOp, uptoOp);
+    if (missing.length !== uptoOp - afterOp) {
+      throw this.fenced(`the primary log lacks ops ${afterOp + 1} to ${uptoOp}`);
+    }
+    const log = this.hooks.logOf(meta.secondary);
+    for (const entry of missing) {
+      if (!(await this.logs.append(log, entry))) {
+        const existing = await this.logs.get(log, entry.op);
+        if (!existing || !sameWrite(existing, entry)) throw this.fenced(`the secondary holds a different op ${entry.op}`);
+      }
+      this.secondaryTail = { op: entry.op, epoch: entry.epoch };
+    }
+  }
+}
