@@ -14,6 +14,7 @@ import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type Cop
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
 import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowEvent, WorkflowRunner } from './ports.js';
 import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
+import type { Telemetry } from '../observability/telemetry.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 
 export interface CopyJobDeps {
@@ -30,6 +31,8 @@ export interface CopyJobDeps {
   readonly runner: () => WorkflowRunner;
   readonly sledCount: number;
   readonly clock?: () => Date;
+  /** Where each batch's bytes and time are reported (copy throughput). */
+  readonly telemetry?: Telemetry;
 }
 
 /** What `POST /snapshots/{id}/copies` answers. */
@@ -347,6 +350,7 @@ export class CopyJobService {
 
   /** Copy state: one batch of partition copies, all at once, chunk by chunk with server-side copies. */
   async copyBatch(jobId: string, round: number, batch: number): Promise<{ tasks: number; chunks: number }> {
+    const started = performance.now();
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
     const tasks = batchesOf(plan).get(round)?.[batch];
     if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
@@ -423,6 +427,8 @@ export class CopyJobService {
       throw new Error(`copy job ${jobId} has ended; batch ${batch} of round ${round} removed the ${writtenHere.length} chunks it wrote`);
     }
     if (failed) throw failed.reason;
+    const bytes = writtenHere.length * snapshot.chunkSizeBytes;
+    this.deps.telemetry?.copyProgress({ jobId, round, batch, bytes, millis: performance.now() - started });
     return { tasks: tasks.length, chunks: writtenHere.length };
   }
 
