@@ -12,7 +12,7 @@ import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import { chunkKeyPrefix, type Volume } from '../volumes/volume.js';
 import { copyJobStatus, newCopyJobId, type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
-import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowEvent, WorkflowRunner } from './ports.js';
+import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowRunner, WorkflowTimeline } from './ports.js';
 import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
@@ -243,12 +243,13 @@ export class CopyJobService {
     return copyJobStatus(job, this.now());
   }
 
-  /** The execution's state transitions. */
-  async events(jobId: string): Promise<WorkflowEvent[]> {
+  /** The execution's state transitions, with its batches' child executions on AWS. */
+  async events(jobId: string): Promise<WorkflowTimeline> {
     const job = await this.deps.jobs.get(jobId);
     if (!job) throw new CopyJobNotFoundError(jobId);
-    if (!job.executionArn) return [];
-    return this.deps.runner().history(job.executionArn);
+    if (!job.executionArn) return { events: [] };
+    const runner = this.deps.runner();
+    return runner.timeline ? runner.timeline(job.executionArn) : { events: await runner.history(job.executionArn) };
   }
 
   private async job(jobId: string): Promise<CopyJob> {
