@@ -131,3 +131,16 @@ describe('GET /metrics on the embedded cloud', () => {
     expect(post.statusCode).toBe(405);
   });
 });
+
+describe('loadObservabilityConfig', () => {
+  it('reads SLEDS_LOG_LEVEL, else POWERTOOLS_LOG_LEVEL, else info; emf inside a Lambda, else prometheus', async () => {
+    const { loadObservabilityConfig } = await import('../../lib/config.js');
+    expect(loadObservabilityConfig({})).toEqual({ logLevel: 'info', metrics: 'prometheus' });
+    expect(loadObservabilityConfig({ SLEDS_LOG_LEVEL: 'DEBUG', POWERTOOLS_LOG_LEVEL: 'error' })).toMatchObject({ logLevel: 'debug' });
+    expect(loadObservabilityConfig({ POWERTOOLS_LOG_LEVEL: 'warn' })).toMatchObject({ logLevel: 'warn' });
+    expect(loadObservabilityConfig({ AWS_LAMBDA_FUNCTION_NAME: 'sleds-write-data' })).toMatchObject({ metrics: 'emf' });
+    expect(loadObservabilityConfig({ AWS_LAMBDA_FUNCTION_NAME: 'f', SLEDS_METRICS: 'prometheus' })).toMatchObject({ metrics: 'prometheus' });
+    expect(() => loadObservabilityConfig({ SLEDS_LOG_LEVEL: 'loud' })).toThrow(/SLEDS_LOG_LEVEL must be one of/);
+    expect(() => loadObservabilityConfig({ SLEDS_METRICS: 'statsd' })).toThrow(/SLEDS_METRICS must be "emf" or "prometheus"/);
+  });
+});
