@@ -77,6 +77,14 @@ export const ENV = {
    * is the real engine, with transactions (docs/dynamodb-backends.md).
    */
   dynamodb: 'SLEDS_DYNAMODB',
+  /** Structured logs: the least severe level written (debug, info, warn, error, silent); else POWERTOOLS_LOG_LEVEL, else info. */
+  logLevel: 'SLEDS_LOG_LEVEL',
+  /**
+   * Where metrics go: `emf` (CloudWatch embedded metric format on stdout, flushed per Lambda
+   * invocation) or `prometheus` (an in-process registry; the embedded cloud serves it at GET
+   * /metrics). Default: `emf` inside a Lambda (AWS_LAMBDA_FUNCTION_NAME is set), else `prometheus`.
+   */
+  metrics: 'SLEDS_METRICS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
@@ -288,6 +296,27 @@ export function loadCliConfig(env: Env = process.env): CliConfig {
   const fallback = `http://127.0.0.1:${port(env, ENV.port, DEFAULT_PORT)}`;
   const endpoint = url(ENV.endpoint, optional(env, ENV.endpoint)) ?? fallback;
   return Object.freeze({ endpoint: endpoint.replace(/\/+$/, '') });
+}
+
+/** The log levels SLEDS_LOG_LEVEL accepts (Powertools Logger's names, lower case). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** How the process logs and where its metrics go. */
+export interface ObservabilityConfig {
+  readonly logLevel: LogLevelName;
+  readonly metrics: 'emf' | 'prometheus';
+}
+
+/** Reads the log level and the metrics sink; fails fast on a value it does not know. */
+export function loadObservabilityConfig(env: Env = process.env): ObservabilityConfig {
+  const raw = optional(env, ENV.logLevel) ?? optional(env, 'POWERTOOLS_LOG_LEVEL' as EnvName) ?? 'info';
+  const logLevel = raw.toLowerCase() as LogLevelName;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  const inLambda = optional(env, 'AWS_LAMBDA_FUNCTION_NAME' as EnvName) !== undefined;
+  const metrics = optional(env, ENV.metrics) ?? (inLambda ? 'emf' : 'prometheus');
+  if (metrics !== 'emf' && metrics !== 'prometheus') throw new ConfigError(`${ENV.metrics} must be "emf" or "prometheus", got "${metrics}"`);
+  return Object.freeze({ logLevel, metrics });
 }
 
 /** Reads SLEDS_API_AUTH and the local key pair: how the embedded cloud's API authenticates. */

@@ -34,6 +34,9 @@ import { checkHealth, type HealthReport } from './volumes/health.js';
 import type { HealthProbe } from './volumes/ports.js';
 import type { JournalStore } from './notes/ports.js';
 import { VolumeService } from './volumes/volume-service.js';
+import { resetProcessLogger } from './observability/logger.js';
+import { processTelemetry, resetProcessTelemetry } from './observability/process-telemetry.js';
+import type { Telemetry } from './observability/telemetry.js';
 
 /** Everything a handler may call, wired to the AWS adapters. */
 export interface Services {
@@ -46,6 +49,8 @@ export interface Services {
   readonly flush: FlushService;
   readonly rebuild: RebuildService;
   readonly healthProbes: readonly HealthProbe[];
+  /** Where handlers report what happens at their boundary (flush lag, rebuild time): logs and metrics. */
+  readonly telemetry: Telemetry;
   /** Asks every backing service whether it answers. */
   health(): Promise<HealthReport>;
 }
@@ -78,7 +83,13 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const data = new VolumeDataService(
     repository,
     { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table), checkpoints },
-    { flushEveryOps: config.flushEveryOps, tableNoteBytes: config.tableNoteBytes, requestFlush: (message) => flushQueue.sendAll([message satisfies FlushMessage]), ...options },
+    {
+      flushEveryOps: config.flushEveryOps,
+      tableNoteBytes: config.tableNoteBytes,
+      requestFlush: (message) => flushQueue.sendAll([message satisfies FlushMessage]),
+      telemetry: processTelemetry,
+      ...options,
+    },
   );
   const snapshotRepository = new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots);
   const snapshots = new SnapshotService({
@@ -112,6 +123,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     chunks,
     runner: () => sfnRunner ?? inProcessRunner(),
     sledCount: config.sledBuckets.length,
+    telemetry: processTelemetry,
   });
   return {
     config,
@@ -123,6 +135,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     data,
     snapshots,
     healthProbes,
+    telemetry: processTelemetry,
     health: () => checkHealth(healthProbes),
   };
 }
@@ -146,4 +159,6 @@ export function processServices(): Services {
 export function resetProcessServices(): void {
   current?.clients.destroy();
   current = undefined;
+  resetProcessLogger();
+  resetProcessTelemetry();
 }

@@ -18,8 +18,9 @@ import {
   type CopyTreeNode,
   type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
-import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowEvent, WorkflowRunner } from './ports.js';
+import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowRunner, WorkflowTimeline } from './ports.js';
 import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
+import type { Telemetry } from '../observability/telemetry.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 
 export interface CopyJobDeps {
@@ -36,6 +37,8 @@ export interface CopyJobDeps {
   readonly runner: () => WorkflowRunner;
   readonly sledCount: number;
   readonly clock?: () => Date;
+  /** Where each batch's bytes and time are reported (copy throughput). */
+  readonly telemetry?: Telemetry;
 }
 
 /** What `POST /snapshots/{id}/copies` answers. */
@@ -290,12 +293,13 @@ export class CopyJobService {
     return { mode: plan.mode, rounds: plan.rounds, nodes };
   }
 
-  /** The execution's state transitions. */
-  async events(jobId: string): Promise<WorkflowEvent[]> {
+  /** The execution's state transitions, with its batches' child executions on AWS. */
+  async events(jobId: string): Promise<WorkflowTimeline> {
     const job = await this.deps.jobs.get(jobId);
     if (!job) throw new CopyJobNotFoundError(jobId);
-    if (!job.executionArn) return [];
-    return this.deps.runner().history(job.executionArn);
+    if (!job.executionArn) return { events: [] };
+    const runner = this.deps.runner();
+    return runner.timeline ? runner.timeline(job.executionArn) : { events: await runner.history(job.executionArn) };
   }
 
   private async job(jobId: string): Promise<CopyJob> {
@@ -398,6 +402,7 @@ export class CopyJobService {
 
   /** Copy state: one batch of partition copies, all at once, chunk by chunk with server-side copies. */
   async copyBatch(jobId: string, round: number, batch: number): Promise<{ tasks: number; chunks: number }> {
+    const started = performance.now();
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
     const tasks = batchesOf(plan).get(round)?.[batch];
     if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
@@ -474,6 +479,8 @@ export class CopyJobService {
       throw new Error(`copy job ${jobId} has ended; batch ${batch} of round ${round} removed the ${writtenHere.length} chunks it wrote`);
     }
     if (failed) throw failed.reason;
+    const bytes = writtenHere.length * snapshot.chunkSizeBytes;
+    this.deps.telemetry?.copyProgress({ jobId, round, batch, bytes, millis: performance.now() - started });
     return { tasks: tasks.length, chunks: writtenHere.length };
   }
 

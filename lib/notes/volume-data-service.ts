@@ -8,6 +8,7 @@ import { partitionRange, splitByPartition, validateIo } from './geometry.js';
 import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId } from './note-ids.js';
 import { PartitionHead, initialMeta, type PartitionDeps } from './partition-head.js';
 import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
+import { noTelemetry, type Telemetry } from '../observability/telemetry.js';
 
 export interface WriteResult {
   readonly ops: ReadonlyArray<{ readonly partition: number; readonly op: number }>;
@@ -50,6 +51,8 @@ export interface VolumeDataOptions {
   readonly tableNoteBytes?: number;
   /** Queues a flush; a failure to queue is logged, never fails the write: the next trigger covers it. */
   readonly requestFlush?: (message: { volumeId: string; partition: number; uptoOp: number; orNewer: boolean }) => Promise<void>;
+  /** Where each committed op and served read is reported (latency, bytes, group size). */
+  readonly telemetry?: Telemetry;
 }
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -126,13 +129,14 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ValidationError('Idempotency-Key must be 1 to 128 letters, digits or _ . : -');
     }
+    const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'write to it');
     validateIo(volume, offset, data.length, 'write');
-    if (idempotencyKey === undefined) return this.writeParts(volume, offset, data);
-    return this.writeOnce(volume, offset, data, idempotencyKey);
+    if (idempotencyKey === undefined) return this.writeParts(volume, offset, data, undefined, started);
+    return this.writeOnce(volume, offset, data, idempotencyKey, started);
   }
 
-  private async writeOnce(volume: Volume, offset: number, data: Buffer, key: string): Promise<WriteResult> {
+  private async writeOnce(volume: Volume, offset: number, data: Buffer, key: string, started: number): Promise<WriteResult> {
     const clock = this.options.clock ?? Date.now;
     const lease = this.options.idempotencyLeaseMs ?? 60_000;
     const fingerprint = sha256(`${offset}:${data.length}:${sha256(data)}`);
@@ -146,7 +150,7 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
       }
     }
     try {
-      const result = await this.writeParts(volume, offset, data, key);
+      const result = await this.writeParts(volume, offset, data, key, started);
       await this.deps.idempotency.complete(volume.volumeId, key, result);
       return result;
     } catch (error) {
@@ -155,7 +159,7 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     }
   }
 
-  private async writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey?: string): Promise<WriteResult> {
+  private async writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey: string | undefined, started: number): Promise<WriteResult> {
     const slices = splitByPartition(volume, offset, data.length);
     const ops = await Promise.all(
       slices.map(async (slice) => {
@@ -174,6 +178,9 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
         const place = payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled';
         const noteId = noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place);
         const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) });
+        // Group size 1 until the head groups commits; then the head's commit says how many it grouped.
+        const { volumeId } = volume;
+        this.telemetry.writeCommitted({ volumeId, partition: slice.partition, op, latencyMs: performance.now() - started, groupSize: 1, bytes: payload.length });
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {
           this.options.requestFlush({ volumeId: volume.volumeId, partition: slice.partition, uptoOp: op, orNewer: true }).catch((error: unknown) => {
@@ -188,9 +195,17 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
 
   /** Reads [offset, offset + length): the newest committed bytes, zeros where nothing was written. */
   async read(volumeId: string, offset: number, length: number): Promise<Buffer> {
+    const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'read from it');
     validateIo(volume, offset, length, 'read');
     const slices = splitByPartition(volume, offset, length);
+    const buffer = await this.readSlices(volume, slices, length);
+    const partition = slices[0]?.partition ?? 0;
+    this.telemetry.readServed({ volumeId, partition, partitions: slices.length, latencyMs: performance.now() - started, bytes: length });
+    return buffer;
+  }
+
+  private async readSlices(volume: Volume, slices: ReturnType<typeof splitByPartition>, length: number): Promise<Buffer> {
     const [only] = slices;
     if (slices.length === 1 && only) return this.head(volume, only.partition).readBuffer(only.offset, only.length);
     const buffer = Buffer.alloc(length);
@@ -200,6 +215,10 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
       ),
     );
     return buffer;
+  }
+
+  private get telemetry(): Telemetry {
+    return this.options.telemetry ?? noTelemetry;
   }
 
   /** Both replicas of a partition: epoch, last committed op, and notes recorded but not committed. */
