@@ -69,6 +69,7 @@ describe('npm start: loopback only, private data, clean start-up', () => {
   let root: string;
   let dataDir: string;
   let port: number;
+  let consolePort: number;
   let base: string;
   let running: Running;
   /** Every answer /health gave from the moment the port opened until the first 200. */
@@ -78,8 +79,9 @@ describe('npm start: loopback only, private data, clean start-up', () => {
     root = await mkdtemp(join(tmpdir(), 'sleds-security-'));
     dataDir = join(root, 'data');
     port = await freePort();
+    consolePort = await freePort();
     base = `http://127.0.0.1:${port}`;
-    running = npmStart({ SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir });
+    running = npmStart({ SLEDS_PORT: String(port), SLEDS_CONSOLE_PORT: String(consolePort), SLEDS_DATA_DIR: dataDir });
     // Hammer /health from the first moment: a refused connection means the port is not open yet.
     const deadline = Date.now() + 45_000;
     for (;;) {
@@ -136,11 +138,12 @@ describe('npm start: loopback only, private data, clean start-up', () => {
   it('prints only the endpoints a user calls, and the data directory', () => {
     const printed = running.stdout();
     expect(printed).toContain(`API       ${base}`);
+    expect(printed).toContain(`Console   http://127.0.0.1:${consolePort}`);
     expect(printed).toContain(`data      ${dataDir}`);
     expect(printed).not.toMatch(/S3|SQS|DynamoDB/);
     const emulatorPorts = listeningSocketsOf(running.child.pid!)
       .map((socket) => socket.port)
-      .filter((each) => each !== port);
+      .filter((each) => each !== port && each !== consolePort);
     for (const each of emulatorPorts) expect(printed).not.toContain(`:${each}`);
   });
 
