@@ -59,6 +59,11 @@ export const ENV = {
    * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
    */
   listenHost: 'SLEDS_LISTEN_HOST',
+  /**
+   * Embedded cloud and `sleds nbd serve`: the NBD port every volume is served on as a disk
+   * (default 10809, the NBD port; 0 picks a free one). It binds to the listen host: loopback.
+   */
+  nbdPort: 'SLEDS_NBD_PORT',
   /** CLI: the API base URL. */
   endpoint: 'SLEDS_ENDPOINT',
 } as const;
@@ -94,6 +99,8 @@ export interface LocalCloudConfig {
   readonly listenHost: string;
   /** Serve the API against this endpoint (LocalStack) instead of the embedded emulators. */
   readonly awsEndpoint?: string;
+  /** The NBD port volumes are served on (DEFAULT_NBD_PORT). */
+  readonly nbdPort: number;
 }
 
 /** What the CLI needs. */
@@ -104,6 +111,8 @@ export interface CliConfig {
 export const DEFAULT_REGION = 'us-east-1';
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
+/** The NBD port (IANA: nbd, 10809). */
+export const DEFAULT_NBD_PORT = 10809;
 /** Loopback: what every socket of the embedded cloud binds to unless SLEDS_LISTEN_HOST says otherwise. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
@@ -230,8 +239,14 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     port: port(env, ENV.port, DEFAULT_PORT),
     dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
     listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
+    nbdPort: loadNbdPort(env),
     ...(awsEndpoint ? { awsEndpoint } : {}),
   });
+}
+
+/** Reads SLEDS_NBD_PORT: a port number (0 picks a free one), DEFAULT_NBD_PORT when unset. */
+export function loadNbdPort(env: Env = process.env): number {
+  return port(env, ENV.nbdPort, DEFAULT_NBD_PORT);
 }
 
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadLocalCloudConfig } from '../config.js';
+import { ENV, loadLocalCloudConfig } from '../config.js';
 import { wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
@@ -8,7 +8,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
-  const { port, dataDir, listenHost, awsEndpoint } = loadLocalCloudConfig();
+  const { port, dataDir, listenHost, awsEndpoint, nbdPort } = loadLocalCloudConfig();
   const refusal = wideListeningRefusal({ listenHost });
   if (refusal) {
     console.error(`sleds: refusing to start. ${refusal}`);
@@ -28,10 +28,16 @@ async function main(): Promise<void> {
       listenHost,
       dataDir: resolve(dataDir),
       emulatorThreads: true,
+      nbdPort,
       ...(awsEndpoint ? { awsEndpoint } : {}),
     });
   } catch (error) {
-    if ((error as { code?: string }).code === 'EADDRINUSE') {
+    const inUse = error as { code?: string; port?: number };
+    if (inUse.code === 'EADDRINUSE' && inUse.port === nbdPort && nbdPort !== port) {
+      console.error(`sleds: NBD port ${nbdPort} is already in use (another NBD server?); set ${ENV.nbdPort} to another port.`);
+      process.exit(1);
+    }
+    if (inUse.code === 'EADDRINUSE') {
       console.error(
         `sleds: port ${port} is already in use. Another \`npm start\` may be running; stop it, or set SLEDS_PORT to another port.`,
       );
@@ -43,6 +49,7 @@ async function main(): Promise<void> {
   // Only what a user calls: the emulators' ports are loopback-only internals of this process.
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
+  if (cloud.nbdUrl) console.log(`  NBD       ${cloud.nbdUrl}   (try: nbdinfo ${cloud.nbdUrl}/<volume-id>; nbdinfo --list ${cloud.nbdUrl})`);
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
   console.log('  Ctrl-C to stop');
 

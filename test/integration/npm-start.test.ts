@@ -57,7 +57,7 @@ describe('npm start', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'sleds-start-'));
     port = await freePort();
-    env = { SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir };
+    env = { SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir, SLEDS_NBD_PORT: String(await freePort()) };
   });
 
   afterAll(async () => {
