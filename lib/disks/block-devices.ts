@@ -11,10 +11,15 @@ import { NbdIoError } from '../nbd/errors.js';
 import type { BlockDevice, BlockSizes, Extent, WriteOptions, ZeroOptions } from '../nbd/ports.js';
 import type { Snapshot } from '../snapshots/snapshot.js';
 import type { Volume } from '../volumes/volume.js';
+import { SECTOR, readWidened } from './alignment.js';
 import type { SnapshotDisk, VolumeDisk } from './ports.js';
 
-/** The smallest NBD I/O: the volumes' block size. */
-export const DISK_MIN_BLOCK = 4096;
+/**
+ * The smallest NBD I/O: a 512-byte sector, not the data path's 4 KiB block, because nbdfuse
+ * passes file writes through unaligned and libnbd refuses I/O below the advertised minimum.
+ * Sub-block I/O is widened and read-modify-written (alignment.ts); 4 KiB-aligned I/O is not.
+ */
+export const DISK_MIN_BLOCK = SECTOR;
 /** The largest NBD read or write payload a disk accepts (split into data-path pieces). */
 export const DISK_MAX_PAYLOAD = 32 * 1024 * 1024;
 
@@ -121,7 +126,7 @@ export class SnapshotBlockDevice implements BlockDevice {
   }
 
   read(offset: number, length: number): Promise<Buffer> {
-    return this.disk.read(this.snapshotId, offset, length);
+    return readWidened((at, bytes) => this.disk.read(this.snapshotId, at, bytes), offset, length);
   }
 
   write(): Promise<void> {

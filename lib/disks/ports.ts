@@ -14,7 +14,10 @@ export interface DiskExtent {
   readonly hole: boolean;
 }
 
-/** A volume's bytes, by volume id. Offsets and lengths are multiples of 4 KiB inside the volume. */
+/**
+ * A volume's bytes, by volume id. Offsets and lengths are multiples of 512 bytes inside the
+ * volume; an implementation over 4 KiB blocks widens and read-modify-writes the rest.
+ */
 export interface VolumeDisk {
   /**
    * True when `zero` is one cheap operation whatever the length (a zero note). False while it
@@ -34,7 +37,7 @@ export interface VolumeDisk {
   flush(volumeId: string): Promise<void>;
 }
 
-/** A completed snapshot's bytes, by snapshot id. */
+/** A completed snapshot's bytes, by snapshot id; offsets and lengths are multiples of 4 KiB. */
 export interface SnapshotDisk {
   read(snapshotId: string, offset: number, length: number): Promise<Buffer>;
 }

@@ -1,9 +1,11 @@
 /**
  * VolumeDisk over the volume data service: reads and writes go through VolumeDataService's
  * public methods (so through this process's cached heads), split into pieces the data path
- * accepts (at most 4 MiB each). Zero and allocation are interim (volume-disk-interim.ts).
+ * accepts (at most 4 MiB each), and widened to whole 4 KiB blocks (alignment.ts) when a
+ * client sends sector-sized I/O. Zero and allocation are interim (volume-disk-interim.ts).
  */
 import { MAX_IO_BYTES } from '../notes/geometry.js';
+import { DATA_BLOCK, WriteGate, isBlockAligned, readWidened, widen } from './alignment.js';
 import type { Volume } from '../volumes/volume.js';
 import type { DiskExtent, VolumeDisk } from './ports.js';
 import { InterimZeroAndAllocation } from './volume-disk-interim.js';
@@ -22,6 +24,7 @@ export class VolumeDataDisk implements VolumeDisk {
   /** False while zeroing writes zero blocks (see volume-disk-interim.ts). */
   readonly zeroIsFast = false;
   private readonly interim: InterimZeroAndAllocation;
+  private readonly gates = new Map<string, WriteGate>();
 
   constructor(
     private readonly data: VolumeData,
@@ -30,7 +33,11 @@ export class VolumeDataDisk implements VolumeDisk {
     this.interim = new InterimZeroAndAllocation(data);
   }
 
-  async read(volumeId: string, offset: number, length: number): Promise<Buffer> {
+  read(volumeId: string, offset: number, length: number): Promise<Buffer> {
+    return readWidened((at, bytes) => this.readBlocks(volumeId, at, bytes), offset, length);
+  }
+
+  private async readBlocks(volumeId: string, offset: number, length: number): Promise<Buffer> {
     if (length <= MAX_IO_BYTES) return this.data.read(volumeId, offset, length);
     const out = Buffer.alloc(length);
     await Promise.all(
@@ -45,15 +52,52 @@ export class VolumeDataDisk implements VolumeDisk {
    * Resolves once every piece is acknowledged, i.e. held by both replicas (VolumeDataService.write
    * answers only then). Pieces commit independently, as an NBD write of over 4 MiB may.
    */
-  async write(volumeId: string, offset: number, data: Buffer): Promise<void> {
+  write(volumeId: string, offset: number, data: Buffer): Promise<void> {
+    if (isBlockAligned(offset, data.length)) return this.gated(volumeId, (gate) => gate.shared(() => this.writeBlocks(volumeId, offset, data)));
+    // Read-modify-write of the blocks the write touches, alone on the volume in this process.
+    return this.gated(volumeId, (gate) =>
+      gate.exclusive(async () => {
+        const { start, end } = widen(offset, data.length);
+        const blocks = await this.readBlocks(volumeId, start, end - start);
+        data.copy(blocks, offset - start);
+        await this.writeBlocks(volumeId, start, blocks);
+      }),
+    );
+  }
+
+  private async gated<T>(volumeId: string, run: (gate: WriteGate) => Promise<T>): Promise<T> {
+    let gate = this.gates.get(volumeId);
+    if (!gate) {
+      gate = new WriteGate();
+      this.gates.set(volumeId, gate);
+    }
+    try {
+      return await run(gate);
+    } finally {
+      if (gate.idle && this.gates.get(volumeId) === gate) this.gates.delete(volumeId);
+    }
+  }
+
+  private async writeBlocks(volumeId: string, offset: number, data: Buffer): Promise<void> {
     await Promise.all(
       pieces(offset, data.length).map((piece) => this.data.write(volumeId, piece.at, data.subarray(piece.at - offset, piece.at - offset + piece.length))),
     );
   }
 
   async zero(volumeId: string, offset: number, length: number): Promise<void> {
-    const { chunkSizeBytes } = await this.lookup(volumeId);
-    await this.interim.zeroByWriting(volumeId, chunkSizeBytes, offset, length);
+    // Whole blocks the interim way; partial blocks at either end as (read-modify-)writes of zeros.
+    const end = offset + length;
+    const innerStart = Math.ceil(offset / DATA_BLOCK) * DATA_BLOCK;
+    const innerEnd = Math.floor(end / DATA_BLOCK) * DATA_BLOCK;
+    if (innerStart > innerEnd) return this.write(volumeId, offset, Buffer.alloc(length));
+    const parts: Promise<void>[] = [];
+    if (innerStart > offset) parts.push(this.write(volumeId, offset, Buffer.alloc(innerStart - offset)));
+    if (end > innerEnd) parts.push(this.write(volumeId, innerEnd, Buffer.alloc(end - innerEnd)));
+    if (innerEnd > innerStart) {
+      const { chunkSizeBytes } = await this.lookup(volumeId);
+      parts.push(this.gated(volumeId, (gate) => gate.shared(() => this.interim.zeroByWriting(volumeId, chunkSizeBytes, innerStart, innerEnd - innerStart))));
+    }
+    await Promise.all(parts);
   }
 
   async allocation(_volumeId: string, _offset: number, length: number): Promise<readonly DiskExtent[]> {
