@@ -69,6 +69,32 @@ export const ENV = {
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/**
+ * The stateful stack's outputs (infra/stateful-stack.ts) and the variable each one fills: what
+ * a process outside the stack (`sleds nbd serve`) needs to reach the buckets, tables and queues.
+ */
+export const STATEFUL_STACK_OUTPUTS = {
+  VolumesTableName: ENV.volumesTable,
+  PartitionsTableName: ENV.partitionsTable,
+  SnapshotsTableName: ENV.snapshotsTable,
+  CopyJobsTableName: ENV.copyJobsTable,
+  SledBucketNames: ENV.sledBuckets,
+  FlushQueueUrl: ENV.flushQueueUrl,
+  SnapshotQueueUrl: ENV.snapshotQueueUrl,
+  CopyQueueUrl: ENV.copyQueueUrl,
+} as const satisfies Record<string, EnvName>;
+
+/** The environment that a stack's outputs stand for; throws ConfigError naming a missing output. */
+export function environmentFromStackOutputs(stackName: string, outputs: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [output, name] of Object.entries(STATEFUL_STACK_OUTPUTS)) {
+    const value = outputs[output];
+    if (!value) throw new ConfigError(`stack ${stackName} has no output ${output} (${name}); deploy the stateful stack of this version first`);
+    env[name] = value;
+  }
+  return env;
+}
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** What the service (handlers and workers) needs to reach its state. */

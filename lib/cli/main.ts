@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { loadCliConfig } from '../config.js';
 import { SledsApiClient } from './api-client.js';
 import { registerCopyCommands } from './copy-commands.js';
+import { registerNbdCommands } from './nbd-commands.js';
 import { UsageError, formatErrorLine, formatJson, parseEndpointArgument } from './format.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
 import { registerVolumeCommands } from './volume-commands.js';
@@ -136,6 +137,7 @@ function buildProgram(context: RunContext): Command {
   registerVolumeCommands(program, context);
   registerSnapshotCommands(program, context);
   registerCopyCommands(program, context);
+  registerNbdCommands(program, context);
   return program;
 }
 
