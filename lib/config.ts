@@ -127,6 +127,8 @@ export interface LocalCloudConfig {
   readonly awsEndpoint?: string;
   /** The NBD port volumes are served on (DEFAULT_NBD_PORT). */
   readonly nbdPort: number;
+  /** MiB of head cache of the serving process (DEFAULT_HEAD_CACHE_MIB: on; 0 turns it off). */
+  readonly headCacheMib: number;
 }
 
 /** What the CLI needs. */
@@ -266,6 +268,7 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
     listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
     nbdPort: loadNbdPort(env),
+    headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
     ...(awsEndpoint ? { awsEndpoint } : {}),
   });
 }

@@ -8,7 +8,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
-  const { port, dataDir, listenHost, awsEndpoint, nbdPort } = loadLocalCloudConfig();
+  const { port, dataDir, listenHost, awsEndpoint, nbdPort, headCacheMib } = loadLocalCloudConfig();
   const refusal = wideListeningRefusal({ listenHost });
   if (refusal) {
     console.error(`sleds: refusing to start. ${refusal}`);
@@ -29,6 +29,7 @@ async function main(): Promise<void> {
       dataDir: resolve(dataDir),
       emulatorThreads: true,
       nbdPort,
+      headCacheMib,
       ...(awsEndpoint ? { awsEndpoint } : {}),
     });
   } catch (error) {
@@ -51,6 +52,7 @@ async function main(): Promise<void> {
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
   if (cloud.nbdUrl) console.log(`  NBD       ${cloud.nbdUrl}   (try: nbdinfo ${cloud.nbdUrl}/<volume-id>; nbdinfo --list ${cloud.nbdUrl})`);
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
+  console.log(`  cache     ${headCacheMib > 0 ? `head cache ${headCacheMib} MiB` : 'head cache off'} (${ENV.headCacheMib})`);
   console.log('  Ctrl-C to stop');
 
   let stopping = false;
