@@ -65,6 +65,12 @@ export interface LocalCloudOptions {
    * the same services the API's handlers use; no NBD server when absent.
    */
   readonly nbdPort?: number;
+  /**
+   * Build the copy-job state machine (a `cdk synth` in-process, seconds of CPU) before the API
+   * opens, while it still answers 503 "starting": built after, it would stall the event loop
+   * under the first requests (a /health probe then times out and reports the backends degraded).
+   */
+  readonly warmBeforeOpen?: boolean;
 }
 
 /**
@@ -147,6 +153,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         clients.destroy();
         throw error;
       }
+      if (options.warmBeforeOpen) runner.warmNow();
       api.open();
       return {
         apiUrl: api.url,

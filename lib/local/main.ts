@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       emulatorThreads: true,
       nbdPort,
       headCacheMib,
+      warmBeforeOpen: true,
       ...(awsEndpoint ? { awsEndpoint } : {}),
     });
   } catch (error) {
@@ -46,7 +47,6 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  cloud.runner.warm();
   // Only what a user calls: the emulators' ports are loopback-only internals of this process.
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
