@@ -19,7 +19,8 @@ import {
   type CopyJob, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { ChecksumMismatchError, CopyJobNotFoundError, SnapshotNotReadyError, TransientCopyError } from './errors.js';
 import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowRunner, WorkflowTimeline } from './ports.js';
-import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
+import type { CopyNode, CopyPlan, CopyTask } from './copy-plan.js';
+import { planCopyJob, planDirectCopy } from './planner.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 
