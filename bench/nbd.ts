@@ -125,7 +125,7 @@ async function startNbdkit(socket: string, argv: readonly string[], env: NodeJS.
   try {
     await waitFor(`nbdkit ${argv[0] ?? ''}`, () => existsSync(socket), child);
   } catch (error) {
-    throw new Error(`${(error as Error).message}: ${output}`);
+    throw new Error(`${(error as Error).message}: ${output}`, { cause: error });
   }
   return { child, uri: `nbd+unix:///?socket=${socket}`, output: () => output };
 }
@@ -345,8 +345,8 @@ async function createVolume(apiUrl: string, name: string): Promise<string> {
 /** One embedded cloud with the given head cache, its Sleds volume, the S3 peer (and s3backer) over its fauxqs, the cases. */
 async function phase(label: string, headCacheMib: number, cases: readonly FioCase[], memory: Target, dir: string): Promise<void> {
   if (cases.length === 0) return;
+  // No runner.warm(): the bench starts no copy job, and the state machine's synth would take CPU from the first case.
   const cloud = await startLocalCloud({ port: 0, nbdPort: 0, headCacheMib, emulatorThreads: true });
-  cloud.runner.warm();
   const peers: Array<{ stop: () => Promise<void> }> = [];
   try {
     const volumeId = await createVolume(cloud.apiUrl, `bench-nbd-${label}`);
