@@ -65,13 +65,15 @@ export const ENV = {
   /** The web console's port (`npm start`, `sleds console`); it always binds to loopback. */
   consolePort: 'SLEDS_CONSOLE_PORT',
   /**
-   * Embedded cloud: the address its user-facing listeners (the API; later NBD and a console)
-   * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
+   * Embedded cloud: the address its user-facing listeners (the API and NBD) bind to. Loopback
+   * by default; anything else needs SLEDS_API_AUTH=sigv4 and SLEDS_NBD_TLS=require. The console
+   * (no authentication of its own) and the emulators always stay on loopback, whatever this says.
    */
   listenHost: 'SLEDS_LISTEN_HOST',
   /**
    * Embedded cloud and `sleds nbd serve`: the NBD port every volume is served on as a disk
-   * (default 10809, the NBD port; 0 picks a free one). It binds to the listen host: loopback.
+   * (default 10809, the NBD port; 0 picks a free one). `npm start` binds it to the listen host,
+   * `sleds nbd serve` to loopback.
    */
   nbdPort: 'SLEDS_NBD_PORT',
   /**
