@@ -65,15 +65,25 @@ export const ENV = {
   /** The web console's port (`npm start`, `sleds console`); it always binds to loopback. */
   consolePort: 'SLEDS_CONSOLE_PORT',
   /**
-   * Embedded cloud: the address its user-facing listeners (the API; later NBD and a console)
-   * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
+   * Embedded cloud: the address its user-facing listeners (the API and NBD) bind to. Loopback
+   * by default; anything else needs SLEDS_API_AUTH=sigv4 and SLEDS_NBD_TLS=require. The console
+   * (no authentication of its own) and the emulators always stay on loopback, whatever this says.
    */
   listenHost: 'SLEDS_LISTEN_HOST',
   /**
    * Embedded cloud and `sleds nbd serve`: the NBD port every volume is served on as a disk
-   * (default 10809, the NBD port; 0 picks a free one). It binds to the listen host: loopback.
+   * (default 10809, the NBD port; 0 picks a free one). `npm start` binds it to the listen host,
+   * `sleds nbd serve` to loopback.
    */
   nbdPort: 'SLEDS_NBD_PORT',
+  /**
+   * Embedded cloud and `sleds nbd serve`: NBD over TLS with pre-shared keys, as nbdkit's
+   * `--tls`: `off` (the default), `on` (offered: a client may STARTTLS) or `require` (FORCEDTLS:
+   * nothing but STARTTLS before TLS). `on` and `require` need SLEDS_NBD_TLS_PSK_FILE.
+   */
+  nbdTls: 'SLEDS_NBD_TLS',
+  /** The PSK file (psktool's format, `identity:hexkey` per line; mode 0600 or stricter), as nbdkit's `--tls-psk`. */
+  nbdTlsPskFile: 'SLEDS_NBD_TLS_PSK_FILE',
   /** CLI: the API base URL. */
   endpoint: 'SLEDS_ENDPOINT',
   /**
@@ -154,6 +164,9 @@ export interface LocalCloudConfig {
   /** MiB of head cache of the serving process (DEFAULT_HEAD_CACHE_MIB: on; 0 turns it off). */
   readonly headCacheMib: number;
 }
+
+/** How the NBD server uses TLS (SLEDS_NBD_TLS, SLEDS_NBD_TLS_PSK_FILE). */
+export type NbdTlsConfig = { readonly mode: 'off' } | { readonly mode: 'on' | 'require'; readonly pskFile: string };
 
 /** What the CLI needs. */
 export interface CliConfig {
@@ -333,6 +346,25 @@ export function loadConsolePort(env: Env = process.env): number {
 /** Reads SLEDS_NBD_PORT: a port number (0 picks a free one), DEFAULT_NBD_PORT when unset. */
 export function loadNbdPort(env: Env = process.env): number {
   return port(env, ENV.nbdPort, DEFAULT_NBD_PORT);
+}
+
+const NBD_TLS_MODES = ['off', 'on', 'require'] as const;
+
+/**
+ * Reads SLEDS_NBD_TLS and SLEDS_NBD_TLS_PSK_FILE. Only the settings: the file itself is checked
+ * (exists, private, parseable) when the server starts (lib/nbd/tls-psk.ts loadPskFile).
+ */
+export function loadNbdTlsConfig(env: Env = process.env): NbdTlsConfig {
+  const raw = optional(env, ENV.nbdTls) ?? 'off';
+  const mode = NBD_TLS_MODES.find((each) => each === raw);
+  if (!mode) throw new ConfigError(`${ENV.nbdTls} must be one of ${NBD_TLS_MODES.join(', ')}, got "${raw}"`);
+  const pskFile = optional(env, ENV.nbdTlsPskFile);
+  if (mode === 'off') {
+    if (pskFile !== undefined) throw new ConfigError(`${ENV.nbdTlsPskFile} needs ${ENV.nbdTls}=on or require`);
+    return Object.freeze({ mode });
+  }
+  if (pskFile === undefined) throw new ConfigError(`${ENV.nbdTls}=${mode} needs ${ENV.nbdTlsPskFile} (a psktool keys file: psktool -u alice -p keys.psk)`);
+  return Object.freeze({ mode, pskFile });
 }
 
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */

@@ -6,15 +6,18 @@
  */
 import type { Command } from 'commander';
 import { readStackOutputs } from '../aws/stack-outputs.js';
-import { DEFAULT_REGION, ENV, environmentFromStackOutputs, loadNbdPort, loadServiceConfig } from '../config.js';
-import { startDiskServer } from '../disks/disk-server.js';
+import { DEFAULT_REGION, ENV, environmentFromStackOutputs, loadNbdPort, loadNbdTlsConfig, loadServiceConfig } from '../config.js';
+import { diskUrl, loadDiskServerTls, startDiskServer } from '../disks/disk-server.js';
 import { createServices } from '../wiring.js';
 import type { CliContext } from './main.js';
 import { UsageError } from './format.js';
 
 /** The stateful stack `cdk deploy` creates (infra/sleds-app.ts). */
 export const DEFAULT_STATEFUL_STACK = 'Sleds-Stateful';
-/** NBD has no TLS yet: the server listens on loopback only; reach it through an SSH tunnel. */
+/**
+ * The server listens on loopback only, TLS or not (SLEDS_NBD_TLS protects the connection, not
+ * who may reach it); reach it from elsewhere through an SSH tunnel.
+ */
 const NBD_SERVE_HOST = '127.0.0.1';
 
 interface ServeOptions {
@@ -46,7 +49,8 @@ export function registerNbdCommands(program: Command, context: CliContext, stop:
   nbd
     .command('serve')
     .description(
-      'serve every volume (read-write) and completed snapshot (read-only) of a deployment over NBD on 127.0.0.1, ' +
+      'serve every volume (read-write) and completed snapshot (read-only) of a deployment over NBD on 127.0.0.1 ' +
+        `(TLS with pre-shared keys: $${ENV.nbdTls}=on|require and $${ENV.nbdTlsPskFile}), ` +
         "as a head-node process using your AWS credentials; finds the deployment from its stateful stack's outputs, " +
         `or from the SLEDS_* variables when ${ENV.volumesTable} is set`,
     )
@@ -59,6 +63,8 @@ export function registerNbdCommands(program: Command, context: CliContext, stop:
       if (options.profile) process.env.AWS_PROFILE = options.profile;
       const region = options.region ?? env[ENV.region] ?? env.AWS_REGION ?? DEFAULT_REGION;
       const port = options.port !== undefined ? parsePort(options.port) : loadNbdPort(env);
+      // Checked (settings, then the PSK file) before anything reaches the deployment.
+      const tls = await loadDiskServerTls(loadNbdTlsConfig(env));
       const fromEnvironment = options.stack === undefined && Boolean(env[ENV.volumesTable]?.trim());
       let serviceEnv: Record<string, string | undefined> = { ...env, [ENV.region]: region };
       let source = 'the SLEDS_* variables';
@@ -72,10 +78,12 @@ export function registerNbdCommands(program: Command, context: CliContext, stop:
       const config = loadServiceConfig(serviceEnv);
       const services = createServices(config);
       try {
-        const server = await startDiskServer(services, { host: NBD_SERVE_HOST, port });
+        const server = await startDiskServer(services, { host: NBD_SERVE_HOST, port, ...(tls ? { tls } : {}) });
         const url = `nbd://${NBD_SERVE_HOST}:${server.port}`;
-        context.print(`sleds: serving NBD on ${url} (volumes of ${source}; head cache ${config.headCacheMib} MiB)`);
-        context.hint(`  try: nbdinfo --list ${url}   nbdinfo ${url}/<volume-id>   Ctrl-C to stop`);
+        const tlsNote = tls ? `; TLS ${tls.mode === 'require' ? 'required' : 'offered'}, PSK identities: ${[...tls.keys.keys()].join(', ')}` : '';
+        context.print(`sleds: serving NBD on ${url} (volumes of ${source}; head cache ${config.headCacheMib} MiB${tlsNote})`);
+        if (tls) context.hint(`  try: nbdinfo '${diskUrl(NBD_SERVE_HOST, server.port, '<volume-id>', tls)}'   Ctrl-C to stop`);
+        else context.hint(`  try: nbdinfo --list ${url}   nbdinfo ${url}/<volume-id>   Ctrl-C to stop`);
         const signal = await stop();
         context.hint(`sleds: ${signal}, stopping the NBD server`);
         await server.close();

@@ -3,9 +3,12 @@
  * the process's services: one VolumeDataService, so one cached head per partition for all
  * connections.
  */
-import { SledsError } from '../errors.js';
+import { resolve } from 'node:path';
+import type { NbdTlsConfig } from '../config.js';
+import { ConfigError, SledsError } from '../errors.js';
 import { startNbdServer, type NbdServer } from '../nbd/nbd-server.js';
 import type { NbdLogger } from '../nbd/ports.js';
+import { loadPskFile, PskFileError, pskTlsUpgrade, type PskKeys } from '../nbd/tls-psk.js';
 import type { SnapshotService } from '../snapshots/snapshot-service.js';
 import type { VolumeService } from '../volumes/volume-service.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
@@ -19,12 +22,48 @@ export interface DiskServices {
   readonly snapshots: Pick<SnapshotService, 'get' | 'list' | 'read'>;
 }
 
+/** TLS of a disk server: offered (`on`) or required (`require`), with the keys of a PSK file. */
+export interface DiskServerTls {
+  readonly mode: 'on' | 'require';
+  readonly keys: PskKeys;
+  /** The PSK file the keys came from (for the nbds:// example). */
+  readonly pskFile: string;
+}
+
 export interface DiskServerOptions {
-  /** Loopback only while NBD has no TLS (lib/local/listening.ts); the caller checks. */
+  /** Beyond loopback only with TLS required (lib/local/listening.ts); the caller checks. */
   readonly host: string;
   /** 0 picks a free port. */
   readonly port: number;
   readonly logger?: NbdLogger;
+  /** TLS with pre-shared keys; plain NBD (NOTLS) when absent. */
+  readonly tls?: DiskServerTls;
+}
+
+/**
+ * Loads what SLEDS_NBD_TLS asks for: undefined when off, else the PSK file's keys, checked
+ * (exists, mode 0600 or stricter, psktool's format); a ConfigError says what is wrong.
+ */
+export async function loadDiskServerTls(config: NbdTlsConfig): Promise<DiskServerTls | undefined> {
+  if (config.mode === 'off') return undefined;
+  try {
+    return { mode: config.mode, keys: await loadPskFile(config.pskFile), pskFile: resolve(config.pskFile) };
+  } catch (error) {
+    if (error instanceof PskFileError) throw new ConfigError(`SLEDS_NBD_TLS_PSK_FILE: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * The URL of an export, with TLS: `nbds://identity@host:port/name?tls-psk-file=...`, the form
+ * libnbd (nbdinfo, nbdcopy, nbdfuse) takes; `nbd://host:port/name` without.
+ */
+export function diskUrl(host: string, port: number, name: string, tls?: DiskServerTls): string {
+  const where = `${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
+  if (tls === undefined) return `nbd://${where}/${name}`;
+  const identity = [...tls.keys.keys()][0] ?? 'identity';
+  const file = encodeURIComponent(tls.pskFile).replace(/%2F/gi, '/');
+  return `nbds://${encodeURIComponent(identity)}@${where}/${name}?tls-psk-file=${file}`;
 }
 
 /** Undefined for a NotFound error, the value otherwise. */
@@ -51,5 +90,12 @@ export function diskResolver(services: DiskServices): DiskExportResolver {
 
 /** Starts an NBD server on host:port that serves the volumes and snapshots of `services`. */
 export function startDiskServer(services: DiskServices, options: DiskServerOptions): Promise<NbdServer> {
-  return startNbdServer({ host: options.host, port: options.port, resolver: diskResolver(services), ...(options.logger ? { logger: options.logger } : {}) });
+  const { tls } = options;
+  return startNbdServer({
+    host: options.host,
+    port: options.port,
+    resolver: diskResolver(services),
+    ...(options.logger ? { logger: options.logger } : {}),
+    ...(tls ? { tlsUpgrade: pskTlsUpgrade(tls.keys), requireTls: tls.mode === 'require' } : {}),
+  });
 }

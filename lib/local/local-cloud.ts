@@ -5,7 +5,7 @@ import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEA
 import { DEFAULT_SLED_COUNT } from '../resources.js';
 import { startApiServer, type ApiServer } from './api-server.js';
 import { startEmulators, type Emulators } from './emulators.js';
-import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
+import { configuredProtections, wideListeningRefusal } from './listening.js';
 import { sigV4Authorizer } from './sigv4-auth.js';
 import { ConfigError } from '../errors.js';
 import { startSqsPoller } from './sqs-poller.js';
@@ -14,13 +14,18 @@ import { registerInProcessRunner } from '../copy-jobs/workflow-registry.js';
 import { TASK_HANDLER_MODULES } from './handler-registry.js';
 import { LocalWorkflowRunner } from './local-workflow-runner.js';
 import { processServices, resetProcessServices } from '../wiring.js';
-import { startDiskServer } from '../disks/disk-server.js';
+import { startDiskServer, type DiskServerTls } from '../disks/disk-server.js';
 import type { NbdServer } from '../nbd/nbd-server.js';
 
 export interface LocalCloud {
   readonly apiUrl: string;
-  /** nbd://host:port of the NBD server (append a volume or snapshot id), when it serves one. */
+  /**
+   * nbd://host:port of the NBD server (append a volume or snapshot id), when it serves one;
+   * nbds:// when it speaks TLS.
+   */
   readonly nbdUrl?: string;
+  /** The NBD server's port, when it serves one. */
+  readonly nbdPort?: number;
   readonly config: ServiceConfig;
   /** The in-process Step Functions runner. */
   readonly runner: LocalWorkflowRunner;
@@ -69,6 +74,11 @@ export interface LocalCloudOptions {
    */
   readonly nbdPort?: number;
   /**
+   * TLS of the NBD server (SLEDS_NBD_TLS, loaded by loadDiskServerTls); plain NBD when absent.
+   * `require` is what lets NBD listen beyond loopback.
+   */
+  readonly nbdTls?: DiskServerTls;
+  /**
    * Build the copy-job state machine (a `cdk synth` in-process, seconds of CPU) before the API
    * opens, while it still answers 503 "starting": built after, it would stall the event loop
    * under the first requests (a /health probe then times out and reports the backends degraded).
@@ -84,7 +94,9 @@ export interface LocalCloudOptions {
 export async function startLocalCloud(options: LocalCloudOptions): Promise<LocalCloud> {
   const region = options.region ?? DEFAULT_REGION;
   const listenHost = options.listenHost ?? DEFAULT_LISTEN_HOST;
-  const refusal = wideListeningRefusal({ listenHost }, { ...AVAILABLE_PROTECTIONS, apiSigV4: options.apiAuth?.mode === 'sigv4' });
+  // Without an NBD server there is no NBD listener to protect.
+  const protections = configuredProtections(options.apiAuth ?? { mode: 'none' }, options.nbdPort === undefined ? { mode: 'require' } : (options.nbdTls ?? { mode: 'off' }));
+  const refusal = wideListeningRefusal({ listenHost }, protections);
   if (refusal) throw new ConfigError(refusal);
   const auth = options.apiAuth;
   const api: ApiServer = await startApiServer({
@@ -153,7 +165,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // HTTP and NBD on one volume are one writer, not two that wait out each other's leases.
       let nbd: NbdServer | undefined;
       try {
-        nbd = options.nbdPort === undefined ? undefined : await startDiskServer(processServices(), { host: listenHost, port: options.nbdPort });
+        nbd = options.nbdPort === undefined ? undefined : await startDiskServer(processServices(), {
+              host: listenHost,
+              port: options.nbdPort,
+              ...(options.nbdTls ? { tls: options.nbdTls } : {}),
+            });
       } catch (error) {
         await Promise.all(pollers.map((poller) => poller.stop()));
         registerInProcessRunner(undefined);
@@ -165,7 +181,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       api.open();
       return {
         apiUrl: api.url,
-        ...(nbd ? { nbdUrl: `nbd://${urlHost(listenHost)}:${nbd.port}` } : {}),
+        ...(nbd ? { nbdUrl: `${options.nbdTls ? 'nbds' : 'nbd'}://${urlHost(listenHost)}:${nbd.port}`, nbdPort: nbd.port } : {}),
         config,
         runner,
         ...(emulators.threads ? { emulatorThreads: emulators.threads } : {}),

@@ -1,8 +1,10 @@
 import { resolve } from 'node:path';
-import { ENV, loadApiAuthConfig, loadConsolePort, loadLocalCloudConfig } from '../config.js';
+import { ENV, loadApiAuthConfig, loadConsolePort, loadLocalCloudConfig, loadNbdTlsConfig } from '../config.js';
 import { signingFetch } from '../api/sign-requests.js';
 import { startConsoleServer } from '../console/server.js';
-import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
+import { diskUrl, loadDiskServerTls, type DiskServerTls } from '../disks/disk-server.js';
+import { ConfigError } from '../errors.js';
+import { configuredProtections, wideListeningRefusal } from './listening.js';
 import { startLocalCloud, type LocalCloud } from './local-cloud.js';
 import { PRIVATE_UMASK, preparePrivateDataDir } from './private-data-dir.js';
 
@@ -12,10 +14,20 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 async function main(): Promise<void> {
   const { port, dataDir, listenHost, awsEndpoint, nbdPort, headCacheMib } = loadLocalCloudConfig();
   const apiAuth = loadApiAuthConfig();
-  // SLEDS_API_AUTH=sigv4 is the API's protection; NBD still has none, so this still refuses.
-  const refusal = wideListeningRefusal({ listenHost }, { ...AVAILABLE_PROTECTIONS, apiSigV4: apiAuth.mode === 'sigv4' });
+  const nbdTlsConfig = loadNbdTlsConfig();
+  // SLEDS_API_AUTH=sigv4 protects the API, SLEDS_NBD_TLS=require NBD; beyond loopback both must be on.
+  const refusal = wideListeningRefusal({ listenHost }, configuredProtections(apiAuth, nbdTlsConfig));
   if (refusal) {
     console.error(`sleds: refusing to start. ${refusal}`);
+    process.exit(1);
+  }
+  // The PSK file is checked (exists, private, parseable) before anything is created.
+  let nbdTls: DiskServerTls | undefined;
+  try {
+    nbdTls = await loadDiskServerTls(nbdTlsConfig);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(`sleds: refusing to start. ${error.message}`);
     process.exit(1);
   }
   // Before anything is created: the emulators' files (on their threads too) inherit it.
@@ -34,6 +46,7 @@ async function main(): Promise<void> {
       emulatorThreads: true,
       apiAuth,
       nbdPort,
+      ...(nbdTls ? { nbdTls } : {}),
       headCacheMib,
       warmBeforeOpen: true,
       ...(awsEndpoint ? { awsEndpoint } : {}),
@@ -63,7 +76,15 @@ async function main(): Promise<void> {
     (server) => console.log(`  Console   ${server.url}`),
     (error: unknown) => console.error(`sleds: no console (${(error as Error).message}); set SLEDS_CONSOLE_PORT to another port`),
   );
-  if (cloud.nbdUrl) console.log(`  NBD       ${cloud.nbdUrl}   (try: nbdinfo ${cloud.nbdUrl}/<volume-id>; nbdinfo --list ${cloud.nbdUrl})`);
+  if (cloud.nbdUrl && cloud.nbdPort !== undefined) {
+    if (nbdTls) {
+      const example = diskUrl(exampleHost(listenHost), cloud.nbdPort, '<volume-id>', nbdTls);
+      console.log(`  NBD       ${cloud.nbdUrl}   (TLS ${nbdTls.mode === 'require' ? 'required' : 'offered'}, PSK identities: ${[...nbdTls.keys.keys()].join(', ')})`);
+      console.log(`            try: nbdinfo '${example}'`);
+    } else {
+      console.log(`  NBD       ${cloud.nbdUrl}   (try: nbdinfo ${cloud.nbdUrl}/<volume-id>; nbdinfo --list ${cloud.nbdUrl})`);
+    }
+  }
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
   console.log(`  cache     ${headCacheMib > 0 ? `head cache ${headCacheMib} MiB` : 'head cache off'} (${ENV.headCacheMib})`);
   if (apiAuth.mode === 'sigv4') console.log(`  auth      SigV4 (execute-api, ${cloud.config.region}), access key ${apiAuth.accessKeyId}`);
@@ -89,6 +110,13 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
+}
+
+/** A host a client on this machine can connect to: loopback for the wildcard addresses. */
+function exampleHost(listenHost: string): string {
+  if (listenHost === '0.0.0.0') return '127.0.0.1';
+  if (listenHost === '::' || listenHost === '[::]') return '::1';
+  return listenHost;
 }
 
 main().catch((error: unknown) => {

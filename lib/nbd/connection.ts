@@ -37,6 +37,7 @@ export class NbdConnection {
     private readonly limits: ConnectionLimits,
     private readonly logger: NbdLogger,
     private readonly tlsUpgrade?: TlsUpgrade,
+    private readonly requireTls = false,
   ) {
     socket.setNoDelay(true);
     // Errors surface through the source as a closed connection; this keeps them from crashing.
@@ -59,7 +60,7 @@ export class NbdConnection {
     const io = {
       source: this.source,
       send: (buffers: readonly Buffer[]) => this.send(buffers),
-      ...(this.tlsUpgrade === undefined ? {} : { startTls: () => this.startTls() }),
+      ...(this.tlsUpgrade === undefined ? {} : { startTls: () => this.startTls(), requireTls: this.requireTls }),
     };
     let outcome;
     try {

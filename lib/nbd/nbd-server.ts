@@ -15,10 +15,15 @@ export interface NbdServerOptions {
   readonly logger?: NbdLogger;
   readonly limits?: Partial<ConnectionLimits>;
   /**
-   * Offers NBD_OPT_STARTTLS and upgrades with this function. Without it the server runs in
-   * NOTLS mode. (Refusing options until TLS is up, FORCEDTLS, is not implemented yet.)
+   * Offers NBD_OPT_STARTTLS and upgrades with this function (e.g. pskTlsUpgrade). Without it
+   * the server runs in NOTLS mode.
    */
   readonly tlsUpgrade?: TlsUpgrade;
+  /**
+   * FORCEDTLS: every option but STARTTLS and ABORT is refused with NBD_REP_ERR_TLS_REQD until
+   * the connection is upgraded. Needs `tlsUpgrade`.
+   */
+  readonly requireTls?: boolean;
 }
 
 /** A running NBD server. */
@@ -44,10 +49,11 @@ const silentLogger: NbdLogger = { warn: () => {}, debug: () => {} };
 export async function startNbdServer(options: NbdServerOptions): Promise<NbdServer> {
   const limits: ConnectionLimits = { ...DEFAULT_CONNECTION_LIMITS, ...options.limits };
   const logger = options.logger ?? silentLogger;
+  if (options.requireTls === true && options.tlsUpgrade === undefined) throw new Error('requireTls needs a tlsUpgrade.');
   const connections = new Set<NbdConnection>();
   // Half-open: a client may send NBD_CMD_DISC and close its side; replies in flight still go out.
   const server = createServer({ allowHalfOpen: true }, (socket: Socket) => {
-    const connection = new NbdConnection(socket, options.resolver, limits, logger, options.tlsUpgrade);
+    const connection = new NbdConnection(socket, options.resolver, limits, logger, options.tlsUpgrade, options.requireTls === true);
     connections.add(connection);
     void connection.done.then(() => connections.delete(connection));
   });

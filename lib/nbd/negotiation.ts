@@ -1,6 +1,7 @@
 /**
  * The handshake and option haggling of one connection, up to the transmission phase.
- * Fixed newstyle only (no oldstyle); NOTLS mode until a TLS upgrade hook is given.
+ * Fixed newstyle only (no oldstyle). TLS modes: NOTLS without a TLS upgrade hook, TLS offered
+ * with one, FORCEDTLS when TLS is also required (lib/nbd/tls-policy.ts).
  */
 import { ClientFlag, HandshakeFlag, InfoType, Option, OptionReply, BASE_ALLOCATION } from './constants.js';
 import {
@@ -23,6 +24,7 @@ import { nbdMessageOf } from './errors.js';
 import { blockSizesProblem, transmissionFlags } from './export-flags.js';
 import type { BlockDevice, ExportOpening, ExportRefusalReason, ExportResolver, NbdLogger } from './ports.js';
 import type { StreamSource } from './stream-source.js';
+import { tlsGate } from './tls-policy.js';
 
 /** The context id this server gives base:allocation. */
 export const BASE_ALLOCATION_ID = 1;
@@ -37,6 +39,11 @@ export interface NegotiationIo {
    * in NOTLS mode and answers STARTTLS with NBD_REP_ERR_UNSUP.
    */
   readonly startTls?: () => Promise<void>;
+  /**
+   * FORCEDTLS: until STARTTLS has upgraded the connection, every option but STARTTLS and ABORT
+   * is answered NBD_REP_ERR_TLS_REQD (EXPORT_NAME ends the session). Needs `startTls`.
+   */
+  readonly requireTls?: boolean;
 }
 
 /** The state the transmission phase starts from. */
@@ -73,6 +80,8 @@ export async function negotiate(io: NegotiationIo, resolver: ExportResolver, lim
   if ((clientFlags & ~KNOWN_CLIENT_FLAGS) !== 0) return { kind: 'ended', reason: `unknown client flags 0x${clientFlags.toString(16)}` };
   const noZeroes = (clientFlags & ClientFlag.NO_ZEROES) !== 0;
   const fixed = (clientFlags & ClientFlag.FIXED_NEWSTYLE) !== 0;
+  const requireTls = io.requireTls === true;
+  if (requireTls && io.startTls === undefined) throw new Error('TLS is required but the server has no TLS upgrade.');
   let tls = false;
   let structured = false;
   let meta: { exportName: string; selected: boolean } | undefined;
@@ -83,6 +92,12 @@ export async function negotiate(io: NegotiationIo, resolver: ExportResolver, lim
   for (;;) {
     const { option, data }: OptionRequest = await io.source.next((queue) => decodeOption(queue, limits.maxOptionBytes));
     logger.debug('nbd option', { option, bytes: data.length });
+    const gate = tlsGate(option, requireTls, tls);
+    if (gate === 'end') return { kind: 'ended', reason: 'NBD_OPT_EXPORT_NAME before TLS, which this server requires' };
+    if (gate === 'tls-required') {
+      await fail(option, OptionReply.ERR_TLS_REQD, 'This server requires TLS: negotiate NBD_OPT_STARTTLS first.');
+      continue;
+    }
     switch (option) {
       case Option.EXPORT_NAME: {
         const name = data.toString('utf8');

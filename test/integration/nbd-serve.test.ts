@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ENV, STATEFUL_STACK_OUTPUTS, serviceEnvironment } from '../../lib/config.js';
 import { useLocalCloud } from '../support/local-cloud.js';
-import { CLIENTS, describeWithClients, run } from '../support/nbd-clients.js';
+import { CLIENTS, describeWithClients, run, runStatus } from '../support/nbd-clients.js';
 import { createVolume, readHttp, writeHttp } from '../support/nbd-volumes.js';
 
 const MiB = 1024 * 1024;
@@ -153,5 +153,23 @@ describeWithClients('sleds nbd serve: a head-node process against a deployment',
     } finally {
       await new Promise<void>((resolve) => cloudFormation.close(() => resolve()));
     }
+  });
+
+  it('takes SLEDS_NBD_TLS=require with a PSK file: nbdinfo gets the disk over nbds://, a plain client is refused', async () => {
+    const volumeId = await createVolume(cloud().apiUrl, { sizeBytes: 4 * MiB, name: 'tls' });
+    const keys = join(dir, 'keys.psk');
+    await writeFile(keys, `alice:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    const serving = await serve(['--port', '0'], { ...serviceEnvironment(cloud().config), [ENV.nbdTls]: 'require', [ENV.nbdTlsPskFile]: keys });
+    running.push(serving.child);
+    expect(serving.output()).toContain('TLS required, PSK identities: alice');
+    const port = serving.url.split(':').at(-1);
+    const uri = `nbds://alice@127.0.0.1:${port}/${volumeId}?tls-psk-file=${keys}`;
+    expect(serving.output()).toContain(`try: nbdinfo 'nbds://alice@127.0.0.1:${port}/<volume-id>?tls-psk-file=${keys}'`);
+    expect((await run('nbdinfo', ['--size', uri])).stdout.trim()).toBe(String(4 * MiB));
+    const plain = await runStatus('nbdinfo', ['--size', `${serving.url}/${volumeId}`]);
+    expect(plain.code).not.toBe(0);
+    expect(plain.stderr).toMatch(/server requires TLS/);
+    serving.child.kill('SIGTERM');
+    expect(await serving.exited).toBe(0);
   });
 });

@@ -1,12 +1,15 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { chmod, lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopbackHost } from '../../lib/local/listening.js';
+import { Option, OptionReply } from '../../lib/nbd/constants.js';
 import { call } from '../support/http.js';
+import { goData, RawNbdClient } from '../support/nbd-raw-client.js';
 import { listeningSocketsOf } from '../support/sockets.js';
 
 /**
@@ -105,7 +108,8 @@ describe('npm start: loopback only, private data, clean start-up', () => {
       answers.push(answer);
       if (answer.status === 200) break;
     }
-    while (!running.stdout().includes('local cloud ready')) await sleep(20);
+    // The banner ends with 'Ctrl-C to stop': the console's line comes after 'ready', once it listens.
+    while (!running.stdout().includes('Ctrl-C to stop')) await sleep(20);
   });
 
   afterAll(async () => {
@@ -206,12 +210,115 @@ describe('npm start beyond loopback', () => {
       stopGroup(running, 'SIGKILL');
       expect(code).not.toBe('timeout');
       expect(code).not.toBe(0);
-      expect(running.stderr()).toContain('SLEDS_LISTEN_HOST=0.0.0.0 needs SigV4 on the API (not available yet) and TLS on NBD');
+      expect(running.stderr()).toContain(
+        'SLEDS_LISTEN_HOST=0.0.0.0 needs SigV4 on the API (SLEDS_API_AUTH=sigv4) and TLS on NBD (SLEDS_NBD_TLS=require with SLEDS_NBD_TLS_PSK_FILE)',
+      );
       expect(running.stderr()).not.toMatch(/\n\s+at /);
       expect(running.stdout()).not.toContain('local cloud ready');
       expect(existsSync(dataDir)).toBe(false);
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+/** Runs `npm start` with `env` and expects it to refuse: a non-zero exit, `message` on stderr, nothing created. */
+async function expectRefusal(root: string, env: Record<string, string>, message: string): Promise<void> {
+  const dataDir = join(root, 'data');
+  const running = npmStart({ SLEDS_PORT: String(await freePort()), SLEDS_NBD_PORT: String(await freePort()), SLEDS_DATA_DIR: dataDir, ...env });
+  const code = await Promise.race([running.exited, sleep(30_000).then(() => 'timeout' as const)]);
+  stopGroup(running, 'SIGKILL');
+  expect(code).not.toBe('timeout');
+  expect(code).not.toBe(0);
+  expect(running.stderr()).toContain(message);
+  expect(running.stderr()).not.toMatch(/\n\s+at /);
+  expect(running.stdout()).not.toContain('local cloud ready');
+  expect(existsSync(dataDir)).toBe(false);
+}
+
+describe('npm start beyond loopback with SigV4 on the API and TLS required on NBD', () => {
+  let root: string;
+  let pskFile: string;
+  let port: number;
+  let consolePort: number;
+  let nbdPort: number;
+  let running: Running | undefined;
+
+  beforeAll(async () => {
+    root = await mkdtemp(join(tmpdir(), 'sleds-wide-tls-'));
+    pskFile = join(root, 'keys.psk');
+    await writeFile(pskFile, `alice:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    [port, consolePort, nbdPort] = [await freePort(), await freePort(), await freePort()];
+    running = npmStart({
+      SLEDS_PORT: String(port),
+      SLEDS_CONSOLE_PORT: String(consolePort),
+      SLEDS_NBD_PORT: String(nbdPort),
+      SLEDS_DATA_DIR: join(root, 'data'),
+      SLEDS_LISTEN_HOST: '0.0.0.0',
+      SLEDS_API_AUTH: 'sigv4',
+      SLEDS_NBD_TLS: 'require',
+      SLEDS_NBD_TLS_PSK_FILE: pskFile,
+    });
+    const deadline = Date.now() + 60_000;
+    while (!running.stdout().includes('Ctrl-C to stop')) {
+      if (running.child.exitCode !== null) throw new Error(`npm start exited early:\n${running.stdout()}\n${running.stderr()}`);
+      if (Date.now() > deadline) throw new Error(`npm start did not get ready in time:\n${running.stdout()}\n${running.stderr()}`);
+      await sleep(50);
+    }
+  });
+
+  afterAll(async () => {
+    if (running) {
+      stopGroup(running, 'SIGTERM');
+      await Promise.race([running.exited, sleep(8000)]);
+      stopGroup(running, 'SIGKILL');
+    }
+    if (root) await rm(root, { recursive: true, force: true });
+  });
+
+  it('listens with the API and NBD on 0.0.0.0, the console and every emulator on loopback', () => {
+    const sockets = listeningSocketsOf(running!.child.pid!);
+    expect(sockets.length).toBeGreaterThanOrEqual(5);
+    const wide = sockets.filter((socket) => !isLoopbackHost(socket.address));
+    expect(wide.map((socket) => `${socket.address}:${socket.port}`).sort()).toEqual([`0.0.0.0:${nbdPort}`, `0.0.0.0:${port}`].sort());
+    // The console has no authentication of its own: it stays on loopback.
+    expect(sockets.filter((socket) => socket.port === consolePort).map((socket) => socket.address)).toEqual(['127.0.0.1']);
+  });
+
+  it('prints the nbds:// example with the PSK file, and its NBD port refuses a plain client with NBD_REP_ERR_TLS_REQD', async () => {
+    const printed = running!.stdout();
+    expect(printed).toContain(`NBD       nbds://0.0.0.0:${nbdPort}   (TLS required, PSK identities: alice)`);
+    expect(printed).toContain(`try: nbdinfo 'nbds://alice@127.0.0.1:${nbdPort}/<volume-id>?tls-psk-file=${pskFile}'`);
+    expect(printed).toContain(`Console   http://127.0.0.1:${consolePort}`);
+    expect(running!.stderr()).not.toMatch(/ConfigError|\n\s+at /);
+    const client = await RawNbdClient.connect(nbdPort);
+    await client.handshake();
+    expect((await client.option(Option.GO, goData('vol-anything'))).map((reply) => reply.type)).toEqual([OptionReply.ERR_TLS_REQD]);
+    client.destroy();
+    // The API answers only signed requests.
+    expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(403);
+  });
+
+  it('refuses without NBD TLS required (off, or only offered), naming NBD TLS', async () => {
+    const base = { SLEDS_LISTEN_HOST: '0.0.0.0', SLEDS_API_AUTH: 'sigv4' };
+    const missing = 'SLEDS_LISTEN_HOST=0.0.0.0 needs TLS on NBD (SLEDS_NBD_TLS=require with SLEDS_NBD_TLS_PSK_FILE)';
+    await expectRefusal(join(root, 'off'), base, missing);
+    await expectRefusal(join(root, 'on'), { ...base, SLEDS_NBD_TLS: 'on', SLEDS_NBD_TLS_PSK_FILE: pskFile }, missing);
+  });
+
+  it('refuses without SigV4 on the API, naming SigV4', async () => {
+    await expectRefusal(
+      join(root, 'nosig'),
+      { SLEDS_LISTEN_HOST: '0.0.0.0', SLEDS_NBD_TLS: 'require', SLEDS_NBD_TLS_PSK_FILE: pskFile },
+      'SLEDS_LISTEN_HOST=0.0.0.0 needs SigV4 on the API (SLEDS_API_AUTH=sigv4): ',
+    );
+  });
+
+  it('refuses a PSK file that others may read, or that is missing', async () => {
+    const shared = join(root, 'shared.psk');
+    await writeFile(shared, `alice:${randomBytes(32).toString('hex')}\n`, { mode: 0o600 });
+    await chmod(shared, 0o644);
+    await expectRefusal(join(root, 'shared'), { SLEDS_NBD_TLS: 'require', SLEDS_NBD_TLS_PSK_FILE: shared }, `is mode 644: other users may read the keys; chmod 600 ${shared}`);
+    await expectRefusal(join(root, 'nofile'), { SLEDS_NBD_TLS: 'require' }, 'SLEDS_NBD_TLS=require needs SLEDS_NBD_TLS_PSK_FILE');
   });
 });

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ENV, loadLocalCloudConfig } from '../../lib/config.js';
-import { isLoopbackHost, wideListeningProblems, wideListeningRefusal } from '../../lib/local/listening.js';
+import { AVAILABLE_PROTECTIONS, configuredProtections, isLoopbackHost, wideListeningProblems, wideListeningRefusal } from '../../lib/local/listening.js';
 import { preparePrivateDataDir } from '../../lib/local/private-data-dir.js';
 
 describe('listen host', () => {
@@ -24,15 +24,28 @@ describe('listen host', () => {
   it('needs nothing on loopback, and SigV4 on the API and TLS on NBD beyond it', () => {
     expect(wideListeningProblems({ listenHost: '127.0.0.1' })).toEqual([]);
     expect(wideListeningProblems({ listenHost: '::1' })).toEqual([]);
-    expect(wideListeningProblems({ listenHost: '0.0.0.0' })).toEqual(['SigV4 on the API (not available yet)', 'TLS on NBD (not available yet)']);
-    expect(wideListeningProblems({ listenHost: '10.0.0.1' }, { apiSigV4: true, nbdTls: false })).toEqual(['TLS on NBD (not available yet)']);
+    expect(wideListeningProblems({ listenHost: '0.0.0.0' })).toEqual([
+      'SigV4 on the API (SLEDS_API_AUTH=sigv4)',
+      'TLS on NBD (SLEDS_NBD_TLS=require with SLEDS_NBD_TLS_PSK_FILE)',
+    ]);
+    expect(wideListeningProblems({ listenHost: '10.0.0.1' }, { apiSigV4: true, nbdTls: false })).toEqual(['TLS on NBD (SLEDS_NBD_TLS=require with SLEDS_NBD_TLS_PSK_FILE)']);
     expect(wideListeningProblems({ listenHost: '10.0.0.1' }, { apiSigV4: true, nbdTls: true })).toEqual([]);
+  });
+
+  it('takes the protections from the settings: SigV4 on the API, and NBD TLS required (offered is not enough)', () => {
+    expect(AVAILABLE_PROTECTIONS).toEqual({ apiSigV4: true, nbdTls: true });
+    expect(configuredProtections({ mode: 'none' }, { mode: 'off' })).toEqual({ apiSigV4: false, nbdTls: false });
+    expect(configuredProtections({ mode: 'sigv4' }, { mode: 'on' })).toEqual({ apiSigV4: true, nbdTls: false });
+    expect(configuredProtections({ mode: 'sigv4' }, { mode: 'require' })).toEqual({ apiSigV4: true, nbdTls: true });
+    const wide = { listenHost: '0.0.0.0' };
+    expect(wideListeningProblems(wide, configuredProtections({ mode: 'sigv4' }, { mode: 'require' }))).toEqual([]);
+    expect(wideListeningProblems(wide, configuredProtections({ mode: 'none' }, { mode: 'require' }))).toEqual(['SigV4 on the API (SLEDS_API_AUTH=sigv4)']);
   });
 
   it('refuses with a message that names the setting and what is missing', () => {
     expect(wideListeningRefusal({ listenHost: '127.0.0.1' })).toBeUndefined();
     expect(wideListeningRefusal({ listenHost: '0.0.0.0' })).toMatch(
-      /^SLEDS_LISTEN_HOST=0\.0\.0\.0 needs SigV4 on the API \(not available yet\) and TLS on NBD \(not available yet\)/,
+      /^SLEDS_LISTEN_HOST=0\.0\.0\.0 needs SigV4 on the API \(SLEDS_API_AUTH=sigv4\) and TLS on NBD \(SLEDS_NBD_TLS=require with SLEDS_NBD_TLS_PSK_FILE\)/,
     );
   });
 });
