@@ -189,7 +189,10 @@ function buildProgram(context: RunContext): Command {
     })
     .showHelpAfterError('(add --help for usage)')
     .exitOverride()
-    .hook('preAction', async (thisCommand) => {
+    .hook('preAction', async (thisCommand, actionCommand) => {
+      // `nbd serve` talks to the stateful stack's buckets and tables, not to the API: its
+      // --stack names that stack, so the API's endpoint is not looked up for it.
+      if (actionCommand.parent?.name() === 'nbd') return;
       await context.resolve(thisCommand.opts<GlobalOptions>());
     });
   registerVolumeCommands(program, context);

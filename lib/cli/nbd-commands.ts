@@ -58,7 +58,10 @@ export function registerNbdCommands(program: Command, context: CliContext, stop:
     .option('--port <port>', `NBD port (default: $${ENV.nbdPort}, else 10809; 0 picks a free one)`)
     .option('--profile <name>', 'AWS profile for every call (default: the default credential chain)')
     .option('--region <region>', `AWS region (default: $${ENV.region}, else $AWS_REGION, else ${DEFAULT_REGION})`)
-    .action(async (options: ServeOptions) => {
+    .action(async (_options: ServeOptions, command: Command) => {
+      // --stack, --profile and --region are also global options (the API's): commander hands
+      // them to whichever it parses first, so read them merged.
+      const options = command.optsWithGlobals<ServeOptions>();
       const env = context.io.env ?? process.env;
       if (options.profile) process.env.AWS_PROFILE = options.profile;
       const region = options.region ?? env[ENV.region] ?? env.AWS_REGION ?? DEFAULT_REGION;
