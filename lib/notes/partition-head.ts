@@ -3,6 +3,7 @@ import type { ChunkStore } from '../sleds/ports.js';
 import type { Extent } from './extent-index.js';
 import type { FlushableHead } from './flushable-head.js';
 import type { HeadCache } from './head-cache.js';
+import { allocationOf, type AllocationExtent } from './head/allocation.js';
 import { LeaseKeeper, outwaitLease as outwaitLeaseOn } from './head/head-lease.js';
 import { HeadMemory } from './head/head-memory.js';
 import { PartitionReader } from './head/partition-reader.js';
@@ -14,6 +15,7 @@ import { logRef } from './ports.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, HeadLease, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from './ports.js';
 
 export type { CrashPoint, Note, PartitionGeometry, PartitionView } from './head/types.js';
+export type { AllocationExtent } from './head/allocation.js';
 export { LEASE_MARGIN_MS } from './head/head-lease.js';
 export { sameWrite } from './head/replica-commit.js';
 export { initialMeta } from './head/view-tracker.js';
@@ -145,6 +147,17 @@ export class PartitionHead implements FlushableHead {
   /** Makes sure the secondary holds every op of the primary up to `op` (a flush never passes the secondary). */
   replicateThrough(op: number): Promise<void> {
     return this.replication.replicateThrough(op);
+  }
+
+  /**
+   * The allocation map of [offset, offset + length) (inside this partition): which runs hold
+   * data and which read as zeros, through a view as fresh as a read's (see head/allocation.ts).
+   */
+  async allocation(offset: number, length: number): Promise<AllocationExtent[]> {
+    const meta = await this.view.loadMeta(false);
+    if (!meta) return [{ offset, length, type: 'zero' }]; // never written nor copied
+    const view = this.view.underLease(meta) ? this.view.current(meta) : await this.view.refresh(meta);
+    return allocationOf(view.index.lookup(offset, length), view.base, this.geometry, offset, length);
   }
 
   /** Reads [offset, offset + length) of the volume (inside this partition) into `into` at `at`. */

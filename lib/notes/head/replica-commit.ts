@@ -4,6 +4,7 @@ import type { Clock } from '../../shared/clock.js';
 import { SerialQueue } from '../../shared/concurrency.js';
 import { MAX_UNNAMED_MS } from '../../shared/orphan-limits.js';
 import type { HeadLease, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, ReplicaPlacement, TailEntry, WriteEntry } from '../ports.js';
+import { spanOf } from '../note-extents.js';
 import type { LeaseClaim, LeaseKeeper } from './head-lease.js';
 import type { CrashPoint, Note } from './types.js';
 
@@ -97,9 +98,11 @@ export class ReplicationProtocol {
     const meta = await this.settledMeta();
     const journalMeta = { offset: note.offset, sha256: note.sha256 };
     const notedAt = this.clock.now();
-    await this.journal.put(meta.primary.sled, this.hooks.logOf(meta.primary), note.noteId, note.payload, journalMeta);
+    // A note of zero extents only has no payload: nothing to put, and nothing for a sweep to find.
+    const payloadless = note.extents !== undefined && note.payload.length === 0;
+    if (!payloadless) await this.journal.put(meta.primary.sled, this.hooks.logOf(meta.primary), note.noteId, note.payload, journalMeta);
     await this.crashPoint('after-payload');
-    await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
+    if (!payloadless) await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
     await this.crashPoint('after-pending-note');
     const entry = await this.commitPrimary(meta, note, notedAt);
     this.hooks.committed(entry, note.payload);
@@ -161,9 +164,7 @@ export class ReplicationProtocol {
           op: tail.op + 1,
           epoch: meta.epoch,
           noteId: note.noteId,
-          offset: note.offset,
-          length: note.payload.length,
-          sha256: note.sha256,
+          ...(note.extents ? { ...spanOf(note.extents), sha256: note.sha256, extents: note.extents } : { offset: note.offset, length: note.payload.length, sha256: note.sha256 }),
         };
         let appended: boolean;
         try {
