@@ -5,17 +5,20 @@ import type { FlushableHead } from './flushable-head.js';
 import type { HeadCache } from './head-cache.js';
 import { allocationOf, type AllocationExtent } from './head/allocation.js';
 import { LeaseKeeper, outwaitLease as outwaitLeaseOn } from './head/head-lease.js';
+import { GroupCommitter, type GroupBounds, type GroupCommitted } from './head/group-commit.js';
 import { HeadMemory } from './head/head-memory.js';
 import { PartitionReader } from './head/partition-reader.js';
 import { ReadExecutor } from './head/read-executor.js';
 import { ReplicationProtocol } from './head/replica-commit.js';
 import type { Note, PartitionGeometry, PartitionView } from './head/types.js';
 import { ViewTracker } from './head/view-tracker.js';
+import { noteKeyOfId } from './note-ids.js';
 import { logRef } from './ports.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, HeadLease, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from './ports.js';
 
 export type { CrashPoint, Note, PartitionGeometry, PartitionView } from './head/types.js';
 export type { AllocationExtent } from './head/allocation.js';
+export type { GroupBounds, GroupCommitted } from './head/group-commit.js';
 export { LEASE_MARGIN_MS } from './head/head-lease.js';
 export { sameWrite } from './head/replica-commit.js';
 export { initialMeta } from './head/view-tracker.js';
@@ -34,6 +37,10 @@ export interface PartitionDeps {
   readonly cache?: HeadCache;
   /** The head's clock: leases, waits and the orphan limit go by it (absent: the machine's). */
   readonly clock?: Clock;
+  /** Group commit bounds (absent: no grouping, each write its own op). */
+  readonly groupCommit?: GroupBounds;
+  /** Told of every committed group (a write alone is a group of one): for the GroupSize metric. */
+  readonly onGroupCommitted?: (group: GroupCommitted & { readonly volumeId: string; readonly partition: number }) => void;
 }
 
 /** Waits out another head's lease and ends it (head/head-lease.ts); on the machine's clock unless given one (the rebuild has none). */
@@ -56,6 +63,7 @@ export class PartitionHead implements FlushableHead {
   private readonly replication: ReplicationProtocol;
   private readonly executor: ReadExecutor;
   private readonly reader: PartitionReader;
+  private readonly groups: GroupCommitter;
 
   constructor(
     private readonly deps: PartitionDeps,
@@ -84,6 +92,12 @@ export class PartitionHead implements FlushableHead {
       },
       committed: (entry, payload) => this.memory.keepPayload(entry, payload),
     }, { volumeId, partition });
+    const announce = deps.onGroupCommitted;
+    this.groups = new GroupCommitter(
+      (note, appended) => this.replication.write(note, appended),
+      deps.groupCommit ?? { maxWrites: 1, maxBytes: 0, tableNoteBytes: 0 },
+      announce && ((group) => announce({ ...group, volumeId, partition })),
+    );
     this.executor = new ReadExecutor(deps.journal, deps.chunks, this.memory, geometry, logOf);
     this.reader = new PartitionReader(this.view, this.executor);
   }
@@ -124,8 +138,17 @@ export class PartitionHead implements FlushableHead {
   }
 
   /** Runs the write protocol for one note (see head/replica-commit.ts); returns the op once both replicas hold it. */
-  write(note: Note): Promise<number> {
-    return this.replication.write(note);
+  async write(note: Note): Promise<number> {
+    return (await this.commit(note)).op;
+  }
+
+  /**
+   * Commits a note, grouped with concurrent ones (head/group-commit.ts) unless it is keyed (an
+   * Idempotency-Key's retry finds its op by the note id): its op, once both replicas hold it,
+   * and the size of the group it went in.
+   */
+  commit(note: Note): Promise<GroupCommitted> {
+    return this.groups.submit(note, noteKeyOfId(note.noteId) !== undefined);
   }
 
   /** The op under which the primary committed a note of `noteKey` (see note-ids.ts), if it did: for idempotent retries. */

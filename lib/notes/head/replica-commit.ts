@@ -92,9 +92,27 @@ export class ReplicationProtocol {
   /**
    * Runs the write protocol for one note: payload to the primary's journal (pending), copy
    * to the secondary's journal, commit on the primary under the next op, commit on the
-   * secondary under the same op. Returns the op once both hold it.
+   * secondary under the same op. Returns the op once both hold it. `appended`: called once
+   * the primary's append is over, whether it landed or not (group commit starts the next group).
    */
-  async write(note: Note): Promise<number> {
+  async write(note: Note, appended: () => void = () => undefined): Promise<number> {
+    let entry: WriteEntry;
+    let meta: PartitionMeta;
+    try {
+      ({ meta, entry } = await this.append(note));
+    } finally {
+      // The primary's append is over (or will never be): a group commit may start the next group.
+      appended();
+    }
+    this.hooks.committed(entry, note.payload);
+    await this.crashPoint('after-primary-commit');
+    await this.commitSecondary(meta, entry);
+    await this.crashPoint('after-secondary-commit');
+    return entry.op;
+  }
+
+  /** The note's payload on both journals (unless it has none), then its op on the primary. */
+  private async append(note: Note): Promise<{ meta: PartitionMeta; entry: WriteEntry }> {
     const meta = await this.settledMeta();
     const journalMeta = { offset: note.offset, sha256: note.sha256 };
     const notedAt = this.clock.now();
@@ -105,11 +123,7 @@ export class ReplicationProtocol {
     if (!payloadless) await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
     await this.crashPoint('after-pending-note');
     const entry = await this.commitPrimary(meta, note, notedAt);
-    this.hooks.committed(entry, note.payload);
-    await this.crashPoint('after-primary-commit');
-    await this.commitSecondary(meta, entry);
-    await this.crashPoint('after-secondary-commit');
-    return entry.op;
+    return { meta, entry };
   }
 
   private crashPoint(step: CrashPoint): void | Promise<void> {
