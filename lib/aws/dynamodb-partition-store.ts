@@ -312,8 +312,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
   async changesSince(log: LogRef, afterOp: number): Promise<LogChanges> {
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
-      // Everything but the chunk map's chunks: the reader fetches those only when the version moved.
-      // (A write entry's extents too: a zero note read as data would be read from a journal.)
+      // Everything but the chunk map's chunks (fetched only when the version moved); extents too.
       ProjectionExpression: '#sk, #kind, #op, #epoch, #noteId, #offset, #length, #sha256, #extents, #version',
       ExpressionAttributeNames: {
         '#sk': 'sk',
