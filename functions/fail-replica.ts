@@ -15,6 +15,8 @@ export const handler = apiHandler(async (event) => {
   const volumeId = pathParameter(event, 'volumeId', volumeIdSchema);
   const partition = pathParameter(event, 'partition', byteOffset('partition'));
   const { replica } = parseJsonBody(event, body);
-  const report = await processServices().rebuild.loseReplica(volumeId, partition, replica);
+  const services = processServices();
+  const report = await services.rebuild.loseReplica(volumeId, partition, replica);
+  services.telemetry.rebuildFinished({ volumeId, partition, millis: report.millis, source: report.source, opsCopied: report.opsCopied });
   return json(200, { volumeId, partition, lost: replica, rebuild: report });
 });

@@ -1,10 +1,14 @@
+import type { Context } from 'aws-lambda';
 import { z } from 'zod';
+import { invocation } from '../lib/api/lambda.js';
 import { processServices } from '../lib/wiring.js';
 
 const input = z.object({ jobId: z.string() });
 
 /** Step Functions task "Verify the targets and mark them available". */
-export async function handler(event: unknown) {
+export async function handler(event: unknown, context?: Context) {
   const { jobId } = input.parse(event);
-  return processServices().copyJobs.finalize(jobId);
+  return invocation(context, { jobId }, async () => {
+    return processServices().copyJobs.finalize(jobId);
+  });
 }

@@ -7,5 +7,8 @@ import { processServices } from '../lib/wiring.js';
 export const handler = apiHandler(async (event) => {
   const volumeId = pathParameter(event, 'volumeId', volumeIdSchema);
   const partition = pathParameter(event, 'partition', byteOffset('partition'));
-  return json(200, { volumeId, partition, rebuild: await processServices().rebuild.rebuild(volumeId, partition) });
+  const services = processServices();
+  const report = await services.rebuild.rebuild(volumeId, partition);
+  services.telemetry.rebuildFinished({ volumeId, partition, millis: report.millis, source: report.source, opsCopied: report.opsCopied });
+  return json(200, { volumeId, partition, rebuild: report });
 });

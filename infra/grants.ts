@@ -1,4 +1,5 @@
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import { Arn, ArnFormat, Stack } from 'aws-cdk-lib';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import type * as sfn from 'aws-cdk-lib/aws-stepfunctions';
@@ -246,6 +247,23 @@ export function grantAccess(role: iam.IRole, access: HandlerAccess, targets: Gra
     const machine = targets.copyJobMachine;
     if (!machine) throw new Error(`a handler that needs copy-job ${need} access was wired before the state machine`);
     if (need === 'start') machine.grantStartExecution(role);
-    else machine.grantExecution(role, 'states:GetExecutionHistory');
+    else for (const statement of historyStatements(machine)) role.addToPrincipalPolicy(statement);
   }
+}
+
+/**
+ * Reading a job's events: its execution's history and Map Runs, each Map Run's child
+ * executions (a Distributed Map runs every batch as one), and their histories. Child
+ * executions are named `execution:<machine>/<map run label>:<id>`, map runs
+ * `mapRun:<machine>/<map run label>:<id>`: both only of the copy-job machine.
+ */
+export function historyStatements(machine: sfn.IStateMachine): iam.PolicyStatement[] {
+  const stack = Stack.of(machine);
+  const name = Arn.split(machine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+  const arn = (resource: string, resourceName: string) => stack.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+  return [
+    new iam.PolicyStatement({ actions: ['states:GetExecutionHistory', 'states:ListMapRuns'], resources: [arn('execution', `${name}:*`)] }),
+    new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [arn('mapRun', `${name}/*`)] }),
+    new iam.PolicyStatement({ actions: ['states:GetExecutionHistory'], resources: [arn('execution', `${name}/*:*`)] }),
+  ];
 }

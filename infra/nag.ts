@@ -57,9 +57,16 @@ export const WILDCARD_RULES: readonly WildcardRule[] = [
   {
     name: 'copy-job executions',
     resource: /^arn:(<AWS::Partition>|aws[a-z-]*):states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):execution:[^*]+(\/\*)?:\*$/,
-    actions: /^states:(GetExecutionHistory|DescribeExecution|StopExecution|RedriveExecution)$/,
+    actions: /^states:(GetExecutionHistory|DescribeExecution|StopExecution|RedriveExecution|ListMapRuns)$/,
     reason:
       'Executions of the copy-job state machine only: each job, and each Distributed Map child execution, is an execution named at run time.',
+  },
+  {
+    name: 'copy-job map runs',
+    resource: /^arn:(<AWS::Partition>|aws[a-z-]*):states:(<AWS::Region>|[a-z0-9-]+):(<AWS::AccountId>|\d{12}):mapRun:[^*/]+\/\*$/,
+    actions: /^states:ListExecutions$/,
+    reason:
+      "The Map Runs of the copy-job state machine's Distributed Map only: each round starts one, named at run time; listing its child executions finds the batches' events.",
   },
 ];
 

@@ -76,6 +76,11 @@ export const ENV = {
    * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
    */
   listenHost: 'SLEDS_LISTEN_HOST',
+  /**
+   * Embedded cloud and `sleds nbd serve`: the NBD port every volume is served on as a disk
+   * (default 10809, the NBD port; 0 picks a free one). It binds to the listen host: loopback.
+   */
+  nbdPort: 'SLEDS_NBD_PORT',
   /** CLI: the API base URL. */
   endpoint: 'SLEDS_ENDPOINT',
   /**
@@ -84,9 +89,43 @@ export const ENV = {
    * is the real engine, with transactions (docs/dynamodb-backends.md).
    */
   dynamodb: 'SLEDS_DYNAMODB',
+  /** Structured logs: the least severe level written (debug, info, warn, error, silent); else POWERTOOLS_LOG_LEVEL, else info. */
+  logLevel: 'SLEDS_LOG_LEVEL',
+  /**
+   * Where metrics go: `emf` (CloudWatch embedded metric format on stdout, flushed per Lambda
+   * invocation) or `prometheus` (an in-process registry; the embedded cloud serves it at GET
+   * /metrics). Default: `emf` inside a Lambda (AWS_LAMBDA_FUNCTION_NAME is set), else `prometheus`.
+   */
+  metrics: 'SLEDS_METRICS',
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/**
+ * The stateful stack's outputs (infra/stateful-stack.ts) and the variable each one fills: what
+ * a process outside the stack (`sleds nbd serve`) needs to reach the buckets, tables and queues.
+ */
+export const STATEFUL_STACK_OUTPUTS = {
+  VolumesTableName: ENV.volumesTable,
+  PartitionsTableName: ENV.partitionsTable,
+  SnapshotsTableName: ENV.snapshotsTable,
+  CopyJobsTableName: ENV.copyJobsTable,
+  SledBucketNames: ENV.sledBuckets,
+  FlushQueueUrl: ENV.flushQueueUrl,
+  SnapshotQueueUrl: ENV.snapshotQueueUrl,
+  CopyQueueUrl: ENV.copyQueueUrl,
+} as const satisfies Record<string, EnvName>;
+
+/** The environment that a stack's outputs stand for; throws ConfigError naming a missing output. */
+export function environmentFromStackOutputs(stackName: string, outputs: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [output, name] of Object.entries(STATEFUL_STACK_OUTPUTS)) {
+    const value = outputs[output];
+    if (!value) throw new ConfigError(`stack ${stackName} has no output ${output} (${name}); deploy the stateful stack of this version first`);
+    env[name] = value;
+  }
+  return env;
+}
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** What the service (handlers and workers) needs to reach its state. */
@@ -120,6 +159,10 @@ export interface LocalCloudConfig {
   readonly listenHost: string;
   /** Serve the API against this endpoint (LocalStack) instead of the embedded emulators. */
   readonly awsEndpoint?: string;
+  /** The NBD port volumes are served on (DEFAULT_NBD_PORT). */
+  readonly nbdPort: number;
+  /** MiB of head cache of the serving process (DEFAULT_HEAD_CACHE_MIB: on; 0 turns it off). */
+  readonly headCacheMib: number;
 }
 
 /** What the CLI needs. */
@@ -145,6 +188,8 @@ export type ApiAuthConfig =
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
 export const DEFAULT_CONSOLE_PORT = 9401;
+/** The NBD port (IANA: nbd, 10809). */
+export const DEFAULT_NBD_PORT = 10809;
 /** Loopback: what every socket of the embedded cloud binds to unless SLEDS_LISTEN_HOST says otherwise. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
@@ -275,6 +320,8 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     port: port(env, ENV.port, DEFAULT_PORT),
     dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
     listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
+    nbdPort: loadNbdPort(env),
+    headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
     ...(awsEndpoint ? { awsEndpoint } : {}),
   });
 }
@@ -297,11 +344,37 @@ export function loadConsolePort(env: Env = process.env): number {
   return port(env, ENV.consolePort, DEFAULT_CONSOLE_PORT);
 }
 
+/** Reads SLEDS_NBD_PORT: a port number (0 picks a free one), DEFAULT_NBD_PORT when unset. */
+export function loadNbdPort(env: Env = process.env): number {
+  return port(env, ENV.nbdPort, DEFAULT_NBD_PORT);
+}
+
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */
 export function loadCliConfig(env: Env = process.env): CliConfig {
   const fallback = `http://127.0.0.1:${port(env, ENV.port, DEFAULT_PORT)}`;
   const endpoint = url(ENV.endpoint, optional(env, ENV.endpoint)) ?? fallback;
   return Object.freeze({ endpoint: endpoint.replace(/\/+$/, '') });
+}
+
+/** The log levels SLEDS_LOG_LEVEL accepts (Powertools Logger's names, lower case). */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'critical', 'silent'] as const;
+export type LogLevelName = (typeof LOG_LEVELS)[number];
+
+/** How the process logs and where its metrics go. */
+export interface ObservabilityConfig {
+  readonly logLevel: LogLevelName;
+  readonly metrics: 'emf' | 'prometheus';
+}
+
+/** Reads the log level and the metrics sink; fails fast on a value it does not know. */
+export function loadObservabilityConfig(env: Env = process.env): ObservabilityConfig {
+  const raw = optional(env, ENV.logLevel) ?? optional(env, 'POWERTOOLS_LOG_LEVEL' as EnvName) ?? 'info';
+  const logLevel = raw.toLowerCase() as LogLevelName;
+  if (!LOG_LEVELS.includes(logLevel)) throw new ConfigError(`${ENV.logLevel} must be one of ${LOG_LEVELS.join(', ')}, got "${raw}"`);
+  const inLambda = optional(env, 'AWS_LAMBDA_FUNCTION_NAME' as EnvName) !== undefined;
+  const metrics = optional(env, ENV.metrics) ?? (inLambda ? 'emf' : 'prometheus');
+  if (metrics !== 'emf' && metrics !== 'prometheus') throw new ConfigError(`${ENV.metrics} must be "emf" or "prometheus", got "${metrics}"`);
+  return Object.freeze({ logLevel, metrics });
 }
 
 /** Reads SLEDS_API_AUTH and the local key pair: how the embedded cloud's API authenticates. */

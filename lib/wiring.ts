@@ -1,11 +1,9 @@
 import { createAwsClients, type AwsClients } from './aws/clients.js';
 import { DynamoDbVolumeRepository } from './aws/dynamodb-volume-repository.js';
-import {
-  DynamoDbChunkMapStore,
-  DynamoDbIdempotencyStore,
-  DynamoDbNoteLogStore,
-  DynamoDbPartitionMetaStore,
-} from './aws/dynamodb-partition-store.js';
+import { DynamoDbChunkMapStore } from './aws/dynamodb-chunk-map-store.js';
+import { DynamoDbIdempotencyStore } from './aws/dynamodb-idempotency-store.js';
+import { DynamoDbNoteLogStore } from './aws/dynamodb-note-log-store.js';
+import { DynamoDbPartitionMetaStore } from './aws/dynamodb-partition-meta-store.js';
 import { S3ChunkStore } from './aws/s3-chunk-store.js';
 import { S3VerifiedChunkRecords } from './aws/s3-verified-chunk-records.js';
 import { DynamoDbSnapshotRepository } from './aws/dynamodb-snapshot-repository.js';
@@ -34,6 +32,9 @@ import { checkHealth, type HealthReport } from './volumes/health.js';
 import type { HealthProbe } from './volumes/ports.js';
 import type { JournalStore } from './notes/ports.js';
 import { VolumeService } from './volumes/volume-service.js';
+import { resetProcessLogger } from './observability/logger.js';
+import { processTelemetry, resetProcessTelemetry } from './observability/process-telemetry.js';
+import type { Telemetry } from './observability/telemetry.js';
 
 /** Everything a handler may call, wired to the AWS adapters. */
 export interface Services {
@@ -46,6 +47,8 @@ export interface Services {
   readonly flush: FlushService;
   readonly rebuild: RebuildService;
   readonly healthProbes: readonly HealthProbe[];
+  /** Where handlers report what happens at their boundary (flush lag, rebuild time): logs and metrics. */
+  readonly telemetry: Telemetry;
   /** Asks every backing service whether it answers. */
   health(): Promise<HealthReport>;
 }
@@ -83,7 +86,13 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const data = new VolumeDataService(
     repository,
     { ...partitionDeps, idempotency: new DynamoDbIdempotencyStore(clients.documents, table), checkpoints },
-    { flushEveryOps: config.flushEveryOps, tableNoteBytes: config.tableNoteBytes, requestFlush: (message) => flushQueue.sendAll([message satisfies FlushMessage]), ...options },
+    {
+      flushEveryOps: config.flushEveryOps,
+      tableNoteBytes: config.tableNoteBytes,
+      requestFlush: (message) => flushQueue.sendAll([message satisfies FlushMessage]),
+      telemetry: processTelemetry,
+      ...options,
+    },
   );
   const snapshotRepository = new DynamoDbSnapshotRepository(clients.documents, config.tables.snapshots);
   const snapshots = new SnapshotService({
@@ -117,6 +126,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     chunks,
     runner: () => sfnRunner ?? inProcessRunner(),
     sledCount: config.sledBuckets.length,
+    telemetry: processTelemetry,
   });
   return {
     config,
@@ -128,6 +138,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     data,
     snapshots,
     healthProbes,
+    telemetry: processTelemetry,
     health: () => checkHealth(healthProbes),
   };
 }
@@ -151,4 +162,6 @@ export function processServices(): Services {
 export function resetProcessServices(): void {
   current?.clients.destroy();
   current = undefined;
+  resetProcessLogger();
+  resetProcessTelemetry();
 }

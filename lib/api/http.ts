@@ -1,10 +1,11 @@
-import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
 import type { z } from 'zod';
+import { apiLogKeys, invocation } from './lambda.js';
 import { MalformedJsonError, MethodNotAllowedError, SledsError, UnsupportedMediaTypeError, ValidationError } from '../errors.js';
 
 export type ApiEvent = APIGatewayProxyEvent;
 export type ApiResult = APIGatewayProxyResult;
-export type ApiHandler = (event: ApiEvent) => Promise<ApiResult>;
+export type ApiHandler = (event: ApiEvent, context?: Context) => Promise<ApiResult>;
 
 /** Largest JSON body any route accepts. */
 export const MAX_JSON_BODY_BYTES = 64 * 1024;
@@ -65,15 +66,19 @@ export function errorResponse(error: unknown): ApiResult {
   return json(500, { error: { code: 'InternalError', message: 'The service failed to handle the request.' } });
 }
 
-/** Wraps a handler body so every thrown error becomes a JSON error response. */
+/**
+ * Wraps a handler body so every thrown error becomes a JSON error response, its log lines carry
+ * the volume, partition and job of the path, and its metrics are sent when it ends.
+ */
 export function apiHandler(body: (event: ApiEvent) => Promise<ApiResult>): ApiHandler {
-  return async (event) => {
-    try {
-      return await body(event);
-    } catch (error) {
-      return errorResponse(error);
-    }
-  };
+  return (event, context) =>
+    invocation(context, apiLogKeys(event), async () => {
+      try {
+        return await body(event);
+      } catch (error) {
+        return errorResponse(error);
+      }
+    });
 }
 
 function describeIssues(error: z.ZodError, what: string): string {

@@ -1,5 +1,5 @@
 import type { CopyJob, CopyJobProgress, CopyJobState } from './copy-job.js';
-import type { CopyPlan } from './planner.js';
+import type { CopyPlan } from './copy-plan.js';
 
 /** Copy jobs (DynamoDB). */
 export interface CopyJobRepository {
@@ -64,6 +64,15 @@ export interface WorkflowEvent {
   readonly index?: number;
   readonly error?: string;
   readonly cause?: string;
+  /** The child execution (a batch of a Distributed Map, on AWS) the event happened in; absent for the job's own. */
+  readonly execution?: string;
+}
+
+/** A job's events in order, its Distributed Map children's merged in, and what was left out. */
+export interface WorkflowTimeline {
+  readonly events: WorkflowEvent[];
+  /** Present when some child executions' events were left out to keep the answer bounded. */
+  readonly truncated?: { readonly childExecutions: number; readonly included: number; readonly note: string };
 }
 
 /** Runs the copy-job workflow: Step Functions on AWS, the in-process runner locally. */
@@ -71,4 +80,6 @@ export interface WorkflowRunner {
   /** Starts an execution named `name`; starting the same name again returns the same execution. */
   start(name: string, input: Record<string, unknown>): Promise<{ executionArn: string }>;
   history(executionArn: string): Promise<WorkflowEvent[]>;
+  /** The execution's events with those of its child executions merged in (a Distributed Map on AWS); history() where absent. */
+  timeline?(executionArn: string): Promise<WorkflowTimeline>;
 }

@@ -6,6 +6,7 @@ import { BINARY_MEDIA_TYPES, MAX_REQUEST_BODY_BYTES, findRoute } from '../api/ro
 import { DEFAULT_LISTEN_HOST } from '../config.js';
 import { MethodNotAllowedError, PayloadTooLargeError, RouteNotFoundError } from '../errors.js';
 import { HANDLER_MODULES } from './handler-registry.js';
+import { METRICS_PATH, metricsResponse } from './metrics-route.js';
 import type { RequestAuthorizer } from './sigv4-auth.js';
 
 export interface ApiServer {
@@ -127,6 +128,9 @@ async function dispatch(request: IncomingMessage, response: ServerResponse, auth
   const url = new URL(request.url ?? '/', 'http://localhost');
   const method = request.method ?? 'GET';
   const match = findRoute(method, url.pathname);
+  if (url.pathname === METRICS_PATH && !('route' in match)) {
+    return send(response, await metricsResponse({ method, url, headers: request.headers, body: await readBody(request, MAX_REQUEST_BODY_BYTES) }, authorizer));
+  }
   if (!('route' in match)) {
     // Drain the body so the client sees the answer instead of a reset.
     request.resume();

@@ -5,7 +5,7 @@ import type { FlushableHead } from './flushable-head.js';
 import type { HeadCache } from './head-cache.js';
 import { allocationOf, type AllocationExtent } from './head/allocation.js';
 import { LeaseKeeper, outwaitLease as outwaitLeaseOn } from './head/head-lease.js';
-import { GroupCommitter, type GroupBounds, type GroupCommitted } from './head/group-commit.js';
+import { GroupCommitter, type CommitResult, type GroupBounds, type GroupCommitted } from './head/group-commit.js';
 import { HeadMemory } from './head/head-memory.js';
 import { PartitionReader } from './head/partition-reader.js';
 import { ReadExecutor } from './head/read-executor.js';
@@ -18,7 +18,7 @@ import type { ChunkMap, ChunkMapStore, ChunkRef, HeadLease, JournalStore, LogRef
 
 export type { CrashPoint, Note, PartitionGeometry, PartitionView } from './head/types.js';
 export type { AllocationExtent } from './head/allocation.js';
-export type { GroupBounds, GroupCommitted } from './head/group-commit.js';
+export type { CommitResult, GroupBounds, GroupCommitted } from './head/group-commit.js';
 export { LEASE_MARGIN_MS } from './head/head-lease.js';
 export { sameWrite } from './head/replica-commit.js';
 export { initialMeta } from './head/view-tracker.js';
@@ -147,7 +147,7 @@ export class PartitionHead implements FlushableHead {
    * Idempotency-Key's retry finds its op by the note id): its op, once both replicas hold it,
    * and the size of the group it went in.
    */
-  commit(note: Note): Promise<GroupCommitted> {
+  commit(note: Note): Promise<CommitResult> {
     return this.groups.submit(note, noteKeyOfId(note.noteId) !== undefined);
   }
 

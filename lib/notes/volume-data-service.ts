@@ -10,6 +10,7 @@ import { mergeRuns, type AllocationExtent } from './head/allocation.js';
 import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId, type NotePlace } from './note-ids.js';
 import { PartitionHead, initialMeta, type PartitionDeps } from './partition-head.js';
 import type { IdempotencyStore, LogEntry, NoteExtent, PartitionMeta, ReplicaPlacement } from './ports.js';
+import { noTelemetry, type Telemetry } from '../observability/telemetry.js';
 
 export interface WriteResult {
   readonly ops: ReadonlyArray<{ readonly partition: number; readonly op: number }>;
@@ -52,6 +53,8 @@ export interface VolumeDataOptions {
   readonly tableNoteBytes?: number;
   /** Queues a flush; a failure to queue is logged, never fails the write: the next trigger covers it. */
   readonly requestFlush?: (message: { volumeId: string; partition: number; uptoOp: number; orNewer: boolean }) => Promise<void>;
+  /** Where each committed op and served read is reported (latency, bytes, group size). */
+  readonly telemetry?: Telemetry;
 }
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -134,11 +137,12 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
    */
   async write(volumeId: string, offset: number, data: Buffer, idempotencyKey?: string): Promise<WriteResult> {
     checkKey(idempotencyKey);
+    const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'write to it');
     validateIo(volume, offset, data.length, 'write');
-    if (idempotencyKey === undefined) return this.writeParts(volume, offset, data);
+    if (idempotencyKey === undefined) return this.writeParts(volume, offset, data, undefined, started);
     const fingerprint = sha256(`${offset}:${data.length}:${sha256(data)}`);
-    return this.once(volume, idempotencyKey, fingerprint, () => this.writeParts(volume, offset, data, idempotencyKey));
+    return this.once(volume, idempotencyKey, fingerprint, () => this.writeParts(volume, offset, data, idempotencyKey, started));
   }
 
   /**
@@ -148,9 +152,10 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
    */
   async zero(volumeId: string, offset: number, length: number, idempotencyKey?: string): Promise<WriteResult> {
     checkKey(idempotencyKey);
+    const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'zero a range of it');
     validateIo(volume, offset, length, 'zero');
-    const run = () => this.commitParts(volume, offset, length, idempotencyKey, (slice) => ({
+    const run = () => this.commitParts(volume, offset, length, idempotencyKey, started, (slice) => ({
       payload: EMPTY,
       sha256: EMPTY_SHA256,
       place: 'sled',
@@ -198,8 +203,8 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     }
   }
 
-  private writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey?: string): Promise<WriteResult> {
-    return this.commitParts(volume, offset, data.length, idempotencyKey, (slice) => {
+  private writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey: string | undefined, started: number): Promise<WriteResult> {
+    return this.commitParts(volume, offset, data.length, idempotencyKey, started, (slice) => {
       const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
       return { payload, sha256: sha256(payload), place: payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled' };
     });
@@ -211,6 +216,7 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     offset: number,
     length: number,
     idempotencyKey: string | undefined,
+    started: number,
     noteOf: (slice: PartitionSlice) => { payload: Buffer; sha256: string; place: NotePlace; extents?: NoteExtent[] },
   ): Promise<WriteResult> {
     const slices = splitByPartition(volume, offset, length);
@@ -229,7 +235,10 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
         }
         const { place, ...note } = noteOf(slice);
         const noteId = noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place);
-        const op = await head.write({ noteId, offset: slice.offset, ...note });
+        // Grouped with concurrent writes to the partition unless keyed: one op for the group.
+        const { op, writes, leadsOp } = await head.commit({ noteId, offset: slice.offset, ...note });
+        const { volumeId } = volume;
+        this.telemetry.writeCommitted({ volumeId, partition: slice.partition, op, latencyMs: performance.now() - started, groupSize: writes, bytes: note.payload.length, leadsOp });
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {
           this.options.requestFlush({ volumeId: volume.volumeId, partition: slice.partition, uptoOp: op, orNewer: true }).catch((error: unknown) => {
@@ -244,9 +253,17 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
 
   /** Reads [offset, offset + length): the newest committed bytes, zeros where nothing was written. */
   async read(volumeId: string, offset: number, length: number): Promise<Buffer> {
+    const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'read from it');
     validateIo(volume, offset, length, 'read');
     const slices = splitByPartition(volume, offset, length);
+    const buffer = await this.readSlices(volume, slices, length);
+    const partition = slices[0]?.partition ?? 0;
+    this.telemetry.readServed({ volumeId, partition, partitions: slices.length, latencyMs: performance.now() - started, bytes: length });
+    return buffer;
+  }
+
+  private async readSlices(volume: Volume, slices: ReturnType<typeof splitByPartition>, length: number): Promise<Buffer> {
     const [only] = slices;
     if (slices.length === 1 && only) return this.head(volume, only.partition).readBuffer(only.offset, only.length);
     const buffer = Buffer.alloc(length);
@@ -256,6 +273,10 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
       ),
     );
     return buffer;
+  }
+
+  private get telemetry(): Telemetry {
+    return this.options.telemetry ?? noTelemetry;
   }
 
   /** Both replicas of a partition: epoch, last committed op, and notes recorded but not committed. */

@@ -82,6 +82,8 @@ describe('WILDCARD_RULES', () => {
     ['states:GetExecutionHistory', 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:CopyJobMachine:*'],
     ['states:RedriveExecution', 'arn:aws:states:us-east-1:<AWS::AccountId>:execution:CopyJobMachine/*:*'],
     [['states:DescribeExecution', 'states:StopExecution'], 'arn:aws:states:eu-west-1:123456789012:execution:Machine:*'],
+    [['states:GetExecutionHistory', 'states:ListMapRuns'], 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:CopyJobMachine:*'],
+    ['states:ListExecutions', 'arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:mapRun:CopyJobMachine/*'],
   ])('explain %j on %s', (actions, resource) => {
     expect(explained(actions, resource)).toBe(true);
   });
@@ -96,6 +98,9 @@ describe('WILDCARD_RULES', () => {
     [['xray:PutTraceSegments', 's3:GetObject'], '*'],
     ['lambda:InvokeFunction', '*'],
     ['states:StartExecution', 'arn:aws:states:eu-west-1:123456789012:execution:Machine:*'],
+    ['states:ListExecutions', 'arn:aws:states:eu-west-1:123456789012:mapRun:*'],
+    ['states:ListExecutions', 'arn:aws:states:eu-west-1:123456789012:execution:Machine:*'],
+    [['states:ListExecutions', 'states:StopExecution'], 'arn:aws:states:eu-west-1:123456789012:mapRun:Machine/*'],
   ])('do not explain %j on %s', (actions, resource) => {
     expect(explained(actions, resource)).toBe(false);
   });

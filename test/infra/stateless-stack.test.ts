@@ -210,6 +210,27 @@ describe('SledsStatelessStack: least privilege', () => {
     expect(text(statementsWith(statementsOf('create-copy-job'), 'states:StartExecution'))).toContain(`{"Ref":"${machineId}"}`);
   });
 
+  it("list-copy-job-events follows the Distributed Map's children, on the copy-job machine only: ListMapRuns on its executions, ListExecutions on its map runs, GetExecutionHistory on its executions and their children", () => {
+    const machineId = idOf(stateless.copyJobs.stateMachine);
+    const statements = statementsOf('list-copy-job-events');
+    const resourcesOf = (action: string) => statementsWith(statements, action).flatMap((s) => [s.Resource].flat()).map((r) => text(sleds.stateless.resolve(r)));
+    const all = [...resourcesOf('states:ListMapRuns'), ...resourcesOf('states:ListExecutions'), ...resourcesOf('states:GetExecutionHistory')];
+    for (const resource of all) expect(resource).toContain(`{"Ref":"${machineId}"}`);
+    expect(resourcesOf('states:ListMapRuns')).toHaveLength(1);
+    expect(resourcesOf('states:ListMapRuns')[0]).toMatch(/:execution:".*\]\},":\*"\]/);
+    expect(resourcesOf('states:ListExecutions')).toHaveLength(1);
+    expect(resourcesOf('states:ListExecutions')[0]).toMatch(/:mapRun:".*\]\},"\/\*"\]/);
+    const history = resourcesOf('states:GetExecutionHistory');
+    expect(history).toHaveLength(2);
+    expect(history.some((r) => /:execution:".*\]\},":\*"\]/.test(r))).toBe(true);
+    expect(history.some((r) => /:execution:".*\]\},"\/\*:\*"\]/.test(r))).toBe(true);
+    for (const definition of definitions) {
+      if (definition.name === 'list-copy-job-events') continue;
+      const actions = actionsOf(statementsOf(definition.name));
+      expect(actions.filter((a) => ['states:ListMapRuns', 'states:ListExecutions'].includes(a)), definition.name).toEqual([]);
+    }
+  });
+
   it.each(definitions.map((d) => [d.name] as const))('%s: exactly the actions infra/grants.ts lists, plus logs, X-Ray and its queue', (name) => {
     const access = HANDLER_ACCESS[name]!;
     const expected = new Set([...LOGS, ...XRAY]);
@@ -221,7 +242,7 @@ describe('SledsStatelessStack: least privilege', () => {
     if (access.sendTo?.length) expected.add('sqs:SendMessage');
     if (access.describeQueues) expected.add('sqs:GetQueueAttributes');
     if (access.copyJobs?.includes('start')) expected.add('states:StartExecution');
-    if (access.copyJobs?.includes('history')) expected.add('states:GetExecutionHistory');
+    if (access.copyJobs?.includes('history')) for (const action of ['states:GetExecutionHistory', 'states:ListMapRuns', 'states:ListExecutions']) expected.add(action);
     if (definitions.find((d) => d.name === name)!.kind === 'consumer') {
       for (const action of ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) expected.add(action);
     }

@@ -85,7 +85,9 @@ describe('group commit', () => {
     expect(new Set(results.map((result) => result.op)).size).toBe(primary.length);
     expect(groups.map((group) => group.writes).reduce((a, b) => a + b, 0)).toBe(32);
     expect(groups.length).toBe(primary.length);
-    for (const result of results) expect(groups).toContainEqual(expect.objectContaining(result));
+    for (const { op, writes, bytes } of results) expect(groups).toContainEqual(expect.objectContaining({ op, writes, bytes }));
+    // One write per group leads it: metrics count each op once.
+    expect(results.filter((result) => result.leadsOp)).toHaveLength(primary.length);
     expect(Math.max(...groups.map((group) => group.writes))).toBeGreaterThan(1);
     const grouped = primary.find((entry) => (entry as WriteEntry).extents !== undefined) as WriteEntry;
     expect(grouped.extents!.length).toBeGreaterThan(1);

@@ -21,6 +21,11 @@ export interface GroupCommitted {
   readonly bytes: number;
 }
 
+/** What one write learns: its group, and whether it leads it (one write per group does: metrics count each op once). */
+export interface CommitResult extends GroupCommitted {
+  readonly leadsOp: boolean;
+}
+
 /**
  * Commits one note through the replica protocol; calls `appended` once the primary's append
  * is over (done or failed), when the next group may start.
@@ -29,7 +34,7 @@ export type CommitNote = (note: Note, appended: () => void) => Promise<number>;
 
 interface Waiting {
   readonly note: Note;
-  resolve(committed: GroupCommitted): void;
+  resolve(committed: CommitResult): void;
   reject(error: unknown): void;
 }
 
@@ -79,9 +84,9 @@ export class GroupCommitter {
   }
 
   /** Commits `note`, grouped with others unless `alone`; resolves with its group's op once both replicas hold it. */
-  submit(note: Note, alone = false): Promise<GroupCommitted> {
-    if (alone) return this.commit(note, () => undefined).then((op) => this.announce({ op, writes: 1, bytes: note.payload.length }));
-    return new Promise<GroupCommitted>((resolve, reject) => {
+  submit(note: Note, alone = false): Promise<CommitResult> {
+    if (alone) return this.commit(note, () => undefined).then((op) => ({ ...this.announce({ op, writes: 1, bytes: note.payload.length }), leadsOp: true }));
+    return new Promise<CommitResult>((resolve, reject) => {
       this.queue.push({ note, resolve, reject });
       this.next();
     });
@@ -122,7 +127,7 @@ export class GroupCommitter {
     this.commit(note, release).then(
       (op) => {
         const committed = this.announce({ op, writes: group.length, bytes: note.payload.length });
-        for (const waiting of group) waiting.resolve(committed);
+        group.forEach((waiting, i) => waiting.resolve({ ...committed, leadsOp: i === 0 }));
       },
       (error: unknown) => {
         for (const waiting of group) waiting.reject(error);
