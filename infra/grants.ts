@@ -111,6 +111,13 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // Metadata, chunk map and note log; note payloads (in the table: BatchGetItem) and chunks;
   // extending a head lease (UpdateItem).
   'read-data': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem'] }, objects: { read: ['volumes'] } },
+  // Like write-data, but a zero note has no payload: nothing goes to the sleds.
+  'zero-data': {
+    tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
+    sendTo: ['flush'],
+  },
+  // Metadata, chunk map and note log only (the map names chunks, nobody reads them); extending a head lease.
+  'get-allocation': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query', 'UpdateItem'] } },
   // Both replicas' logs, and the pending notes listed from their journals.
   'get-partition': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'Query'] }, listSleds: true },
   // Hold the volume against flushes, fix each partition's op, store the header, queue one message per partition.

@@ -55,6 +55,13 @@ export const ENV = {
    * there than a PutObject: the default keeps only small ones.
    */
   tableNoteBytes: 'SLEDS_TABLE_NOTE_BYTES',
+  /**
+   * Group commit: concurrent writes to one partition that queue while an append is in flight
+   * become one note and one op, of at most this many writes (default 64; 1 turns grouping off)…
+   */
+  groupCommitMaxWrites: 'SLEDS_GROUP_COMMIT_MAX_WRITES',
+  /** …and at most this many payload bytes (default 4 MiB; a single larger write still commits alone). */
+  groupCommitMaxBytes: 'SLEDS_GROUP_COMMIT_MAX_BYTES',
   /** Comma-separated sled bucket names, in sled order. */
   sledBuckets: 'SLEDS_SLED_BUCKETS',
   flushQueueUrl: 'SLEDS_FLUSH_QUEUE_URL',
@@ -147,6 +154,9 @@ export interface ServiceConfig {
   readonly headCacheMib: number;
   /** Notes of at most this many bytes go in the partitions table, not on a sled (0: none). */
   readonly tableNoteBytes: number;
+  /** Group commit bounds: writes and payload bytes in one grouped note (absent: the defaults). */
+  readonly groupCommitMaxWrites?: number;
+  readonly groupCommitMaxBytes?: number;
   /** Bytes per second per sled link and direction, when the bandwidth model is on. */
   readonly sledBandwidth?: number;
 }
@@ -202,6 +212,8 @@ export const DEFAULT_HEAD_LEASE_MS = 3000;
 export const MIN_HEAD_LEASE_MS = 400;
 export const DEFAULT_HEAD_CACHE_MIB = 256;
 export const DEFAULT_TABLE_NOTE_BYTES = 8 * 1024;
+export const DEFAULT_GROUP_COMMIT_MAX_WRITES = 64;
+export const DEFAULT_GROUP_COMMIT_MAX_BYTES = 4 * 1024 * 1024;
 /** A DynamoDB item holds at most 400 KB: the payload and a few short attributes. */
 export const MAX_TABLE_NOTE_BYTES = 256 * 1024;
 
@@ -273,6 +285,8 @@ export function loadServiceConfig(env: Env = process.env): ServiceConfig {
     headLeaseMs: headLeaseMs(env),
     headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
     tableNoteBytes: tableNoteBytes(env),
+    groupCommitMaxWrites: count(env, ENV.groupCommitMaxWrites, DEFAULT_GROUP_COMMIT_MAX_WRITES, 1),
+    groupCommitMaxBytes: count(env, ENV.groupCommitMaxBytes, DEFAULT_GROUP_COMMIT_MAX_BYTES, 1),
     ...optionalFields(env),
   });
 }
@@ -433,6 +447,8 @@ export function serviceEnvironment(config: ServiceConfig): Record<string, string
   env[ENV.headLeaseMs] = String(config.headLeaseMs);
   env[ENV.headCacheMib] = String(config.headCacheMib);
   env[ENV.tableNoteBytes] = String(config.tableNoteBytes);
+  if (config.groupCommitMaxWrites !== undefined) env[ENV.groupCommitMaxWrites] = String(config.groupCommitMaxWrites);
+  if (config.groupCommitMaxBytes !== undefined) env[ENV.groupCommitMaxBytes] = String(config.groupCommitMaxBytes);
   if (config.copyStateMachineArn) env[ENV.copyStateMachineArn] = config.copyStateMachineArn;
   if (config.sledBandwidth !== undefined) env[ENV.sledBandwidth] = String(config.sledBandwidth);
   if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;

@@ -24,7 +24,7 @@ import { S3JournalStore } from './aws/s3-journal-store.js';
 import { DynamoDbJournalStore } from './aws/dynamodb-journal-store.js';
 import { TieredJournalStore } from './notes/tiered-journal.js';
 import { S3VolumeDataStore } from './aws/s3-volume-data-store.js';
-import { loadServiceConfig, type ServiceConfig } from './config.js';
+import { DEFAULT_GROUP_COMMIT_MAX_BYTES, DEFAULT_GROUP_COMMIT_MAX_WRITES, loadServiceConfig, type ServiceConfig } from './config.js';
 import { VOLUME_CACHE_MS, VolumeDataService, type VolumeDataOptions } from './notes/volume-data-service.js';
 import { HeadCache } from './notes/head-cache.js';
 import { MIB } from './units/sizes.js';
@@ -74,6 +74,11 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     chunks,
     sledCount: config.sledBuckets.length,
     headLeaseMs: config.headLeaseMs,
+    groupCommit: {
+      maxWrites: config.groupCommitMaxWrites ?? DEFAULT_GROUP_COMMIT_MAX_WRITES,
+      maxBytes: config.groupCommitMaxBytes ?? DEFAULT_GROUP_COMMIT_MAX_BYTES,
+      tableNoteBytes: config.tableNoteBytes,
+    },
     ...(config.headCacheMib > 0 ? { cache: new HeadCache(config.headCacheMib * MIB) } : {}),
   };
   const flushQueue = new SqsWorkQueue(clients.sqs, config.queues.flush);

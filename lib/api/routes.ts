@@ -21,6 +21,8 @@ export const ROUTES: readonly RouteDefinition[] = [
   { method: 'DELETE', resource: '/volumes/{volumeId}', handler: 'delete-volume', summary: 'delete a volume and its data' },
   { method: 'PUT', resource: '/volumes/{volumeId}/data', handler: 'write-data', summary: 'write bytes at ?offset= (octet-stream body)' },
   { method: 'GET', resource: '/volumes/{volumeId}/data', handler: 'read-data', summary: 'read ?offset=&length= bytes' },
+  { method: 'POST', resource: '/volumes/{volumeId}/zero', handler: 'zero-data', summary: 'make {"offset", "length"} read as zeros (one op per partition, nothing stored)' },
+  { method: 'GET', resource: '/volumes/{volumeId}/allocation', handler: 'get-allocation', summary: 'which runs of ?offset=&length= (default: all) hold data or zeros' },
   {
     method: 'GET',
     resource: '/volumes/{volumeId}/partitions/{partition}',

@@ -131,7 +131,8 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
     const items = await this.queryAll({
       KeyConditionExpression: 'pk = :pk AND sk BETWEEN :from AND :to',
       // Everything but the chunk map's chunks: the reader fetches those only when the version moved.
-      ProjectionExpression: '#sk, #kind, #op, #epoch, #noteId, #offset, #length, #sha256, #version',
+      // A write entry's extents too: without them a zero note would be read from a journal.
+      ProjectionExpression: '#sk, #kind, #op, #epoch, #noteId, #offset, #length, #sha256, #extents, #version',
       ExpressionAttributeNames: {
         '#sk': 'sk',
         '#kind': 'kind',
@@ -141,6 +142,7 @@ export class DynamoDbNoteLogStore extends PartitionsTable implements NoteLogStor
         '#offset': 'offset',
         '#length': 'length',
         '#sha256': 'sha256',
+        '#extents': 'extents',
         '#version': 'version',
       },
       ExpressionAttributeValues: { ':pk': logPk(log), ':from': opSk(afterOp + 1), ':to': AFTER_LOG_SK },

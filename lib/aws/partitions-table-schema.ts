@@ -1,5 +1,5 @@
 import type { CheckpointRecord } from '../checkpoints/checkpoint.js';
-import type { ChunkMap, HeadLease, LogEntry, LogRef, PartitionMeta } from '../notes/ports.js';
+import type { ChunkMap, HeadLease, LogEntry, LogRef, NoteExtent, PartitionMeta } from '../notes/ports.js';
 import { TABLES } from '../resources.js';
 
 /**
@@ -122,6 +122,8 @@ export function logEntryOf(item: Record<string, unknown>): LogEntry {
     offset: item.offset as number,
     length: item.length as number,
     sha256: item.sha256 as string,
+    // Entries from before zero notes and group commit have no extents: one data extent.
+    ...(Array.isArray(item.extents) ? { extents: item.extents as NoteExtent[] } : {}),
   };
 }
 

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PartitionNotFoundError, SledsError, ValidationError, VolumeNotFoundError } from '../errors.js';
 import { FAILPOINTS, failpoint } from '../faults.js';
+import { extentsText } from '../notes/note-extents.js';
 import { noteIdsOf } from '../notes/note-ids.js';
 import { outwaitLease, sameWrite } from '../notes/partition-head.js';
 import { mapLimit } from '../shared/concurrency.js';
@@ -58,7 +59,7 @@ export function metadataDigest(base: { source: string; op: number }, entries: re
   for (const entry of entries) {
     hash.update(
       entry.kind === 'write'
-        ? `${entry.op} ${entry.epoch} w ${entry.noteId} ${entry.offset} ${entry.length} ${entry.sha256}\n`
+        ? `${entry.op} ${entry.epoch} w ${entry.noteId} ${entry.offset} ${entry.length} ${entry.sha256}${entry.extents ? ` ${extentsText(entry)}` : ''}\n`
         : `${entry.op} ${entry.epoch} e\n`,
     );
   }

@@ -75,7 +75,7 @@ export class VolumeBlockDevice implements BlockDevice {
   /** NO_HOLE changes nothing (the range stays addressable either way); FAST_ZERO is refused unless zeroing is one op. */
   zero(offset: number, length: number, options: ZeroOptions): Promise<void> {
     if (options.fastZero && !this.disk.zeroIsFast) {
-      return Promise.reject(new NbdIoError(Errno.ENOTSUP, 'Zeroing writes zero blocks on this volume (no zero notes yet), which is not fast; write zeros instead.'));
+      return Promise.reject(new NbdIoError(Errno.ENOTSUP, 'Zeroing writes zero blocks on this disk, which is not fast; write zeros instead.'));
     }
     return this.guard(() => this.disk.zero(this.volumeId, offset, length));
   }

@@ -18,7 +18,7 @@ import { VolumeDataDisk } from './volume-data-disk.js';
 /** The services a disk server needs (lib/wiring.ts Services has them). */
 export interface DiskServices {
   readonly volumes: Pick<VolumeService, 'get' | 'list'>;
-  readonly data: Pick<VolumeDataService, 'read' | 'write'>;
+  readonly data: Pick<VolumeDataService, 'read' | 'write' | 'zero' | 'allocation'>;
   readonly snapshots: Pick<SnapshotService, 'get' | 'list' | 'read'>;
 }
 

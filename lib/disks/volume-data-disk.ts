@@ -2,18 +2,23 @@
  * VolumeDisk over the volume data service: reads and writes go through VolumeDataService's
  * public methods (so through this process's cached heads), split into pieces the data path
  * accepts (at most 4 MiB each), and widened to whole 4 KiB blocks (alignment.ts) when a
- * client sends sector-sized I/O. Zero and allocation are interim (volume-disk-interim.ts).
+ * client sends sector-sized I/O. A zero is one zero note per partition (VolumeDataService.zero:
+ * one op each, nothing stored), and the allocation map is the heads' (VolumeDataService.allocation).
  */
 import { MAX_IO_BYTES } from '../notes/geometry.js';
+import type { AllocationExtent } from '../notes/partition-head.js';
 import { DATA_BLOCK, WriteGate, isBlockAligned, readWidened, widen } from './alignment.js';
 import type { Volume } from '../volumes/volume.js';
 import type { DiskExtent, VolumeDisk } from './ports.js';
-import { InterimZeroAndAllocation } from './volume-disk-interim.js';
 
 /** The data path a VolumeDataDisk drives; VolumeDataService satisfies it. */
 export interface VolumeData {
   read(volumeId: string, offset: number, length: number): Promise<Buffer>;
   write(volumeId: string, offset: number, data: Buffer): Promise<unknown>;
+  /** Makes whole 4 KiB blocks read as zeros, of any length: one op per partition. */
+  zero(volumeId: string, offset: number, length: number): Promise<unknown>;
+  /** Merged runs of data and zeros covering whole 4 KiB blocks. */
+  allocation(volumeId: string, offset: number, length: number): Promise<readonly AllocationExtent[]>;
 }
 
 /** Looks up a volume's geometry (VolumeService.get satisfies it; throws for an unknown volume). */
@@ -21,17 +26,14 @@ export type VolumeLookup = (volumeId: string) => Promise<Pick<Volume, 'chunkSize
 
 /** The volume data service as a disk. */
 export class VolumeDataDisk implements VolumeDisk {
-  /** False while zeroing writes zero blocks (see volume-disk-interim.ts). */
-  readonly zeroIsFast = false;
-  private readonly interim: InterimZeroAndAllocation;
+  /** A zero is one zero note per partition, whatever its length. */
+  readonly zeroIsFast = true;
   private readonly gates = new Map<string, WriteGate>();
 
   constructor(
     private readonly data: VolumeData,
     private readonly lookup: VolumeLookup,
-  ) {
-    this.interim = new InterimZeroAndAllocation(data);
-  }
+  ) {}
 
   read(volumeId: string, offset: number, length: number): Promise<Buffer> {
     return readWidened((at, bytes) => this.readBlocks(volumeId, at, bytes), offset, length);
@@ -85,23 +87,37 @@ export class VolumeDataDisk implements VolumeDisk {
   }
 
   async zero(volumeId: string, offset: number, length: number): Promise<void> {
-    // Whole blocks the interim way; partial blocks at either end as (read-modify-)writes of zeros.
+    // Whole blocks as zero notes; partial blocks at either end as (read-modify-)writes of zeros.
     const end = offset + length;
     const innerStart = Math.ceil(offset / DATA_BLOCK) * DATA_BLOCK;
     const innerEnd = Math.floor(end / DATA_BLOCK) * DATA_BLOCK;
     if (innerStart > innerEnd) return this.write(volumeId, offset, Buffer.alloc(length));
-    const parts: Promise<void>[] = [];
+    const parts: Promise<unknown>[] = [];
     if (innerStart > offset) parts.push(this.write(volumeId, offset, Buffer.alloc(innerStart - offset)));
     if (end > innerEnd) parts.push(this.write(volumeId, innerEnd, Buffer.alloc(end - innerEnd)));
-    if (innerEnd > innerStart) {
-      const { chunkSizeBytes } = await this.lookup(volumeId);
-      parts.push(this.gated(volumeId, (gate) => gate.shared(() => this.interim.zeroByWriting(volumeId, chunkSizeBytes, innerStart, innerEnd - innerStart))));
-    }
+    if (innerEnd > innerStart) parts.push(this.gated(volumeId, (gate) => gate.shared(() => this.data.zero(volumeId, innerStart, innerEnd - innerStart))));
     await Promise.all(parts);
   }
 
-  async allocation(_volumeId: string, _offset: number, length: number): Promise<readonly DiskExtent[]> {
-    return this.interim.allocationAllData(length);
+  /**
+   * The heads' allocation map over the blocks the range touches, clipped to it: a zero run is a
+   * hole (nothing stored for it, or nothing that is not zeros: a zero note or an absent chunk)
+   * that reads as zeros; a data run is neither. Flushed chunks count whole: a chunk that holds
+   * any data is data.
+   */
+  async allocation(volumeId: string, offset: number, length: number): Promise<readonly DiskExtent[]> {
+    const { start, end } = widen(offset, length);
+    const runs: DiskExtent[] = [];
+    for (const run of await this.data.allocation(volumeId, start, end - start)) {
+      const from = Math.max(run.offset, offset);
+      const to = Math.min(run.offset + run.length, offset + length);
+      if (to <= from) continue;
+      const zero = run.type === 'zero';
+      const last = runs.at(-1);
+      if (last && last.zero === zero) runs[runs.length - 1] = { length: last.length + (to - from), zero, hole: zero };
+      else runs.push({ length: to - from, zero, hole: zero });
+    }
+    return runs;
   }
 
   /**

@@ -4,19 +4,27 @@ import type { ChunkRef, JournalStore, ReplicaPlacement } from '../notes/ports.js
 import { mapLimit, SerialQueue } from '../shared/concurrency.js';
 import { sha256Hex } from '../shared/hashing.js';
 import type { ChunkStore } from '../sleds/ports.js';
+import { allZeros } from '../shared/zeros.js';
 import { chunkLocation, type ChunkPlan } from './flush-plan.js';
 import type { FlushableHead, PartitionView } from './ports.js';
 
 /** Chunk PUTs in flight per flush. */
 export const PUT_CONCURRENCY = 8;
 
-/** A chunk's new content: bytes built from the view, or a whole note the sled copies. */
-type ChunkContent = { readonly bytes: Buffer; readonly sha256: string } | { readonly noteId: string; readonly sha256: string; readonly from: ReplicaPlacement };
+/** A chunk's new content: bytes built from the view, a whole note the sled copies, or nothing (all zeros). */
+type ChunkContent =
+  | { readonly bytes: Buffer; readonly sha256: string }
+  | { readonly noteId: string; readonly sha256: string; readonly from: ReplicaPlacement }
+  | { readonly zeros: true };
 
-/** What a flush attempt put: the refs its map will name, and the bytes it built (the head keeps them). */
+/**
+ * What a flush attempt put: the refs its map will name, the bytes it built (the head keeps
+ * them), and the chunks that became all zeros, which its map drops (no object: thin provisioning).
+ */
 export interface BuiltChunks {
   readonly written: Record<string, ChunkRef>;
   readonly built: Map<number, Buffer>;
+  readonly dropped: number[];
 }
 
 /** One flush attempt's chunks to build and put. */
@@ -33,7 +41,8 @@ export interface ChunkJob {
   readonly onAllBuilt: () => void;
 }
 
-const hashed = (bytes: Buffer): ChunkContent => ({ bytes, sha256: sha256Hex(bytes) });
+const ZEROS: ChunkContent = { zeros: true };
+const hashed = (bytes: Buffer): ChunkContent => (allZeros(bytes) ? ZEROS : { bytes, sha256: sha256Hex(bytes) });
 
 /**
  * Carries out a flush plan's chunks: reads what each needs through the head (memory first,
@@ -50,6 +59,7 @@ export class ChunkBuilder {
     const { volumeId, partition, head, view, target, attempt } = job;
     const written: Record<string, ChunkRef> = {};
     const built = new Map<number, Buffer>();
+    const dropped: number[] = [];
     const building = new SerialQueue();
     let toBuild = job.chunks.length;
     await mapLimit(job.chunks, PUT_CONCURRENCY, async (plan) => {
@@ -64,6 +74,10 @@ export class ChunkBuilder {
       });
       const content = await ready;
       if (--toBuild === 0) job.onAllBuilt();
+      if ('zeros' in content) {
+        dropped.push(plan.chunk);
+        return;
+      }
       if ('bytes' in content) {
         await this.deps.chunks.put(at, content.bytes, content.sha256);
         head.rememberChunk(at.key, content.bytes);
@@ -73,7 +87,7 @@ export class ChunkBuilder {
       }
       written[String(plan.chunk)] = { ...at, sha256: content.sha256 };
     });
-    return { written, built };
+    return { written, built, dropped };
   }
 
   /** Removes chunk objects a flush put that nothing names, nor ever will; best effort (the sweep finds any left). */
@@ -86,6 +100,7 @@ export class ChunkBuilder {
   /** A chunk as of the view: at once when the head holds every byte in memory, else once the reads are done. */
   private build(head: FlushableHead, view: PartitionView, plan: ChunkPlan): ChunkContent | Promise<ChunkContent> {
     const { source } = plan;
+    if (source.kind === 'zeros') return ZEROS;
     if (source.kind === 'note') return source;
     if (source.kind === 'image') {
       const { image, base: ref } = source;

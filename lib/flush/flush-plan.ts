@@ -1,6 +1,7 @@
 import type { FrozenImage } from '../notes/chunk-images.js';
 import type { Extent } from '../notes/extent-index.js';
 import { isTableNote } from '../notes/note-ids.js';
+import { zerosSha256 } from '../shared/zeros.js';
 import type { ChunkMap, ChunkRef, ReplicaPlacement } from '../notes/ports.js';
 import { chunkSled } from '../sleds/placement.js';
 import { chunkKeyPrefix } from '../volumes/volume.js';
@@ -23,7 +24,9 @@ export type ChunkSource =
   /** The head's in-memory image of the chunk; laid over `base` (the old version) when it holds only the blocks written since. */
   | { readonly kind: 'image'; readonly image: FrozenImage; readonly base?: ChunkRef }
   /** Read through the view: the base's chunk overlaid with these extents (newest op wins per byte). */
-  | { readonly kind: 'view'; readonly extents: Extent[] };
+  | { readonly kind: 'view'; readonly extents: Extent[] }
+  /** Zero extents cover the whole chunk, or one note of zeros wrote it whole: no object, the map drops the chunk. */
+  | { readonly kind: 'zeros' };
 
 /** One chunk a flush writes: where it lies in the volume, and from what. */
 export interface ChunkPlan {
@@ -64,8 +67,11 @@ export function chunkSource(geometry: PartitionGeometry, view: PlanView, chunk: 
   // the sled copies it and its digest is the note's. Sequential writers land here. (A note
   // in the table has no object: its chunk is read and put like any other.)
   const extents = view.index.lookup(start, length);
+  if (extents.every((extent) => extent.zero) && extents.reduce((sum, extent) => sum + extent.length, 0) === length) return { kind: 'zeros' };
   const note = extents.length === 1 ? extents[0] : undefined;
-  if (view.meta && note?.sha256 && !isTableNote(note.noteId) && note.noteOffset === start && note.noteLength === length && note.length === length) {
+  if (view.meta && note?.sha256 && !note.zero && !isTableNote(note.noteId) && note.noteOffset === start && note.noteLength === length && note.length === length) {
+    // A note of written zeros is no object either (thin provisioning).
+    if (note.sha256 === zerosSha256(length)) return { kind: 'zeros' };
     return { kind: 'note', noteId: note.noteId, sha256: note.sha256, from: view.meta.primary };
   }
   const image = usableImage(view, chunk);
@@ -101,19 +107,26 @@ export function chunkLocation(volumeId: string, partition: number, chunk: number
   return { sled: chunkSled(volumeId, partition, chunk, sledCount), key: `${chunkKeyPrefix(volumeId, partition)}${chunk}/op-${target}-${attempt}` };
 }
 
-/** The primary's map after the flush: `before` with the chunks written replaced, at base `target`, one version on. */
+/**
+ * The primary's map after the flush: `before` with the chunks written replaced and the chunks
+ * that became all zeros (`dropped`) removed (an absent chunk is zeros), at base `target`, one
+ * version on.
+ */
 export function nextChunkMap(
   before: ChunkMap | undefined,
   replica: { readonly volumeId: string; readonly partition: number; readonly replicaId: string },
   target: number,
   written: Readonly<Record<string, ChunkRef>>,
+  dropped: readonly number[] = [],
 ): ChunkMap {
+  const chunks: Record<string, ChunkRef> = { ...(before?.chunks ?? {}), ...written };
+  for (const chunk of dropped) delete chunks[String(chunk)];
   return {
     volumeId: replica.volumeId,
     partition: replica.partition,
     replicaId: replica.replicaId,
     baseOp: target,
-    chunks: { ...(before?.chunks ?? {}), ...written },
+    chunks,
     version: (before?.version ?? 0) + 1,
   };
 }

@@ -107,7 +107,7 @@ export class FlushService {
       });
     // 1. The chunks the notes after the base touched, as of target, as new objects.
     const plan = planChunks(head.geometry, view, target, before);
-    const { written, built } = plan && view ? await this.putChunks(origin, view, plan, startReads) : { written: {}, built: new Map<number, Buffer>() };
+    const { written, built, dropped } = plan && view ? await this.putChunks(origin, view, plan, startReads) : { written: {}, built: new Map<number, Buffer>(), dropped: [] as number[] };
     const { confirmation, secondaryMap, checkpointList } = startReads();
     let current: boolean;
     try {
@@ -126,7 +126,7 @@ export class FlushService {
       return this.flushBy(message, false);
     }
     // 2. The maps move, only after the objects exist.
-    const moved = await this.moveMaps(message, origin, plan ? { written, built } : undefined, secondaryMap);
+    const moved = await this.moveMaps(message, origin, plan ? { written, built, dropped } : undefined, secondaryMap);
     if (!moved) return NOTHING;
     const { flushed, maps, superseded } = moved;
 
@@ -175,7 +175,7 @@ export class FlushService {
   ): Promise<MovedMaps | undefined> {
     let primaryMove: MapMove | undefined;
     if (put) {
-      const moving = nextChunkMap(before, replicaLog(meta, 'primary'), target, put.written);
+      const moving = nextChunkMap(before, replicaLog(meta, 'primary'), target, put.written, put.dropped);
       primaryMove = { map: moving, moved: background(this.deps.chunkMaps.put(moving, before?.version)) };
     }
     const flushed = primaryMove?.map ?? before;

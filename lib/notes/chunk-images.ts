@@ -83,31 +83,42 @@ export class ChunkImages {
     return this.reserved;
   }
 
-  /**
-   * Applies write `op` (at volume offset `offset`). False, with nothing changed, when `op`
-   * does not follow the newest op applied or there is no memory for a new image: these
-   * images are then of no more use, and the caller drops them.
-   */
+  /** Applies write `op` of one payload at volume offset `offset` (see applyParts). */
   apply(op: number, offset: number, payload: Buffer): boolean {
+    return this.applyParts(op, [{ offset, bytes: payload }]);
+  }
+
+  /**
+   * Applies write `op`: each part's bytes at its volume offset, in order (a later part wins
+   * where parts overlap). False, with nothing changed, when `op` does not follow the newest op
+   * applied or there is no memory for a new image: these images are then of no more use, and
+   * the caller drops them.
+   */
+  applyParts(op: number, parts: ReadonlyArray<{ readonly offset: number; readonly bytes: Buffer }>): boolean {
     if (op !== this.op + 1) return false;
     const { start, chunkSizeBytes } = this.geometry;
-    const end = offset + payload.length;
-    const first = Math.floor((offset - start) / chunkSizeBytes);
-    const last = Math.floor((end - 1 - start) / chunkSizeBytes);
-    const images: Image[] = [];
-    for (let chunk = first; chunk <= last; chunk++) {
-      const image = this.images.get(chunk) ?? this.create(chunk);
-      if (!image) return false;
-      images.push(image);
+    const chunksOf = (part: { readonly offset: number; readonly bytes: Buffer }) => ({
+      first: Math.floor((part.offset - start) / chunkSizeBytes),
+      last: Math.floor((part.offset + part.bytes.length - 1 - start) / chunkSizeBytes),
+    });
+    for (const part of parts) {
+      if (part.bytes.length === 0) continue;
+      const { first, last } = chunksOf(part);
+      for (let chunk = first; chunk <= last; chunk++) if (!this.images.get(chunk) && !this.create(chunk)) return false;
     }
-    for (let chunk = first; chunk <= last; chunk++) {
-      const image = images[chunk - first]!;
-      const chunkStart = start + chunk * chunkSizeBytes;
-      const from = Math.max(offset, chunkStart);
-      const to = Math.min(end, chunkStart + image.bytes.length);
-      if (image.shared) this.unshare(image);
-      payload.copy(image.bytes, from - chunkStart, from - offset, to - offset);
-      markWritten(image, from - chunkStart, to - chunkStart);
+    for (const { offset, bytes: payload } of parts) {
+      if (payload.length === 0) continue;
+      const end = offset + payload.length;
+      const { first, last } = chunksOf({ offset, bytes: payload });
+      for (let chunk = first; chunk <= last; chunk++) {
+        const image = this.images.get(chunk)!;
+        const chunkStart = start + chunk * chunkSizeBytes;
+        const from = Math.max(offset, chunkStart);
+        const to = Math.min(end, chunkStart + image.bytes.length);
+        if (image.shared) this.unshare(image);
+        payload.copy(image.bytes, from - chunkStart, from - offset, to - offset);
+        markWritten(image, from - chunkStart, to - chunkStart);
+      }
     }
     this.op = op;
     this.budget.touch();

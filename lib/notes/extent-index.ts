@@ -13,6 +13,15 @@ export interface ExtentSource {
   /** The note's whole length and SHA-256, when known: a flush copies a note that is exactly one chunk. */
   readonly noteLength?: number;
   readonly sha256?: string;
+  /** The op made these bytes zeros (a zero extent): they come from nowhere, and `noteId`'s payload has none of them. */
+  readonly zero?: boolean;
+}
+
+/** One range an op wrote, and where its bytes live. */
+export interface ExtentPart {
+  readonly offset: number;
+  readonly length: number;
+  readonly source: ExtentSource;
 }
 
 /** A run of bytes [offset, offset + length) that one op wrote last. */
@@ -54,9 +63,21 @@ export class ExtentIndex {
    * increasing order; an op at or below the last applied one is ignored (a replay).
    */
   apply(offset: number, length: number, source: ExtentSource): void {
-    if (source.op <= this.applied) return;
-    this.applied = source.op;
-    if (length <= 0) return;
+    this.applyAll(source.op, [{ offset, length, source }]);
+  }
+
+  /**
+   * Applies op `op`, whose note wrote `parts` in this order: a later part wins where parts
+   * overlap (a note may carry several extents, data or zero). Ignored when `op` is at or
+   * below the last applied one (a replay).
+   */
+  applyAll(op: number, parts: readonly ExtentPart[]): void {
+    if (op <= this.applied) return;
+    this.applied = op;
+    for (const part of parts) if (part.length > 0) this.place(part.offset, part.length, part.source);
+  }
+
+  private place(offset: number, length: number, source: ExtentSource): void {
     const end = offset + length;
     // A segment that starts before `offset` may run into the new range: keep its head, and its tail if it outlives `end`.
     const before = this.tree.nextLowerPair(offset);
@@ -108,7 +129,7 @@ export class ExtentIndex {
     return next !== undefined && next < offset + length;
   }
 
-  /** The extents that cover [offset, offset + length), in offset order; gaps are never written. */
+  /** The extents that cover [offset, offset + length), in offset order (zero extents flagged `zero`); gaps are never written. */
   lookup(offset: number, length: number): Extent[] {
     const end = offset + length;
     const found: Extent[] = [];
@@ -124,6 +145,7 @@ export class ExtentIndex {
           noteOffset: segment.noteOffset,
           noteLength: segment.noteLength,
           sha256: segment.sha256,
+          ...(segment.zero ? { zero: true } : {}),
         });
       }
     };

@@ -29,16 +29,17 @@ export function partitionRange(volume: Volume, partition: number): { start: numb
   return { start, end: Math.min(start + size, volume.sizeBytes) };
 }
 
-/** Checks that an I/O is aligned, within the size limits, and inside the volume. */
-export function validateIo(volume: Volume, offset: number, length: number, what: 'write' | 'read'): void {
+/** Checks that an I/O is aligned, within the size limits (a zero or an allocation query has none), and inside the volume. */
+export function validateIo(volume: Volume, offset: number, length: number, what: 'write' | 'read' | 'zero' | 'allocation'): void {
   if (!Number.isSafeInteger(offset) || offset < 0) {
     throw new MisalignedIoError(`offset must be a non-negative whole number of bytes, got ${offset}`);
   }
   if (offset % BLOCK_SIZE !== 0) throw new MisalignedIoError(`offset ${offset} is not a multiple of ${BLOCK_SIZE}`);
-  if (length === 0) throw new MisalignedIoError(`a ${what} must hold at least ${BLOCK_SIZE} bytes; it is empty`);
+  if (!Number.isSafeInteger(length) || length < 0) throw new MisalignedIoError(`length must be a non-negative whole number of bytes, got ${length}`);
+  if (length === 0) throw new MisalignedIoError(`a ${what} must cover at least ${BLOCK_SIZE} bytes; it is empty`);
   if (length % BLOCK_SIZE !== 0) throw new MisalignedIoError(`${what} length ${length} is not a multiple of ${BLOCK_SIZE}`);
   if (length > MAX_IO_BYTES && what === 'write') throw new PayloadTooLargeError(MAX_IO_BYTES);
-  if (length > MAX_IO_BYTES) {
+  if (length > MAX_IO_BYTES && what === 'read') {
     throw new MisalignedIoError(`a ${what} holds at most ${formatSize(MAX_IO_BYTES)} (${MAX_IO_BYTES} bytes); got ${length}`);
   }
   if (offset + length > volume.sizeBytes) {

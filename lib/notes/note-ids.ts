@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { sha256Hex } from '../shared/hashing.js';
+import { hasPayload } from './note-extents.js';
 import type { LogEntry } from './ports.js';
 
 /**
@@ -49,7 +50,7 @@ export function noteKeyOfId(noteId: string): string | undefined {
   return noteId.startsWith('k') ? noteId.slice(0, NOTE_KEY_LENGTH) : undefined;
 }
 
-/** The notes these log entries commit (epoch entries commit none). */
+/** The notes these log entries commit that have a payload in a journal (epoch entries and zero notes have none). */
 export function noteIdsOf(entries: readonly LogEntry[]): string[] {
-  return entries.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : []));
+  return entries.flatMap((entry) => (hasPayload(entry) ? [entry.noteId] : []));
 }

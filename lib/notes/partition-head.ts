@@ -3,17 +3,22 @@ import type { ChunkStore } from '../sleds/ports.js';
 import type { Extent } from './extent-index.js';
 import type { FlushableHead } from './flushable-head.js';
 import type { HeadCache } from './head-cache.js';
+import { allocationOf, type AllocationExtent } from './head/allocation.js';
 import { LeaseKeeper, outwaitLease as outwaitLeaseOn } from './head/head-lease.js';
+import { GroupCommitter, type CommitResult, type GroupBounds, type GroupCommitted } from './head/group-commit.js';
 import { HeadMemory } from './head/head-memory.js';
 import { PartitionReader } from './head/partition-reader.js';
 import { ReadExecutor } from './head/read-executor.js';
 import { ReplicationProtocol } from './head/replica-commit.js';
 import type { Note, PartitionGeometry, PartitionView } from './head/types.js';
 import { ViewTracker } from './head/view-tracker.js';
+import { noteKeyOfId } from './note-ids.js';
 import { logRef } from './ports.js';
 import type { ChunkMap, ChunkMapStore, ChunkRef, HeadLease, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from './ports.js';
 
 export type { CrashPoint, Note, PartitionGeometry, PartitionView } from './head/types.js';
+export type { AllocationExtent } from './head/allocation.js';
+export type { CommitResult, GroupBounds, GroupCommitted } from './head/group-commit.js';
 export { LEASE_MARGIN_MS } from './head/head-lease.js';
 export { sameWrite } from './head/replica-commit.js';
 export { initialMeta } from './head/view-tracker.js';
@@ -32,6 +37,10 @@ export interface PartitionDeps {
   readonly cache?: HeadCache;
   /** The head's clock: leases, waits and the orphan limit go by it (absent: the machine's). */
   readonly clock?: Clock;
+  /** Group commit bounds (absent: no grouping, each write its own op). */
+  readonly groupCommit?: GroupBounds;
+  /** Told of every committed group (a write alone is a group of one): for the GroupSize metric. */
+  readonly onGroupCommitted?: (group: GroupCommitted & { readonly volumeId: string; readonly partition: number }) => void;
 }
 
 /** Waits out another head's lease and ends it (head/head-lease.ts); on the machine's clock unless given one (the rebuild has none). */
@@ -54,6 +63,7 @@ export class PartitionHead implements FlushableHead {
   private readonly replication: ReplicationProtocol;
   private readonly executor: ReadExecutor;
   private readonly reader: PartitionReader;
+  private readonly groups: GroupCommitter;
 
   constructor(
     private readonly deps: PartitionDeps,
@@ -82,6 +92,12 @@ export class PartitionHead implements FlushableHead {
       },
       committed: (entry, payload) => this.memory.keepPayload(entry, payload),
     }, { volumeId, partition });
+    const announce = deps.onGroupCommitted;
+    this.groups = new GroupCommitter(
+      (note, appended) => this.replication.write(note, appended),
+      deps.groupCommit ?? { maxWrites: 1, maxBytes: 0, tableNoteBytes: 0 },
+      announce && ((group) => announce({ ...group, volumeId, partition })),
+    );
     this.executor = new ReadExecutor(deps.journal, deps.chunks, this.memory, geometry, logOf);
     this.reader = new PartitionReader(this.view, this.executor);
   }
@@ -122,8 +138,17 @@ export class PartitionHead implements FlushableHead {
   }
 
   /** Runs the write protocol for one note (see head/replica-commit.ts); returns the op once both replicas hold it. */
-  write(note: Note): Promise<number> {
-    return this.replication.write(note);
+  async write(note: Note): Promise<number> {
+    return (await this.commit(note)).op;
+  }
+
+  /**
+   * Commits a note, grouped with concurrent ones (head/group-commit.ts) unless it is keyed (an
+   * Idempotency-Key's retry finds its op by the note id): its op, once both replicas hold it,
+   * and the size of the group it went in.
+   */
+  commit(note: Note): Promise<CommitResult> {
+    return this.groups.submit(note, noteKeyOfId(note.noteId) !== undefined);
   }
 
   /** The op under which the primary committed a note of `noteKey` (see note-ids.ts), if it did: for idempotent retries. */
@@ -145,6 +170,17 @@ export class PartitionHead implements FlushableHead {
   /** Makes sure the secondary holds every op of the primary up to `op` (a flush never passes the secondary). */
   replicateThrough(op: number): Promise<void> {
     return this.replication.replicateThrough(op);
+  }
+
+  /**
+   * The allocation map of [offset, offset + length) (inside this partition): which runs hold
+   * data and which read as zeros, through a view as fresh as a read's (see head/allocation.ts).
+   */
+  async allocation(offset: number, length: number): Promise<AllocationExtent[]> {
+    const meta = await this.view.loadMeta(false);
+    if (!meta) return [{ offset, length, type: 'zero' }]; // never written nor copied
+    const view = this.view.underLease(meta) ? this.view.current(meta) : await this.view.refresh(meta);
+    return allocationOf(view.index.lookup(offset, length), view.base, this.geometry, offset, length);
   }
 
   /** Reads [offset, offset + length) of the volume (inside this partition) into `into` at `at`. */

@@ -27,7 +27,31 @@ export interface PartitionMeta {
   readonly lastRebuild?: Readonly<Record<string, unknown>>;
 }
 
-/** A committed write: op `op` made note `noteId` (bytes [offset, offset + length) of the volume) visible. */
+/** Volume bytes [offset, offset + length) that a note writes from its payload, from byte `at` of it. */
+export interface DataExtent {
+  readonly offset: number;
+  readonly length: number;
+  /** Where the bytes begin within the note's payload (absent: right after the data extents before it). */
+  readonly at?: number;
+}
+
+/** Volume bytes [offset, offset + length) that a note makes zeros: no payload. */
+export interface ZeroExtent {
+  readonly offset: number;
+  readonly length: number;
+  readonly zero: true;
+}
+
+/** One extent of a note; a note's extents apply in order, so a later one wins where they overlap. */
+export type NoteExtent = DataExtent | ZeroExtent;
+
+/**
+ * A committed write: op `op` made note `noteId` visible. Without `extents` the note is one data
+ * extent, its payload written at [offset, offset + length) (the format before zero notes and
+ * group commit). With `extents`, [offset, offset + length) is their span, the payload (whose
+ * SHA-256 is `sha256`) holds the data extents' bytes, and a note of zero extents only has no
+ * payload at all: nothing is put in a journal under its id.
+ */
 export interface WriteEntry {
   readonly kind: 'write';
   readonly op: number;
@@ -36,6 +60,7 @@ export interface WriteEntry {
   readonly offset: number;
   readonly length: number;
   readonly sha256: string;
+  readonly extents?: readonly NoteExtent[];
 }
 
 /** A failover: from this op on, the log belongs to `epoch`; writers of older epochs are fenced. */

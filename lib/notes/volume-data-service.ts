@@ -1,13 +1,15 @@
 import { clockReading } from '../shared/clock.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { sha256Hex } from '../shared/hashing.js';
 import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { HeadDirectory } from './flushable-head.js';
 import type { Volume } from '../volumes/volume.js';
-import { partitionRange, splitByPartition, validateIo } from './geometry.js';
-import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId } from './note-ids.js';
+import { partitionRange, splitByPartition, validateIo, type PartitionSlice } from './geometry.js';
+import { mergeRuns, type AllocationExtent } from './head/allocation.js';
+import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId, type NotePlace } from './note-ids.js';
 import { PartitionHead, initialMeta, type PartitionDeps } from './partition-head.js';
-import type { IdempotencyStore, LogEntry, PartitionMeta, ReplicaPlacement } from './ports.js';
+import type { IdempotencyStore, LogEntry, NoteExtent, PartitionMeta, ReplicaPlacement } from './ports.js';
 import { noTelemetry, type Telemetry } from '../observability/telemetry.js';
 
 export interface WriteResult {
@@ -61,6 +63,14 @@ const MAX_CACHED_HEADS = 8192;
 export const VOLUME_CACHE_MS = 1000;
 
 const sha256 = sha256Hex;
+const EMPTY = Buffer.alloc(0);
+const EMPTY_SHA256 = sha256(EMPTY);
+
+function checkKey(idempotencyKey: string | undefined): void {
+  if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+    throw new ValidationError('Idempotency-Key must be 1 to 128 letters, digits or _ . : -');
+  }
+}
 
 /** The data path of volumes: writes through the note protocol, reads through the extent index. */
 export class VolumeDataService implements VolumeDataStore, HeadDirectory {
@@ -126,20 +136,54 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
    * a write that spans partitions commits one op per partition, in parallel.
    */
   async write(volumeId: string, offset: number, data: Buffer, idempotencyKey?: string): Promise<WriteResult> {
-    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
-      throw new ValidationError('Idempotency-Key must be 1 to 128 letters, digits or _ . : -');
-    }
+    checkKey(idempotencyKey);
     const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'write to it');
     validateIo(volume, offset, data.length, 'write');
     if (idempotencyKey === undefined) return this.writeParts(volume, offset, data, undefined, started);
-    return this.writeOnce(volume, offset, data, idempotencyKey, started);
+    const fingerprint = sha256(`${offset}:${data.length}:${sha256(data)}`);
+    return this.once(volume, idempotencyKey, fingerprint, () => this.writeParts(volume, offset, data, idempotencyKey, started));
   }
 
-  private async writeOnce(volume: Volume, offset: number, data: Buffer, key: string, started: number): Promise<WriteResult> {
+  /**
+   * Makes [offset, offset + length) read as zeros (a discard or write-zeroes, of any size up to
+   * the whole volume): one zero note, with no payload, per partition the range touches, each one
+   * op, committed like any write (in parallel; each partition's part is atomic).
+   */
+  async zero(volumeId: string, offset: number, length: number, idempotencyKey?: string): Promise<WriteResult> {
+    checkKey(idempotencyKey);
+    const started = performance.now();
+    const volume = await this.availableVolume(volumeId, 'zero a range of it');
+    validateIo(volume, offset, length, 'zero');
+    const run = () => this.commitParts(volume, offset, length, idempotencyKey, started, (slice) => ({
+      payload: EMPTY,
+      sha256: EMPTY_SHA256,
+      place: 'sled',
+      extents: [{ offset: slice.offset, length: slice.length, zero: true }],
+    }));
+    if (idempotencyKey === undefined) return run();
+    // A zero's fingerprint cannot equal a write's: a write's has a body digest in it.
+    return this.once(volume, idempotencyKey, sha256(`zero:${offset}:${length}`), run);
+  }
+
+  /**
+   * The allocation map of [offset, offset + length) (default: the whole volume): merged runs,
+   * in offset order and covering the range, of data or of zeros. Ranges the notes wrote since
+   * the last flush are exact to the 4 KiB block; flushed ranges are exact to the chunk (a chunk
+   * the chunk map names is data, even where its bytes are zeros).
+   */
+  async allocation(volumeId: string, offset = 0, length?: number): Promise<AllocationExtent[]> {
+    const volume = await this.availableVolume(volumeId, 'map its allocation');
+    const size = length ?? volume.sizeBytes - offset;
+    validateIo(volume, offset, size, 'allocation');
+    const slices = splitByPartition(volume, offset, size);
+    return mergeRuns(await mapLimit(slices, 16, (slice) => this.head(volume, slice.partition).allocation(slice.offset, slice.length)));
+  }
+
+  /** Runs `run` once per Idempotency-Key: a retry gets the first result, a different request under the key is refused. */
+  private async once(volume: Volume, key: string, fingerprint: string, run: () => Promise<WriteResult>): Promise<WriteResult> {
     const clock = this.options.clock ?? Date.now;
     const lease = this.options.idempotencyLeaseMs ?? 60_000;
-    const fingerprint = sha256(`${offset}:${data.length}:${sha256(data)}`);
     const record = await this.deps.idempotency.claim(volume.volumeId, key, fingerprint, clock());
     if (record.state !== 'claimed') {
       if (record.fingerprint !== fingerprint) throw new IdempotencyKeyMismatchError(key);
@@ -150,7 +194,7 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
       }
     }
     try {
-      const result = await this.writeParts(volume, offset, data, key, started);
+      const result = await run();
       await this.deps.idempotency.complete(volume.volumeId, key, result);
       return result;
     } catch (error) {
@@ -159,12 +203,26 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     }
   }
 
-  private async writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey: string | undefined, started: number): Promise<WriteResult> {
-    const slices = splitByPartition(volume, offset, data.length);
+  private writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey: string | undefined, started: number): Promise<WriteResult> {
+    return this.commitParts(volume, offset, data.length, idempotencyKey, started, (slice) => {
+      const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
+      return { payload, sha256: sha256(payload), place: payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled' };
+    });
+  }
+
+  /** Commits one note per partition that [offset, offset + length) touches, in parallel; `noteOf` makes each. */
+  private async commitParts(
+    volume: Volume,
+    offset: number,
+    length: number,
+    idempotencyKey: string | undefined,
+    started: number,
+    noteOf: (slice: PartitionSlice) => { payload: Buffer; sha256: string; place: NotePlace; extents?: NoteExtent[] },
+  ): Promise<WriteResult> {
+    const slices = splitByPartition(volume, offset, length);
     const ops = await Promise.all(
       slices.map(async (slice) => {
         const head = this.head(volume, slice.partition);
-        const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
         // With an Idempotency-Key the note id starts with the key's, so a retry after a crash
         // finds an earlier attempt's commit; each attempt still puts a note of its own.
         const noteKey = idempotencyKey === undefined ? undefined : noteKeyOf(volume.volumeId, idempotencyKey, slice.partition);
@@ -175,12 +233,12 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
             return { partition: slice.partition, op: committed };
           }
         }
-        const place = payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled';
+        const { place, ...note } = noteOf(slice);
         const noteId = noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place);
-        const op = await head.write({ noteId, offset: slice.offset, payload, sha256: sha256(payload) });
-        // Group size 1 until the head groups commits; then the head's commit says how many it grouped.
+        // Grouped with concurrent writes to the partition unless keyed: one op for the group.
+        const { op, writes, leadsOp } = await head.commit({ noteId, offset: slice.offset, ...note });
         const { volumeId } = volume;
-        this.telemetry.writeCommitted({ volumeId, partition: slice.partition, op, latencyMs: performance.now() - started, groupSize: 1, bytes: payload.length });
+        this.telemetry.writeCommitted({ volumeId, partition: slice.partition, op, latencyMs: performance.now() - started, groupSize: writes, bytes: note.payload.length, leadsOp });
         const every = this.options.flushEveryOps ?? 0;
         if (every > 0 && op % every === 0 && this.options.requestFlush) {
           this.options.requestFlush({ volumeId: volume.volumeId, partition: slice.partition, uptoOp: op, orNewer: true }).catch((error: unknown) => {

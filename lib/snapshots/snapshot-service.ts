@@ -1,3 +1,4 @@
+import { allZeros } from '../shared/zeros.js';
 import { sha256Hex } from '../shared/hashing.js';
 import { MisalignedIoError, RangeOutOfBoundsError, SledsError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import { FAILPOINTS, failpoint } from '../faults.js';
@@ -215,6 +216,8 @@ export class SnapshotService {
       if (!written) continue;
       const data = Buffer.alloc(snapshot.chunkSizeBytes);
       await head.readView(view, chunkStart, snapshot.chunkSizeBytes, data, 0);
+      // A chunk of zeros (zeroed, or written with zeros) is left out: an absent chunk is zeros.
+      if (allZeros(data)) continue;
       const digest = sha256(data);
       const at = { sled, key: snapshotChunkKey(snapshotId, partition, chunk) };
       await this.deps.chunks.put(at, data, digest);

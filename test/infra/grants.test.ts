@@ -263,6 +263,12 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     await ok('write-data', api({ volumeId }, { body: pattern(4 * KIB, 4), query: { offset: String(8 * KIB) } }));
     await ok('write-data', api({ volumeId }, { body: pattern(4 * KIB, 5), query: { offset: String(260 * KIB) } }));
     await ok('read-data', api({ volumeId }, { query: { offset: '0', length: String(GEOMETRY.sizeBytes) } }));
+    // Zero notes (no payload), one keyed and retried, and the allocation map over them.
+    await ok('zero-data', api({ volumeId }, { body: { offset: 64 * KIB, length: 64 * KIB } }));
+    await ok('zero-data', api({ volumeId }, { body: { offset: 0, length: 8 * KIB }, headers: { 'idempotency-key': 'audit-zero' } }));
+    await ok('zero-data', api({ volumeId }, { body: { offset: 0, length: 8 * KIB }, headers: { 'idempotency-key': 'audit-zero' } }));
+    await ok('get-allocation', api({ volumeId }));
+    await ok('get-allocation', api({ volumeId }, { query: { offset: '0', length: String(128 * KIB) } }));
     await ok('get-partition', api({ volumeId, partition: '0' }));
 
     // Flush (chunks, maps, checkpoint, garbage collection) and checkpoints.

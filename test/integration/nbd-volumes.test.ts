@@ -184,6 +184,36 @@ describeWithClients('Sleds volumes as NBD disks, with real clients', NEEDED, () 
     expect(mismatch.stdout).toContain('Pattern verification failed');
   });
 
+  it('TRIM and WRITE_ZEROES are one zero note per partition; nbdinfo --map shows never-written as hole, written as data, zeroed as zero', async () => {
+    // 16 MiB of 1 MiB chunks, 4 chunks a partition: 4 partitions.
+    const volumeId = await createVolume(api(), { sizeBytes: 16 * MiB, chunkSizeBytes: MiB, partitionChunks: 4 });
+    const map = async () => JSON.parse((await run('nbdinfo', ['--map', '--json', uri(volumeId)], 30_000)).stdout) as Array<{ offset: number; length: number; type: number }>;
+    const HOLE_ZERO = 3;
+    // Never written: one hole that reads zeros, and nothing stored.
+    expect(await map()).toEqual([expect.objectContaining({ offset: 0, length: 16 * MiB, type: HOLE_ZERO })]);
+    await run('qemu-io', ['-f', 'raw', uri(volumeId), '-c', 'write -P 0xcd 0 8M'], 30_000);
+    const opsBefore = await Promise.all([0, 1].map(async (p) => (await call(api(), 'GET', `/volumes/${volumeId}/partitions/${p}`)).body.primary.lastCommittedOp as number));
+    // Write-zeroes over 3 MiB that spans partitions 0 and 1, and a discard of 1 MiB in partition 1.
+    await run('qemu-io', ['-f', 'raw', uri(volumeId), '-c', 'write -z 2M 3M'], 30_000);
+    await run('qemu-io', ['-f', 'raw', uri(volumeId), '-c', 'discard 6M 1M'], 30_000);
+    const opsAfter = await Promise.all([0, 1].map(async (p) => (await call(api(), 'GET', `/volumes/${volumeId}/partitions/${p}`)).body.primary.lastCommittedOp as number));
+    // One op per partition the write-zeroes touched, and one for the discard.
+    expect(opsAfter.map((op, i) => op - opsBefore[i]!)).toEqual([1, 2]);
+    const runs = (await map()).map(({ offset, length, type }) => ({ offset, length, type }));
+    expect(runs).toEqual([
+      { offset: 0, length: 2 * MiB, type: 0 },
+      { offset: 2 * MiB, length: 3 * MiB, type: HOLE_ZERO },
+      { offset: 5 * MiB, length: MiB, type: 0 },
+      { offset: 6 * MiB, length: MiB, type: HOLE_ZERO },
+      { offset: 7 * MiB, length: MiB, type: 0 },
+      { offset: 8 * MiB, length: 8 * MiB, type: HOLE_ZERO },
+    ]);
+    const http = await readHttp(api(), volumeId, 0, 8 * MiB);
+    expect(http.subarray(2 * MiB, 5 * MiB).equals(Buffer.alloc(3 * MiB))).toBe(true);
+    expect(http.subarray(6 * MiB, 7 * MiB).equals(Buffer.alloc(MiB))).toBe(true);
+    expect(http.subarray(5 * MiB, 6 * MiB).every((b) => b === 0xcd)).toBe(true);
+  });
+
   it('ext4: mkfs.ext4 through nbdfuse, files written through fuse2fs, e2fsck -fn clean, files read back', async () => {
     const volumeId = await createVolume(api(), { sizeBytes: 64 * MiB });
     const fuseDir = join(dir, 'fuse');

@@ -72,6 +72,15 @@ describe('config', () => {
     expect(loadServiceConfig(serviceEnvironment(config)).tableNoteBytes).toBe(4096);
   });
 
+  it('reads the group commit bounds: 64 writes and 4 MiB by default, at least 1 each', () => {
+    expect(loadServiceConfig(FULL)).toMatchObject({ groupCommitMaxWrites: 64, groupCommitMaxBytes: 4 * 1024 * 1024 });
+    const config = loadServiceConfig({ ...FULL, [ENV.groupCommitMaxWrites]: '1', [ENV.groupCommitMaxBytes]: '65536' });
+    expect(config).toMatchObject({ groupCommitMaxWrites: 1, groupCommitMaxBytes: 65536 });
+    expect(loadServiceConfig(serviceEnvironment(config))).toMatchObject({ groupCommitMaxWrites: 1, groupCommitMaxBytes: 65536 });
+    expect(() => loadServiceConfig({ ...FULL, [ENV.groupCommitMaxWrites]: '0' })).toThrow(/SLEDS_GROUP_COMMIT_MAX_WRITES must be a whole number of at least 1/);
+    expect(() => loadServiceConfig({ ...FULL, [ENV.groupCommitMaxBytes]: '4M' })).toThrow(/SLEDS_GROUP_COMMIT_MAX_BYTES must be a whole number/);
+  });
+
   it('refuses a malformed endpoint, a duplicate sled and a bad port', () => {
     expect(() => loadServiceConfig({ ...FULL, [ENV.s3Endpoint]: 'not a url' })).toThrow(/SLEDS_S3_ENDPOINT must be a URL/);
     expect(() => loadServiceConfig({ ...FULL, [ENV.sledBuckets]: 'a,a' })).toThrow(/names a bucket twice/);

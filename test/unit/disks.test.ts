@@ -35,7 +35,33 @@ class FakeVolumeData implements VolumeData {
     this.writes.push({ offset, length: data.length });
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
     data.copy(this.bytes, offset);
+    for (let block = offset / 4096; block < (offset + data.length) / 4096; block++) this.zeroed.delete(block);
     return {};
+  }
+
+  readonly zeros: Array<{ offset: number; length: number }> = [];
+  /** Blocks a zero made zeros (the allocation map's zero runs); every other block is data. */
+  private readonly zeroed = new Set<number>();
+
+  /** Like VolumeDataService.zero: whole 4 KiB blocks, any length, one call. */
+  async zero(_volumeId: string, offset: number, length: number): Promise<unknown> {
+    if (offset % 4096 !== 0 || length % 4096 !== 0 || length === 0) throw new Error(`bad zero ${offset}+${length}`);
+    this.zeros.push({ offset, length });
+    this.bytes.fill(0, offset, offset + length);
+    for (let block = offset / 4096; block < (offset + length) / 4096; block++) this.zeroed.add(block);
+    return {};
+  }
+
+  async allocation(_volumeId: string, offset: number, length: number): Promise<Array<{ offset: number; length: number; type: 'data' | 'zero' }>> {
+    if (offset % 4096 !== 0 || length % 4096 !== 0) throw new Error(`bad allocation ${offset}+${length}`);
+    const runs: Array<{ offset: number; length: number; type: 'data' | 'zero' }> = [];
+    for (let at = offset; at < offset + length; at += 4096) {
+      const type = this.zeroed.has(at / 4096) ? 'zero' : 'data';
+      const last = runs.at(-1);
+      if (last && last.type === type) last.length += 4096;
+      else runs.push({ offset: at, length: 4096, type });
+    }
+    return runs;
   }
 }
 
@@ -69,24 +95,40 @@ describe('VolumeDataDisk', () => {
     expect((await disk.read('vol', MiB, 10 * MiB)).equals(payload)).toBe(true);
   });
 
-  it('zeroes by writing pieces of at most one chunk that never cross a chunk, and sector edges by read-modify-write (interim)', async () => {
+  it('zeroes whole blocks with one zero of any length (a zero note), and sector edges by read-modify-write', async () => {
     const data = new FakeVolumeData(MiB);
     data.bytes.fill(0xff);
     const disk = diskOver(data);
-    expect(disk.zeroIsFast).toBe(false);
+    expect(disk.zeroIsFast).toBe(true);
     await disk.zero('vol', 512, 3 * CHUNK);
     expect(data.bytes.subarray(512, 512 + 3 * CHUNK).every((b) => b === 0)).toBe(true);
     expect(data.bytes.subarray(0, 512).every((b) => b === 0xff)).toBe(true);
     expect(data.bytes.subarray(512 + 3 * CHUNK, 4 * CHUNK).every((b) => b === 0xff)).toBe(true);
-    for (const write of data.writes) {
-      expect(write.length).toBeLessThanOrEqual(CHUNK);
-      expect(Math.floor(write.offset / CHUNK)).toBe(Math.floor((write.offset + write.length - 1) / CHUNK));
-    }
-    // Inside one block: a single read-modify-write.
+    // One zero for the whole blocks inside; the two partial blocks at the ends are written.
+    expect(data.zeros).toEqual([{ offset: 4096, length: 3 * CHUNK - 4096 }]);
+    expect(data.writes.map((w) => w.offset).sort((a, b) => a - b)).toEqual([0, 3 * CHUNK]);
+    // Inside one block: a single read-modify-write, no zero.
     await disk.zero('vol', 4 * CHUNK + 1024, 1024);
     expect(data.bytes.subarray(4 * CHUNK + 1024, 4 * CHUNK + 2048).every((b) => b === 0)).toBe(true);
     expect(data.bytes.subarray(4 * CHUNK, 4 * CHUNK + 1024).every((b) => b === 0xff)).toBe(true);
-    expect(await disk.allocation('vol', 0, MiB)).toEqual([{ length: MiB, zero: false, hole: false }]);
+    expect(data.zeros).toHaveLength(1);
+  });
+
+  it('answers the allocation map of any sector range: zero runs as holes that read zeros, clipped and merged', async () => {
+    const data = new FakeVolumeData(MiB);
+    const disk = diskOver(data);
+    await disk.zero('vol', 8192, 16384);
+    expect(await disk.allocation('vol', 0, MiB)).toEqual([
+      { length: 8192, zero: false, hole: false },
+      { length: 16384, zero: true, hole: true },
+      { length: MiB - 24576, zero: false, hole: false },
+    ]);
+    // A range that starts and ends inside blocks is clipped to exactly its bytes.
+    expect(await disk.allocation('vol', 8192 - 512, 1024)).toEqual([
+      { length: 512, zero: false, hole: false },
+      { length: 512, zero: true, hole: true },
+    ]);
+    expect(await disk.allocation('vol', 9216, 512)).toEqual([{ length: 512, zero: true, hole: true }]);
   });
 });
 
@@ -112,12 +154,24 @@ describe('VolumeBlockDevice and SnapshotBlockDevice', () => {
     expect(device).toMatchObject({ size: 64 * MiB, readOnly: false, canMultiConn: true, blockSizes: { minimum: 512, preferred: MiB, maximum: 32 * MiB } });
   });
 
-  it('refuse a fast zero while zeroing writes blocks (ENOTSUP), and change nothing', async () => {
+  it('refuse a fast zero from a disk whose zeroing writes blocks (ENOTSUP), and change nothing', async () => {
     const data = new FakeVolumeData(MiB);
-    const device = new VolumeBlockDevice({ ...volume, sizeBytes: MiB }, diskOver(data));
+    const slow: VolumeDisk = Object.assign(Object.create(diskOver(data)) as VolumeDisk, { zeroIsFast: false });
+    const device = new VolumeBlockDevice({ ...volume, sizeBytes: MiB }, slow);
     const error = await device.zero(0, 4096, { fua: false, noHole: false, fastZero: true }).catch((e: unknown) => e);
     expect(nbdErrnoOf(error)).toBe(Errno.ENOTSUP);
     expect(data.writes).toEqual([]);
+    expect(data.zeros).toEqual([]);
+  });
+
+  it('honour a fast zero on a volume: one zero note, no block written', async () => {
+    const data = new FakeVolumeData(MiB);
+    data.bytes.fill(1);
+    const device = new VolumeBlockDevice({ ...volume, sizeBytes: MiB }, diskOver(data));
+    await device.zero(0, MiB, { fua: false, noHole: false, fastZero: true });
+    expect(data.zeros).toEqual([{ offset: 0, length: MiB }]);
+    expect(data.writes).toEqual([]);
+    expect(data.bytes.every((b) => b === 0)).toBe(true);
   });
 
   it('answer EIO with a clear message once the volume is deleted or no longer available', async () => {

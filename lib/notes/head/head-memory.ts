@@ -1,5 +1,6 @@
 import { ChunkImages, type FrozenImages, type ImageBudget, type ImageGeometry } from '../chunk-images.js';
 import type { HeadCache, PartitionCache } from '../head-cache.js';
+import { extentsOf } from '../note-extents.js';
 import type { WriteEntry } from '../ports.js';
 
 /**
@@ -42,7 +43,7 @@ export class HeadMemory {
 
   /** Keeps a committed note's payload in memory until a flush passes its op. */
   keepPayload(entry: WriteEntry, payload: Buffer): void {
-    if (!this.cache) return;
+    if (!this.cache || payload.length === 0) return;
     this.cache.putNote(entry.noteId, payload);
     this.cachedNotes.push({ op: entry.op, noteId: entry.noteId });
   }
@@ -81,11 +82,19 @@ export class HeadMemory {
       this.dropImages();
       return;
     }
-    if (this.images?.apply(entry.op, entry.offset, payload)) return;
+    const extents = extentsOf(entry);
+    if (extents.some((extent) => extent.zero)) {
+      // A zero extent may span the whole volume: images of its chunks would hold nothing but
+      // zeros. The flush reads those chunks through the view instead; images start again after it.
+      this.dropImages();
+      return;
+    }
+    const parts = extents.map((extent) => ({ offset: extent.offset, bytes: payload.subarray(extent.zero ? 0 : extent.at, extent.zero ? 0 : extent.at + extent.length) }));
+    if (this.images?.applyParts(entry.op, parts)) return;
     const outOfRoom = this.images !== undefined && this.images.throughOp === entry.op - 1;
     this.dropImages();
     const images = new ChunkImages(this.geometry, budget, entry.op - 1);
-    if (!outOfRoom && images.apply(entry.op, entry.offset, payload)) {
+    if (!outOfRoom && images.applyParts(entry.op, parts)) {
       this.images = images;
       return;
     }

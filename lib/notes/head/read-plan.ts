@@ -49,7 +49,7 @@ export interface ReadPlan {
 /**
  * The read plan of [offset, offset + length) through a view: the newest op's note wins each
  * byte (the extents, disjoint, newest already on top), the base chunk map supplies the bytes no
- * note covers, and what neither covers is zeros. Pure: the same view and range give the same plan.
+ * note covers, and what neither covers is zeros, as is what a zero extent covers (no I/O). Pure: the same view and range give the same plan.
  * `notes`: false when the view has no metadata (nothing was ever committed, nor can be read).
  */
 export function planRead(
@@ -63,21 +63,35 @@ export function planRead(
 ): ReadPlan {
   const notesInMemory: NoteRead[] = [];
   const notesInJournal: NoteRead[] = [];
-  if (notes) {
-    for (const extent of extents) {
-      const read = { noteId: extent.noteId, start: extent.offset - extent.noteOffset, length: extent.length, at: extent.offset - offset };
-      (holds.note(extent.noteId) ? notesInMemory : notesInJournal).push(read);
-    }
-  }
-  const pieces = new Map<number, Array<[number, number]>>();
   const zeros: Array<[number, number]> = [];
   const zero = (from: number, to: number) => {
     const last = zeros.at(-1);
     if (last && last[1] === from) last[1] = to;
     else zeros.push([from, to]);
   };
+  // The extents and the gaps between them come in offset order, so `zeros` stays sorted.
+  const ranges: Array<{ gap: [number, number] } | { extent: Extent }> = [];
+  let cursor = offset;
+  for (const extent of extents) {
+    if (extent.offset > cursor) ranges.push({ gap: [cursor, extent.offset] });
+    ranges.push({ extent });
+    cursor = Math.max(cursor, extent.offset + extent.length);
+  }
+  if (cursor < offset + length) ranges.push({ gap: [cursor, offset + length] });
+  const pieces = new Map<number, Array<[number, number]>>();
   const { chunkSizeBytes, start } = grid;
-  for (const [gapStart, gapEnd] of gaps(offset, offset + length, extents)) {
+  for (const range of ranges) {
+    if ('extent' in range) {
+      const { extent } = range;
+      // A zero extent's bytes come from nowhere: no read at all.
+      if (extent.zero) zero(extent.offset, extent.offset + extent.length);
+      else if (notes) {
+        const read = { noteId: extent.noteId, start: extent.offset - extent.noteOffset, length: extent.length, at: extent.offset - offset };
+        (holds.note(extent.noteId) ? notesInMemory : notesInJournal).push(read);
+      }
+      continue;
+    }
+    const [gapStart, gapEnd] = range.gap;
     if (!base) {
       zero(gapStart, gapEnd);
       continue;
@@ -112,7 +126,7 @@ export type SingleSource =
 /** The one object read that yields the whole range, if there is one (then it needs no copy). */
 export function singleSource(extents: readonly Extent[], base: ChunkMap | undefined, grid: ChunkGrid, offset: number, length: number): SingleSource | undefined {
   const only = extents[0];
-  if (extents.length === 1 && only && only.offset === offset && only.length === length) {
+  if (extents.length === 1 && only && !only.zero && only.offset === offset && only.length === length) {
     return { kind: 'note', noteId: only.noteId, start: offset - only.noteOffset };
   }
   if (extents.length > 0 || !base) return undefined;

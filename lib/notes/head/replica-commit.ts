@@ -4,6 +4,7 @@ import type { Clock } from '../../shared/clock.js';
 import { SerialQueue } from '../../shared/concurrency.js';
 import { MAX_UNNAMED_MS } from '../../shared/orphan-limits.js';
 import type { HeadLease, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, ReplicaPlacement, TailEntry, WriteEntry } from '../ports.js';
+import { spanOf } from '../note-extents.js';
 import type { LeaseClaim, LeaseKeeper } from './head-lease.js';
 import type { CrashPoint, Note } from './types.js';
 
@@ -91,22 +92,38 @@ export class ReplicationProtocol {
   /**
    * Runs the write protocol for one note: payload to the primary's journal (pending), copy
    * to the secondary's journal, commit on the primary under the next op, commit on the
-   * secondary under the same op. Returns the op once both hold it.
+   * secondary under the same op. Returns the op once both hold it. `appended`: called once
+   * the primary's append is over, whether it landed or not (group commit starts the next group).
    */
-  async write(note: Note): Promise<number> {
-    const meta = await this.settledMeta();
-    const journalMeta = { offset: note.offset, sha256: note.sha256 };
-    const notedAt = this.clock.now();
-    await this.journal.put(meta.primary.sled, this.hooks.logOf(meta.primary), note.noteId, note.payload, journalMeta);
-    await this.crashPoint('after-payload');
-    await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
-    await this.crashPoint('after-pending-note');
-    const entry = await this.commitPrimary(meta, note, notedAt);
+  async write(note: Note, appended: () => void = () => undefined): Promise<number> {
+    let entry: WriteEntry;
+    let meta: PartitionMeta;
+    try {
+      ({ meta, entry } = await this.append(note));
+    } finally {
+      // The primary's append is over (or will never be): a group commit may start the next group.
+      appended();
+    }
     this.hooks.committed(entry, note.payload);
     await this.crashPoint('after-primary-commit');
     await this.commitSecondary(meta, entry);
     await this.crashPoint('after-secondary-commit');
     return entry.op;
+  }
+
+  /** The note's payload on both journals (unless it has none), then its op on the primary. */
+  private async append(note: Note): Promise<{ meta: PartitionMeta; entry: WriteEntry }> {
+    const meta = await this.settledMeta();
+    const journalMeta = { offset: note.offset, sha256: note.sha256 };
+    const notedAt = this.clock.now();
+    // A note of zero extents only has no payload: nothing to put, and nothing for a sweep to find.
+    const payloadless = note.extents !== undefined && note.payload.length === 0;
+    if (!payloadless) await this.journal.put(meta.primary.sled, this.hooks.logOf(meta.primary), note.noteId, note.payload, journalMeta);
+    await this.crashPoint('after-payload');
+    if (!payloadless) await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
+    await this.crashPoint('after-pending-note');
+    const entry = await this.commitPrimary(meta, note, notedAt);
+    return { meta, entry };
   }
 
   private crashPoint(step: CrashPoint): void | Promise<void> {
@@ -161,9 +178,7 @@ export class ReplicationProtocol {
           op: tail.op + 1,
           epoch: meta.epoch,
           noteId: note.noteId,
-          offset: note.offset,
-          length: note.payload.length,
-          sha256: note.sha256,
+          ...(note.extents ? { ...spanOf(note.extents), sha256: note.sha256, extents: note.extents } : { offset: note.offset, length: note.payload.length, sha256: note.sha256 }),
         };
         let appended: boolean;
         try {

@@ -1,6 +1,6 @@
 import type { FrozenImages } from '../chunk-images.js';
 import type { ExtentIndex } from '../extent-index.js';
-import type { ChunkMap, PartitionMeta } from '../ports.js';
+import type { ChunkMap, NoteExtent, PartitionMeta } from '../ports.js';
 
 /**
  * Points in the write protocol where a test can make the process "crash": the `step` of the
@@ -34,10 +34,15 @@ export interface HeadView {
   readonly index: ExtentIndex;
 }
 
-/** A note to commit: its payload and where it goes in the volume. */
+/**
+ * A note to commit: its payload and where it goes in the volume. Without `extents`, the
+ * payload is written at `offset`; with them, they say where each part of the payload goes and
+ * which ranges become zeros, in order (see WriteEntry), and `offset` is their span's start.
+ */
 export interface Note {
   readonly noteId: string;
   readonly offset: number;
   readonly payload: Buffer;
   readonly sha256: string;
+  readonly extents?: readonly NoteExtent[];
 }

@@ -1,6 +1,7 @@
 import { SerialQueue } from '../../shared/concurrency.js';
 import { journalSleds } from '../../sleds/placement.js';
-import { ExtentIndex } from '../extent-index.js';
+import { ExtentIndex, type ExtentPart } from '../extent-index.js';
+import { extentsOf } from '../note-extents.js';
 import { noteKeyOfId } from '../note-ids.js';
 import type { ChunkMap, ChunkMapStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement, WriteEntry } from '../ports.js';
 import type { LeaseKeeper } from './head-lease.js';
@@ -24,10 +25,27 @@ export function initialMeta(volumeId: string, partition: number, sledCount: numb
   };
 }
 
+/**
+ * The ranges a write entry's note wrote, in its order, as the index names them: a note of the
+ * old shape is its payload at `offset` (the flush may copy it whole); a data extent's bytes
+ * begin at volume offset `offset - at` of its payload; a zero extent has none.
+ */
+export function indexParts(entry: WriteEntry): ExtentPart[] {
+  const { op, noteId } = entry;
+  if (!entry.extents) {
+    return [{ offset: entry.offset, length: entry.length, source: { op, noteId, noteOffset: entry.offset, noteLength: entry.length, sha256: entry.sha256 } }];
+  }
+  return extentsOf(entry).map((extent) => ({
+    offset: extent.offset,
+    length: extent.length,
+    source: extent.zero ? { op, noteId, noteOffset: extent.offset, zero: true } : { op, noteId, noteOffset: extent.offset - extent.at },
+  }));
+}
+
 /** Adds a log entry to an index; a keyed note's op is remembered in `noteOps` for idempotent retries. */
 export function applyEntry(index: ExtentIndex, entry: LogEntry, noteOps?: Map<string, number>): void {
   if (entry.kind === 'write') {
-    index.apply(entry.offset, entry.length, { op: entry.op, noteId: entry.noteId, noteOffset: entry.offset, noteLength: entry.length, sha256: entry.sha256 });
+    index.applyAll(entry.op, indexParts(entry));
     // Only a retry of a write with an Idempotency-Key ever asks for its note's op: remembering
     // every other note would grow the map by one entry per write, forever.
     const noteKey = noteKeyOfId(entry.noteId);
