@@ -9,7 +9,7 @@ import { RawNbdClient } from '../nbd-raw-client.js';
  * info (unknown: a 5xx, a timeout, a dropped connection, a 409 that may have left parts of a
  * spanning write behind).
  */
-export type Outcome = { readonly status: 'ok'; readonly data?: Buffer } | { readonly status: 'fail' | 'info'; readonly why: string };
+export type Outcome = { readonly status: 'ok'; readonly data?: Buffer; readonly detail?: string } | { readonly status: 'fail' | 'info'; readonly why: string };
 
 export interface VolumeClient {
   write(offset: number, data: Buffer): Promise<Outcome>;
@@ -35,7 +35,7 @@ export function httpClient(apiUrl: string, volumeId: string, timeoutMs: number):
           signal: AbortSignal.timeout(timeoutMs),
         });
         const text = await response.text();
-        if (response.status === 200) return { status: 'ok' };
+        if (response.status === 200) return { status: 'ok', detail: text };
         return { status: REFUSED.has(response.status) ? 'fail' : 'info', why: `HTTP ${response.status} ${text.slice(0, 160)}` };
       } catch (error) {
         return { status: 'info', why: `HTTP ${String(error)}` };
@@ -64,7 +64,7 @@ export function servicesClient(services: Services, volumeId: string): VolumeClie
     return { status: error instanceof SledsError && REFUSED.has(error.status) ? 'fail' : 'info', why };
   };
   return {
-    write: (offset, data) => services.data.write(volumeId, offset, data).then(() => ({ status: 'ok' }) as const, (error: unknown) => classify(error, true)),
+    write: (offset, data) => services.data.write(volumeId, offset, data).then((result) => ({ status: 'ok', detail: JSON.stringify(result) }) as const, (error: unknown) => classify(error, true)),
     read: (offset, length) => services.data.read(volumeId, offset, length).then((data) => ({ status: 'ok', data }) as const, (error: unknown) => classify(error, false)),
     async close() {},
   };

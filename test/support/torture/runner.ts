@@ -6,6 +6,7 @@ import { ValidationError } from '../../../lib/errors.js';
 import { createServices, processServices, type Services } from '../../../lib/wiring.js';
 import { checkHistory, formatReport, HistoryRecorder, taggedPayload, type CheckResult } from '../history/index.js';
 import { httpClient, nbdClient, servicesClient, type Outcome, type VolumeClient } from './clients.js';
+import { LogInspector } from '../write-path.js';
 import { BLOCK, describeFault, planSchedule, type PlanOptions, type PlannedFault, type PlannedOp, type SchedulePlan } from './schedule.js';
 
 /**
@@ -82,6 +83,28 @@ class IoGate {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** What the partitions of the violating blocks hold, and what each op involved was answered. */
+async function diagnose(cloud: LocalCloud, volumeId: string, partitionBytes: number, result: CheckResult, details: ReadonlyMap<number, string>): Promise<string> {
+  const inspector = new LogInspector(cloud.config);
+  const lines: string[] = ['diagnosis:'];
+  try {
+    const partitions = new Set(result.violations.map((v) => Math.floor((v.block * BLOCK) / partitionBytes)));
+    for (const p of partitions) {
+      const { meta, primary, secondary } = await inspector.logsOf(volumeId, p);
+      lines.push(`  partition ${p}: epoch ${meta.epoch}, primary ${meta.primary.replicaId}, secondary ${meta.secondary.replicaId}`);
+      for (const [role, log] of [['primary', primary], ['secondary', secondary]] as const) {
+        const map = await inspector.chunkMaps.get({ volumeId, partition: p, replicaId: meta[role].replicaId });
+        lines.push(`    ${role} map: base ${map?.baseOp ?? '-'} v${map?.version ?? '-'}; ops ${log.map((e: any) => `${e.op}${e.kind === 'epoch' ? `E${e.epoch}` : `[${(e.offset - p * partitionBytes) / BLOCK}+${e.length / BLOCK}]`}`).join(' ')}`);
+      }
+    }
+    const ids = new Set(result.violations.flatMap((v) => [v.blocked, ...v.prefix, ...v.concurrent].map((o) => o.op.id)));
+    for (const id of [...ids].sort((x, y) => x - y)) lines.push(`  op ${id}: ${details.get(id) ?? '?'}`);
+  } finally {
+    inspector.close();
+  }
+  return lines.join('\n');
+}
+
 /** Runs one schedule and checks its history. */
 export async function runSchedule(seed: number, options: ScheduleOptions = {}): Promise<ScheduleResult> {
   const started = performance.now();
@@ -98,6 +121,8 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   const faults: FaultRecord[] = [];
   const clients: VolumeClient[] = [];
   let invoked = 0;
+  const details = new Map<number, string>();
+  let final: VolumeClient | undefined;
   try {
     const { geometry } = plan;
     const volume = await a.volumes.create({ sizeBytes: geometry.sizeBytes, chunkSizeBytes: geometry.chunkSizeBytes, partitionChunks: geometry.partitionChunks });
@@ -131,6 +156,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       } else if (outcome.status === 'fail') recorder.fail(id);
       else recorder.info(id);
       counts[outcome.status]++;
+      details.set(id, `${op.kind} via ${via === final ? 'final' : 'client'}: ${outcome.status} ${outcome.status === 'ok' ? (outcome.detail ?? '') : outcome.why}`);
       if (outcome.status !== 'ok') log(`  client ${client} ${op.kind} ${op.offset}+${op.length}: ${outcome.status} (${outcome.why})`);
       return outcome;
     };
@@ -276,7 +302,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     // The final read: a fresh process, every block.
     const fresh = createServices(cloud.config);
     try {
-      const final = servicesClient(fresh, volumeId);
+      final = servicesClient(fresh, volumeId);
       const step = 16 * partitionBytes;
       for (let offset = 0; offset < geometry.sizeBytes; offset += step) {
         const outcome = await perform(999, final, { kind: 'read', offset, length: Math.min(step, geometry.sizeBytes - offset) });
@@ -286,7 +312,8 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       fresh.clients.destroy();
     }
     const result = checkHistory(recorder.history());
-    return { seed, plan, result, report: formatReport(result), faults, counts, ms: Math.round(performance.now() - started) };
+    const report = result.status === 'violation' ? `${formatReport(result)}\n${await diagnose(cloud, volumeId, partitionBytes, result, details)}` : formatReport(result);
+    return { seed, plan, result, report, faults, counts, ms: Math.round(performance.now() - started) };
   } finally {
     gate.open();
     await Promise.allSettled(clients.map((c) => c.close()));
