@@ -46,11 +46,11 @@ const api = async (method: string, path: string, body?: unknown) => {
   const response = await fetch(`${cloud.apiUrl}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
   const text = await response.text();
   if (response.status >= 300) throw new Error(`${method} ${path}: HTTP ${response.status} ${text.slice(0, 200)}`);
-  return JSON.parse(text) as Record<string, any>;
+  return JSON.parse(text) as { volumeId: string; snapshotId: string; jobId: string; state: string };
 };
 const nbdPort = Number(new URL(cloud.nbdUrl ?? '').port);
 const volumes: string[] = [];
-for (let v = 0; v < volumeCount; v++) volumes.push(((await api('POST', '/volumes', { sizeBytes: volumeBytes, chunkSizeBytes, partitionChunks })) as { volumeId: string }).volumeId);
+for (let v = 0; v < volumeCount; v++) volumes.push((await api("POST", "/volumes", { sizeBytes: volumeBytes, chunkSizeBytes, partitionChunks })).volumeId);
 const recorders = volumes.map(() => new HistoryRecorder());
 console.log(`soak: ${connections} NBD connections over ${volumeCount} volumes of ${volumeBytes / MIB} MiB (4 partitions), ${values.minutes} min, a replica loss every ${lossEveryMs / 1000} s; cloud defaults (flush every 64 ops, lease 3000 ms)`);
 
@@ -139,6 +139,8 @@ const chores = (async () => {
         copied = true;
         const t0 = performance.now();
         const snapshot = await api('POST', `/volumes/${volumes[0]}/snapshots`);
+        // A copy needs the snapshot materialized first.
+        while ((await api('GET', `/snapshots/${snapshot.snapshotId}`)).state !== 'completed') await new Promise((resolve) => setTimeout(resolve, 500));
         const job = await api('POST', `/snapshots/${snapshot.snapshotId}/copies`, { count: 4 });
         for (;;) {
           const state = (await api('GET', `/copy-jobs/${job.jobId}`)).state;
@@ -157,6 +159,7 @@ const chores = (async () => {
 
 await Promise.all([...workers, chores]);
 clearInterval(ticker);
+if (events.length) console.log(`after the last line: ${events.join('; ')}`);
 const fresh = createServices(cloud.config);
 let verdicts = 0;
 let checked = 0;
