@@ -58,8 +58,8 @@ export interface ReplicationHooks {
  * The rule that keeps op numbers dense and fencing sound with single-item writes: op n is
  * appended to a log only by a writer that has seen that log's op n-1 and checked its epoch.
  * A failover appends an epoch entry, so an older writer either finds its slot taken or sees
- * the newer epoch in the entry before it. The tails kept here are only hints: a stale one
- * costs a lost race and a fresh read, never a wrong op.
+ * the newer epoch in the entry before it. The tails kept here are only hints: the primary's is
+ * used without a fresh read only under this head's lease on it (a trimmed log frees old slots).
  */
 export class ReplicationProtocol {
   private primaryTail: Tail | undefined;
@@ -160,7 +160,15 @@ export class ReplicationProtocol {
         if (this.clock.now() - notedAt > MAX_UNNAMED_MS) {
           throw new ConcurrentModificationError(`Partition ${partition}: the write took too long to commit its note; it was not acknowledged, retry it`);
         }
-        let tail = this.primaryTail ?? tailOf(await this.logs.tail(log));
+        // A remembered tail is trusted only under this head's lease on it: without one, others
+        // may have appended since, and a flush's garbage collection may have trimmed the log
+        // below its oldest checkpoint, freeing the slot after a tail seen long ago, so the
+        // conditional append there would land under an op below the chunk map's base.
+        let tail = this.primaryTail;
+        if (!tail || !this.lease.trusts(tail.op)) {
+          const read = tailOf(await this.logs.tail(log));
+          tail = tail?.mine === true && read.op === tail.op ? { ...read, mine: true } : read;
+        }
         this.primaryTail = tail;
         if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`);
         if (tail.lease && tail.lease.holder !== this.lease.holder) {
@@ -205,8 +213,15 @@ export class ReplicationProtocol {
     return this.secondaryQueue.run(async () => {
       const log = this.hooks.logOf(meta.secondary);
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-        const tail = this.secondaryTail ?? tailOf(await this.logs.tail(log));
+        const remembered = this.secondaryTail;
+        const tail = remembered ?? tailOf(await this.logs.tail(log));
         this.secondaryTail = tail;
+        if (remembered && remembered.op < entry.op - 1) {
+          // Behind by a remembered tail only: other writers may have committed there since
+          // (and the log below a checkpoint may be trimmed): read it before catching up.
+          this.secondaryTail = undefined;
+          continue;
+        }
         if (tail.op >= entry.op) {
           const existing = await this.logs.get(log, entry.op);
           if (existing && sameWrite(existing, entry)) return;
