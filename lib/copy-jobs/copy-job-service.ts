@@ -2,8 +2,7 @@ import { sha256Hex } from '../shared/hashing.js';
 import { ConcurrentModificationError, SledsError } from '../errors.js';
 import { FAILPOINTS, failpoint } from '../faults.js';
 import { mapLimit } from '../shared/concurrency.js';
-import { initialMeta } from '../notes/partition-head.js';
-import type { ChunkRef, NewPartition, NewPartitionWriter } from '../notes/ports.js';
+import type { ChunkMapStore, ChunkRef, NewPartitionWriter, PartitionMetaStore } from '../notes/ports.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
 import type { SnapshotRepository } from '../snapshots/ports.js';
 import { SnapshotNotFoundError } from '../snapshots/snapshot-service.js';
@@ -22,6 +21,9 @@ import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowRunner
 import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTask } from './planner.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
+import type { ChunkSwap } from './borrowed-chunks.js';
+import { Hydration, jobHydration, targetHydration, type HydrationProgress } from './hydration.js';
+import { copyJobRestarts, type JobRestart } from './retry.js';
 
 export interface CopyJobDeps {
   readonly jobs: CopyJobRepository;
@@ -31,8 +33,10 @@ export interface CopyJobDeps {
   readonly volumes: VolumeRepository;
   /** Everything that holds a volume's data, to remove partial targets of a failed job. */
   readonly volumeData: readonly VolumeDataStore[];
-  /** Writes the verified targets' head-node items in batches. */
+  /** Writes the targets' borrowed head-node items in batches (at the request). */
   readonly newPartitions: NewPartitionWriter;
+  readonly metas: PartitionMetaStore;
+  readonly chunkMaps: ChunkMapStore;
   readonly chunks: ChunkStore;
   readonly runner: () => WorkflowRunner;
   readonly sledCount: number;
@@ -177,7 +181,11 @@ export class CopyJobService {
   /** Jobs this process has failed: its own copy tasks of those stop at once. */
   private readonly ended = new Set<string>();
 
-  constructor(private readonly deps: CopyJobDeps) {}
+  private readonly hydration: Hydration;
+
+  constructor(private readonly deps: CopyJobDeps) {
+    this.hydration = new Hydration({ ...deps, clock: () => this.now() });
+  }
 
   private now(): Date {
     return (this.deps.clock ?? (() => new Date()))();
@@ -227,6 +235,7 @@ export class CopyJobService {
       await this.deps.jobs.create(job);
     }
     const timestamp = this.now().toISOString();
+    const fresh = new Set<string>();
     await mapLimit(volumeIds, 16, async (volumeId, i) => {
       const volume: Volume = {
         volumeId,
@@ -236,23 +245,61 @@ export class CopyJobService {
         partitionChunks: snapshot.partitionChunks,
         partitionCount: snapshot.partitionCount,
         state: 'creating',
+        source: { snapshotId, jobId },
         createdAt: timestamp,
         updatedAt: timestamp,
       };
-      await this.deps.volumes.create(volume).catch((error: unknown) => {
-        if (!(error instanceof ConcurrentModificationError)) throw error;
-      });
+      await this.deps.volumes.create(volume).then(
+        () => fresh.add(volumeId),
+        (error: unknown) => {
+          if (!(error instanceof ConcurrentModificationError)) throw error;
+        },
+      );
     });
+    // A snapshot delete marks the snapshot first and then looks for dependents: checking again
+    // now that the targets exist means one of the two sees the other.
+    const latest = await this.deps.snapshots.get(snapshotId);
+    if (latest?.state !== 'completed') {
+      await mapLimit([...fresh], 16, (volumeId) => this.deps.volumes.transition(volumeId, ['creating'], 'failed', this.now()));
+      await this.deps.jobs.update(jobId, { state: 'failed', error: `snapshot ${snapshotId} is ${latest?.state ?? 'gone'}`, finishedAt: this.now().toISOString() });
+      throw new SnapshotNotReadyError(snapshotId, latest?.state ?? 'deleted');
+    }
+    // Usable at once: the targets borrow the snapshot's chunks before the answer (see hydration.ts).
+    await this.hydration.borrow(await this.snapshotPartitions(snapshot), volumeIds, fresh);
     const { executionArn } = await this.deps.runner().start(jobId, { jobId });
     if (job.executionArn !== executionArn) await this.deps.jobs.setExecution(jobId, executionArn);
     return { jobId, volumeIds, executionArn };
   }
 
   /** The job with its rate and ETA. */
-  async status(jobId: string): Promise<CopyJobStatus> {
+  async status(jobId: string): Promise<CopyJobStatus & { hydration?: ReturnType<typeof jobHydration> }> {
     const job = await this.deps.jobs.get(jobId);
     if (!job) throw new CopyJobNotFoundError(jobId);
-    return copyJobStatus(job, this.now());
+    const status = copyJobStatus(job, this.now());
+    if (job.plan === undefined) return status;
+    return { ...status, hydration: jobHydration({ ...status, taskChunksDone: job.taskChunksDone }, await this.plan(jobId)) };
+  }
+
+  /** A copy target's hydration (its job's progress for it); undefined for a volume no job made. */
+  async volumeHydration(volumeId: string, state: string, jobId: string | undefined): Promise<HydrationProgress | undefined> {
+    if (!jobId) return undefined;
+    const job = await this.deps.jobs.get(jobId);
+    const target = job?.volumeIds.indexOf(volumeId) ?? -1;
+    if (!job || target < 0 || job.plan === undefined) return undefined;
+    const status = { ...copyJobStatus(job, this.now()), taskChunksDone: job.taskChunksDone };
+    return targetHydration(status, await this.plan(jobId), target, state === 'available');
+  }
+
+  /**
+   * POST /copy-jobs/{id}/retry: finishes the hydration of the targets a failed job (or one
+   * whose execution died with its process) left hydrating, in a new execution that copies only
+   * for them and removes what the earlier run left behind. Idempotent: a job that succeeded or
+   * still runs is answered as it is.
+   */
+  async retry(jobId: string): Promise<JobRestart> {
+    const restart = await copyJobRestarts(this.deps.jobs, this.deps.runner(), jobId, this.now());
+    if (restart.restarted) this.ended.delete(jobId);
+    return restart;
   }
 
   /**
@@ -328,6 +375,9 @@ export class CopyJobService {
     const job = await this.job(jobId);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const partitions = await this.snapshotPartitions(snapshot);
+    // A target whose request died before it borrowed the snapshot's chunks borrows them now.
+    await this.hydration.borrow(partitions, job.volumeIds, new Set());
+    const active = await this.activeTargets(job);
     const input = {
       partitions: partitions.map((p) => ({
         partition: p.partition,
@@ -341,7 +391,8 @@ export class CopyJobService {
     const plan = job.mode === 'direct' ? planDirectCopy(input) : planCopyJob({ ...input, mode: job.mode });
     await this.deps.plans.put(jobId, plan);
     this.planCache.set(jobId, plan);
-    const chunksTotal = plan.tasks.reduce((sum, task) => sum + task.chunks.length, 0);
+    // A retry copies nothing for the targets already available.
+    const chunksTotal = plan.tasks.filter((task) => this.copiesFor(job, task, active)).reduce((sum, task) => sum + task.chunks.length, 0);
     const roundTaskCounts = Array.from({ length: plan.rounds }, (_, i) => plan.tasks.filter((task) => task.round === i + 1).length);
     await this.deps.jobs.update(jobId, {
       plan: plan.fanoutTree,
@@ -363,6 +414,21 @@ export class CopyJobService {
       case 'target':
         return { sled: node.sled, key: `${chunkKeyPrefix(String(job.volumeIds[node.target]), partition)}${chunk}-${job.jobId}` };
     }
+  }
+
+  /** The job's targets still to hydrate (`hydrating`, or `creating` before they borrowed). */
+  private async activeTargets(job: CopyJob): Promise<Set<string>> {
+    const active = new Set<string>();
+    await mapLimit(job.volumeIds, 16, async (volumeId) => {
+      const state = (await this.deps.volumes.get(volumeId))?.state;
+      if (state === 'hydrating' || state === 'creating') active.add(volumeId);
+    });
+    return active;
+  }
+
+  /** Whether a task copies anything this run: intermediaries always, a target only while it hydrates. */
+  private copiesFor(job: CopyJob, task: CopyTask, active: ReadonlySet<string>): boolean {
+    return task.to.kind !== 'target' || active.has(String(job.volumeIds[task.to.target]));
   }
 
   /**
@@ -404,10 +470,14 @@ export class CopyJobService {
   async copyBatch(jobId: string, round: number, batch: number): Promise<{ tasks: number; chunks: number }> {
     const started = performance.now();
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
-    const tasks = batchesOf(plan).get(round)?.[batch];
-    if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
+    const planned = batchesOf(plan).get(round)?.[batch];
+    if (!planned) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
     const snapshot = await this.completedSnapshot(job.snapshotId);
+    const active = await this.activeTargets(job);
+    const tasks = planned.filter((task) => this.copiesFor(job, task, active));
     const progress = new ProgressReporter(this.deps.jobs, jobId, snapshot.chunkSizeBytes, job.taskChunksDone !== undefined);
+    // Tasks for targets already available (a retry) are done without copying.
+    for (const task of planned) if (!tasks.includes(task)) progress.task(task.round, false);
     for (const task of tasks) {
       for (const chunk of task.chunks) {
         const to = this.location(job, task.to, task.partition, chunk);
@@ -485,24 +555,20 @@ export class CopyJobService {
   }
 
   /**
-   * Finalize state: every target chunk must match the snapshot's SHA-256; only then are the
-   * volumes marked available. The SHA-256 of each target chunk is the one its sled reported
+   * Finalize state: every target chunk must match the snapshot's SHA-256; only then does a
+   * target become `available`. The SHA-256 of each target chunk is the one its sled reported
    * for the copy that wrote it, recorded by the copy batch; a chunk with none recorded counts
-   * as a mismatch. Once every chunk checks out, the head-node items of the target partitions
-   * (metadata, then both replicas' chunk maps) are written in batches, unconditionally: a
-   * volume in `creating` serves nothing and no writer touches it, and a retry writes the same
-   * items again. A volume that is no longer `creating` (a retry after some were marked
-   * available) gets no writes. A crash anywhere before the volumes are marked available leaves
-   * them `creating`, and the job's catch removes their data, head-node items included.
+   * as a mismatch. Only the targets still hydrating are checked (a retry leaves the available
+   * ones alone). Once every chunk checks out, each target's maps take its own copies in place
+   * of the borrowed refs, only where they still name them (see borrowed-chunks.ts), and it is
+   * marked available. A crash anywhere leaves the rest `hydrating`, still serving through the
+   * snapshot; the catch keeps them so, and a retry finishes them.
    */
   async finalize(jobId: string): Promise<{ verifiedChunks: number }> {
     const [job, plan] = await Promise.all([this.job(jobId), this.plan(jobId)]);
     const snapshot = await this.completedSnapshot(job.snapshotId);
     const partitions = new Map((await this.snapshotPartitions(snapshot)).map((p) => [p.partition, p]));
-    const creating = new Set<string>();
-    await mapLimit(job.volumeIds, 16, async (volumeId) => {
-      if ((await this.deps.volumes.get(volumeId))?.state === 'creating') creating.add(volumeId);
-    });
+    const active = await this.activeTargets(job);
     // Each batch's record is read once, when the first of its target tasks is checked.
     const batchOf = new Map<CopyTask, { round: number; batch: number }>();
     for (const [round, batches] of batchesOf(plan)) batches.forEach((tasks, batch) => tasks.forEach((task) => batchOf.set(task, { round, batch })));
@@ -513,47 +579,37 @@ export class CopyJobService {
       if (!record) records.set(`${round}/${batch}`, (record = transient('read verified chunks', () => this.deps.verified.get(jobId, round, batch))));
       return record;
     };
-    const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target');
+    const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target' && this.copiesFor(job, task, active));
     let verifiedChunks = 0;
-    const verified: NewPartition[] = [];
+    const swaps = new Map<string, Map<number, Record<string, ChunkSwap>>>();
     await mapLimit(targetTasks, FINALIZE_CONCURRENCY, async (task) => {
       const target = task.to as Extract<CopyNode, { kind: 'target' }>;
       const volumeId = job.volumeIds[target.target]!;
       const record = await recordOf(task);
-      const chunks: Record<string, ChunkRef> = {};
+      const chunks: Record<string, ChunkSwap> = {};
       for (const chunk of task.chunks) {
         const at = this.location(job, task.to, task.partition, chunk);
-        const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
+        const borrowed = partitions.get(task.partition)?.chunks[String(chunk)];
+        const expected = borrowed?.sha256;
         const actual = record?.[`${at.sled}/${at.key}`];
-        if (!expected || actual !== expected) {
+        if (!borrowed || !expected || actual !== expected) {
           throw new ChecksumMismatchError(
             `target ${volumeId} partition ${task.partition} chunk ${chunk}: ` +
               `SHA-256 ${actual === undefined ? 'never verified' : actual || 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
           );
         }
-        chunks[String(chunk)] = { ...at, sha256: expected };
+        chunks[String(chunk)] = { borrowed, own: { ...at, sha256: expected } };
       }
       verifiedChunks += task.chunks.length;
-      if (!creating.has(volumeId)) return;
-      // Both head-node replicas of the target partition start from the copied chunks.
-      const meta = initialMeta(volumeId, task.partition, this.deps.sledCount);
-      verified.push({
-        meta,
-        chunkMaps: [meta.primary, meta.secondary].map((replica) => ({
-          volumeId,
-          partition: task.partition,
-          replicaId: replica.replicaId,
-          baseOp: 0,
-          chunks,
-          version: 1,
-        })),
-      });
+      const byPartition = swaps.get(volumeId) ?? new Map<number, Record<string, ChunkSwap>>();
+      byPartition.set(task.partition, chunks);
+      swaps.set(volumeId, byPartition);
     });
-    await transient('write the targets\' head-node items', () => this.deps.newPartitions.putNewPartitions(verified));
     await failpoint(FAILPOINTS.finalize, { jobId });
     await mapLimit(job.volumeIds, 16, async (volumeId) => {
-      const volume = await this.deps.volumes.get(volumeId);
-      if (volume?.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'available', this.now());
+      if (!active.has(volumeId)) return;
+      if ((await this.deps.volumes.get(volumeId))?.state !== 'hydrating') return;
+      await transient('hydrate a target', () => this.hydration.complete(volumeId, swaps.get(volumeId) ?? new Map()));
       await failpoint(FAILPOINTS.targetAvailable, { jobId, volumeId });
     });
     await this.deps.jobs.update(jobId, { progress: { ...(await this.job(jobId)).progress, targetsVerified: job.volumeIds.length } });
@@ -577,7 +633,12 @@ export class CopyJobService {
     return { objectsRemoved };
   }
 
-  /** Catch: the job and its volumes are failed; intermediaries and partial targets are removed. */
+  /**
+   * Catch: the job is failed; intermediaries are removed. A target that already borrowed the
+   * snapshot's chunks stays `hydrating` and keeps serving (its writes included): only the job's
+   * own copies that no map names are removed, and a retry finishes it. A target still
+   * `creating` (its request died before it borrowed) is failed and its partial data removed.
+   */
   async fail(jobId: string, error: { Error?: string; Cause?: string } | undefined): Promise<void> {
     const job = await this.job(jobId);
     this.ended.add(jobId);
@@ -594,10 +655,21 @@ export class CopyJobService {
       finishedAt: this.now().toISOString(),
     });
     await this.deps.chunks.removePrefix(`copy-jobs/${jobId}/`);
-    await mapLimit(job.volumeIds, 8, async (volumeId) => {
-      for (const store of this.deps.volumeData) await store.removeVolumeData(volumeId);
+    const plan = job.plan === undefined ? undefined : await this.plan(jobId).catch(() => undefined);
+    await mapLimit(job.volumeIds, 8, async (volumeId, target) => {
       const volume = await this.deps.volumes.get(volumeId);
-      if (volume && volume.state === 'creating') await this.deps.volumes.transition(volumeId, ['creating'], 'failed', this.now());
+      if (volume?.state === 'hydrating') {
+        const copies = new Map<number, ChunkRef[]>();
+        for (const task of plan?.tasks ?? []) {
+          if (task.to.kind !== 'target' || task.to.target !== target) continue;
+          copies.set(task.partition, task.chunks.map((chunk) => ({ ...this.location(job, task.to, task.partition, chunk), sha256: '' })));
+        }
+        await this.hydration.abandon(volumeId, copies);
+        return;
+      }
+      if (volume?.state !== 'creating') return;
+      for (const store of this.deps.volumeData) await store.removeVolumeData(volumeId);
+      await this.deps.volumes.transition(volumeId, ['creating'], 'failed', this.now());
     });
     const latest = await this.job(jobId);
     await this.deps.jobs.setProgress(jobId, { ...latest.progress, intermediariesRemoved: latest.progress.intermediariesCreated });
