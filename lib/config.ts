@@ -118,6 +118,8 @@ export interface LocalCloudConfig {
   readonly listenHost: string;
   /** Serve the API against this endpoint (LocalStack) instead of the embedded emulators. */
   readonly awsEndpoint?: string;
+  /** The sled bandwidth model for `npm start` (SLEDS_SLED_BANDWIDTH), as in a deployment. */
+  readonly sledBandwidth?: number;
 }
 
 /** What the CLI needs. */
@@ -270,6 +272,7 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
     listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
     ...(awsEndpoint ? { awsEndpoint } : {}),
+    ...(optionalFields(env).sledBandwidth === undefined ? {} : { sledBandwidth: optionalFields(env).sledBandwidth }),
   });
 }
 

@@ -297,6 +297,7 @@ export class CopyJobService {
    * still runs is answered as it is.
    */
   async retry(jobId: string): Promise<JobRestart> {
+    this.forgetIntermediaries(jobId);
     const restart = await copyJobRestarts(this.deps.jobs, this.deps.runner(), jobId, this.now());
     if (restart.restarted) this.ended.delete(jobId);
     return restart;
@@ -414,6 +415,11 @@ export class CopyJobService {
       case 'target':
         return { sled: node.sled, key: `${chunkKeyPrefix(String(job.volumeIds[node.target]), partition)}${chunk}-${job.jobId}` };
     }
+  }
+
+  /** The job's intermediaries are gone (its catch removed them): a retry's children must not take them for written. */
+  private forgetIntermediaries(jobId: string): void {
+    for (const key of this.written) if (key.includes(`/copy-jobs/${jobId}/`)) this.written.delete(key);
   }
 
   /** The job's targets still to hydrate (`hydrating`, or `creating` before they borrowed). */
@@ -655,6 +661,7 @@ export class CopyJobService {
       finishedAt: this.now().toISOString(),
     });
     await this.deps.chunks.removePrefix(`copy-jobs/${jobId}/`);
+    this.forgetIntermediaries(jobId);
     const plan = job.plan === undefined ? undefined : await this.plan(jobId).catch(() => undefined);
     await mapLimit(job.volumeIds, 8, async (volumeId, target) => {
       const volume = await this.deps.volumes.get(volumeId);

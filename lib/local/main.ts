@@ -10,7 +10,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
-  const { port, dataDir, listenHost, awsEndpoint } = loadLocalCloudConfig();
+  const { port, dataDir, listenHost, awsEndpoint, sledBandwidth } = loadLocalCloudConfig();
   const apiAuth = loadApiAuthConfig();
   // SLEDS_API_AUTH=sigv4 is the API's protection; NBD still has none, so this still refuses.
   const refusal = wideListeningRefusal({ listenHost }, { ...AVAILABLE_PROTECTIONS, apiSigV4: apiAuth.mode === 'sigv4' });
@@ -34,6 +34,7 @@ async function main(): Promise<void> {
       emulatorThreads: true,
       apiAuth,
       ...(awsEndpoint ? { awsEndpoint } : {}),
+      ...(sledBandwidth === undefined ? {} : { sledBandwidth }),
     });
   } catch (error) {
     if ((error as { code?: string }).code === 'EADDRINUSE') {
