@@ -22,7 +22,7 @@ import { planCopyJob, planDirectCopy, type CopyNode, type CopyPlan, type CopyTas
 import type { Telemetry } from '../observability/telemetry.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 import type { ChunkSwap } from './borrowed-chunks.js';
-import { Hydration, jobHydration, targetHydration, type HydrationProgress } from './hydration.js';
+import { Hydration, jobHydration, targetHydration, type HydrationProgress, type JobHydration } from './hydration.js';
 import { copyJobRestarts, type JobRestart } from './retry.js';
 
 export interface CopyJobDeps {
@@ -272,7 +272,7 @@ export class CopyJobService {
   }
 
   /** The job with its rate and ETA. */
-  async status(jobId: string): Promise<CopyJobStatus & { hydration?: ReturnType<typeof jobHydration> }> {
+  async status(jobId: string): Promise<CopyJobStatus & { hydration?: JobHydration }> {
     const job = await this.deps.jobs.get(jobId);
     if (!job) throw new CopyJobNotFoundError(jobId);
     const status = copyJobStatus(job, this.now());

@@ -57,8 +57,19 @@ export function targetHydration(job: CopyJobStatus, plan: CopyPlan, target: numb
   };
 }
 
+/** A job's targets' hydration, summed (and listed for up to MAX_LISTED_TARGETS targets). */
+export interface JobHydration {
+  readonly chunksInPlace: number;
+  readonly chunksTotal: number;
+  readonly percent: number;
+  /** Targets with every chunk copied (they become available once verified). */
+  readonly targetsComplete: number;
+  readonly etaSeconds: number | null;
+  readonly targets?: ReadonlyArray<{ readonly volumeId: string; readonly chunksInPlace: number; readonly chunksTotal: number; readonly percent: number }>;
+}
+
 /** Every target's hydration and the sum of them, for `GET /copy-jobs/{id}`. */
-export function jobHydration(job: CopyJobStatus, plan: CopyPlan) {
+export function jobHydration(job: CopyJobStatus, plan: CopyPlan): JobHydration {
   const targets = job.volumeIds.map((volumeId, i) => {
     const { chunksInPlace, chunksTotal, percent } = targetHydration(job, plan, i, false);
     return { volumeId, chunksInPlace, chunksTotal, percent };
