@@ -44,7 +44,9 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { PutObjectCommand } from '@aws-sdk/client-s3';
 import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
 import { S3DynamoDbCheckpointStore } from '../lib/aws/checkpoint-store.js';
-import { DynamoDbChunkMapStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from '../lib/aws/dynamodb-partition-store.js';
+import { DynamoDbChunkMapStore } from '../lib/aws/dynamodb-chunk-map-store.js';
+import { DynamoDbNoteLogStore } from '../lib/aws/dynamodb-note-log-store.js';
+import { DynamoDbPartitionMetaStore } from '../lib/aws/dynamodb-partition-meta-store.js';
 import { S3ChunkStore } from '../lib/aws/s3-chunk-store.js';
 import type { RebuildReport } from '../lib/checkpoints/rebuild-service.js';
 import { DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB, DEFAULT_TABLE_NOTE_BYTES, type ServiceConfig } from '../lib/config.js';

@@ -1,8 +1,8 @@
-import { MissingRemovalPolicies, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, MissingRemovalPolicies, Stack, type StackProps } from 'aws-cdk-lib';
 import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as s3 from 'aws-cdk-lib/aws-s3';
 import { type Construct } from 'constructs';
-import { serviceEnvironment, DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_TABLE_NOTE_BYTES } from '../lib/config.js';
+import { serviceEnvironment, STATEFUL_STACK_OUTPUTS, DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_TABLE_NOTE_BYTES } from '../lib/config.js';
 import { DEFAULT_SLED_COUNT } from '../lib/resources.js';
 import { MetadataTables, type TableName } from './constructs/metadata-tables.js';
 import { SledBuckets } from './constructs/sled-buckets.js';
@@ -51,6 +51,12 @@ export class SledsStatefulStack extends Stack {
     // implicitly, such as the TLS-only bucket and queue policies: a retained bucket or queue that
     // lost its policy with the stack would start accepting plain-HTTP requests.
     MissingRemovalPolicies.of(this).retain();
+    // What a head-node process outside the stack (`sleds nbd serve --stack`) reads to find the
+    // state: each output holds one variable of functionEnvironment().
+    const environment = this.functionEnvironment();
+    for (const [output, name] of Object.entries(STATEFUL_STACK_OUTPUTS)) {
+      new CfnOutput(this, output, { value: environment[name] as string, description: `${name}, for processes outside the stack (sleds nbd serve)` });
+    }
   }
 
   /**

@@ -69,6 +69,11 @@ export const ENV = {
    * bind to. Loopback by default. The emulators always stay on loopback, whatever this says.
    */
   listenHost: 'SLEDS_LISTEN_HOST',
+  /**
+   * Embedded cloud and `sleds nbd serve`: the NBD port every volume is served on as a disk
+   * (default 10809, the NBD port; 0 picks a free one). It binds to the listen host: loopback.
+   */
+  nbdPort: 'SLEDS_NBD_PORT',
   /** CLI: the API base URL. */
   endpoint: 'SLEDS_ENDPOINT',
   /**
@@ -88,6 +93,32 @@ export const ENV = {
 } as const;
 
 export type EnvName = (typeof ENV)[keyof typeof ENV];
+
+/**
+ * The stateful stack's outputs (infra/stateful-stack.ts) and the variable each one fills: what
+ * a process outside the stack (`sleds nbd serve`) needs to reach the buckets, tables and queues.
+ */
+export const STATEFUL_STACK_OUTPUTS = {
+  VolumesTableName: ENV.volumesTable,
+  PartitionsTableName: ENV.partitionsTable,
+  SnapshotsTableName: ENV.snapshotsTable,
+  CopyJobsTableName: ENV.copyJobsTable,
+  SledBucketNames: ENV.sledBuckets,
+  FlushQueueUrl: ENV.flushQueueUrl,
+  SnapshotQueueUrl: ENV.snapshotQueueUrl,
+  CopyQueueUrl: ENV.copyQueueUrl,
+} as const satisfies Record<string, EnvName>;
+
+/** The environment that a stack's outputs stand for; throws ConfigError naming a missing output. */
+export function environmentFromStackOutputs(stackName: string, outputs: Readonly<Record<string, string>>): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [output, name] of Object.entries(STATEFUL_STACK_OUTPUTS)) {
+    const value = outputs[output];
+    if (!value) throw new ConfigError(`stack ${stackName} has no output ${output} (${name}); deploy the stateful stack of this version first`);
+    env[name] = value;
+  }
+  return env;
+}
 type Env = Readonly<Record<string, string | undefined>>;
 
 /** What the service (handlers and workers) needs to reach its state. */
@@ -120,6 +151,10 @@ export interface LocalCloudConfig {
   readonly awsEndpoint?: string;
   /** The sled bandwidth model for `npm start` (SLEDS_SLED_BANDWIDTH), as in a deployment. */
   readonly sledBandwidth?: number;
+  /** The NBD port volumes are served on (DEFAULT_NBD_PORT). */
+  readonly nbdPort: number;
+  /** MiB of head cache of the serving process (DEFAULT_HEAD_CACHE_MIB: on; 0 turns it off). */
+  readonly headCacheMib: number;
 }
 
 /** What the CLI needs. */
@@ -145,6 +180,8 @@ export type ApiAuthConfig =
 export const DEFAULT_PORT = 4510;
 export const DEFAULT_DATA_DIR = '.sleds';
 export const DEFAULT_CONSOLE_PORT = 9401;
+/** The NBD port (IANA: nbd, 10809). */
+export const DEFAULT_NBD_PORT = 10809;
 /** Loopback: what every socket of the embedded cloud binds to unless SLEDS_LISTEN_HOST says otherwise. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
 export const DEFAULT_FLUSH_EVERY_OPS = 64;
@@ -271,6 +308,8 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     port: port(env, ENV.port, DEFAULT_PORT),
     dataDir: optional(env, ENV.dataDir) ?? DEFAULT_DATA_DIR,
     listenHost: optional(env, ENV.listenHost) ?? DEFAULT_LISTEN_HOST,
+    nbdPort: loadNbdPort(env),
+    headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
     ...(awsEndpoint ? { awsEndpoint } : {}),
     ...(optionalFields(env).sledBandwidth === undefined ? {} : { sledBandwidth: optionalFields(env).sledBandwidth }),
   });
@@ -292,6 +331,11 @@ export function loadDynamodbBackend(env: Env = process.env): DynamodbBackend {
 /** Reads the web console's port (SLEDS_CONSOLE_PORT, default 9401). */
 export function loadConsolePort(env: Env = process.env): number {
   return port(env, ENV.consolePort, DEFAULT_CONSOLE_PORT);
+}
+
+/** Reads SLEDS_NBD_PORT: a port number (0 picks a free one), DEFAULT_NBD_PORT when unset. */
+export function loadNbdPort(env: Env = process.env): number {
+  return port(env, ENV.nbdPort, DEFAULT_NBD_PORT);
 }
 
 /** Reads the CLI's API endpoint; defaults to the embedded cloud. */

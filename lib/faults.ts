@@ -37,9 +37,9 @@ export const FAILPOINTS = {
   rebuild: 'rebuild',
   /** A snapshot's materialization of one partition (lib/snapshots/snapshot-service.ts; no step). */
   materialize: 'materialize',
-  /** Between the two halves of a copy job's new head-node items (lib/aws/dynamodb-partition-store.ts; context: partitions). */
+  /** Between the two halves of a copy job's new head-node items (lib/aws/dynamodb-partition-meta-store.ts; context: partitions). */
   newPartitionsHalfWritten: 'new-partitions-half-written',
-  /** A copy task starts (lib/copy-jobs/copy-job-service.ts; context: jobId, taskId, round, batch). */
+  /** A copy task starts (lib/copy-jobs/batch-copier.ts; context: jobId, taskId, round, batch). */
   copyTask: 'copy-task',
   /** A chunk is about to be copied (context: jobId, from, to, kind, fromKind). */
   chunkCopying: 'chunk-copying',

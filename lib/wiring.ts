@@ -1,11 +1,9 @@
 import { createAwsClients, type AwsClients } from './aws/clients.js';
 import { DynamoDbVolumeRepository } from './aws/dynamodb-volume-repository.js';
-import {
-  DynamoDbChunkMapStore,
-  DynamoDbIdempotencyStore,
-  DynamoDbNoteLogStore,
-  DynamoDbPartitionMetaStore,
-} from './aws/dynamodb-partition-store.js';
+import { DynamoDbChunkMapStore } from './aws/dynamodb-chunk-map-store.js';
+import { DynamoDbIdempotencyStore } from './aws/dynamodb-idempotency-store.js';
+import { DynamoDbNoteLogStore } from './aws/dynamodb-note-log-store.js';
+import { DynamoDbPartitionMetaStore } from './aws/dynamodb-partition-meta-store.js';
 import { S3ChunkStore } from './aws/s3-chunk-store.js';
 import { S3VerifiedChunkRecords } from './aws/s3-verified-chunk-records.js';
 import { DynamoDbSnapshotRepository } from './aws/dynamodb-snapshot-repository.js';

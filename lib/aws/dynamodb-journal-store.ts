@@ -3,7 +3,7 @@ import { MAX_TABLE_NOTE_BYTES } from '../config.js';
 import { NoteGoneError } from '../errors.js';
 import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
-import { deleteKeys, dynamo, PartitionsTable, putItems } from './dynamodb-partition-store.js';
+import { deleteKeys, dynamo, PartitionsTable, putItems } from './dynamodb-partitions-table.js';
 import { logPk, NOTE_PREFIX, noteIdOfSk, noteItem, noteKey, noteSk } from './partitions-table-schema.js';
 
 // Notes sort before the log's ops (partitions-table-schema.ts), so the log's queries never

@@ -1,5 +1,6 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SnapshotRepository } from '../snapshots/ports.js';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { ValidationError } from '../errors.js';
+import type { SnapshotPage, SnapshotRepository } from '../snapshots/ports.js';
 import type { Snapshot, SnapshotPartition, SnapshotState } from '../snapshots/snapshot.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
@@ -10,6 +11,21 @@ function toSnapshot(item: Record<string, unknown>): Snapshot {
   const { sk: _sk, ...rest } = item;
   void _sk;
   return rest as unknown as Snapshot;
+}
+
+function encodeCursor(key: Record<string, unknown>): string {
+  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
+}
+
+function decodeCursor(cursor: string): Record<string, unknown> {
+  try {
+    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+    const { snapshotId, sk } = (key ?? {}) as { snapshotId?: unknown; sk?: unknown };
+    if (typeof snapshotId === 'string' && typeof sk === 'string') return { snapshotId, sk };
+  } catch {
+    // fall through to the validation error
+  }
+  throw new ValidationError('nextToken is not one this service issued');
 }
 
 const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
@@ -34,6 +50,39 @@ export class DynamoDbSnapshotRepository implements SnapshotRepository {
       this.documents.send(new GetCommand({ TableName: this.tableName, Key: { snapshotId, sk: HEADER }, ConsistentRead: true })),
     );
     return Item ? toSnapshot(Item) : undefined;
+  }
+
+  async list(limit: number, cursor?: string): Promise<SnapshotPage> {
+    const snapshots: Snapshot[] = [];
+    let startKey = cursor === undefined ? undefined : decodeCursor(cursor);
+    // Headers only (partition items share the table); a filtered Scan page may come back short
+    // or empty, so keep reading until the page is full or the table ends.
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            Limit: Math.max(limit - snapshots.length, 1) * 4,
+            FilterExpression: 'sk = :header',
+            ExpressionAttributeValues: { ':header': HEADER },
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) {
+        if (snapshots.length < limit) snapshots.push(toSnapshot(item));
+        else break;
+      }
+      startKey = page.LastEvaluatedKey;
+      if (snapshots.length >= limit) {
+        // Resume after the last header returned, not after the scanned page.
+        const last = snapshots[snapshots.length - 1];
+        startKey = last ? { snapshotId: last.snapshotId, sk: HEADER } : startKey;
+        break;
+      }
+    } while (startKey);
+    return startKey ? { snapshots, nextCursor: encodeCursor(startKey) } : { snapshots };
   }
 
   async putPartition(partition: SnapshotPartition): Promise<void> {

@@ -1,6 +1,6 @@
 import { GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { PlanStore } from '../copy-jobs/ports.js';
-import type { CopyPlan } from '../copy-jobs/planner.js';
+import type { CopyPlan } from '../copy-jobs/copy-plan.js';
 import { translateAwsError } from './aws-errors.js';
 
 /** Plans as JSON objects on the first sled: too large for a state's payload, read by every copy task. */

@@ -1,279 +1,37 @@
-import { z } from 'zod';
-import { SledsError } from '../errors.js';
 import type { CopyJobStatus } from '../copy-jobs/copy-job.js';
-import type { WorkflowEvent } from '../copy-jobs/ports.js';
 import type { Snapshot } from '../snapshots/snapshot.js';
 import type { Volume } from '../volumes/volume.js';
-
-/** The API answered with an error body (`{"error":{"code","message"}}`) or a bare HTTP error. */
-export class ApiError extends SledsError {
-  constructor(code: string, status: number, message: string) {
-    super(code, status, message);
-  }
-}
-
-/** Nothing answered at the endpoint: refused, unresolvable, reset or timed out. */
-export class ApiUnreachableError extends SledsError {
-  readonly endpoint: string;
-
-  constructor(endpoint: string, detail: string, options?: { cause?: unknown }) {
-    super(
-      'ApiUnreachable',
-      503,
-      `No Sleds API answers at ${endpoint} (${detail}). Start one with \`npm start\`, ` +
-        'or set SLEDS_ENDPOINT (or --endpoint) to the URL of a running Sleds API.',
-      options,
-    );
-    this.endpoint = endpoint;
-  }
-}
-
-/** Something answered, but not with what the Sleds API sends: likely the wrong endpoint. */
-export class UnexpectedResponseError extends SledsError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('UnexpectedResponse', 502, message, options);
-  }
-}
-
-/** The body of `POST /volumes`; the API fills in defaults for what is absent. */
-export interface CreateVolumeRequest {
-  readonly sizeBytes: number;
-  readonly chunkSizeBytes?: number;
-  readonly partitionChunks?: number;
-  readonly name?: string;
-}
-
-/** One page of `GET /volumes`. */
-export interface VolumeListPage {
-  readonly volumes: Volume[];
-  readonly nextToken?: string;
-}
-
-/** The answer to `DELETE /volumes/{id}`. */
-export interface DeleteVolumeResult {
-  readonly volumeId: string;
-  readonly deleted: boolean;
-  readonly objectsRemoved: number;
-}
-
-/** The answer to `PUT /volumes/{id}/data`: the op each touched partition committed the write under. */
-export interface WriteResult {
-  readonly ops: ReadonlyArray<{ readonly partition: number; readonly op: number }>;
-}
-
-/** One head-node replica in `GET /volumes/{id}/partitions/{p}`. */
-export interface ReplicaStatus {
-  readonly role: string;
-  readonly replicaId: string;
-  readonly sled: number;
-  readonly epoch: number;
-  readonly lastCommittedOp: number;
-  /** Notes recorded on the replica's journal but not committed. */
-  readonly pendingNotes: readonly string[];
-}
-
-/** The answer to `GET /volumes/{id}/partitions/{p}`. */
-export interface PartitionStatus {
-  readonly volumeId: string;
-  readonly partition: number;
-  /** Volume byte offset where the partition starts. */
-  readonly offset: number;
-  readonly sizeBytes: number;
-  /** False until the first write places the replicas. */
-  readonly initialized?: boolean;
-  readonly epoch: number;
-  readonly primary: ReplicaStatus;
-  readonly secondary: ReplicaStatus;
-  readonly inSync: boolean;
-}
-
-/** The body of `POST /snapshots/{id}/copies`; the API fills in defaults for what is absent. */
-export interface CreateCopyJobRequest {
-  readonly count: number;
-  readonly maxSourceFanout?: number;
-  readonly mode?: 'pipelined' | 'rounds' | 'direct';
-  /** Makes the request idempotent: the same token returns the job it started first. */
-  readonly clientToken?: string;
-}
-
-/** The answer to `POST /snapshots/{id}/copies` (202): the job runs on after it. */
-export interface CopyJobStarted {
-  readonly jobId: string;
-  readonly volumeIds: string[];
-  readonly executionArn: string;
-}
-
-/** The answer to `GET /copy-jobs/{id}/events`. */
-export interface CopyJobEvents {
-  readonly jobId: string;
-  readonly events: WorkflowEvent[];
-}
-
-export interface ApiClientOptions {
-  /** Base URL of the API, without a trailing slash; may carry a path (an API Gateway stage). */
-  readonly endpoint: string;
-  /** Injected for tests; the global fetch otherwise. */
-  readonly fetch?: typeof fetch;
-  /** Per-request deadline. Deleting a large volume removes many objects, so it is generous. */
-  readonly timeoutMs?: number;
-}
-
-export const DEFAULT_TIMEOUT_MS = 120_000;
-
-// Loose objects: a newer API may add fields, and --json should pass them through untouched.
-const volumeSchema = z.looseObject({
-  volumeId: z.string(),
-  name: z.string().optional(),
-  sizeBytes: z.number(),
-  chunkSizeBytes: z.number(),
-  partitionChunks: z.number(),
-  partitionCount: z.number(),
-  state: z.enum(['creating', 'hydrating', 'available', 'deleting', 'failed']),
-  createdAt: z.string(),
-  updatedAt: z.string(),
-});
-
-const pageSchema = z.looseObject({
-  volumes: z.array(volumeSchema),
-  nextToken: z.string().min(1).optional(),
-});
-
-const deleteSchema = z.looseObject({
-  volumeId: z.string(),
-  deleted: z.boolean(),
-  objectsRemoved: z.number(),
-});
-
-const writeResultSchema = z.looseObject({
-  ops: z.array(z.looseObject({ partition: z.number(), op: z.number() })),
-});
-
-const replicaSchema = z.looseObject({
-  role: z.string(),
-  replicaId: z.string(),
-  sled: z.number(),
-  epoch: z.number(),
-  lastCommittedOp: z.number(),
-  pendingNotes: z.array(z.string()),
-});
-
-const partitionSchema = z.looseObject({
-  volumeId: z.string(),
-  partition: z.number(),
-  offset: z.number(),
-  sizeBytes: z.number(),
-  initialized: z.boolean().optional(),
-  epoch: z.number(),
-  primary: replicaSchema,
-  secondary: replicaSchema,
-  inSync: z.boolean(),
-});
-
-const snapshotSchema = z.looseObject({
-  snapshotId: z.string(),
-  volumeId: z.string(),
-  state: z.enum(['creating', 'completed', 'failed']),
-  sizeBytes: z.number(),
-  chunkSizeBytes: z.number(),
-  partitionChunks: z.number(),
-  partitionCount: z.number(),
-  ops: z.record(z.string(), z.number()),
-  sleds: z.record(z.string(), z.number()),
-  progress: z.looseObject({
-    partitionsDone: z.number(),
-    partitionsTotal: z.number(),
-    chunksStored: z.number(),
-    bytesStored: z.number(),
-  }),
-  createdAt: z.string(),
-  completedAt: z.string().optional(),
-});
-
-const copyJobStartedSchema = z.looseObject({
-  jobId: z.string(),
-  volumeIds: z.array(z.string()),
-  executionArn: z.string(),
-});
-
-const copyJobSchema = z.looseObject({
-  jobId: z.string(),
-  snapshotId: z.string(),
-  volumeIds: z.array(z.string()),
-  maxSourceFanout: z.number(),
-  mode: z.enum(['pipelined', 'rounds', 'direct']),
-  state: z.enum(['running', 'succeeded', 'failed']),
-  executionArn: z.string(),
-  progress: z.looseObject({
-    roundsPlanned: z.number(),
-    roundsDone: z.number(),
-    intermediariesCreated: z.number(),
-    intermediariesRemoved: z.number(),
-    chunksCopied: z.number(),
-    chunksTotal: z.number(),
-    bytesCopied: z.number(),
-    bytesTotal: z.number(),
-    targetsVerified: z.number(),
-  }),
-  plan: z.string().optional(),
-  error: z.string().optional(),
-  createdAt: z.string(),
-  startedCopyingAt: z.string().optional(),
-  finishedAt: z.string().optional(),
-  percent: z.number(),
-  throughputBytesPerSecond: z.number(),
-  etaSeconds: z.number().nullable(),
-});
-
-const copyJobEventsSchema = z.looseObject({
-  jobId: z.string(),
-  events: z.array(
-    z.looseObject({
-      timestamp: z.string(),
-      type: z.string(),
-      state: z.string().optional(),
-      index: z.number().optional(),
-      error: z.string().optional(),
-      cause: z.string().optional(),
-    }),
-  ),
-});
-
-const errorBodySchema = z.object({
-  error: z.object({ code: z.string(), message: z.string() }),
-});
-
-type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
-
-const dataPath = (volumeId: string) => `/volumes/${encodeURIComponent(volumeId)}/data`;
-
-function networkDetail(error: unknown, endpoint: string): string {
-  // undici wraps the socket error as `cause`; happy-eyeballs wraps several in an AggregateError.
-  const cause = (error as { cause?: unknown }).cause as
-    | { code?: string; message?: string; errors?: Array<{ code?: string }> }
-    | undefined;
-  if (cause?.message === 'bad port') {
-    // The Fetch standard blocks some ports (1, 25, 6000, ...) before any connection is tried.
-    return `fetch refuses to connect to port ${new URL(endpoint).port}, a port the Fetch standard blocks`;
-  }
-  return cause?.code ?? cause?.errors?.[0]?.code ?? cause?.message ?? (error as Error).message;
-}
+import { UnexpectedResponseError } from './api-errors.js';
+import { ApiTransport } from './api-transport.js';
+import {
+  copyJobEventsSchema,
+  copyJobSchema,
+  copyJobStartedSchema,
+  snapshotSchema,
+  type CopyJobEvents,
+  type CopyJobStarted,
+  type CreateCopyJobRequest,
+} from './copy-job-api.js';
+import {
+  dataPath,
+  deleteSchema,
+  pageSchema,
+  partitionSchema,
+  volumeSchema,
+  writeResultSchema,
+  type CreateVolumeRequest,
+  type DeleteVolumeResult,
+  type PartitionStatus,
+  type VolumeListPage,
+  type WriteResult,
+} from './volume-api.js';
 
 /**
  * A small client for the Sleds HTTP API. Every method either returns the parsed body or
  * throws a SledsError: ApiError for answers from the API, ApiUnreachableError when nothing
  * answers, UnexpectedResponseError when something that is not the API answers.
  */
-export class SledsApiClient {
-  readonly endpoint: string;
-  private readonly fetch: typeof fetch;
-  private readonly timeoutMs: number;
-
-  constructor(options: ApiClientOptions) {
-    this.endpoint = options.endpoint.replace(/\/+$/, '');
-    this.fetch = options.fetch ?? globalThis.fetch;
-    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  }
-
+export class SledsApiClient extends ApiTransport {
   /** Creates a volume; returns it as the API stored it. */
   createVolume(request: CreateVolumeRequest): Promise<Volume> {
     return this.request('POST', '/volumes', volumeSchema, { json: request });
@@ -372,89 +130,5 @@ export class SledsApiClient {
   /** Fetches the state transitions of a copy job's execution. */
   listCopyJobEvents(jobId: string): Promise<CopyJobEvents> {
     return this.request('GET', `/copy-jobs/${encodeURIComponent(jobId)}/events`, copyJobEventsSchema);
-  }
-
-  private async send(method: Method, path: string, headers: Record<string, string>, body?: string | Uint8Array): Promise<Response> {
-    try {
-      return await this.fetch(`${this.endpoint}${path}`, {
-        method,
-        headers,
-        ...(body === undefined ? {} : { body }),
-        signal: AbortSignal.timeout(this.timeoutMs),
-      });
-    } catch (error) {
-      if ((error as Error).name === 'TimeoutError') {
-        throw new ApiUnreachableError(this.endpoint, `no answer within ${this.timeoutMs / 1000} s`, { cause: error });
-      }
-      throw new ApiUnreachableError(this.endpoint, networkDetail(error, this.endpoint), { cause: error });
-    }
-  }
-
-  /** Throws the ApiError that a non-2xx answer stands for. */
-  private async fail(method: Method, path: string, response: Response, text: string): Promise<never> {
-    let value: unknown;
-    try {
-      value = text === '' ? undefined : JSON.parse(text);
-    } catch {
-      value = undefined;
-    }
-    const parsed = errorBodySchema.safeParse(value);
-    if (parsed.success) {
-      throw new ApiError(parsed.data.error.code, response.status, parsed.data.error.message);
-    }
-    const reason = response.statusText ? ` ${response.statusText}` : '';
-    throw new ApiError(
-      `Http${response.status}`,
-      response.status,
-      `${method} ${this.endpoint}${path} answered ${response.status}${reason}.`,
-    );
-  }
-
-  private async request<T>(
-    method: Method,
-    path: string,
-    schema: z.ZodType<T>,
-    body?: { json: unknown } | { binary: Uint8Array; headers?: Record<string, string> },
-  ): Promise<T> {
-    const url = `${this.endpoint}${path}`;
-    let response: Response;
-    if (body === undefined) {
-      response = await this.send(method, path, { accept: 'application/json' });
-    } else if ('json' in body) {
-      response = await this.send(
-        method,
-        path,
-        { accept: 'application/json', 'content-type': 'application/json' },
-        JSON.stringify(body.json),
-      );
-    } else {
-      response = await this.send(
-        method,
-        path,
-        { accept: 'application/json', 'content-type': 'application/octet-stream', ...body.headers },
-        body.binary,
-      );
-    }
-    const text = await response.text();
-    if (!response.ok) return this.fail(method, path, response, text);
-    let value: unknown;
-    try {
-      value = text === '' ? undefined : JSON.parse(text);
-    } catch (error) {
-      throw new UnexpectedResponseError(
-        `${method} ${url} answered ${response.status} with a body that is not JSON; is ${this.endpoint} a Sleds API?`,
-        { cause: error },
-      );
-    }
-    const parsed = schema.safeParse(value);
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue && issue.path.length > 0 ? ` at ${issue.path.join('.')}` : '';
-      throw new UnexpectedResponseError(
-        `${method} ${url} answered with JSON the CLI does not understand (${issue?.message ?? 'invalid'}${where}); ` +
-          `is ${this.endpoint} a Sleds API of the same version?`,
-      );
-    }
-    return parsed.data;
   }
 }

@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { MAX_COPY_COUNT, MAX_SOURCE_FANOUT, type CopyMode } from '../copy-jobs/copy-job.js';
-import type { CreateCopyJobRequest } from './api-client.js';
+import type { CreateCopyJobRequest } from './copy-job-api.js';
 import {
   formatCopyJobDetails,
   formatCopyJobEvents,

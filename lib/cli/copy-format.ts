@@ -8,7 +8,7 @@ import type { JobHydration } from '../copy-jobs/hydration.js';
 import type { WorkflowEvent } from '../copy-jobs/ports.js';
 import type { Snapshot } from '../snapshots/snapshot.js';
 import { formatSize } from '../units/sizes.js';
-import type { CopyJobStarted } from './api-client.js';
+import type { CopyJobStarted } from './copy-job-api.js';
 import { UsageError, formatCount, formatTable, formatTimestamp, parseCountArgument, type Column } from './format.js';
 import { formatElapsed, formatEta, formatRate } from './progress.js';
 

@@ -8,7 +8,7 @@ import { formatSize, parseSize } from '../units/sizes.js';
 import { copyJobIdSchema } from '../copy-jobs/copy-job.js';
 import { snapshotIdSchema } from '../snapshots/snapshot.js';
 import { isVolumeId, type Volume } from '../volumes/volume.js';
-import type { PartitionStatus } from './api-client.js';
+import type { PartitionStatus } from './volume-api.js';
 
 /** The command line itself is wrong; the CLI refused before calling the API (exit status 2). */
 export class UsageError extends SledsError {

@@ -10,6 +10,7 @@ import { DEFAULT_REGION, ENV, loadCliConfig } from '../config.js';
 import { SledsApiClient } from './api-client.js';
 import { registerConsoleCommand } from './console-command.js';
 import { registerCopyCommands } from './copy-commands.js';
+import { registerNbdCommands } from './nbd-commands.js';
 import { UsageError, formatErrorLine, formatJson, parseEndpointArgument } from './format.js';
 import { signingFetch, type CredentialSource } from '../api/sign-requests.js';
 import { registerSnapshotCommands } from './snapshot-commands.js';
@@ -195,6 +196,7 @@ function buildProgram(context: RunContext): Command {
   registerSnapshotCommands(program, context);
   registerCopyCommands(program, context);
   registerConsoleCommand(program, context);
+  registerNbdCommands(program, context);
   return program;
 }
 

@@ -5,7 +5,7 @@
  */
 import { SledsError } from '../errors.js';
 import { MIB, formatSize } from '../units/sizes.js';
-import { ApiError, ApiUnreachableError } from './api-client.js';
+import { ApiError, ApiUnreachableError } from './api-errors.js';
 import { formatCount } from './format.js';
 import { formatElapsed, formatRate } from './progress.js';
 

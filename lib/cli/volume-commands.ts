@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { formatSize } from '../units/sizes.js';
 import type { Volume } from '../volumes/volume.js';
-import type { CreateVolumeRequest } from './api-client.js';
+import type { CreateVolumeRequest } from './volume-api.js';
 import {
   formatCount,
   formatVolumeDetails,

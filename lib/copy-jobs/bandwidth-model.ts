@@ -22,7 +22,7 @@
  * simulation is exact for the model, up to floating-point rounding.
  */
 import { ValidationError } from '../errors.js';
-import type { CopyPlan } from './planner.js';
+import type { CopyPlan } from './copy-plan.js';
 
 /** The sizes and link speed the model assumes. */
 export interface ModelParams {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import type { PlanMode } from './planner.js';
+import type { PlanMode } from './copy-plan.js';
 
 /** How a job copies: the planner's modes, or `direct` (every target from the snapshot; a baseline). */
 export type CopyMode = PlanMode | 'direct';

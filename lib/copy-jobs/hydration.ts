@@ -6,7 +6,7 @@ import type { SnapshotPartition } from '../snapshots/snapshot.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import { adoptOwnChunks, borrowedPartition, writeBorrowed, type BorrowDeps, type ChunkSwap } from './borrowed-chunks.js';
 import type { CopyJob, CopyJobStatus } from './copy-job.js';
-import type { CopyPlan } from './planner.js';
+import type { CopyPlan } from './copy-plan.js';
 
 export interface HydrationDeps extends BorrowDeps {
   readonly volumes: VolumeRepository;

@@ -1,5 +1,5 @@
 import type { CopyJob, CopyJobProgress, CopyJobState } from './copy-job.js';
-import type { CopyPlan } from './planner.js';
+import type { CopyPlan } from './copy-plan.js';
 
 /** Copy jobs (DynamoDB). */
 export interface CopyJobRepository {

@@ -13,10 +13,14 @@ import type { ThreadStats } from './thread-stats.js';
 import { registerInProcessRunner } from '../copy-jobs/workflow-registry.js';
 import { TASK_HANDLER_MODULES } from './handler-registry.js';
 import { LocalWorkflowRunner } from './local-workflow-runner.js';
-import { resetProcessServices } from '../wiring.js';
+import { processServices, resetProcessServices } from '../wiring.js';
+import { startDiskServer } from '../disks/disk-server.js';
+import type { NbdServer } from '../nbd/nbd-server.js';
 
 export interface LocalCloud {
   readonly apiUrl: string;
+  /** nbd://host:port of the NBD server (append a volume or snapshot id), when it serves one. */
+  readonly nbdUrl?: string;
   readonly config: ServiceConfig;
   /** The in-process Step Functions runner. */
   readonly runner: LocalWorkflowRunner;
@@ -59,6 +63,17 @@ export interface LocalCloudOptions {
   readonly emulatorThreads?: boolean;
   /** How the API authenticates requests (SLEDS_API_AUTH); none by default. */
   readonly apiAuth?: ApiAuthConfig;
+  /**
+   * Serve every volume as an NBD disk on this port of the listen host (0: a free one), through
+   * the same services the API's handlers use; no NBD server when absent.
+   */
+  readonly nbdPort?: number;
+  /**
+   * Build the copy-job state machine (a `cdk synth` in-process, seconds of CPU) before the API
+   * opens, while it still answers 503 "starting": built after, it would stall the event loop
+   * under the first requests (a /health probe then times out and reports the backends degraded).
+   */
+  readonly warmBeforeOpen?: boolean;
 }
 
 /**
@@ -134,13 +149,28 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
           load: async () => (await import('../../functions/flush-partition.js')).handler,
         }),
       ];
+      // The handlers' own services (one VolumeDataService, one cached head per partition), so
+      // HTTP and NBD on one volume are one writer, not two that wait out each other's leases.
+      let nbd: NbdServer | undefined;
+      try {
+        nbd = options.nbdPort === undefined ? undefined : await startDiskServer(processServices(), { host: listenHost, port: options.nbdPort });
+      } catch (error) {
+        await Promise.all(pollers.map((poller) => poller.stop()));
+        registerInProcessRunner(undefined);
+        resetProcessServices();
+        clients.destroy();
+        throw error;
+      }
+      if (options.warmBeforeOpen) runner.warmNow();
       api.open();
       return {
         apiUrl: api.url,
+        ...(nbd ? { nbdUrl: `nbd://${urlHost(listenHost)}:${nbd.port}` } : {}),
         config,
         runner,
         ...(emulators.threads ? { emulatorThreads: emulators.threads } : {}),
         async stop() {
+          await nbd?.close();
           await api.close();
           await runner.drain();
           registerInProcessRunner(undefined);
@@ -158,6 +188,10 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
     await api.close();
     throw error;
   }
+}
+
+function urlHost(host: string): string {
+  return host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
 }
 
 function externalEndpoint(endpoint: string): Emulators {

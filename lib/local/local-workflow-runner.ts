@@ -52,13 +52,16 @@ export class LocalWorkflowRunner implements WorkflowRunner {
 
   /** Builds the state machine now (a `cdk synth` in-process takes seconds) instead of on the first job. */
   warm(): void {
-    setImmediate(() => {
-      try {
-        this.stateMachine();
-      } catch (error) {
-        console.error('sleds: the copy-job state machine could not be built:', error);
-      }
-    });
+    setImmediate(() => this.warmNow());
+  }
+
+  /** Builds the state machine now, synchronously (seconds of CPU on this thread). */
+  warmNow(): void {
+    try {
+      this.stateMachine();
+    } catch (error) {
+      console.error('sleds: the copy-job state machine could not be built:', error);
+    }
   }
 
   async start(name: string, input: Record<string, unknown>): Promise<{ executionArn: string }> {

@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { loadApiAuthConfig, loadConsolePort, loadLocalCloudConfig } from '../config.js';
+import { ENV, loadApiAuthConfig, loadConsolePort, loadLocalCloudConfig } from '../config.js';
 import { signingFetch } from '../api/sign-requests.js';
 import { startConsoleServer } from '../console/server.js';
 import { AVAILABLE_PROTECTIONS, wideListeningRefusal } from './listening.js';
@@ -10,7 +10,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
-  const { port, dataDir, listenHost, awsEndpoint, sledBandwidth } = loadLocalCloudConfig();
+  const { port, dataDir, listenHost, awsEndpoint, nbdPort, headCacheMib, sledBandwidth } = loadLocalCloudConfig();
   const apiAuth = loadApiAuthConfig();
   // SLEDS_API_AUTH=sigv4 is the API's protection; NBD still has none, so this still refuses.
   const refusal = wideListeningRefusal({ listenHost }, { ...AVAILABLE_PROTECTIONS, apiSigV4: apiAuth.mode === 'sigv4' });
@@ -33,11 +33,19 @@ async function main(): Promise<void> {
       dataDir: resolve(dataDir),
       emulatorThreads: true,
       apiAuth,
+      nbdPort,
+      headCacheMib,
+      warmBeforeOpen: true,
       ...(awsEndpoint ? { awsEndpoint } : {}),
       ...(sledBandwidth === undefined ? {} : { sledBandwidth }),
     });
   } catch (error) {
-    if ((error as { code?: string }).code === 'EADDRINUSE') {
+    const inUse = error as { code?: string; port?: number };
+    if (inUse.code === 'EADDRINUSE' && inUse.port === nbdPort && nbdPort !== port) {
+      console.error(`sleds: NBD port ${nbdPort} is already in use (another NBD server?); set ${ENV.nbdPort} to another port.`);
+      process.exit(1);
+    }
+    if (inUse.code === 'EADDRINUSE') {
       console.error(
         `sleds: port ${port} is already in use. Another \`npm start\` may be running; stop it, or set SLEDS_PORT to another port.`,
       );
@@ -45,7 +53,6 @@ async function main(): Promise<void> {
     }
     throw error;
   }
-  cloud.runner.warm();
   // Only what a user calls: the emulators' ports are loopback-only internals of this process.
   console.log(`sleds: local cloud ready in ${Math.round(performance.now() - started)} ms`);
   console.log(`  API       ${cloud.apiUrl}   (try: curl ${cloud.apiUrl}/health)`);
@@ -57,7 +64,9 @@ async function main(): Promise<void> {
     (server) => console.log(`  Console   ${server.url}`),
     (error: unknown) => console.error(`sleds: no console (${(error as Error).message}); set SLEDS_CONSOLE_PORT to another port`),
   );
+  if (cloud.nbdUrl) console.log(`  NBD       ${cloud.nbdUrl}   (try: nbdinfo ${cloud.nbdUrl}/<volume-id>; nbdinfo --list ${cloud.nbdUrl})`);
   console.log(awsEndpoint ? `  data      kept by ${awsEndpoint}` : `  data      ${resolve(dataDir)}`);
+  console.log(`  cache     ${headCacheMib > 0 ? `head cache ${headCacheMib} MiB` : 'head cache off'} (${ENV.headCacheMib})`);
   if (apiAuth.mode === 'sigv4') console.log(`  auth      SigV4 (execute-api, ${cloud.config.region}), access key ${apiAuth.accessKeyId}`);
   console.log('  Ctrl-C to stop');
 

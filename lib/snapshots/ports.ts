@@ -1,9 +1,21 @@
 import type { Snapshot, SnapshotPartition, SnapshotState } from './snapshot.js';
 
+/** One page of snapshot headers. */
+export interface SnapshotPage {
+  readonly snapshots: readonly Snapshot[];
+  /** Opaque; absent on the last page. */
+  readonly nextCursor?: string;
+}
+
 /** Snapshots and their partition chunk maps (DynamoDB). */
 export interface SnapshotRepository {
   create(snapshot: Snapshot): Promise<void>;
   get(snapshotId: string): Promise<Snapshot | undefined>;
+  /**
+   * Snapshot headers a page at a time, in no particular order (a table scan: for listings
+   * such as NBD_OPT_LIST, not for hot paths). Throws ValidationError for a cursor it did not issue.
+   */
+  list(limit: number, cursor?: string): Promise<SnapshotPage>;
   /** Stores a partition's chunk map unless one exists (a duplicate delivery); the first write wins. */
   putPartition(partition: SnapshotPartition): Promise<void>;
   getPartition(snapshotId: string, partition: number): Promise<(SnapshotPartition & { readonly counted: boolean }) | undefined>;

@@ -1,5 +1,5 @@
 import { sha256Hex } from '../shared/hashing.js';
-import { SledsError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
+import { MisalignedIoError, RangeOutOfBoundsError, SledsError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import { FAILPOINTS, failpoint } from '../faults.js';
 import type { VolumeDataService } from '../notes/volume-data-service.js';
 import { logRef, type NoteLogStore, type PartitionMetaStore, type ChunkMapStore, type ChunkRef } from '../notes/ports.js';
@@ -9,8 +9,8 @@ import type { ChunkStore } from '../sleds/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
 import { servesData } from '../volumes/volume.js';
 import type { MaterializeMessage } from './messages.js';
-import type { SnapshotRepository } from './ports.js';
-import { newSnapshotId, snapshotChunkKey, type Snapshot } from './snapshot.js';
+import type { SnapshotPage, SnapshotRepository } from './ports.js';
+import { newSnapshotId, snapshotChunkKey, type Snapshot, type SnapshotPartition } from './snapshot.js';
 
 /** The snapshot id is well formed but no such snapshot exists (404). */
 export class SnapshotNotFoundError extends SledsError {
@@ -34,9 +34,93 @@ export interface SnapshotDeps {
 
 const sha256 = (data: Buffer) => sha256Hex(data);
 
+/** The snapshot exists but its chunks are still being stored: it cannot be read yet (409). */
+export class SnapshotNotCompletedError extends SledsError {
+  constructor(snapshotId: string, state: string) {
+    super('SnapshotNotCompleted', 409, `Snapshot ${snapshotId} is ${state}; it can be read once completed.`);
+  }
+}
+
+/** Offsets and lengths of snapshot reads are multiples of this (the volumes' block size). */
+const SNAPSHOT_BLOCK = 4096;
+/** Completed snapshots and their partition maps never change: this process keeps this many. */
+const MAX_CACHED_SNAPSHOTS = 1024;
+const MAX_CACHED_PARTITIONS = 16384;
+
 /** Snapshots: fix each partition's op, then materialize its chunks onto one sled per partition. */
 export class SnapshotService {
+  private readonly completed = new Map<string, Snapshot>();
+  private readonly partitionMaps = new Map<string, Promise<SnapshotPartition | undefined>>();
+
   constructor(private readonly deps: SnapshotDeps) {}
+
+  /** Snapshots a page at a time (every state), in no particular order. */
+  list(limit: number, cursor?: string): Promise<SnapshotPage> {
+    return this.deps.snapshots.list(limit, cursor);
+  }
+
+  /**
+   * Reads [offset, offset + length) of a completed snapshot: the bytes of its volume at the
+   * snapshot's ops, from the chunks it stored on the sleds; zeros where the volume had nothing.
+   * Offset and length are multiples of 4 KiB. A snapshot still `creating` is refused (409).
+   */
+  async read(snapshotId: string, offset: number, length: number): Promise<Buffer> {
+    const snapshot = await this.completedSnapshot(snapshotId);
+    if (!Number.isSafeInteger(offset) || offset < 0 || offset % SNAPSHOT_BLOCK !== 0 || !Number.isSafeInteger(length) || length % SNAPSHOT_BLOCK !== 0) {
+      throw new MisalignedIoError(`a snapshot read needs an offset and a length that are multiples of ${SNAPSHOT_BLOCK}; got ${offset} and ${length}`);
+    }
+    if (offset + length > snapshot.sizeBytes) {
+      throw new RangeOutOfBoundsError(`bytes ${offset} to ${offset + length - 1} lie outside snapshot ${snapshotId} of ${snapshot.sizeBytes} bytes`);
+    }
+    const out = Buffer.alloc(length);
+    const { chunkSizeBytes, partitionChunks } = snapshot;
+    const reads: Promise<void>[] = [];
+    for (let at = offset; at < offset + length; ) {
+      const chunkIndex = Math.floor(at / chunkSizeBytes);
+      const within = at - chunkIndex * chunkSizeBytes;
+      const take = Math.min(chunkSizeBytes - within, offset + length - at);
+      const partition = Math.floor(chunkIndex / partitionChunks);
+      const chunk = chunkIndex % partitionChunks;
+      const into = at - offset;
+      reads.push(
+        (async () => {
+          // A partition the volume never wrote has no ops entry and no map: zeros.
+          if (snapshot.ops[String(partition)] === undefined) return;
+          const map = await this.partitionMap(snapshot, partition);
+          const ref = map?.chunks[String(chunk)];
+          if (!ref) return;
+          const bytes = await this.deps.chunks.read(ref, within, take);
+          bytes.copy(out, into);
+        })(),
+      );
+      at += take;
+    }
+    await Promise.all(reads);
+    return out;
+  }
+
+  private async completedSnapshot(snapshotId: string): Promise<Snapshot> {
+    const cached = this.completed.get(snapshotId);
+    if (cached) return cached;
+    const snapshot = await this.get(snapshotId);
+    if (snapshot.state !== 'completed') throw new SnapshotNotCompletedError(snapshotId, snapshot.state);
+    if (this.completed.size >= MAX_CACHED_SNAPSHOTS) this.completed.clear();
+    this.completed.set(snapshotId, snapshot);
+    return snapshot;
+  }
+
+  private partitionMap(snapshot: Snapshot, partition: number): Promise<SnapshotPartition | undefined> {
+    const key = `${snapshot.snapshotId}#${partition}`;
+    let map = this.partitionMaps.get(key);
+    if (!map) {
+      if (this.partitionMaps.size >= MAX_CACHED_PARTITIONS) this.partitionMaps.clear();
+      map = this.deps.snapshots.getPartition(snapshot.snapshotId, partition);
+      // A failed read is not remembered: the next read asks again.
+      map.catch(() => this.partitionMaps.delete(key));
+      this.partitionMaps.set(key, map);
+    }
+    return map;
+  }
 
   /**
    * Takes a snapshot of the volume at its current committed ops. Partitions never written

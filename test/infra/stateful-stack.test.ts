@@ -4,7 +4,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { SledsStatefulStack } from '../../infra/stateful-stack.js';
-import { ENV } from '../../lib/config.js';
+import { ENV, STATEFUL_STACK_OUTPUTS, environmentFromStackOutputs } from '../../lib/config.js';
 import {
   ABORT_INCOMPLETE_UPLOAD_DAYS,
   DEFAULT_SLED_COUNT,
@@ -257,5 +257,35 @@ describe('SledsStatefulStack: function environment', () => {
     bucketImports.forEach((part, index) => {
       expect(imports(part).join()).toContain(exportOf(stateful.sledBuckets[index]!));
     });
+  });
+});
+
+describe('SledsStatefulStack: outputs for processes outside the stack', () => {
+  it('outputs every table, queue and the sled buckets (comma-separated, in sled order) under STATEFUL_STACK_OUTPUTS', () => {
+    const sleds = synth({ sledCount: 3 });
+    const outputs = sleds.template.toJSON().Outputs as Record<string, { Value: unknown }>;
+    const ref = (construct: { node: { defaultChild?: unknown } }) => ({ Ref: sleds.stack.getLogicalId(construct.node.defaultChild as never) });
+    expect(Object.keys(outputs).sort()).toEqual(Object.keys(STATEFUL_STACK_OUTPUTS).sort());
+    expect(outputs.VolumesTableName?.Value).toEqual(ref(sleds.stack.tables.volumes));
+    expect(outputs.PartitionsTableName?.Value).toEqual(ref(sleds.stack.tables.partitions));
+    expect(outputs.SnapshotsTableName?.Value).toEqual(ref(sleds.stack.tables.snapshots));
+    expect(outputs.CopyJobsTableName?.Value).toEqual(ref(sleds.stack.tables.copyJobs));
+    expect(outputs.FlushQueueUrl?.Value).toEqual(ref(sleds.stack.queues.flush.queue));
+    expect(outputs.SnapshotQueueUrl?.Value).toEqual(ref(sleds.stack.queues.snapshot.queue));
+    expect(outputs.CopyQueueUrl?.Value).toEqual(ref(sleds.stack.queues.copy.queue));
+    expect(outputs.SledBucketNames?.Value).toEqual({
+      'Fn::Join': ['', [ref(sleds.stack.sledBuckets[0]!), ',', ref(sleds.stack.sledBuckets[1]!), ',', ref(sleds.stack.sledBuckets[2]!)]],
+    });
+  });
+
+  it('maps the outputs back to the environment the services read, and names a missing one', () => {
+    const outputs = Object.fromEntries(Object.keys(STATEFUL_STACK_OUTPUTS).map((name) => [name, `value-of-${name}`]));
+    const env = environmentFromStackOutputs('Sleds-Stateful', outputs);
+    expect(env[ENV.volumesTable]).toBe('value-of-VolumesTableName');
+    expect(env[ENV.sledBuckets]).toBe('value-of-SledBucketNames');
+    expect(env[ENV.copyQueueUrl]).toBe('value-of-CopyQueueUrl');
+    const { FlushQueueUrl: _gone, ...missing } = outputs;
+    void _gone;
+    expect(() => environmentFromStackOutputs('Sleds-Stateful', missing)).toThrow(/stack Sleds-Stateful has no output FlushQueueUrl \(SLEDS_FLUSH_QUEUE_URL\)/);
   });
 });

@@ -69,6 +69,8 @@ describe('npm start: loopback only, private data, clean start-up', () => {
   let root: string;
   let dataDir: string;
   let port: number;
+  let consolePort: number;
+  let nbdPort: number;
   let base: string;
   let running: Running;
   /** Every answer /health gave from the moment the port opened until the first 200. */
@@ -78,8 +80,15 @@ describe('npm start: loopback only, private data, clean start-up', () => {
     root = await mkdtemp(join(tmpdir(), 'sleds-security-'));
     dataDir = join(root, 'data');
     port = await freePort();
+    consolePort = await freePort();
+    nbdPort = await freePort();
     base = `http://127.0.0.1:${port}`;
-    running = npmStart({ SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir });
+    running = npmStart({
+      SLEDS_PORT: String(port),
+      SLEDS_CONSOLE_PORT: String(consolePort),
+      SLEDS_NBD_PORT: String(nbdPort),
+      SLEDS_DATA_DIR: dataDir,
+    });
     // Hammer /health from the first moment: a refused connection means the port is not open yet.
     const deadline = Date.now() + 45_000;
     for (;;) {
@@ -127,8 +136,9 @@ describe('npm start: loopback only, private data, clean start-up', () => {
   it('listens only on loopback, emulators included, in every process of the tree', () => {
     const sockets = listeningSocketsOf(running.child.pid!);
     // The API, fauxqs (S3 and SQS) and dynalite: an empty list would prove nothing.
-    expect(sockets.length).toBeGreaterThanOrEqual(3);
+    expect(sockets.length).toBeGreaterThanOrEqual(4);
     expect(sockets.map((socket) => socket.port)).toContain(port);
+    expect(sockets.map((socket) => socket.port)).toContain(nbdPort);
     const open = sockets.filter((socket) => !isLoopbackHost(socket.address));
     expect(open).toEqual([]);
   });
@@ -136,11 +146,14 @@ describe('npm start: loopback only, private data, clean start-up', () => {
   it('prints only the endpoints a user calls, and the data directory', () => {
     const printed = running.stdout();
     expect(printed).toContain(`API       ${base}`);
+    expect(printed).toContain(`Console   http://127.0.0.1:${consolePort}`);
     expect(printed).toContain(`data      ${dataDir}`);
+    expect(printed).toContain(`NBD       nbd://127.0.0.1:${nbdPort}`);
+    expect(printed).toContain(`nbdinfo nbd://127.0.0.1:${nbdPort}/<volume-id>`);
     expect(printed).not.toMatch(/S3|SQS|DynamoDB/);
     const emulatorPorts = listeningSocketsOf(running.child.pid!)
       .map((socket) => socket.port)
-      .filter((each) => each !== port);
+      .filter((each) => each !== port && each !== consolePort && each !== nbdPort);
     for (const each of emulatorPorts) expect(printed).not.toContain(`:${each}`);
   });
 

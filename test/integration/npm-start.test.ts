@@ -57,7 +57,8 @@ describe('npm start', () => {
   beforeAll(async () => {
     dataDir = await mkdtemp(join(tmpdir(), 'sleds-start-'));
     port = await freePort();
-    env = { SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir };
+    // Its own console and NBD ports too: parallel test files each start a cloud.
+    env = { SLEDS_PORT: String(port), SLEDS_CONSOLE_PORT: String(await freePort()), SLEDS_NBD_PORT: String(await freePort()), SLEDS_DATA_DIR: dataDir };
   });
 
   afterAll(async () => {

@@ -3,7 +3,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
 import { DynamoDbJournalStore } from '../../lib/aws/dynamodb-journal-store.js';
 import { NoteGoneError } from '../../lib/errors.js';
-import { DynamoDbNoteLogStore } from '../../lib/aws/dynamodb-partition-store.js';
+import { DynamoDbNoteLogStore } from '../../lib/aws/dynamodb-note-log-store.js';
 import { isTableNote, randomNoteId } from '../../lib/notes/note-ids.js';
 import type { LogRef } from '../../lib/notes/ports.js';
 import { createServices, type Services } from '../../lib/wiring.js';

@@ -20,6 +20,11 @@ export const CLIENTS = {
   qemuImg: { binary: 'qemu-img', debianPackage: 'qemu-utils' },
   qemuIo: { binary: 'qemu-io', debianPackage: 'qemu-utils' },
   fio: { binary: 'fio', debianPackage: 'fio' },
+  nbdfuse: { binary: 'nbdfuse', debianPackage: 'libnbd-bin' },
+  fuse2fs: { binary: 'fuse2fs', debianPackage: 'fuse2fs' },
+  fusermount3: { binary: 'fusermount3', debianPackage: 'fuse3' },
+  mkfsExt4: { binary: 'mkfs.ext4', debianPackage: 'e2fsprogs' },
+  e2fsck: { binary: 'e2fsck', debianPackage: 'e2fsprogs' },
 } as const satisfies Record<string, ClientBinary>;
 
 function onPath(binary: string): boolean {

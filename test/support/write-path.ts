@@ -2,7 +2,9 @@ import { DynamoDbJournalStore } from '../../lib/aws/dynamodb-journal-store.js';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { expect } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
-import { DynamoDbChunkMapStore, DynamoDbNoteLogStore, DynamoDbPartitionMetaStore } from '../../lib/aws/dynamodb-partition-store.js';
+import { DynamoDbChunkMapStore } from '../../lib/aws/dynamodb-chunk-map-store.js';
+import { DynamoDbNoteLogStore } from '../../lib/aws/dynamodb-note-log-store.js';
+import { DynamoDbPartitionMetaStore } from '../../lib/aws/dynamodb-partition-meta-store.js';
 import type { ServiceConfig } from '../../lib/config.js';
 import type { ChunkMap, LogEntry, PartitionMeta } from '../../lib/notes/ports.js';
 

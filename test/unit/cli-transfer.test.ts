@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { ApiError, ApiUnreachableError } from '../../lib/cli/api-client.js';
+import { ApiError, ApiUnreachableError } from '../../lib/cli/api-errors.js';
 import {
   parseConcurrencyArgument,
   parseRequestSizeArgument,

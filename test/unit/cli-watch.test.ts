@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CopyJobStatus } from '../../lib/copy-jobs/copy-job.js';
 import type { Snapshot } from '../../lib/snapshots/snapshot.js';
-import { ApiError } from '../../lib/cli/api-client.js';
+import { ApiError } from '../../lib/cli/api-errors.js';
 import { ProgressBar } from '../../lib/cli/progress.js';
 import { CopyJobFailedError, SnapshotFailedError, waitForSnapshot, watchCopyJob, type WatchOptions } from '../../lib/cli/watch.js';
 import { MIB } from '../../lib/units/sizes.js';

@@ -84,7 +84,12 @@ describe('config', () => {
   });
 
   it('defaults the local cloud and the CLI to port 4510', () => {
-    expect(loadLocalCloudConfig({})).toEqual({ port: 4510, dataDir: '.sleds', listenHost: '127.0.0.1' });
+    expect(loadLocalCloudConfig({})).toEqual({ port: 4510, dataDir: '.sleds', listenHost: '127.0.0.1', nbdPort: 10809, headCacheMib: 256 });
+    expect(loadLocalCloudConfig({ [ENV.headCacheMib]: '0' }).headCacheMib).toBe(0);
+    expect(() => loadLocalCloudConfig({ [ENV.headCacheMib]: '-1' })).toThrow(/SLEDS_HEAD_CACHE_MIB must be a whole number of at least 0/);
+    expect(loadLocalCloudConfig({ [ENV.nbdPort]: '0' }).nbdPort).toBe(0);
+    expect(() => loadLocalCloudConfig({ [ENV.nbdPort]: 'nbd' })).toThrow(/SLEDS_NBD_PORT must be a port number from 0 to 65535, got "nbd"/);
+    expect(() => loadLocalCloudConfig({ [ENV.nbdPort]: '65536' })).toThrow(/SLEDS_NBD_PORT must be a port/);
     expect(loadCliConfig({}).endpoint).toBe('http://127.0.0.1:4510');
     expect(loadCliConfig({ [ENV.endpoint]: 'https://api.example.com/prod/' }).endpoint).toBe('https://api.example.com/prod');
   });

@@ -1,15 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { modelJobSeconds } from '../../lib/copy-jobs/bandwidth-model.js';
-import {
-  minimumRounds,
-  planCopyJob,
-  planDirectCopy,
-  type CopyNode,
-  type CopyPlan,
-  type CopyTask,
-  type PlanInput,
-} from '../../lib/copy-jobs/planner.js';
+import type { CopyNode, CopyPlan, CopyTask, PlanInput } from '../../lib/copy-jobs/copy-plan.js';
+import { minimumRounds, planCopyJob, planDirectCopy } from '../../lib/copy-jobs/planner.js';
 import { ValidationError } from '../../lib/errors.js';
 
 const MIB = 1024 * 1024;

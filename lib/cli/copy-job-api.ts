@@ -1,0 +1,102 @@
+/**
+ * The snapshot and copy-job calls' wire contract: request bodies, answers, and the zod schemas
+ * the client checks answers against. Snapshots sit here because copy jobs start from them.
+ */
+import { z } from 'zod';
+import type { WorkflowEvent } from '../copy-jobs/ports.js';
+
+/** The body of `POST /snapshots/{id}/copies`; the API fills in defaults for what is absent. */
+export interface CreateCopyJobRequest {
+  readonly count: number;
+  readonly maxSourceFanout?: number;
+  readonly mode?: 'pipelined' | 'rounds' | 'direct';
+  /** Makes the request idempotent: the same token returns the job it started first. */
+  readonly clientToken?: string;
+}
+
+/** The answer to `POST /snapshots/{id}/copies` (202): the job runs on after it. */
+export interface CopyJobStarted {
+  readonly jobId: string;
+  readonly volumeIds: string[];
+  readonly executionArn: string;
+}
+
+/** The answer to `GET /copy-jobs/{id}/events`. */
+export interface CopyJobEvents {
+  readonly jobId: string;
+  readonly events: WorkflowEvent[];
+}
+
+// Loose objects: a newer API may add fields, and --json should pass them through untouched.
+/** A snapshot as the API answers it (`POST /volumes/{id}/snapshots`, `GET /snapshots/{id}`). */
+export const snapshotSchema = z.looseObject({
+  snapshotId: z.string(),
+  volumeId: z.string(),
+  state: z.enum(['creating', 'completed', 'failed']),
+  sizeBytes: z.number(),
+  chunkSizeBytes: z.number(),
+  partitionChunks: z.number(),
+  partitionCount: z.number(),
+  ops: z.record(z.string(), z.number()),
+  sleds: z.record(z.string(), z.number()),
+  progress: z.looseObject({
+    partitionsDone: z.number(),
+    partitionsTotal: z.number(),
+    chunksStored: z.number(),
+    bytesStored: z.number(),
+  }),
+  createdAt: z.string(),
+  completedAt: z.string().optional(),
+});
+
+/** The answer to `POST /snapshots/{id}/copies`. */
+export const copyJobStartedSchema = z.looseObject({
+  jobId: z.string(),
+  volumeIds: z.array(z.string()),
+  executionArn: z.string(),
+});
+
+/** The answer to `GET /copy-jobs/{id}`: the job with its rate and ETA. */
+export const copyJobSchema = z.looseObject({
+  jobId: z.string(),
+  snapshotId: z.string(),
+  volumeIds: z.array(z.string()),
+  maxSourceFanout: z.number(),
+  mode: z.enum(['pipelined', 'rounds', 'direct']),
+  state: z.enum(['running', 'succeeded', 'failed']),
+  executionArn: z.string(),
+  progress: z.looseObject({
+    roundsPlanned: z.number(),
+    roundsDone: z.number(),
+    intermediariesCreated: z.number(),
+    intermediariesRemoved: z.number(),
+    chunksCopied: z.number(),
+    chunksTotal: z.number(),
+    bytesCopied: z.number(),
+    bytesTotal: z.number(),
+    targetsVerified: z.number(),
+  }),
+  plan: z.string().optional(),
+  error: z.string().optional(),
+  createdAt: z.string(),
+  startedCopyingAt: z.string().optional(),
+  finishedAt: z.string().optional(),
+  percent: z.number(),
+  throughputBytesPerSecond: z.number(),
+  etaSeconds: z.number().nullable(),
+});
+
+/** The answer to `GET /copy-jobs/{id}/events`. */
+export const copyJobEventsSchema = z.looseObject({
+  jobId: z.string(),
+  events: z.array(
+    z.looseObject({
+      timestamp: z.string(),
+      type: z.string(),
+      state: z.string().optional(),
+      index: z.number().optional(),
+      error: z.string().optional(),
+      cause: z.string().optional(),
+    }),
+  ),
+});
