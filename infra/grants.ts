@@ -94,7 +94,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   health: { tables: ALL_TABLES, listSleds: true, describeQueues: true },
   'create-volume': { tables: { volumes: ['PutItem'] } },
   'list-volumes': { tables: { volumes: ['Scan'] } },
-  'get-volume': { tables: { volumes: ['GetItem'] } },
+  // A copy target's hydration: its job and the job's stored plan (sled 0).
+  'get-volume': { tables: { volumes: ['GetItem'], copyJobs: ['GetItem'] }, objects: { read: ['plans'] } },
   // Mark deleting, remove the volume's objects on every sled and its head-node items, then the volume.
   'delete-volume': {
     tables: { volumes: ['GetItem', 'UpdateItem', 'DeleteItem'], partitions: REMOVE_PARTITIONS },
@@ -126,13 +127,30 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     sendTo: ['snapshot'],
   },
   'get-snapshot': { tables: { snapshots: ['GetItem'] } },
-  // Claim the client token, create the job and the target volumes, start the execution.
+  // Mark the snapshot deleting, scan the volumes for targets still hydrating from it (else back
+  // to completed: 409), then remove its objects on every sled (list, DeleteObjects) and its items.
+  'delete-snapshot': {
+    tables: { snapshots: ['GetItem', 'UpdateItem', 'Query', 'DeleteItem'], volumes: ['Scan'] },
+    objects: { delete: ['snapshots'] },
+    listSleds: true,
+  },
+  // Claim the client token, create the job and the target volumes, give them chunk maps that
+  // borrow the snapshot's chunks (BatchWriteItem; conditional PutItems on a retried request),
+  // mark them hydrating, start the execution.
   'create-copy-job': {
-    tables: { snapshots: ['GetItem'], copyJobs: ['GetItem', 'PutItem', 'UpdateItem'], volumes: ['PutItem'] },
+    tables: {
+      snapshots: ['GetItem'],
+      copyJobs: ['GetItem', 'PutItem', 'UpdateItem'],
+      volumes: ['PutItem', 'GetItem', 'UpdateItem'],
+      partitions: ['BatchWriteItem', 'PutItem'],
+    },
     copyJobs: ['start'],
   },
   // With ?include=tree it reads the stored plan (sled 0) to draw the fan-out tree.
+  // The stored plan (sled 0) gives the targets' hydration, and with ?include=tree the fan-out tree.
   'get-copy-job': { tables: { copyJobs: ['GetItem'] }, objects: { read: ['plans'] } },
+  // A failed job (or one whose execution is gone: its history) goes back to running in a new execution.
+  'retry-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'] }, copyJobs: ['start', 'history'] },
   'list-copy-job-events': { tables: { copyJobs: ['GetItem'] }, copyJobs: ['history'] },
   // Read the partition as of the snapshot's op (notes and chunks), write its chunks to one sled,
   // count it; the last one releases the volume's hold.
@@ -141,12 +159,17 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     objects: { read: ['volumes'], write: ['snapshots'] },
   },
   // The plan goes to sled 0, the progress counters to the job.
-  'plan-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] }, objects: { write: ['plans'] } },
+  // Targets whose request died before they borrowed the snapshot's chunks borrow them here (conditional PutItems).
+  'plan-copy-job': {
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], volumes: ['GetItem', 'UpdateItem'], partitions: ['PutItem'] },
+    objects: { write: ['plans'] },
+  },
   // Copies from the snapshot or an intermediary to an intermediary or a target; a target chunk's
   // SHA-256 comes with the copy's answer on S3, else from a HeadObject of it (an unpatched fauxqs); the
   // batch records them under the job's prefix. A straggler of a failed job removes what it wrote.
   'copy-partition-batch': {
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'] },
+    // The targets' states: a retry copies only for those still hydrating.
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], volumes: ['GetItem'] },
     objects: {
       read: ['plans', 'snapshots', 'intermediaries', 'volumes'],
       write: ['intermediaries', 'volumes'],
@@ -156,10 +179,11 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   },
   // The batches' records of verified target checksums (a missing one must read as NoSuchKey, not
   // AccessDenied: hence ListBucket), then the targets' head-node items (metadata and chunk maps,
-  // BatchWriteItem) and states.
+  // BatchWriteItem) and states; each hydrating target's maps take its own copies (conditional
+  // PutItem on the map's version), its unused copies go, and it becomes available.
   'finalize-copy-job': {
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['BatchWriteItem'], volumes: ['GetItem', 'UpdateItem'] },
-    objects: { read: ['plans', 'intermediaries'] },
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['GetItem', 'PutItem'], volumes: ['GetItem', 'UpdateItem'] },
+    objects: { read: ['plans', 'intermediaries'], delete: ['volumes'] },
     listSleds: true,
   },
   // Deletes the intermediaries by the keys the plan gave them: no listing.
@@ -168,9 +192,10 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     objects: { read: ['plans'], delete: ['intermediaries'] },
   },
   // Fail the job, remove its intermediaries and its targets' data and head-node items, fail the targets.
+  // A hydrating target keeps its items: only the job's copies no map names go (the plan, the maps).
   'fail-copy-job': {
     tables: { copyJobs: ['GetItem', 'UpdateItem'], volumes: ['GetItem', 'UpdateItem'], partitions: REMOVE_PARTITIONS },
-    objects: { delete: ['intermediaries', 'volumes'] },
+    objects: { read: ['plans'], delete: ['intermediaries', 'volumes'] },
     listSleds: true,
   },
   // Flush, sweep and, on demand, checkpoint: FlushService.flush / .sweep / .checkpoint (lib/flush).

@@ -169,6 +169,8 @@ export interface LocalCloudConfig {
   readonly listenHost: string;
   /** Serve the API against this endpoint (LocalStack) instead of the embedded emulators. */
   readonly awsEndpoint?: string;
+  /** The sled bandwidth model for `npm start` (SLEDS_SLED_BANDWIDTH), as in a deployment. */
+  readonly sledBandwidth?: number;
   /** The NBD port volumes are served on (DEFAULT_NBD_PORT). */
   readonly nbdPort: number;
   /** MiB of head cache of the serving process (DEFAULT_HEAD_CACHE_MIB: on; 0 turns it off). */
@@ -336,6 +338,7 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     nbdPort: loadNbdPort(env),
     headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
     ...(awsEndpoint ? { awsEndpoint } : {}),
+    ...(optionalFields(env).sledBandwidth === undefined ? {} : { sledBandwidth: optionalFields(env).sledBandwidth }),
   });
 }
 

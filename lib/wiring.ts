@@ -14,6 +14,7 @@ import { DynamoDbCopyJobRepository } from './aws/dynamodb-copy-job-repository.js
 import { S3PlanStore } from './aws/s3-plan-store.js';
 import { SfnWorkflowRunner } from './aws/sfn-workflow-runner.js';
 import { CopyJobService } from './copy-jobs/copy-job-service.js';
+import { SnapshotDeletion } from './snapshots/dependents.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
 import { FlushService } from './flush/flush-service.js';
@@ -44,6 +45,7 @@ export interface Services {
   readonly data: VolumeDataService;
   readonly snapshots: SnapshotService;
   readonly copyJobs: CopyJobService;
+  readonly snapshotDeletion: SnapshotDeletion;
   readonly flush: FlushService;
   readonly rebuild: RebuildService;
   readonly healthProbes: readonly HealthProbe[];
@@ -123,6 +125,8 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     volumes: repository,
     volumeData: [objects, data],
     newPartitions: partitionDeps.metas,
+    metas: partitionDeps.metas,
+    chunkMaps: partitionDeps.chunkMaps,
     chunks,
     runner: () => sfnRunner ?? inProcessRunner(),
     sledCount: config.sledBuckets.length,
@@ -132,6 +136,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     config,
     clients,
     copyJobs,
+    snapshotDeletion: new SnapshotDeletion({ snapshots: snapshotRepository, volumes: repository, chunks }),
     flush,
     rebuild: new RebuildService({ ...partitionDeps, volumes: repository, checkpoints }),
     volumes: new VolumeService(repository, [objects, data], undefined, VOLUME_CACHE_MS),

@@ -55,8 +55,10 @@ export const ROUTES: readonly RouteDefinition[] = [
   },
   { method: 'POST', resource: '/volumes/{volumeId}/snapshots', handler: 'create-snapshot', summary: 'snapshot the volume at its committed ops' },
   { method: 'GET', resource: '/snapshots/{snapshotId}', handler: 'get-snapshot', summary: 'snapshot state and progress' },
+  { method: 'DELETE', resource: '/snapshots/{snapshotId}', handler: 'delete-snapshot', summary: 'delete a snapshot no hydrating volume needs' },
   { method: 'POST', resource: '/snapshots/{snapshotId}/copies', handler: 'create-copy-job', summary: 'copy a snapshot into N new volumes' },
   { method: 'GET', resource: '/copy-jobs/{jobId}', handler: 'get-copy-job', summary: 'copy job progress, throughput and ETA' },
+  { method: 'POST', resource: '/copy-jobs/{jobId}/retry', handler: 'retry-copy-job', summary: "finish a failed job's hydration" },
   { method: 'GET', resource: '/copy-jobs/{jobId}/events', handler: 'list-copy-job-events', summary: "the execution's state transitions" },
 ];
 

@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { CopyJob, CopyJobProgress } from '../copy-jobs/copy-job.js';
+import type { CopyJob, CopyJobProgress, CopyJobState } from '../copy-jobs/copy-job.js';
 import type { CopyJobRepository, ProgressDelta } from '../copy-jobs/ports.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
@@ -112,6 +112,27 @@ export class DynamoDbCopyJobRepository implements CopyJobRepository {
         }),
       ),
     );
+  }
+
+  async restart(jobId: string, from: CopyJobState, progress: CopyJobProgress): Promise<number | undefined> {
+    try {
+      const { Attributes } = await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { jobId, sk: JOB },
+          UpdateExpression:
+            'SET #state = :running, progress = :progress, attempts = if_not_exists(attempts, :zero) + :one REMOVE #error, finishedAt, roundTasksDone, taskChunksDone',
+          ConditionExpression: '#state = :from',
+          ExpressionAttributeNames: { '#state': 'state', '#error': 'error' },
+          ExpressionAttributeValues: { ':running': 'running', ':from': from, ':progress': progress, ':zero': 0, ':one': 1 },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Number(Attributes?.attempts ?? 1);
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return undefined;
+      throw translateAwsError('DynamoDB', error);
+    }
   }
 
   async update(jobId: string, fields: Parameters<CopyJobRepository['update']>[1]): Promise<void> {

@@ -1,7 +1,7 @@
-import { GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ValidationError } from '../errors.js';
 import type { SnapshotPage, SnapshotRepository } from '../snapshots/ports.js';
-import type { Snapshot, SnapshotPartition } from '../snapshots/snapshot.js';
+import type { Snapshot, SnapshotPartition, SnapshotState } from '../snapshots/snapshot.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
 
 const HEADER = 'snapshot';
@@ -173,6 +173,51 @@ export class DynamoDbSnapshotRepository implements SnapshotRepository {
       );
     } catch (error) {
       if (!isConditionalCheckFailed(error)) throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async transition(snapshotId: string, from: readonly SnapshotState[], to: SnapshotState): Promise<boolean> {
+    const allowed = Object.fromEntries(from.map((state, i) => [`:from${i}`, state]));
+    try {
+      await this.documents.send(
+        new UpdateCommand({
+          TableName: this.tableName,
+          Key: { snapshotId, sk: HEADER },
+          UpdateExpression: 'SET #state = :to',
+          ConditionExpression: `attribute_exists(snapshotId) AND #state IN (${Object.keys(allowed).join(', ')})`,
+          ExpressionAttributeNames: { '#state': 'state' },
+          ExpressionAttributeValues: { ...allowed, ':to': to },
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (isConditionalCheckFailed(error)) return false;
+      throw translateAwsError('DynamoDB', error);
+    }
+  }
+
+  async remove(snapshotId: string): Promise<void> {
+    const keys: Array<Record<string, unknown>> = [];
+    let start: Record<string, unknown> | undefined;
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            KeyConditionExpression: 'snapshotId = :id',
+            ExpressionAttributeValues: { ':id': snapshotId },
+            ProjectionExpression: 'snapshotId, sk',
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      keys.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    // The header last: a delete that stops part-way still finds the snapshot, and is repeated.
+    const header = keys.filter((key) => key.sk === HEADER);
+    for (const key of [...keys.filter((key) => key.sk !== HEADER), ...header]) {
+      await dynamo(() => this.documents.send(new DeleteCommand({ TableName: this.tableName, Key: { snapshotId: key.snapshotId, sk: key.sk } })));
     }
   }
 }

@@ -19,6 +19,7 @@ const VOLUME_FIELDS = [
   'partitionChunks',
   'partitionCount',
   'state',
+  'source',
   'createdAt',
   'updatedAt',
 ] as const;

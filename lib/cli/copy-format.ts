@@ -4,6 +4,7 @@
  * functions only, like format.ts, so they are tested without a network or a terminal.
  */
 import { MAX_COPY_COUNT, MAX_SOURCE_FANOUT, type CopyJobStatus, type CopyMode } from '../copy-jobs/copy-job.js';
+import type { JobHydration } from '../copy-jobs/hydration.js';
 import type { WorkflowEvent } from '../copy-jobs/ports.js';
 import type { Snapshot } from '../snapshots/snapshot.js';
 import { formatSize } from '../units/sizes.js';
@@ -112,6 +113,13 @@ export function isPlanned(job: CopyJobStatus): boolean {
   return job.progress.roundsPlanned > 0 || job.progress.bytesTotal > 0 || job.state !== 'running';
 }
 
+/** "; usable now, 3/32 hydrated (41%)": the targets serve reads and writes while the job copies. */
+function hydrationText(job: CopyJobStatus & { hydration?: JobHydration }): string {
+  const hydration = job.hydration;
+  if (!hydration) return '';
+  return `; targets usable now, ${hydration.targetsComplete}/${job.volumeIds.length} hydrated (${hydration.percent}%)`;
+}
+
 /**
  * The status after the copy bar: "planning", "round 2/3, 12 intermediaries", then
  * "verifying targets 3/5" and "removing intermediaries 4/12" once the bytes are copied.
@@ -126,7 +134,7 @@ export function copyJobStatusText(job: CopyJobStatus): string {
   }
   if (!isPlanned(job)) return `planning ${formatCount(targets, 'volume')}`;
   if (bytesCopied < bytesTotal) {
-    return `round ${Math.min(roundsDone + 1, roundsPlanned)}/${roundsPlanned}, ${intermediaries(intermediariesCreated)}`;
+    return `round ${Math.min(roundsDone + 1, roundsPlanned)}/${roundsPlanned}, ${intermediaries(intermediariesCreated)}${hydrationText(job)}`;
   }
   if (targetsVerified < targets) return `verifying targets ${targetsVerified}/${targets}`;
   return `removing intermediaries ${intermediariesRemoved}/${intermediariesCreated}`;

@@ -66,7 +66,7 @@ export const volumeSchema = z.looseObject({
   chunkSizeBytes: z.number(),
   partitionChunks: z.number(),
   partitionCount: z.number(),
-  state: z.enum(['creating', 'available', 'deleting', 'failed']),
+  state: z.enum(['creating', 'hydrating', 'available', 'deleting', 'failed']),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -4,7 +4,7 @@ import type { ChunkLocation } from '../sleds/ports.js';
 import { ChunkArrivals } from './chunk-arrivals.js';
 import { chunkLocation } from './chunk-locations.js';
 import { batchesOf } from './copy-job-batches.js';
-import type { CopyJobContext } from './copy-job-context.js';
+import { copiesFor, type CopyJobContext } from './copy-job-context.js';
 import { TransientCopyError } from './errors.js';
 import { ProgressReporter } from './progress-reporter.js';
 import { transient } from './transient.js';
@@ -31,14 +31,28 @@ export class BatchCopier {
     this.arrivals.wakeAll();
   }
 
+  /** The job's intermediaries are gone (its catch removed them): a retry's children must not take them for written. */
+  forgetIntermediaries(jobId: string): void {
+    this.arrivals.forget(`/copy-jobs/${jobId}/`);
+  }
+
+  /** The job runs again (POST /copy-jobs/{id}/retry): its tasks here copy again. */
+  jobRestarted(jobId: string): void {
+    this.ended.delete(jobId);
+  }
+
   /** Copy state: one batch of partition copies, all at once, chunk by chunk with server-side copies. */
   async copyBatch(jobId: string, round: number, batch: number): Promise<{ tasks: number; chunks: number }> {
     const started = performance.now();
     const [job, plan] = await Promise.all([this.ctx.job(jobId), this.ctx.plan(jobId)]);
-    const tasks = batchesOf(plan).get(round)?.[batch];
-    if (!tasks) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
+    const planned = batchesOf(plan).get(round)?.[batch];
+    if (!planned) throw new Error(`job ${jobId} has no batch ${batch} in round ${round}`);
     const snapshot = await this.ctx.completedSnapshot(job.snapshotId);
+    const active = await this.ctx.activeTargets(job);
+    const tasks = planned.filter((task) => copiesFor(job, task, active));
     const progress = new ProgressReporter(this.ctx.deps.jobs, jobId, snapshot.chunkSizeBytes, job.taskChunksDone !== undefined);
+    // Tasks for targets already available (a retry) are done without copying.
+    for (const task of planned) if (!tasks.includes(task)) progress.task(task.round, false);
     for (const task of tasks) {
       for (const chunk of task.chunks) {
         const to = chunkLocation(job, task.to, task.partition, chunk);

@@ -81,4 +81,9 @@ export class ChunkArrivals {
     for (const wake of this.waiters.get(key) ?? []) wake();
     this.waiters.delete(key);
   }
+
+  /** Forgets the chunks written under a prefix (a job's intermediaries, removed by its catch): a retry's children must not take them for written. */
+  forget(prefix: string): void {
+    for (const key of this.written) if (key.includes(prefix)) this.written.delete(key);
+  }
 }

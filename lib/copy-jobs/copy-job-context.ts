@@ -1,4 +1,4 @@
-import type { NewPartitionWriter } from '../notes/ports.js';
+import type { ChunkMapStore, NewPartitionWriter, PartitionMetaStore } from '../notes/ports.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { mapLimit } from '../shared/concurrency.js';
 import type { ChunkStore } from '../sleds/ports.js';
@@ -7,7 +7,7 @@ import { SnapshotNotFoundError } from '../snapshots/snapshot-service.js';
 import type { Snapshot, SnapshotPartition } from '../snapshots/snapshot.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { CopyJob } from './copy-job.js';
-import type { CopyPlan } from './copy-plan.js';
+import type { CopyPlan, CopyTask } from './copy-plan.js';
 import { CopyJobNotFoundError, SnapshotNotReadyError } from './errors.js';
 import type { CopyJobRepository, PlanStore, VerifiedChunkRecords, WorkflowRunner } from './ports.js';
 import { transient } from './transient.js';
@@ -21,8 +21,10 @@ export interface CopyJobDeps {
   readonly volumes: VolumeRepository;
   /** Everything that holds a volume's data, to remove partial targets of a failed job. */
   readonly volumeData: readonly VolumeDataStore[];
-  /** Writes the verified targets' head-node items in batches. */
+  /** Writes the targets' borrowed head-node items in batches (at the request). */
   readonly newPartitions: NewPartitionWriter;
+  readonly metas: PartitionMetaStore;
+  readonly chunkMaps: ChunkMapStore;
   readonly chunks: ChunkStore;
   readonly runner: () => WorkflowRunner;
   readonly sledCount: number;
@@ -82,4 +84,19 @@ export class CopyJobContext {
   cachePlan(jobId: string, plan: CopyPlan): void {
     this.planCache.set(jobId, plan);
   }
+
+  /** The job's targets still to hydrate (`hydrating`, or `creating` before they borrowed). */
+  async activeTargets(job: CopyJob): Promise<Set<string>> {
+    const active = new Set<string>();
+    await mapLimit(job.volumeIds, 16, async (volumeId) => {
+      const state = (await this.deps.volumes.get(volumeId))?.state;
+      if (state === 'hydrating' || state === 'creating') active.add(volumeId);
+    });
+    return active;
+  }
+}
+
+/** Whether a task copies anything this run: intermediaries always, a target only while it hydrates. */
+export function copiesFor(job: CopyJob, task: CopyTask, active: ReadonlySet<string>): boolean {
+  return task.to.kind !== 'target' || active.has(String(job.volumeIds[task.to.target]));
 }

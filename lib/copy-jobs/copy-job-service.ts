@@ -6,13 +6,16 @@ import { BatchCopier } from './batch-copier.js';
 import { chunkLocation } from './chunk-locations.js';
 import { MAX_TRACKED_TASKS, copyJobStatus, newCopyJobId, type CopyJobTree, type CopyJobStatus, type CopyRequest } from './copy-job.js';
 import { batchesOf } from './copy-job-batches.js';
-import { CopyJobContext, type CopyJobDeps } from './copy-job-context.js';
+import { CopyJobContext, copiesFor, type CopyJobDeps } from './copy-job-context.js';
 import { copyJobTree } from './copy-job-tree.js';
-import { CopyJobNotFoundError } from './errors.js';
+import { CopyJobNotFoundError, SnapshotNotReadyError } from './errors.js';
 import type { WorkflowTimeline } from './ports.js';
 import { planCopyJob, planDirectCopy } from './planner.js';
 import { finalizeTargets } from './target-verification.js';
 import { transient } from './transient.js';
+import type { ChunkRef } from '../notes/ports.js';
+import { Hydration, jobHydration, targetHydration, type HydrationProgress, type JobHydration } from './hydration.js';
+import { copyJobRestarts, type JobRestart } from './retry.js';
 
 /** What `POST /snapshots/{id}/copies` answers. */
 export interface CopyJobCreated {
@@ -40,10 +43,12 @@ export function targetVolumeId(jobId: string, index: number): string {
 export class CopyJobService {
   private readonly ctx: CopyJobContext;
   private readonly batches: BatchCopier;
+  private readonly hydration: Hydration;
 
   constructor(deps: CopyJobDeps) {
     this.ctx = new CopyJobContext(deps);
     this.batches = new BatchCopier(this.ctx);
+    this.hydration = new Hydration({ ...deps, clock: () => this.ctx.now() });
   }
 
   /**
@@ -83,6 +88,7 @@ export class CopyJobService {
       await this.ctx.deps.jobs.create(job);
     }
     const timestamp = this.ctx.now().toISOString();
+    const fresh = new Set<string>();
     await mapLimit(volumeIds, 16, async (volumeId, i) => {
       const volume: Volume = {
         volumeId,
@@ -92,23 +98,62 @@ export class CopyJobService {
         partitionChunks: snapshot.partitionChunks,
         partitionCount: snapshot.partitionCount,
         state: 'creating',
+        source: { snapshotId, jobId },
         createdAt: timestamp,
         updatedAt: timestamp,
       };
-      await this.ctx.deps.volumes.create(volume).catch((error: unknown) => {
-        if (!(error instanceof ConcurrentModificationError)) throw error;
-      });
+      await this.ctx.deps.volumes.create(volume).then(
+        () => fresh.add(volumeId),
+        (error: unknown) => {
+          if (!(error instanceof ConcurrentModificationError)) throw error;
+        },
+      );
     });
+    // A snapshot delete marks the snapshot first and then looks for dependents: checking again
+    // now that the targets exist means one of the two sees the other.
+    const latest = await this.ctx.deps.snapshots.get(snapshotId);
+    if (latest?.state !== 'completed') {
+      await mapLimit([...fresh], 16, (volumeId) => this.ctx.deps.volumes.transition(volumeId, ['creating'], 'failed', this.ctx.now()));
+      await this.ctx.deps.jobs.update(jobId, { state: 'failed', error: `snapshot ${snapshotId} is ${latest?.state ?? 'gone'}`, finishedAt: this.ctx.now().toISOString() });
+      throw new SnapshotNotReadyError(snapshotId, latest?.state ?? 'deleted');
+    }
+    // Usable at once: the targets borrow the snapshot's chunks before the answer (see hydration.ts).
+    await this.hydration.borrow(await this.ctx.snapshotPartitions(snapshot), volumeIds, fresh);
     const { executionArn } = await this.ctx.deps.runner().start(jobId, { jobId });
     if (job.executionArn !== executionArn) await this.ctx.deps.jobs.setExecution(jobId, executionArn);
     return { jobId, volumeIds, executionArn };
   }
 
   /** The job with its rate and ETA. */
-  async status(jobId: string): Promise<CopyJobStatus> {
+  async status(jobId: string): Promise<CopyJobStatus & { hydration?: JobHydration }> {
     const job = await this.ctx.deps.jobs.get(jobId);
     if (!job) throw new CopyJobNotFoundError(jobId);
-    return copyJobStatus(job, this.ctx.now());
+    const status = copyJobStatus(job, this.ctx.now());
+    if (job.plan === undefined) return status;
+    return { ...status, hydration: jobHydration({ ...status, taskChunksDone: job.taskChunksDone }, await this.ctx.plan(jobId)) };
+  }
+
+  /** A copy target's hydration (its job's progress for it); undefined for a volume no job made. */
+  async volumeHydration(volumeId: string, state: string, jobId: string | undefined): Promise<HydrationProgress | undefined> {
+    if (!jobId) return undefined;
+    const job = await this.ctx.deps.jobs.get(jobId);
+    const target = job?.volumeIds.indexOf(volumeId) ?? -1;
+    if (!job || target < 0 || job.plan === undefined) return undefined;
+    const status = { ...copyJobStatus(job, this.ctx.now()), taskChunksDone: job.taskChunksDone };
+    return targetHydration(status, await this.ctx.plan(jobId), target, state === 'available');
+  }
+
+  /**
+   * POST /copy-jobs/{id}/retry: finishes the hydration of the targets a failed job (or one
+   * whose execution died with its process) left hydrating, in a new execution that copies only
+   * for them and removes what the earlier run left behind. Idempotent: a job that succeeded or
+   * still runs is answered as it is.
+   */
+  async retry(jobId: string): Promise<JobRestart> {
+    this.batches.forgetIntermediaries(jobId);
+    const restart = await copyJobRestarts(this.ctx.deps.jobs, this.ctx.deps.runner(), jobId, this.ctx.now());
+    if (restart.restarted) this.batches.jobRestarted(jobId);
+    return restart;
   }
 
   /**
@@ -136,6 +181,9 @@ export class CopyJobService {
     const job = await this.ctx.job(jobId);
     const snapshot = await this.ctx.completedSnapshot(job.snapshotId);
     const partitions = await this.ctx.snapshotPartitions(snapshot);
+    // A target whose request died before it borrowed the snapshot's chunks borrows them now.
+    await this.hydration.borrow(partitions, job.volumeIds, new Set());
+    const active = await this.ctx.activeTargets(job);
     const input = {
       partitions: partitions.map((p) => ({
         partition: p.partition,
@@ -149,7 +197,8 @@ export class CopyJobService {
     const plan = job.mode === 'direct' ? planDirectCopy(input) : planCopyJob({ ...input, mode: job.mode });
     await this.ctx.deps.plans.put(jobId, plan);
     this.ctx.cachePlan(jobId, plan);
-    const chunksTotal = plan.tasks.reduce((sum, task) => sum + task.chunks.length, 0);
+    // A retry copies nothing for the targets already available.
+    const chunksTotal = plan.tasks.filter((task) => copiesFor(job, task, active)).reduce((sum, task) => sum + task.chunks.length, 0);
     const roundTaskCounts = Array.from({ length: plan.rounds }, (_, i) => plan.tasks.filter((task) => task.round === i + 1).length);
     await this.ctx.deps.jobs.update(jobId, {
       plan: plan.fanoutTree,
@@ -167,9 +216,9 @@ export class CopyJobService {
     return this.batches.copyBatch(jobId, round, batch);
   }
 
-  /** Finalize state: verifies every target chunk against the snapshot, then marks the volumes available (see finalizeTargets). */
+  /** Finalize state: verifies every target chunk against the snapshot, then swaps in the targets' own copies and marks them available (see finalizeTargets). */
   finalize(jobId: string): Promise<{ verifiedChunks: number }> {
-    return finalizeTargets(this.ctx, jobId);
+    return finalizeTargets(this.ctx, this.hydration, jobId);
   }
 
   /** Clean-up state: removes the intermediaries, by the keys the plan gave them; the job has succeeded. */
@@ -189,7 +238,12 @@ export class CopyJobService {
     return { objectsRemoved };
   }
 
-  /** Catch: the job and its volumes are failed; intermediaries and partial targets are removed. */
+  /**
+   * Catch: the job is failed; intermediaries are removed. A target that already borrowed the
+   * snapshot's chunks stays `hydrating` and keeps serving (its writes included): only the job's
+   * own copies that no map names are removed, and a retry finishes it. A target still
+   * `creating` (its request died before it borrowed) is failed and its partial data removed.
+   */
   async fail(jobId: string, error: { Error?: string; Cause?: string } | undefined): Promise<void> {
     const job = await this.ctx.job(jobId);
     this.batches.jobEnded(jobId);
@@ -201,10 +255,22 @@ export class CopyJobService {
       finishedAt: this.ctx.now().toISOString(),
     });
     await this.ctx.deps.chunks.removePrefix(`copy-jobs/${jobId}/`);
-    await mapLimit(job.volumeIds, 8, async (volumeId) => {
-      for (const store of this.ctx.deps.volumeData) await store.removeVolumeData(volumeId);
+    this.batches.forgetIntermediaries(jobId);
+    const plan = job.plan === undefined ? undefined : await this.ctx.plan(jobId).catch(() => undefined);
+    await mapLimit(job.volumeIds, 8, async (volumeId, target) => {
       const volume = await this.ctx.deps.volumes.get(volumeId);
-      if (volume && volume.state === 'creating') await this.ctx.deps.volumes.transition(volumeId, ['creating'], 'failed', this.ctx.now());
+      if (volume?.state === 'hydrating') {
+        const copies = new Map<number, ChunkRef[]>();
+        for (const task of plan?.tasks ?? []) {
+          if (task.to.kind !== 'target' || task.to.target !== target) continue;
+          copies.set(task.partition, task.chunks.map((chunk) => ({ ...chunkLocation(job, task.to, task.partition, chunk), sha256: '' })));
+        }
+        await this.hydration.abandon(volumeId, copies);
+        return;
+      }
+      if (volume?.state !== 'creating') return;
+      for (const store of this.ctx.deps.volumeData) await store.removeVolumeData(volumeId);
+      await this.ctx.deps.volumes.transition(volumeId, ['creating'], 'failed', this.ctx.now());
     });
     const latest = await this.ctx.job(jobId);
     await this.ctx.deps.jobs.setProgress(jobId, { ...latest.progress, intermediariesRemoved: latest.progress.intermediariesCreated });

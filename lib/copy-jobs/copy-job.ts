@@ -39,6 +39,8 @@ export interface CopyJob {
    */
   readonly taskChunksDone?: Readonly<Record<string, number>>;
   readonly error?: string;
+  /** How many times `POST /copy-jobs/{id}/retry` restarted the job. */
+  readonly attempts?: number;
   readonly createdAt: string;
   readonly startedCopyingAt?: string;
   readonly finishedAt?: string;

@@ -21,6 +21,12 @@ export interface CopyJobRepository {
     },
   ): Promise<void>;
   setExecution(jobId: string, executionArn: string): Promise<void>;
+  /**
+   * Moves the job from `from` back to `running` for a retry (clearing its error and end), with
+   * these counters; returns the attempt number (1 for the first retry), or undefined if the job
+   * was no longer in `from`.
+   */
+  restart(jobId: string, from: CopyJobState, progress: CopyJobProgress): Promise<number | undefined>;
   /** Replaces the progress counters, whatever the job's state. */
   setProgress(jobId: string, progress: CopyJobProgress): Promise<void>;
 }

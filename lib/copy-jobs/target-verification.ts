@@ -1,36 +1,32 @@
 import { FAILPOINTS, failpoint } from '../faults.js';
-import { initialMeta } from '../notes/partition-head.js';
-import type { ChunkRef, NewPartition } from '../notes/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
 import { chunkLocation } from './chunk-locations.js';
 import { batchesOf } from './copy-job-batches.js';
-import type { CopyJobContext } from './copy-job-context.js';
+import type { ChunkSwap } from './borrowed-chunks.js';
+import { copiesFor, type CopyJobContext } from './copy-job-context.js';
 import type { CopyNode, CopyTask } from './copy-plan.js';
 import { ChecksumMismatchError } from './errors.js';
+import type { Hydration } from './hydration.js';
 import { transient } from './transient.js';
 
 /** Target partitions finalize verifies at once (reading the batches' records). */
 const FINALIZE_CONCURRENCY = 32;
 
 /**
- * Finalize state: every target chunk must match the snapshot's SHA-256; only then are the
- * volumes marked available. The SHA-256 of each target chunk is the one its sled reported
+ * Finalize state: every target chunk must match the snapshot's SHA-256; only then does a
+ * target become `available`. The SHA-256 of each target chunk is the one its sled reported
  * for the copy that wrote it, recorded by the copy batch; a chunk with none recorded counts
- * as a mismatch. Once every chunk checks out, the head-node items of the target partitions
- * (metadata, then both replicas' chunk maps) are written in batches, unconditionally: a
- * volume in `creating` serves nothing and no writer touches it, and a retry writes the same
- * items again. A volume that is no longer `creating` (a retry after some were marked
- * available) gets no writes. A crash anywhere before the volumes are marked available leaves
- * them `creating`, and the job's catch removes their data, head-node items included.
+ * as a mismatch. Only the targets still hydrating are checked (a retry leaves the available
+ * ones alone). Once every chunk checks out, each target's maps take its own copies in place
+ * of the borrowed refs, only where they still name them (see borrowed-chunks.ts), and it is
+ * marked available (the hydration swap). A crash anywhere leaves the rest `hydrating`, still
+ * serving through the snapshot; the catch keeps them so, and a retry finishes them.
  */
-export async function finalizeTargets(ctx: CopyJobContext, jobId: string): Promise<{ verifiedChunks: number }> {
+export async function finalizeTargets(ctx: CopyJobContext, hydration: Hydration, jobId: string): Promise<{ verifiedChunks: number }> {
   const [job, plan] = await Promise.all([ctx.job(jobId), ctx.plan(jobId)]);
   const snapshot = await ctx.completedSnapshot(job.snapshotId);
   const partitions = new Map((await ctx.snapshotPartitions(snapshot)).map((p) => [p.partition, p]));
-  const creating = new Set<string>();
-  await mapLimit(job.volumeIds, 16, async (volumeId) => {
-    if ((await ctx.deps.volumes.get(volumeId))?.state === 'creating') creating.add(volumeId);
-  });
+  const active = await ctx.activeTargets(job);
   // Each batch's record is read once, when the first of its target tasks is checked.
   const batchOf = new Map<CopyTask, { round: number; batch: number }>();
   for (const [round, batches] of batchesOf(plan)) batches.forEach((tasks, batch) => tasks.forEach((task) => batchOf.set(task, { round, batch })));
@@ -41,47 +37,37 @@ export async function finalizeTargets(ctx: CopyJobContext, jobId: string): Promi
     if (!record) records.set(`${round}/${batch}`, (record = transient('read verified chunks', () => ctx.deps.verified.get(jobId, round, batch))));
     return record;
   };
-  const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target');
+  const targetTasks = plan.tasks.filter((task) => task.to.kind === 'target' && copiesFor(job, task, active));
   let verifiedChunks = 0;
-  const verified: NewPartition[] = [];
+  const swaps = new Map<string, Map<number, Record<string, ChunkSwap>>>();
   await mapLimit(targetTasks, FINALIZE_CONCURRENCY, async (task) => {
     const target = task.to as Extract<CopyNode, { kind: 'target' }>;
     const volumeId = job.volumeIds[target.target]!;
     const record = await recordOf(task);
-    const chunks: Record<string, ChunkRef> = {};
+    const chunks: Record<string, ChunkSwap> = {};
     for (const chunk of task.chunks) {
       const at = chunkLocation(job, task.to, task.partition, chunk);
-      const expected = partitions.get(task.partition)?.chunks[String(chunk)]?.sha256;
+      const borrowed = partitions.get(task.partition)?.chunks[String(chunk)];
+      const expected = borrowed?.sha256;
       const actual = record?.[`${at.sled}/${at.key}`];
-      if (!expected || actual !== expected) {
+      if (!borrowed || !expected || actual !== expected) {
         throw new ChecksumMismatchError(
           `target ${volumeId} partition ${task.partition} chunk ${chunk}: ` +
             `SHA-256 ${actual === undefined ? 'never verified' : actual || 'missing'} does not match the snapshot's ${expected ?? 'missing'}`,
         );
       }
-      chunks[String(chunk)] = { ...at, sha256: expected };
+      chunks[String(chunk)] = { borrowed, own: { ...at, sha256: expected } };
     }
     verifiedChunks += task.chunks.length;
-    if (!creating.has(volumeId)) return;
-    // Both head-node replicas of the target partition start from the copied chunks.
-    const meta = initialMeta(volumeId, task.partition, ctx.deps.sledCount);
-    verified.push({
-      meta,
-      chunkMaps: [meta.primary, meta.secondary].map((replica) => ({
-        volumeId,
-        partition: task.partition,
-        replicaId: replica.replicaId,
-        baseOp: 0,
-        chunks,
-        version: 1,
-      })),
-    });
+    const byPartition = swaps.get(volumeId) ?? new Map<number, Record<string, ChunkSwap>>();
+    byPartition.set(task.partition, chunks);
+    swaps.set(volumeId, byPartition);
   });
-  await transient('write the targets\' head-node items', () => ctx.deps.newPartitions.putNewPartitions(verified));
   await failpoint(FAILPOINTS.finalize, { jobId });
   await mapLimit(job.volumeIds, 16, async (volumeId) => {
-    const volume = await ctx.deps.volumes.get(volumeId);
-    if (volume?.state === 'creating') await ctx.deps.volumes.transition(volumeId, ['creating'], 'available', ctx.now());
+    if (!active.has(volumeId)) return;
+    if ((await ctx.deps.volumes.get(volumeId))?.state !== 'hydrating') return;
+    await transient('hydrate a target', () => hydration.complete(volumeId, swaps.get(volumeId) ?? new Map()));
     await failpoint(FAILPOINTS.targetAvailable, { jobId, volumeId });
   });
   await ctx.deps.jobs.update(jobId, { progress: { ...(await ctx.job(jobId)).progress, targetsVerified: job.volumeIds.length } });

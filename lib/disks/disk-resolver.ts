@@ -1,12 +1,13 @@
 /**
- * Names Sleds disks for the NBD server: a volume id opens the volume as a writable disk, a
- * completed snapshot's id opens it read-only, and NBD_OPT_LIST lists both.
+ * Names Sleds disks for the NBD server: a volume id opens the volume as a writable disk (an
+ * available one, or a copy target still hydrating: it serves data too, reading through to its
+ * snapshot), a completed snapshot's id opens it read-only, and NBD_OPT_LIST lists both.
  */
 import type { ExportListing, ExportOpening, ExportResolver } from '../nbd/ports.js';
 import type { SnapshotPage } from '../snapshots/ports.js';
 import type { Snapshot } from '../snapshots/snapshot.js';
 import type { VolumePage } from '../volumes/ports.js';
-import { isVolumeId, type Volume } from '../volumes/volume.js';
+import { isVolumeId, servesData, type Volume } from '../volumes/volume.js';
 import { formatSize } from '../units/sizes.js';
 import { SnapshotBlockDevice, VolumeBlockDevice } from './block-devices.js';
 import type { SnapshotDisk, VolumeDisk } from './ports.js';
@@ -31,13 +32,13 @@ export class DiskExportResolver implements ExportResolver {
     private readonly snapshotDisk: SnapshotDisk,
   ) {}
 
-  /** Every available volume, then every completed snapshot. */
+  /** Every volume that serves data (available or hydrating), then every completed snapshot. */
   async list(): Promise<readonly ExportListing[]> {
     const listings: ExportListing[] = [];
     let cursor: string | undefined;
     do {
       const page = await this.catalog.volumes(LIST_PAGE, cursor);
-      for (const volume of page.volumes) if (volume.state === 'available') listings.push({ name: volume.volumeId, description: describeVolume(volume) });
+      for (const volume of page.volumes) if (servesData(volume.state)) listings.push({ name: volume.volumeId, description: describeVolume(volume) });
       cursor = page.nextCursor;
     } while (cursor !== undefined);
     do {
@@ -58,7 +59,7 @@ export class DiskExportResolver implements ExportResolver {
   private async openVolume(volumeId: string): Promise<ExportOpening> {
     const volume = await this.catalog.volume(volumeId);
     if (!volume) return { kind: 'refused', reason: 'unknown', message: `Volume ${volumeId} does not exist.` };
-    if (volume.state !== 'available') {
+    if (!servesData(volume.state)) {
       const when = volume.state === 'creating' ? 'it can be attached once available' : 'it cannot be attached';
       return { kind: 'refused', reason: 'unavailable', message: `volume ${volumeId} is ${volume.state}; ${when}` };
     }
@@ -77,7 +78,8 @@ export class DiskExportResolver implements ExportResolver {
 }
 
 function describeVolume(volume: Volume): string {
-  return `${volume.name ? `${volume.name}: ` : ''}volume of ${formatSize(volume.sizeBytes)}`;
+  const hydrating = volume.state === 'hydrating' ? ' (hydrating)' : '';
+  return `${volume.name ? `${volume.name}: ` : ''}volume of ${formatSize(volume.sizeBytes)}${hydrating}`;
 }
 
 function describeSnapshot(snapshot: Snapshot): string {

@@ -1,6 +1,6 @@
 import { PartitionNotFoundError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import { logRef, type ChunkMap, type LogRef, type PartitionMeta } from '../notes/ports.js';
-import type { Volume } from '../volumes/volume.js';
+import { servesData, type Volume } from '../volumes/volume.js';
 import type { FlushMessage } from './messages.js';
 import type { FlushableHead, FlushDeps, PartitionView } from './ports.js';
 
@@ -100,7 +100,7 @@ export class FlushOrigins {
         this.deps.chunkMaps.get(replicaLog(viewMeta, 'primary')),
       ]);
       if (!found) throw new VolumeNotFoundError(volumeId);
-      if (found.volume.state !== 'available') throw new VolumeStateError(volumeId, found.volume.state, 'flush it');
+      if (!servesData(found.volume.state)) throw new VolumeStateError(volumeId, found.volume.state, 'flush it');
       const current = meta?.primary.replicaId === viewMeta.primary.replicaId && meta.epoch === viewMeta.epoch;
       if (!current || stored?.version !== before?.version) return { current: false, availableAt };
       // A snapshot that holds the flush below the head's newest op needs the log up to its op.
@@ -118,7 +118,7 @@ export class FlushOrigins {
   async fromLog({ volumeId, partition, uptoOp }: FlushMessage): Promise<FlushOrigin | undefined> {
     const availableAt = this.now();
     const { volume, meta } = await this.partition(volumeId, partition);
-    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, 'flush it');
+    if (!servesData(volume.state)) throw new VolumeStateError(volumeId, volume.state, 'flush it');
     if (!meta) return undefined;
     const head = this.deps.heads.head(volume, partition);
     const [before, primaryTail, secondaryTail] = await Promise.all([
@@ -141,6 +141,6 @@ export class FlushOrigins {
     if (this.now() - availableAt < this.deps.volumeCacheMs) return;
     const volume = await this.deps.volumes.get(volumeId);
     if (!volume) throw new VolumeNotFoundError(volumeId);
-    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, 'flush it');
+    if (!servesData(volume.state)) throw new VolumeStateError(volumeId, volume.state, 'flush it');
   }
 }

@@ -2,6 +2,7 @@ import { RETAINED_CHECKPOINTS, type CheckpointRecord, type CheckpointStore } fro
 import { noteIdsOf } from '../notes/note-ids.js';
 import type { ChunkMap, ChunkRef, JournalStore, NoteLogStore, PartitionMeta } from '../notes/ports.js';
 import type { ChunkStore } from '../sleds/ports.js';
+import { ownsObject } from '../volumes/volume.js';
 import { namedKeys, type ChunkNames } from './chunk-names.js';
 import { replicaLog } from './flush-origin.js';
 import { ROLES, type FlushableHead } from './ports.js';
@@ -51,7 +52,8 @@ export class GarbageCollector {
     const checkpoints = superseded.length > 0 ? await this.names.readCheckpoints(retained) : [];
     const referenced = namedKeys([...maps, ...checkpoints]);
     // Both replicas' maps named the same old versions: each key once, in batched deletes.
-    const garbage = [...new Map(superseded.filter((ref) => !referenced.has(ref.key)).map((ref) => [ref.key, ref])).values()];
+    // Never an object the volume does not own: a copy's borrowed chunk is the snapshot's.
+    const garbage = [...new Map(superseded.filter((ref) => !referenced.has(ref.key) && ownsObject(meta.volumeId, ref.key)).map((ref) => [ref.key, ref])).values()];
     if (garbage.length > 0) {
       head.forgetChunks(garbage.map((ref) => ref.key));
       await this.deps.chunks.removeAll(garbage);

@@ -88,6 +88,19 @@ async function main(): Promise<void> {
     const job = await api(base, 'POST', `/snapshots/${snapshot.snapshotId}/copies`, { count: COUNT, maxSourceFanout: FANOUT });
     console.log(`3. copy job ${job.jobId}: ${COUNT} volumes, at most ${FANOUT} concurrent reads per source copy`);
     console.log(`   execution ${job.executionArn}`);
+    // Usable at once: read the first and the last copy's first MiB right away, while they hydrate.
+    const firstReadStart = performance.now();
+    const firstLength = Math.min(IO, SIZE);
+    for (const volumeId of [job.volumeIds[0], job.volumeIds[COUNT - 1]] as string[]) {
+      const bytes: Buffer = await api(base, 'GET', `/volumes/${volumeId}/data?offset=0&length=${firstLength}`);
+      if (!bytes.equals(patternAt(0, firstLength))) throw new Error(`${volumeId} read ${formatSize(firstLength)} that differ from the source while it hydrates`);
+    }
+    const firstReadMs = performance.now() - firstReadStart;
+    const hydrating = await api(base, 'GET', `/volumes/${job.volumeIds[0]}`);
+    console.log(
+      `   usable at once: read ${formatSize(firstLength)} of copy 1 and of copy ${COUNT} ${seconds(performance.now() - copyStart)} after the request ` +
+        `(the reads took ${seconds(firstReadMs)}; the copy is ${hydrating.state}, reading through to the snapshot)`,
+    );
     let status = await api(base, 'GET', `/copy-jobs/${job.jobId}`);
     const copyBar = new ProgressBar({ stream: process.stderr, total: 1, enabled: process.stderr.isTTY === true, label: 'copy' });
     while (status.state === 'running') {

@@ -23,8 +23,10 @@ export const HANDLER_MODULES: Record<string, () => Promise<{ handler: ApiHandler
   'rebuild-partition': () => import('../../functions/rebuild-partition.js'),
   'create-snapshot': () => import('../../functions/create-snapshot.js'),
   'get-snapshot': () => import('../../functions/get-snapshot.js'),
+  'delete-snapshot': () => import('../../functions/delete-snapshot.js'),
   'create-copy-job': () => import('../../functions/create-copy-job.js'),
   'get-copy-job': () => import('../../functions/get-copy-job.js'),
+  'retry-copy-job': () => import('../../functions/retry-copy-job.js'),
   'list-copy-job-events': () => import('../../functions/list-copy-job-events.js'),
 };
 

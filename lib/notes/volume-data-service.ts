@@ -4,7 +4,7 @@ import { sha256Hex } from '../shared/hashing.js';
 import { IdempotencyInProgressError, IdempotencyKeyMismatchError, PartitionNotFoundError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumeDataStore, VolumeRepository } from '../volumes/ports.js';
 import type { HeadDirectory } from './flushable-head.js';
-import type { Volume } from '../volumes/volume.js';
+import { servesData, type Volume } from '../volumes/volume.js';
 import { partitionRange, splitByPartition, validateIo, type PartitionSlice } from './geometry.js';
 import { mergeRuns, type AllocationExtent } from './head/allocation.js';
 import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId, type NotePlace } from './note-ids.js';
@@ -122,12 +122,12 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     const now = (this.options.clock ?? Date.now)();
     if (cached && now - cached.at < VOLUME_CACHE_MS) return cached.volume;
     const volume = await this.volumes.get(volumeId);
-    if (volume?.state === 'available') {
+    if (volume && servesData(volume.state)) {
       if (this.volumeCache.size >= MAX_CACHED_HEADS) this.volumeCache.clear();
       this.volumeCache.set(volumeId, { volume, at: now });
     }
     if (!volume) throw new VolumeNotFoundError(volumeId);
-    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, operation);
+    if (!servesData(volume.state)) throw new VolumeStateError(volumeId, volume.state, operation);
     return volume;
   }
 

@@ -1,4 +1,4 @@
-import type { Snapshot, SnapshotPartition } from './snapshot.js';
+import type { Snapshot, SnapshotPartition, SnapshotState } from './snapshot.js';
 
 /** One page of snapshot headers. */
 export interface SnapshotPage {
@@ -27,4 +27,8 @@ export interface SnapshotRepository {
   countPartitions(snapshotId: string): Promise<number>;
   /** Moves `creating` to `completed`; a no-op if it already moved. */
   complete(snapshotId: string, now: Date): Promise<void>;
+  /** Moves the snapshot from one of `from` to `to`; false if it was in none of them (or is gone). */
+  transition(snapshotId: string, from: readonly SnapshotState[], to: SnapshotState): Promise<boolean>;
+  /** Removes the snapshot's header and partition items; a no-op once they are gone. */
+  remove(snapshotId: string): Promise<void>;
 }

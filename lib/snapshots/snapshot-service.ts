@@ -8,6 +8,7 @@ import type { WorkQueue } from '../queues/ports.js';
 import { snapshotSleds } from '../sleds/placement.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { VolumeRepository } from '../volumes/ports.js';
+import { servesData } from '../volumes/volume.js';
 import type { MaterializeMessage } from './messages.js';
 import type { SnapshotPage, SnapshotRepository } from './ports.js';
 import { newSnapshotId, snapshotChunkKey, type Snapshot, type SnapshotPartition } from './snapshot.js';
@@ -129,7 +130,7 @@ export class SnapshotService {
   async create(volumeId: string): Promise<Snapshot> {
     const volume = await this.deps.volumes.get(volumeId);
     if (!volume) throw new VolumeNotFoundError(volumeId);
-    if (volume.state !== 'available') throw new VolumeStateError(volumeId, volume.state, 'snapshot it');
+    if (!servesData(volume.state)) throw new VolumeStateError(volumeId, volume.state, 'snapshot it');
     const snapshotId = newSnapshotId();
     // Hold first, then read the ops: a flush that starts after the hold will not move a base
     // past them, and one that started before cannot have passed them.

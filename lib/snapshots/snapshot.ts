@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import type { ChunkRef } from '../notes/ports.js';
 
-/** `creating` while partitions are materialized onto the sleds; then `completed`. */
-export type SnapshotState = 'creating' | 'completed' | 'failed';
+/** `creating` while partitions are materialized onto the sleds; then `completed`; `deleting` once a delete has begun. */
+export type SnapshotState = 'creating' | 'completed' | 'failed' | 'deleting';
 
 export interface Snapshot {
   readonly snapshotId: string;

@@ -1,6 +1,6 @@
 import { VolumeNotFoundError, VolumeStateError, ConcurrentModificationError } from '../errors.js';
 import type { VolumeDataStore, VolumePage, VolumeRepository } from './ports.js';
-import { DEFAULT_PAGE_SIZE, newVolume, type Volume, type VolumeSpec } from './volume.js';
+import { DEFAULT_PAGE_SIZE, newVolume, servesData, type Volume, type VolumeSpec } from './volume.js';
 
 /** The volume use cases: create, read, list and delete. */
 export class VolumeService {
@@ -49,10 +49,10 @@ export class VolumeService {
       throw new VolumeStateError(volumeId, volume.state, 'delete it while its copy job runs');
     }
     const previous = volume.state;
-    await this.repository.transition(volumeId, ['available', 'failed', 'deleting'], 'deleting', this.clock());
+    await this.repository.transition(volumeId, ['available', 'hydrating', 'failed', 'deleting'], 'deleting', this.clock());
     // Writers may trust for a moment that the volume is available (VOLUME_CACHE_MS): let that
     // moment pass, so no write lands after the data is removed.
-    if (previous === 'available') await new Promise((resolve) => setTimeout(resolve, this.cacheLifetimeMs));
+    if (servesData(previous)) await new Promise((resolve) => setTimeout(resolve, this.cacheLifetimeMs));
     let objectsRemoved = 0;
     for (const store of this.data) objectsRemoved += await store.removeVolumeData(volumeId);
     await this.repository.remove(volumeId);

@@ -14,8 +14,27 @@ export const MAX_NAME_LENGTH = 128;
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
 
-/** `creating` until a copy job verifies every chunk; `deleting` once a delete has begun. */
-export type VolumeState = 'creating' | 'available' | 'deleting' | 'failed';
+/**
+ * `creating` until a copy job has given the target its borrowed chunk maps (at the copy
+ * request); `hydrating` while it serves reads and writes through to the snapshot and the job
+ * puts its own copy of every chunk; `available` once every chunk is its own and verified;
+ * `deleting` once a delete has begun.
+ */
+export type VolumeState = 'creating' | 'hydrating' | 'available' | 'deleting' | 'failed';
+
+/** States in which a volume serves reads, writes, flushes and snapshots: a hydrating copy is a volume too. */
+export const SERVING_STATES: readonly VolumeState[] = ['available', 'hydrating'];
+
+/** True when the volume serves data (available, or a copy target that is still hydrating). */
+export function servesData(state: VolumeState): boolean {
+  return state === 'available' || state === 'hydrating';
+}
+
+/** Where a copy target's borrowed chunks come from, until hydration makes them its own. */
+export interface VolumeSource {
+  readonly snapshotId: string;
+  readonly jobId: string;
+}
 
 export interface Volume {
   readonly volumeId: string;
@@ -25,6 +44,8 @@ export interface Volume {
   readonly partitionChunks: number;
   readonly partitionCount: number;
   readonly state: VolumeState;
+  /** For a copy target: its snapshot and job (kept after hydration, as its lineage). */
+  readonly source?: VolumeSource;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -108,6 +129,15 @@ export function newVolume(spec: VolumeSpec, now: Date, state: VolumeState = 'ava
 /** Key prefix that holds every object of a volume on every sled. */
 export function volumeKeyPrefix(volumeId: string): string {
   return `volumes/${volumeId}/`;
+}
+
+/**
+ * True when the object under `key` belongs to the volume: only such objects may a flush's
+ * garbage collection delete. A copy target's chunk map may name a borrowed chunk, the
+ * snapshot's own object, which belongs to the snapshot (and to every other copy of it).
+ */
+export function ownsObject(volumeId: string, key: string): boolean {
+  return key.startsWith(volumeKeyPrefix(volumeId));
 }
 
 /** Key prefix of every chunk object of one partition of a volume, flushed or copied. */

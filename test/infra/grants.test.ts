@@ -316,6 +316,18 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     const failingPlan = await ok('plan-copy-job', { jobId: failing.jobId });
     await ok('copy-partition-batch', { jobId: failing.jobId, round: failingPlan.rounds[0].round, batch: 0 });
     await ok('fail-copy-job', { jobId: failing.jobId, error: { Error: 'Injected', Cause: 'audit' } });
+    // Its targets stay hydrating, reading through to the snapshot: the snapshot refuses to go
+    // (409), and a retry finishes them, its tasks driven one by one again; then it may go.
+    expect((await ok('get-volume', api({ volumeId: failing.volumeIds[0] }))).hydration.jobState).toBe('failed');
+    expect((await invoke('delete-snapshot', api({ snapshotId: snapshot.snapshotId }))).statusCode).toBe(409);
+    expect((await ok('retry-copy-job', api({ jobId: failing.jobId }))).restarted).toBe(true);
+    const replanned = await ok('plan-copy-job', { jobId: failing.jobId });
+    for (const { round, batches } of replanned.rounds) {
+      for (const batch of batches) await ok('copy-partition-batch', { jobId: failing.jobId, round, batch });
+    }
+    await ok('finalize-copy-job', { jobId: failing.jobId });
+    await ok('clean-up-copy-job', { jobId: failing.jobId });
+    expect((await ok('delete-snapshot', api({ snapshotId: snapshot.snapshotId }))).deleted).toBe(true);
 
     // Deletes: a copy and then the source.
     await ok('delete-volume', api({ volumeId: job.volumeIds[0] }));

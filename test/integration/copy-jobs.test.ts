@@ -32,8 +32,9 @@ describe('copy jobs', () => {
     expect(started.status).toBe(202);
     expect(started.body.volumeIds).toHaveLength(count);
     expect(started.body.executionArn).toMatch(/^arn:aws:states:/);
-    const creating = await call(apiUrl, 'GET', `/volumes/${started.body.volumeIds[0]}`);
-    expect(['creating', 'available']).toContain(creating.body.state);
+    // Usable at once (docs/copy-jobs.md): hydrating until every chunk is its own and verified.
+    const hydrating = await call(apiUrl, 'GET', `/volumes/${started.body.volumeIds[0]}`);
+    expect(['hydrating', 'available']).toContain(hydrating.body.state);
 
     const job = await jobEnded(apiUrl, started.body.jobId);
     expect(job.state, job.error).toBe('succeeded');
@@ -76,7 +77,7 @@ describe('copy jobs', () => {
     }
   });
 
-  it('fails the job on a permanent failure and leaves no intermediary or half-made volume behind', async () => {
+  it('fails the job on a permanent failure, leaves no intermediary or copied chunk behind, and its targets keep serving the snapshot', async () => {
     const { apiUrl, config } = cloud();
     let calls = 0;
     disarm.push(
@@ -105,11 +106,11 @@ describe('copy jobs', () => {
     } finally {
       clients.destroy();
     }
+    // A failed job's targets stay hydrating: they read through to the snapshot (POST /copy-jobs/{id}/retry finishes them).
     for (const volumeId of started.body.volumeIds) {
       const volume = await call(apiUrl, 'GET', `/volumes/${volumeId}`);
-      expect(volume.body.state).toBe('failed');
-      const read = await call(apiUrl, 'GET', `/volumes/${volumeId}/data?offset=0&length=4096`);
-      expect(read.status).toBe(409);
+      expect(volume.body.state).toBe('hydrating');
+      expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
     }
     const events = (await call(apiUrl, 'GET', `/copy-jobs/${started.body.jobId}/events`)).body.events;
     expect(events.map((e: any) => e.state)).toContain('Mark the job failed and clean up');
@@ -181,7 +182,7 @@ describe('copy jobs', () => {
         expect(job.state).toBe('failed');
         expect(job.error).toMatch(/Sleds\.ChecksumMismatch: .*does not match the snapshot's/);
         await executionEnded(started.body.jobId);
-        for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
+        for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('hydrating');
         await new Promise((resolve) => setTimeout(resolve, 500));
         expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
       } finally {
@@ -209,7 +210,7 @@ describe('copy jobs', () => {
       expect(job.state).toBe('failed');
       expect(job.error).toMatch(/Sleds\.ChecksumMismatch: .*never verified/);
       await executionEnded(started.body.jobId);
-      for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
+      for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('hydrating');
       expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
     } finally {
       clients.destroy();
@@ -228,33 +229,43 @@ describe('copy jobs', () => {
     expect(job.state).toBe('failed');
     expect(job.error).toMatch(/finalize crashed/);
     await executionEnded(started.body.jobId);
-    for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
+    for (const volumeId of started.body.volumeIds) expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('hydrating');
     expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
   });
 
-  it('leaves no head-node item behind when finalize dies between the targets\' metadata and their chunk maps', async () => {
+  // Targets get their borrowed head-node items at the request now (no longer at finalize), so
+  // the crash between metadata and chunk maps happens in the request; its retry finishes it.
+  it('finishes a copy request that died between its targets\' borrowed metadata and chunk maps when it is repeated with its clientToken', async () => {
     const { apiUrl, config } = cloud();
     const clients = createAwsClients(config);
     const metas = new DynamoDbPartitionMetaStore(clients.documents, config.tables.partitions);
     let written = 0;
     disarm.push(
       armFailpoint('new-partitions-half-written', (context) => {
+        if (written > 0) return;
         written = Number(context.partitions);
-        throw new Error('injected: finalize crashed while writing head-node items');
+        throw new Error('injected: the copy request crashed while writing head-node items');
       }),
     );
     try {
-      const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 3, maxSourceFanout: 2 });
-      const job = await jobEnded(apiUrl, started.body.jobId);
-      expect(job.state).toBe('failed');
-      expect(job.error).toMatch(/finalize crashed while writing/);
+      const body = { count: 3, maxSourceFanout: 2, clientToken: 'half-written-1' };
+      const first = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, body);
+      expect(first.status).toBe(500);
       expect(written).toBeGreaterThan(0);
-      await executionEnded(started.body.jobId);
+      const started = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, body);
+      expect(started.status).toBe(202);
       for (const volumeId of started.body.volumeIds) {
-        expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('failed');
-        expect(await metas.listPartitions(volumeId)).toEqual([]);
+        expect(['hydrating', 'available']).toContain((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state);
+        expect(await metas.listPartitions(volumeId)).not.toEqual([]);
+        expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
       }
-      expect(await leftovers(started.body.jobId, started.body.volumeIds)).toEqual([]);
+      const job = await jobEnded(apiUrl, started.body.jobId);
+      expect(job.state, job.error).toBe('succeeded');
+      for (const volumeId of started.body.volumeIds) {
+        expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('available');
+        expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+      }
+      expect(await leftovers(started.body.jobId, [])).toEqual([]);
     } finally {
       clients.destroy();
     }
@@ -272,8 +283,9 @@ describe('copy jobs', () => {
         // The target is available now and may change (a flush moves its chunk map on); then finalize dies.
         const log = { volumeId: available, partition: 0, replicaId: 'r1' };
         const map = await chunkMaps.get(log);
-        expect(map?.version).toBe(1);
-        expect(await chunkMaps.put({ ...map!, version: 2 }, 1)).toBe(true);
+        // Version 1 borrowed the snapshot's chunks; hydration swapped the target's own in (2).
+        expect(map?.version).toBe(2);
+        expect(await chunkMaps.put({ ...map!, version: 3 }, 2)).toBe(true);
         throw new TransientCopyError('injected: finalize timed out after marking a target available');
       }),
     );
@@ -284,8 +296,8 @@ describe('copy jobs', () => {
       expect(available).toBeDefined();
       const events = (await call(apiUrl, 'GET', `/copy-jobs/${started.body.jobId}/events`)).body.events;
       expect(events.filter((e: any) => e.type === 'StateRetried' && e.state === 'Verify the targets and mark them available')).not.toEqual([]);
-      // The retry wrote the head-node items of the targets still creating again, and none of the available one's.
-      expect((await chunkMaps.get({ volumeId: available!, partition: 0, replicaId: 'r1' }))?.version).toBe(2);
+      // The retry hydrated the targets still hydrating, and left the available one's maps alone.
+      expect((await chunkMaps.get({ volumeId: available!, partition: 0, replicaId: 'r1' }))?.version).toBe(3);
       for (const volumeId of started.body.volumeIds) {
         expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('available');
         expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
@@ -295,7 +307,7 @@ describe('copy jobs', () => {
     }
   });
 
-  it('refuses reads and writes to a target while it is creating, then serves it as a full volume', async () => {
+  it('serves reads, writes and snapshots of a target while it is hydrating, then serves it as a full volume', async () => {
     const { apiUrl } = cloud();
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -304,14 +316,25 @@ describe('copy jobs', () => {
     const again = await call(apiUrl, 'POST', `/snapshots/${source.snapshotId}/copies`, { count: 2, clientToken: 'gate-1' });
     expect(again.body).toEqual(started.body);
     const target = started.body.volumeIds[0];
-    const write = await call(apiUrl, 'PUT', `/volumes/${target}/data?offset=0`, Buffer.alloc(4096), { 'content-type': 'application/octet-stream' });
-    expect([write.status, write.body.error.code]).toEqual([409, 'VolumeStateConflict']);
-    const read = await call(apiUrl, 'GET', `/volumes/${target}/data?offset=0&length=4096`);
-    expect(read.status).toBe(409);
-    const snapshot = await call(apiUrl, 'POST', `/volumes/${target}/snapshots`);
-    expect(snapshot.status).toBe(409);
-    release();
+    // Copies are usable at once: hydrating, reading through to the snapshot.
+    try {
+      expect((await call(apiUrl, 'GET', `/volumes/${target}`)).body.state).toBe('hydrating');
+      expect((await readVolume(apiUrl, target, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+      const early = pattern(4 * KIB, 78);
+      const write = await call(apiUrl, 'PUT', `/volumes/${target}/data?offset=${128 * KIB}`, early, { 'content-type': 'application/octet-stream' });
+      expect(write.status).toBe(200);
+      const withEarly = Buffer.from(data);
+      early.copy(withEarly, 128 * KIB);
+      expect((await readVolume(apiUrl, target, GEOMETRY.sizeBytes)).equals(withEarly)).toBe(true);
+      const snapshot = await call(apiUrl, 'POST', `/volumes/${target}/snapshots`);
+      expect(snapshot.status).toBe(201);
+      await jobEndedSnapshot(apiUrl, snapshot.body.snapshotId);
+    } finally {
+      release();
+    }
     expect((await jobEnded(apiUrl, started.body.jobId)).state).toBe('succeeded');
+    // The early write was on top of the snapshot's bytes; put them back for what follows.
+    expect((await call(apiUrl, 'PUT', `/volumes/${target}/data?offset=${128 * KIB}`, data.subarray(128 * KIB, 132 * KIB), { 'content-type': 'application/octet-stream' })).status).toBe(200);
 
     // Now a full volume: writes overlay the copied chunks, and it can be snapshotted and copied again.
     const overlay = pattern(8 * KIB, 77);

@@ -212,7 +212,7 @@ describe('DiskExportResolver', () => {
     progress: { partitionsDone: 0, partitionsTotal: 0, chunksStored: 0, bytesStored: 0 },
     createdAt: '2026-01-01T00:00:00.000Z',
   });
-  const volumes = Array.from({ length: 2500 }, (_, i): Volume => ({ ...volume, volumeId: `vol-${i.toString(16).padStart(17, '0')}`, state: i % 10 === 0 ? 'creating' : 'available' }));
+  const volumes = Array.from({ length: 2500 }, (_, i): Volume => ({ ...volume, volumeId: `vol-${i.toString(16).padStart(17, '0')}`, state: i % 10 === 0 ? 'creating' : i % 10 === 5 ? 'hydrating' : 'available' }));
   const snapshots = [snapshot('snap-00000000000000001', 'completed'), snapshot('snap-00000000000000002', 'creating')];
   const page = <T>(items: readonly T[], limit: number, cursor?: string) => {
     const start = cursor === undefined ? 0 : Number(cursor);
@@ -233,9 +233,11 @@ describe('DiskExportResolver', () => {
   };
   const resolver = new DiskExportResolver(catalog, diskOver(new FakeVolumeData(MiB)), { read: async () => Buffer.alloc(0) });
 
-  it('lists every available volume across pages, then the completed snapshots', async () => {
-    const names = (await resolver.list()).map((e) => e.name);
+  it('lists every available or hydrating volume across pages, then the completed snapshots', async () => {
+    const listed = await resolver.list();
+    const names = listed.map((e) => e.name);
     expect(names).toHaveLength(2250 + 1);
+    expect(listed.find((e) => e.name === 'vol-00000000000000005')?.description).toMatch(/\(hydrating\)$/); // hydrating
     expect(names).toContain('vol-000000000000009c3');
     expect(names).not.toContain('vol-00000000000000000'); // creating
     expect(names.at(-1)).toBe('snap-00000000000000001');
@@ -244,6 +246,8 @@ describe('DiskExportResolver', () => {
   it('opens volumes writable and completed snapshots read-only, and refuses the rest with a reason', async () => {
     const opened = await resolver.open('vol-00000000000000001');
     expect(opened.kind === 'opened' && opened.device.readOnly).toBe(false);
+    const hydrating = await resolver.open('vol-00000000000000005');
+    expect(hydrating.kind === 'opened' && hydrating.device.readOnly).toBe(false);
     const snap = await resolver.open('snap-00000000000000001');
     expect(snap.kind === 'opened' && snap.device.readOnly).toBe(true);
     expect(await resolver.open('vol-00000000000000000')).toEqual({

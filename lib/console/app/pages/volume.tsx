@@ -87,7 +87,7 @@ export function VolumePage({ volumeId }: { volumeId: string }) {
     <Page
       title={<>Volume {volumeId}</>}
       actions={
-        <button type="button" onClick={() => void snapshot()} disabled={volume.data?.state !== 'available'}>
+        <button type="button" onClick={() => void snapshot()} disabled={volume.data?.state !== 'available' && volume.data?.state !== 'hydrating'}>
           Take a snapshot
         </button>
       }
