@@ -1,4 +1,3 @@
-/** The one list of environment variable names: lib/config.ts reads them, the CDK stacks set them. */
 /**
  * Environment variable names. The CDK stacks set these on every function, the embedded
  * cloud sets them on its own process, and nothing else reads process.env.
