@@ -14,6 +14,7 @@ import { DynamoDbCopyJobRepository } from './aws/dynamodb-copy-job-repository.js
 import { S3PlanStore } from './aws/s3-plan-store.js';
 import { SfnWorkflowRunner } from './aws/sfn-workflow-runner.js';
 import { CopyJobService } from './copy-jobs/copy-job-service.js';
+import { CopyJobListing } from './listings/copy-job-listing.js';
 import { SnapshotDeletion } from './snapshots/dependents.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
@@ -45,6 +46,8 @@ export interface Services {
   readonly data: VolumeDataService;
   readonly snapshots: SnapshotService;
   readonly copyJobs: CopyJobService;
+  /** GET /copy-jobs: the jobs a page at a time. */
+  readonly copyJobListing: CopyJobListing;
   readonly snapshotDeletion: SnapshotDeletion;
   readonly flush: FlushService;
   readonly rebuild: RebuildService;
@@ -117,8 +120,9 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   });
   const healthProbes = createHealthProbes(clients, config);
   const sfnRunner = config.copyStateMachineArn ? new SfnWorkflowRunner(clients.sfn, config.copyStateMachineArn) : undefined;
+  const copyJobRepository = new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs);
   const copyJobs = new CopyJobService({
-    jobs: new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs),
+    jobs: copyJobRepository,
     plans: new S3PlanStore(clients.s3, config.sledBuckets[0] as string),
     verified: new S3VerifiedChunkRecords(clients.s3, config.sledBuckets[0] as string),
     snapshots: snapshotRepository,
@@ -136,6 +140,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     config,
     clients,
     copyJobs,
+    copyJobListing: new CopyJobListing(copyJobRepository),
     snapshotDeletion: new SnapshotDeletion({ snapshots: snapshotRepository, volumes: repository, chunks }),
     flush,
     rebuild: new RebuildService({ ...partitionDeps, volumes: repository, checkpoints }),
