@@ -31,31 +31,8 @@ export interface WriteResult {
   readonly ops: ReadonlyArray<{ readonly partition: number; readonly op: number }>;
 }
 
-/** One head-node replica in `GET /volumes/{id}/partitions/{p}`. */
-export interface ReplicaStatus {
-  readonly role: string;
-  readonly replicaId: string;
-  readonly sled: number;
-  readonly epoch: number;
-  readonly lastCommittedOp: number;
-  /** Notes recorded on the replica's journal but not committed. */
-  readonly pendingNotes: readonly string[];
-}
-
-/** The answer to `GET /volumes/{id}/partitions/{p}`. */
-export interface PartitionStatus {
-  readonly volumeId: string;
-  readonly partition: number;
-  /** Volume byte offset where the partition starts. */
-  readonly offset: number;
-  readonly sizeBytes: number;
-  /** False until the first write places the replicas. */
-  readonly initialized?: boolean;
-  readonly epoch: number;
-  readonly primary: ReplicaStatus;
-  readonly secondary: ReplicaStatus;
-  readonly inSync: boolean;
-}
+/** `GET /volumes/{id}/partitions/{p}` answers the domain's own shapes. */
+export type { PartitionStatus, ReplicaStatus } from '../notes/volume-data-service.js';
 
 // Loose objects: a newer API may add fields, and --json should pass them through untouched.
 /** A volume as the API answers it (`POST /volumes`, `GET /volumes/{id}`). */
@@ -91,7 +68,7 @@ export const writeResultSchema = z.looseObject({
 
 /** One head-node replica in `GET /volumes/{id}/partitions/{p}`. */
 export const replicaSchema = z.looseObject({
-  role: z.string(),
+  role: z.enum(['primary', 'secondary']),
   replicaId: z.string(),
   sled: z.number(),
   epoch: z.number(),
@@ -105,11 +82,14 @@ export const partitionSchema = z.looseObject({
   partition: z.number(),
   offset: z.number(),
   sizeBytes: z.number(),
-  initialized: z.boolean().optional(),
+  initialized: z.boolean(),
   epoch: z.number(),
   primary: replicaSchema,
   secondary: replicaSchema,
   inSync: z.boolean(),
+  flushedOp: z.number(),
+  checkpoint: z.looseObject({ op: z.number(), key: z.string(), sha256: z.string() }).nullable(),
+  rebuild: z.looseObject({ state: z.enum(['rebuilding', 'idle']), replicaId: z.string().optional(), last: z.unknown().optional() }),
 });
 
 /** The path of a volume's data, for reads and writes. */
