@@ -32,7 +32,7 @@ export interface WriteResult {
 }
 
 /** `GET /volumes/{id}/partitions/{p}` answers the domain's own shapes. */
-export type { PartitionStatus, ReplicaStatus } from '../notes/volume-data-service.js';
+export type { PartitionStatus, ReplicaStatus } from '../notes/partition-status.js';
 
 // Loose objects: a newer API may add fields, and --json should pass them through untouched.
 /** A volume as the API answers it (`POST /volumes`, `GET /volumes/{id}`). */
