@@ -1,7 +1,7 @@
 import { useRef } from 'preact/hooks';
 import { api } from '../api';
 import { ErrorNote, Page } from '../components';
-import { bytes, duration } from '../format';
+import { bytes } from '../format';
 import { useLoad } from '../hooks';
 import { histogram, largest, parsePrometheus, total, type Metrics } from '../prometheus';
 
@@ -101,12 +101,7 @@ export function MetricsPage() {
           <h2>Copy jobs</h2>
           <dl class="figures">
             <Figure id="copy-bytes" label="Bytes copied" value={bytes(total(m, 'sleds_copy_bytes_total') ?? 0)} detail={`${count(total(m, 'sleds_copy_batches_total'))} batches`} />
-            <Figure
-              id="copy-throughput"
-              label="Copy throughput, latest batch"
-              value={`${bytes(total(m, 'sleds_copy_throughput_bytes_per_second') ?? 0)}/s`}
-              detail={data.before ? `read ${duration((data.now.at - data.before.at) / 1000)} apart` : undefined}
-            />
+            <Figure id="copy-throughput" label="Copy throughput, latest batch" value={`${bytes(total(m, 'sleds_copy_throughput_bytes_per_second') ?? 0)}/s`} />
           </dl>
         </>
       ) : null}
