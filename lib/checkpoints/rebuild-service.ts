@@ -200,9 +200,13 @@ export class RebuildService {
       try {
         const checkpoint = await this.deps.checkpoints.read(record);
         const resolved = this.deps.borrowed ? await this.deps.borrowed.resolve(volumeId, partition, checkpoint.chunks) : { chunks: checkpoint.chunks };
-        const unusable = 'unusable' in resolved ? resolved.unusable : await this.missingChunk(resolved.chunks);
-        if (unusable || !('chunks' in resolved)) {
-          skipped.push({ op: record.op, reason: unusable ?? 'unusable' });
+        if ('unusable' in resolved) {
+          skipped.push({ op: record.op, reason: resolved.unusable });
+          continue;
+        }
+        const unusable = await this.missingChunk(resolved.chunks);
+        if (unusable) {
+          skipped.push({ op: record.op, reason: unusable });
           continue;
         }
         base = { source: 'checkpoint', op: record.op, sha256: record.sha256, chunks: resolved.chunks };
