@@ -14,6 +14,7 @@ import { DynamoDbCopyJobRepository } from './aws/dynamodb-copy-job-repository.js
 import { S3PlanStore } from './aws/s3-plan-store.js';
 import { SfnWorkflowRunner } from './aws/sfn-workflow-runner.js';
 import { CopyJobService } from './copy-jobs/copy-job-service.js';
+import { CopyTargetRefs } from './copy-jobs/borrowed-refs.js';
 import { SnapshotDeletion } from './snapshots/dependents.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
@@ -117,9 +118,11 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   });
   const healthProbes = createHealthProbes(clients, config);
   const sfnRunner = config.copyStateMachineArn ? new SfnWorkflowRunner(clients.sfn, config.copyStateMachineArn) : undefined;
+  const jobs = new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs);
+  const plans = new S3PlanStore(clients.s3, config.sledBuckets[0] as string);
   const copyJobs = new CopyJobService({
-    jobs: new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs),
-    plans: new S3PlanStore(clients.s3, config.sledBuckets[0] as string),
+    jobs,
+    plans,
     verified: new S3VerifiedChunkRecords(clients.s3, config.sledBuckets[0] as string),
     snapshots: snapshotRepository,
     volumes: repository,
@@ -138,7 +141,12 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     copyJobs,
     snapshotDeletion: new SnapshotDeletion({ snapshots: snapshotRepository, volumes: repository, chunks }),
     flush,
-    rebuild: new RebuildService({ ...partitionDeps, volumes: repository, checkpoints }),
+    rebuild: new RebuildService({
+      ...partitionDeps,
+      volumes: repository,
+      checkpoints,
+      borrowed: new CopyTargetRefs({ volumes: repository, jobs, plans, snapshots: snapshotRepository, chunks }),
+    }),
     volumes: new VolumeService(repository, [objects, data], undefined, VOLUME_CACHE_MS),
     data,
     snapshots,
