@@ -25,7 +25,7 @@ for (let i = 0; i < schedules; i++) {
     checked += run.result.stats.ops;
     const { geometry } = run.plan;
     console.log(
-      `seed ${seed}: ${run.result.status.toUpperCase()} — ${run.result.stats.ops} ops (ok ${run.counts.ok}, fail ${run.counts.fail}, info ${run.counts.info}), ` +
+      `seed ${seed}: ${run.result.status.toUpperCase()} — ${run.result.stats.ops} ops (ok ${run.counts.ok}, fail ${run.counts.fail}, info ${run.counts.info}; ${run.retries} keyed retries), ` +
         `${geometry.partitions} partitions × ${geometry.partitionChunks} chunks, skew ${run.plan.clockSkewMs} ms, ${(run.ms / 1000).toFixed(1)} s`,
     );
     for (const fault of run.faults) console.log(`    ${fault.fault}: ${fault.outcome} (${fault.ms} ms)`);

@@ -5,8 +5,10 @@ import { startLocalCloud, type LocalCloud } from '../../../lib/local/local-cloud
 import { ValidationError } from '../../../lib/errors.js';
 import { createServices, processServices, type Services } from '../../../lib/wiring.js';
 import { checkHistory, formatReport, HistoryRecorder, taggedPayload, type CheckResult } from '../history/index.js';
-import { httpClient, nbdClient, servicesClient, type Outcome, type VolumeClient } from './clients.js';
+import { httpClient, nbdClient, servicesClient, writeWithRetries, type Outcome, type VolumeClient } from './clients.js';
 import { LogInspector } from '../write-path.js';
+import { IoGate } from './io-gate.js';
+import { crashAWrite } from './write-crash.js';
 import { BLOCK, describeFault, planSchedule, type PlanOptions, type PlannedFault, type PlannedOp, type SchedulePlan } from './schedule.js';
 
 /**
@@ -39,6 +41,8 @@ export interface ScheduleResult {
   readonly faults: readonly FaultRecord[];
   /** Ops recorded, by outcome. */
   readonly counts: { readonly ok: number; readonly fail: number; readonly info: number };
+  /** Attempts keyed clients sent again under the same Idempotency-Key (beyond each write's first). */
+  readonly retries: number;
   readonly ms: number;
 }
 
@@ -47,38 +51,6 @@ export const TORTURE_CLOUD = { port: 0, nbdPort: 0, sledCount: 4, headLeaseMs: M
 
 class Crash extends Error {
   override readonly name = 'Crash';
-}
-
-/** Holds every AWS call of a set of clients while closed: a paused process, as the rest of the world sees it. */
-class IoGate {
-  private held: Promise<void> | undefined;
-  private release: (() => void) | undefined;
-
-  constructor(clients: Services['clients']) {
-    // The document client shares the DynamoDB client's middleware stack.
-    for (const client of [clients.s3, clients.dynamodb, clients.sqs] as Array<{ middlewareStack: any }>) {
-      client.middlewareStack.add(
-        (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-          while (this.held) await this.held;
-          return next(args);
-        },
-        { step: 'initialize', name: 'tortureIoGate' },
-      );
-    }
-  }
-
-  close(): void {
-    this.held ??= new Promise((resolve) => {
-      this.release = resolve;
-    });
-  }
-
-  open(): void {
-    const release = this.release;
-    this.held = undefined;
-    this.release = undefined;
-    release?.();
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,6 +93,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   const faults: FaultRecord[] = [];
   const clients: VolumeClient[] = [];
   let invoked = 0;
+  let retried = 0;
   const details = new Map<number, string>();
   let final: VolumeClient | undefined;
   try {
@@ -132,7 +105,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     const seqs = new Map<number, number>();
 
     /** Records one op of `client` and runs it. */
-    const perform = async (client: number, via: VolumeClient, op: PlannedOp): Promise<Outcome> => {
+    const perform = async (client: number, via: VolumeClient, op: PlannedOp, keyed = false): Promise<Outcome> => {
       const seq = (seqs.get(client) ?? 0) + 1;
       seqs.set(client, seq);
       let id: number;
@@ -140,7 +113,9 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       if (op.kind === 'write') {
         const { buf, values } = taggedPayload(client, seq, op.offset, op.length);
         id = recorder.invoke(client, { kind: 'write', offset: op.offset, length: op.length, values });
-        run = via.write(op.offset, buf);
+        // A keyed client's write is one op however many attempts it takes (see writeWithRetries).
+        const key = `t${seed}-c${client}-s${seq}`;
+        run = keyed ? writeWithRetries(() => via.write(op.offset, buf, key)).then((outcome) => (outcome.attempts > 1 && (retried += outcome.attempts - 1), outcome)) : via.write(op.offset, buf);
       } else if (op.kind === 'zero' && via.zero) {
         id = recorder.invoke(client, { kind: 'zero', offset: op.offset, length: op.length });
         run = via.zero(op.offset, op.length);
@@ -282,13 +257,15 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
             return `crashed at ${step}; loss repeated`;
           }
         }
+        case 'write-crash':
+          return crashAWrite({ config: cloud.config, volumeId, partitionBytes, fault, client: 300 + faults.length, key: `t${seed}-crash${faults.length}`, recorder });
       }
     }
 
     await Promise.all(
       plan.clients.map(async (client) => {
         const via = viaOf(client.transport);
-        for (const op of client.ops) await perform(client.id, via, op);
+        for (const op of client.ops) await perform(client.id, via, op, client.keyed);
       }),
     );
     clientsDone = true;
@@ -313,7 +290,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     const result = checkHistory(recorder.history());
     const report = result.status === 'violation' ? `${formatReport(result)}\n${await diagnose(cloud, volumeId, partitionBytes, result, details)}` : formatReport(result);
-    return { seed, plan, result, report, faults, counts, ms: Math.round(performance.now() - started) };
+    return { seed, plan, result, report, faults, counts, retries: retried, ms: Math.round(performance.now() - started) };
   } finally {
     gate.open();
     await Promise.allSettled(clients.map((c) => c.close()));
