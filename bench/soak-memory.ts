@@ -8,8 +8,8 @@ import type { ThreadMemory } from '../lib/local/thread-stats.js';
  * The soak's memory accounting. Every sample is taken after a full garbage collection on every
  * thread, so heaps hold live data only, and splits the process's resident set into who holds it:
  * the service on the main thread (its V8 heap; Buffers outside it, the head cache among them),
- * the emulators' threads, the load's thread, and what no isolate accounts for (code, stacks,
- * the allocator's free lists). Next to it, what the emulators store: S3 objects and DynamoDB
+ * the emulators' threads, the load's thread (each: the heap's pages and the memory outside it),
+ * and what no isolate accounts for (code, stacks, the allocator's free lists and fragments). Next to it, what the emulators store: S3 objects and DynamoDB
  * items, which is data, not a leak, as long as it stops growing with a fixed working set.
  */
 
@@ -65,7 +65,7 @@ export async function emulatedData(clients: AwsClients, config: ServiceConfig): 
   return { s3Objects, s3Bytes, dynamoItems, dynamoBytes };
 }
 
-const heapAndOutside = (m: ThreadMemory) => m.heapUsed + m.external;
+const heapAndOutside = (m: ThreadMemory) => m.heapTotal + m.external;
 const sum = (ms: readonly ThreadMemory[]) => ms.reduce((a, m) => a + heapAndOutside(m), 0);
 
 /** The series a verdict looks at, in bytes, by name. */

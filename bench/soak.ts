@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Worker } from 'node:worker_threads';
+import { DEFAULT_CHECKPOINT_EVERY_OPS } from '../lib/config.js';
 import { startLocalCloud } from '../lib/local/local-cloud.js';
 import { collectGarbage, memoryOfThisThread } from '../lib/local/thread-stats.js';
 import { createServices, processServices } from '../lib/wiring.js';
@@ -12,7 +13,8 @@ import { emulatedData, memoryVerdict, series, type MemorySample } from './soak-m
 import { percentile } from './support.js';
 
 /**
- * npm run bench:soak -- [--minutes=10] [--replica-loss-every=120] [--connections=64] [--volumes=8] [--sample-every=10] [--emulator-threads=true]
+ * npm run bench:soak -- [--minutes=10] [--replica-loss-every=120] [--connections=64] [--volumes=8] [--sample-every=10]
+ *   [--emulator-threads=true] [--checkpoint-every-ops=1024]
  * A soak of the embedded cloud in this process: NBD connections spread over volumes, each
  * writing tagged blocks and reading back (on a worker thread of their own: bench/soak-clients.ts),
  * with automatic flushes, a checkpoint every 15 s, a replica loss every few minutes and a copy
@@ -32,6 +34,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '1' },
     'sample-every': { type: 'string', default: '10' },
     'emulator-threads': { type: 'string', default: 'true' },
+    'checkpoint-every-ops': { type: 'string', default: String(DEFAULT_CHECKPOINT_EVERY_OPS) },
   },
 });
 const MIB = 1024 * 1024;
@@ -54,7 +57,8 @@ const random = () => {
 };
 const int = (n: number) => Math.floor(random() * n);
 
-const cloud = await startLocalCloud({ port: 0, nbdPort: 0, sledCount: 4, warmBeforeOpen: true, emulatorThreads });
+const checkpointEveryOps = Number(values['checkpoint-every-ops']);
+const cloud = await startLocalCloud({ port: 0, nbdPort: 0, sledCount: 4, warmBeforeOpen: true, emulatorThreads, checkpointEveryOps });
 const api = async (method: string, path: string, body?: unknown) => {
   const response = await fetch(`${cloud.apiUrl}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
   const text = await response.text();
@@ -66,7 +70,7 @@ const volumes: string[] = [];
 for (let v = 0; v < volumeCount; v++) volumes.push((await api("POST", "/volumes", { sizeBytes: volumeBytes, chunkSizeBytes, partitionChunks })).volumeId);
 console.log(
   `soak: ${connections} NBD connections over ${volumeCount} volumes of ${volumeBytes / MIB} MiB (4 partitions), ${values.minutes} min, a replica loss every ${lossEveryMs / 1000} s; ` +
-    `cloud defaults (flush every 64 ops, lease 3000 ms, head cache 256 MiB); emulators on ${emulatorThreads ? 'threads of their own' : 'the main thread'}`,
+    `a checkpoint every ${checkpointEveryOps} ops, otherwise cloud defaults (flush every 64 ops, lease 3000 ms, head cache 256 MiB); emulators on ${emulatorThreads ? 'threads of their own' : 'the main thread'}`,
 );
 
 // The load, on a thread of its own (run from source, it needs tsx's loader as well).

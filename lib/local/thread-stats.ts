@@ -41,15 +41,17 @@ export function gcPauseMs(): number {
  */
 export interface ThreadMemory {
   readonly thread: string;
+  /** The heap's live objects (after a full collection) and the pages it holds for them. */
   readonly heapUsed: number;
+  readonly heapTotal: number;
   readonly external: number;
   readonly arrayBuffers: number;
 }
 
 /** The calling thread's memory, named `thread`. */
 export function memoryOfThisThread(thread: string): ThreadMemory {
-  const { heapUsed, external, arrayBuffers } = process.memoryUsage();
-  return { thread, heapUsed, external, arrayBuffers };
+  const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  return { thread, heapUsed, heapTotal, external, arrayBuffers };
 }
 
 /** What other threads report of themselves, summed over them: for a bench that accounts for every thread. */
