@@ -43,6 +43,8 @@ export interface ScheduleResult {
   readonly counts: { readonly ok: number; readonly fail: number; readonly info: number };
   /** Attempts keyed clients sent again under the same Idempotency-Key (beyond each write's first). */
   readonly retries: number;
+  /** Ops and the milliseconds spent waiting for them, by transport ('fault': the faults' own ops; 'final': the last read). */
+  readonly timeSpent: Readonly<Record<string, { readonly ops: number; readonly ms: number }>>;
   readonly ms: number;
 }
 
@@ -94,6 +96,9 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   const clients: VolumeClient[] = [];
   let invoked = 0;
   let retried = 0;
+  /** Where the time goes: op time by transport (and the faults' own ops), to find what dominates a run. */
+  const timeSpent: Record<string, { ops: number; ms: number }> = {};
+  const transportOf = new Map<VolumeClient, string>();
   const details = new Map<number, string>();
   let final: VolumeClient | undefined;
   try {
@@ -124,7 +129,11 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
         run = via.read(op.offset, op.length);
       }
       invoked++;
+      const t0 = performance.now();
       const outcome = await run;
+      const spent = (timeSpent[via === final ? 'final' : (transportOf.get(via) ?? 'fault')] ??= { ops: 0, ms: 0 });
+      spent.ops++;
+      spent.ms += performance.now() - t0;
       if (outcome.status === 'ok') {
         if (op.kind === 'read' || (op.kind === 'zero' && !via.zero)) recorder.ok(id, outcome.data);
         else recorder.ok(id);
@@ -139,6 +148,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     const viaOf = (transport: string): VolumeClient => {
       const client = transport === 'http' ? httpClient(cloud.apiUrl, volumeId, timeoutMs) : transport === 'nbd' ? nbdClient(nbdPort, volumeId, timeoutMs) : servicesClient(b, volumeId);
       clients.push(client);
+      transportOf.set(client, transport);
       return client;
     };
 
@@ -290,7 +300,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     const result = checkHistory(recorder.history());
     const report = result.status === 'violation' ? `${formatReport(result)}\n${await diagnose(cloud, volumeId, partitionBytes, result, details)}` : formatReport(result);
-    return { seed, plan, result, report, faults, counts, retries: retried, ms: Math.round(performance.now() - started) };
+    return { seed, plan, result, report, faults, counts, retries: retried, timeSpent, ms: Math.round(performance.now() - started) };
   } finally {
     gate.open();
     await Promise.allSettled(clients.map((c) => c.close()));
