@@ -143,5 +143,7 @@ export function memoryVerdict(samples: readonly MemorySample[], options: { toler
       ? `memory plateaued: RSS ${mib(rss.level)} MiB, ${mib(rss.slope)} MiB/min over the second half`
       : `memory still grows: RSS +${mib(rss.slope)} MiB/min over the second half; growing: ${growing.map((t) => `${t.name} +${mib(t.slope)} MiB/min`).join(', ') || 'no single part'}` +
         (growing.every((t) => t.name === 'emulatedData' || t.name === 'emulators') && growing.length > 0 ? ' (the emulators: stored data)' : '');
-  return { plateaued: rss.plateaued, trends, text };
+  const service = trends.find((t) => t.name === 'service') as Trend;
+  const serviceText = Number.isFinite(service.slope) ? `; the service's own memory (heap and Buffers) ${service.plateaued ? 'plateaued' : 'grows'} (${mib(service.slope)} MiB/min)` : '';
+  return { plateaued: rss.plateaued, trends, text: text + serviceText };
 }

@@ -3,7 +3,7 @@ import { MIN_HEAD_LEASE_MS } from '../../../lib/config.js';
 import { armFailpoint, FAILPOINTS } from '../../../lib/faults.js';
 import { startLocalCloud, type LocalCloud } from '../../../lib/local/local-cloud.js';
 import { ValidationError } from '../../../lib/errors.js';
-import { createServices, processServices, type Services } from '../../../lib/wiring.js';
+import { createServices, processServices } from '../../../lib/wiring.js';
 import { checkHistory, formatReport, HistoryRecorder, taggedPayload, type CheckResult } from '../history/index.js';
 import { httpClient, nbdClient, servicesClient, writeWithRetries, type Outcome, type VolumeClient } from './clients.js';
 import { LogInspector } from '../write-path.js';
