@@ -54,6 +54,8 @@ export interface Services {
   readonly telemetry: Telemetry;
   /** Asks every backing service whether it answers. */
   health(): Promise<HealthReport>;
+  /** Bytes the head cache holds now (0 without one): memory that is bounded, not leaked. */
+  headCacheBytes(): number;
 }
 
 /** The replicas' journals: small notes in the partitions table, the others on their sleds. */
@@ -69,6 +71,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const table = config.tables.partitions;
   const bandwidth = config.sledBandwidth === undefined ? undefined : new SledBandwidth(config.sledBandwidth);
   const chunks = new S3ChunkStore(clients.s3, config.sledBuckets, bandwidth);
+  const headCache = config.headCacheMib > 0 ? new HeadCache(config.headCacheMib * MIB) : undefined;
   const partitionDeps = {
     metas: new DynamoDbPartitionMetaStore(clients.documents, table),
     logs: new DynamoDbNoteLogStore(clients.documents, table),
@@ -82,7 +85,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
       maxBytes: config.groupCommitMaxBytes ?? DEFAULT_GROUP_COMMIT_MAX_BYTES,
       tableNoteBytes: config.tableNoteBytes,
     },
-    ...(config.headCacheMib > 0 ? { cache: new HeadCache(config.headCacheMib * MIB) } : {}),
+    ...(headCache ? { cache: headCache } : {}),
   };
   const flushQueue = new SqsWorkQueue(clients.sqs, config.queues.flush);
   const checkpoints = new S3DynamoDbCheckpointStore(clients.s3, clients.documents, table, config.sledBuckets);
@@ -153,6 +156,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     healthProbes,
     telemetry: processTelemetry,
     health: () => checkHealth(healthProbes),
+    headCacheBytes: () => headCache?.size ?? 0,
   };
 }
 
