@@ -14,12 +14,35 @@
  * fails or differs is a correctness failure.
  */
 import { performance } from 'node:perf_hooks';
+import { SledBandwidth } from '../lib/sleds/bandwidth.js';
 import { fmt, formatTable, percentile } from './support.js';
 
 /** Reads in flight while the job runs, and again for the hydrated replay: light, so the copy figures hardly move. */
 const SAMPLER_CONCURRENCY = 2;
 /** The hydrated replay reads at least this many, even when the job was too quick for the sampler to get as many. */
 const MIN_REPLAY = 32;
+
+/** Where reads' waits for the capped sled link go while a probe listens; undefined otherwise. */
+let linkWaits: number[] | undefined;
+let watching = false;
+
+/**
+ * Times how long each chunk read waits for its sled's link (the bandwidth model queues a read
+ * behind the copies already reserved on the same egress), to show where a read's time goes.
+ * Copies cross two links and are not timed. Instrumentation for this bench only: it wraps
+ * SledBandwidth.transfer once per process.
+ */
+export function watchReadLinkWaits(): void {
+  if (watching) return;
+  watching = true;
+  const transfer = SledBandwidth.prototype.transfer;
+  SledBandwidth.prototype.transfer = async function (this: SledBandwidth, from: number | undefined, to: number | undefined, bytes: number) {
+    const into = from !== undefined && to === undefined ? linkWaits : undefined;
+    const began = performance.now();
+    await transfer.call(this, from, to, bytes);
+    into?.push(performance.now() - began);
+  };
+}
 
 export interface ProbeGeometry {
   readonly chunkBytes: number;
@@ -45,11 +68,15 @@ export interface ProbeResult {
   readonly straddling: number;
   /** Latencies of the same reads once the targets were available. */
   readonly hydratedMs: readonly number[];
+  /** Waits of chunk reads for their sled's link (with the cap on): during the job, and in the hydrated replay. */
+  readonly beforeLinkWaitMs: readonly number[];
+  readonly hydratedLinkWaitMs: readonly number[];
 }
 
 export class HydrationProbe {
   private readonly firstReadMs: number[] = [];
   private readonly samples: Array<Read & { endedAt: number; latencyMs: number }> = [];
+  private readonly beforeLinkWaitMs: number[] = [];
   private usableAt = Number.NaN;
   private stopping = false;
   private running: Promise<void> | undefined;
@@ -71,6 +98,7 @@ export class HydrationProbe {
 
   /** Starts reading: the first read of every target at once, then the sampler until stop(). */
   start(): void {
+    linkWaits = this.beforeLinkWaitMs;
     this.running = (async () => {
       await Promise.all(
         this.volumeIds.map(async (_, target) => {
@@ -96,6 +124,7 @@ export class HydrationProbe {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.running;
+    linkWaits = undefined;
   }
 
   /**
@@ -106,6 +135,8 @@ export class HydrationProbe {
     const before = this.samples.filter((s) => s.endedAt < finalizeAt);
     const replay: Read[] = before.length >= MIN_REPLAY ? before : Array.from({ length: MIN_REPLAY }, (_, k) => this.sampleRead(k));
     const hydratedMs: number[] = [];
+    const hydratedLinkWaitMs: number[] = [];
+    linkWaits = hydratedLinkWaitMs;
     let next = 0;
     await Promise.all(
       Array.from({ length: SAMPLER_CONCURRENCY }, async () => {
@@ -115,6 +146,7 @@ export class HydrationProbe {
         }
       }),
     );
+    linkWaits = undefined;
     return {
       acceptedSeconds: (this.acceptedAt - this.postedAt) / 1000,
       usableSeconds: (this.usableAt - this.postedAt) / 1000,
@@ -122,6 +154,8 @@ export class HydrationProbe {
       beforeMs: before.map((s) => s.latencyMs),
       straddling: this.samples.length - before.length,
       hydratedMs,
+      beforeLinkWaitMs: this.beforeLinkWaitMs,
+      hydratedLinkWaitMs,
     };
   }
 
@@ -166,6 +200,8 @@ export interface HydrationRow {
   readonly hydrationSeconds: number;
   readonly modelSeconds: number;
   readonly boundSeconds: number;
+  /** The model's time for a swarm schedule of the same job (not run). */
+  readonly swarmModelSeconds: number;
 }
 
 /** Prints the hydration table; returns its summary verdicts for N = `at`. */
@@ -183,22 +219,26 @@ export function reportHydration(rows: readonly HydrationRow[], at: number, readB
     fmt(r.hydrationSeconds / r.modelSeconds),
     fmt(r.modelSeconds / r.boundSeconds),
     fmt(r.hydrationSeconds / r.boundSeconds),
+    fmt(r.swarmModelSeconds),
+    fmt(r.swarmModelSeconds / r.boundSeconds),
     `${r.probe.beforeMs.length}`,
     fmt(p50(r.probe.beforeMs)),
     fmt(percentile(r.probe.beforeMs, 99)),
     fmt(p50(r.probe.hydratedMs)),
     fmt(p50(r.probe.beforeMs) / p50(r.probe.hydratedMs)),
+    `${fmt(p50(r.probe.beforeLinkWaitMs))} / ${fmt(p50(r.probe.hydratedLinkWaitMs))}`,
   ]);
   const header = [
-    'N', 'mode', '202 s', 'usable s', 'first read p50 ms', 'hydration s', 'model s', 'bound s', 'hydr/model', 'model/bound', 'hydr/bound',
-    'reads before', 'before p50 ms', 'before p99 ms', 'hydrated p50 ms', 'before/hydrated p50',
+    'N', 'mode', '202 s', 'usable s', 'first read p50 ms', 'hydration s', 'model s', 'bound s', 'hydr/model', 'model/bound', 'hydr/bound', 'swarm model s', 'swarm/bound',
+    'reads before', 'before p50 ms', 'before p99 ms', 'hydrated p50 ms', 'before/hydrated p50', 'link wait p50 ms before / hydrated',
   ];
   console.log(`\n== hydration (issue 19): reads of ${readBytes / 1024} KiB through the HTTP API, each compared with the snapshot ==`);
   console.log(formatTable(header, table));
   console.log(
     'usable = POST -> the first read of every target returned correct (all sent at the 202); hydration = POST -> finalize exited (every target available); ' +
-      'bound = N x snapshot bytes / (S x link rate) + depth x chunk time; reads before = reads during the job that ended before finalize began ' +
-      `(${SAMPLER_CONCURRENCY} in flight), hydrated = the same reads replayed once the job succeeded`,
+      'bound = N x snapshot bytes / (S x link rate) + depth x chunk time; swarm model = the model of a swarm schedule of the same job, each link in slot order (not run); reads before = reads during the job that ended before finalize began ' +
+      `(${SAMPLER_CONCURRENCY} in flight), hydrated = the same reads replayed once the job succeeded; link wait = a chunk read's wait for its sled's capped link ` +
+      '(queued behind the copies reserved on it), of every read in the job or the replay',
   );
   const verdicts: string[] = [];
   const yes = (ok: boolean) => (ok ? 'yes' : 'NO');

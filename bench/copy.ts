@@ -36,13 +36,14 @@ import { modelJobSeconds } from '../lib/copy-jobs/bandwidth-model.js';
 import { physicalBound } from '../lib/copy-jobs/physical-bound.js';
 import type { CopyPlan, PlanInput } from '../lib/copy-jobs/copy-plan.js';
 import { planCopyJob, planDirectCopy } from '../lib/copy-jobs/planner.js';
+import { scheduleSwarm, swarmModelPlan, swarmSequence } from '../lib/copy-jobs/swarm-schedule.js';
 import { COPY_BATCH_CONCURRENCY, COPY_JOB_STATES } from '../lib/copy-jobs/states.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { mapLimit } from '../lib/shared/concurrency.js';
 import { snapshotChunkKey } from '../lib/snapshots/snapshot.js';
 import { GIB, MIB } from '../lib/units/sizes.js';
 import { processServices } from '../lib/wiring.js';
-import { HydrationProbe, reportHydration, type HydrationRow, type ProbeResult } from './copy-hydration.js';
+import { HydrationProbe, reportHydration, watchReadLinkWaits, type HydrationRow, type ProbeResult } from './copy-hydration.js';
 import { SdkCallCounter, countSdkCalls, fmt, formatTable, median, processCpuMs } from './support.js';
 
 // ---------------------------------------------------------------- fixed parameters
@@ -495,6 +496,8 @@ function callSummary(counter: SdkCallCounter): string {
 
 interface CapCase {
   readonly count: number;
+  /** The model's time for the swarm schedule (swarm-schedule.ts) of the same job: not run, printed beside the tree. */
+  readonly swarmModelSeconds: number;
   readonly jobs: Partial<Record<JobMode, JobResult & { modelSeconds: number; hydration?: ProbeResult }>>;
 }
 
@@ -517,7 +520,9 @@ async function runCappedCases(options: Options, failures: string[]): Promise<Cap
         describeJob(result, modelSeconds);
         await checkTargets(harness, result, options.verifyTargets, `N=${count} ${mode}`, failures);
       }
-      cases.push({ count, jobs });
+      const swarm = swarmModelPlan(scheduleSwarm({ partitions: harness.partitions, targets: count, sledCount: options.sleds, maxSourceFanout: options.fanout }));
+      const params = { chunkBytes: GEOMETRY.chunkSizeBytes, sledBytesPerSecond: options.capBytesPerSecond };
+      cases.push({ count, jobs, swarmModelSeconds: modelJobSeconds(swarm, params, { after: swarmSequence(swarm) }) });
       // Targets stay until the case is over; the last case's go when the cloud stops.
       if (countIndex < options.counts.length - 1) {
         const volumeIds = Object.values(jobs).flatMap((job) => job.volumeIds);
@@ -547,7 +552,17 @@ function hydrationRows(cases: readonly CapCase[], options: Options): HydrationRo
         chunkBytes: GEOMETRY.chunkSizeBytes,
         sledBytesPerSecond: options.capBytesPerSecond,
       });
-      return [{ count: c.count, mode, probe: job.hydration, hydrationSeconds: job.hydrationSeconds, modelSeconds: job.modelSeconds, boundSeconds: bound.seconds }];
+      return [
+        {
+          count: c.count,
+          mode,
+          probe: job.hydration,
+          hydrationSeconds: job.hydrationSeconds,
+          modelSeconds: job.modelSeconds,
+          boundSeconds: bound.seconds,
+          swarmModelSeconds: c.swarmModelSeconds,
+        },
+      ];
     }),
   );
 }
@@ -771,6 +786,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     return 0;
   }
   const options = parseOptions(argv);
+  watchReadLinkWaits();
   const began = performance.now();
   const cpus = os.cpus();
   console.log('Sleds copy-job benchmark (bench/copy.ts)');
