@@ -315,6 +315,8 @@ interface JobResult {
   readonly taskConcurrency: number;
   readonly copiesInFlight: { peak: number; mean: number };
   readonly calls: SdkCallCounter;
+  /** The handlers' SDK calls up to the 202. */
+  readonly requestCalls: SdkCallCounter;
   readonly cpuMs: number;
   readonly cpuPercent: number;
   readonly loopDelayP99Ms: number;
@@ -384,6 +386,9 @@ async function runJob(harness: Harness, request: JobRequest): Promise<JobResult>
     `start a ${request.mode} copy job`,
   );
   const jobId = created.body.jobId as string;
+  // What the request itself cost before the 202 (the targets are usable from then on).
+  const requestCalls = new SdkCallCounter();
+  requestCalls.add(calls);
   const probe = request.probe
     ? new HydrationProbe(
         base,
@@ -434,6 +439,7 @@ async function runJob(harness: Harness, request: JobRequest): Promise<JobResult>
     taskConcurrency: taskConcurrency(plan),
     copiesInFlight,
     calls,
+    requestCalls,
     cpuMs,
     cpuPercent: (cpuMs / (wallSeconds * 1000)) * 100,
     loopDelayP99Ms: loop.percentile(99) / 1e6,
@@ -602,6 +608,7 @@ function describeJob(result: JobResult, modelSeconds: number | undefined): void 
       `process CPU ${fmt(result.cpuPercent, 0)}% of one core, machine load ${fmt(loadAverage(), 1)}; event-loop delay p99 ${fmt(result.loopDelayP99Ms)} ms, max ${fmt(result.loopDelayMaxMs)} ms`,
   );
   console.log(`  handler SDK calls: ${callSummary(result.calls)}`);
+  console.log(`  of which before the 202 (creating the targets, borrowing the snapshot's chunk maps): ${callSummary(result.requestCalls)}`);
 }
 
 // ---------------------------------------------------------------- part 2: the cap off
