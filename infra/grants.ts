@@ -79,8 +79,14 @@ const FLUSH: HandlerAccess = {
 const REBUILD: HandlerAccess = {
   // UpdateItem: ending a head's lease on a log before its epoch entry.
   // BatchGetItem and BatchWriteItem: copying the notes kept in the table.
-  tables: { volumes: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem'] },
-  objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
+  // A copy target's borrowed refs resolve to its own copies: its job (GetItem), plan (sled 0) and snapshot's partition.
+  tables: {
+    volumes: ['GetItem'],
+    partitions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem'],
+    copyJobs: ['GetItem'],
+    snapshots: ['GetItem'],
+  },
+  objects: { read: ['volumes', 'plans'], write: ['volumes'], delete: ['volumes'] },
   listSleds: true,
 };
 

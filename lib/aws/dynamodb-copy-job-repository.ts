@@ -1,4 +1,4 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CopyJob, CopyJobProgress, CopyJobState } from '../copy-jobs/copy-job.js';
 import type { CopyJobRepository, ProgressDelta } from '../copy-jobs/ports.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
@@ -29,6 +29,30 @@ export class DynamoDbCopyJobRepository implements CopyJobRepository {
     const { sk: _sk, ...job } = Item;
     void _sk;
     return job as CopyJob;
+  }
+
+  async running(): Promise<string[]> {
+    const jobIds: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    // A filtered Scan page may come back short or empty: read until the table ends.
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'sk = :job AND #state = :running',
+            ProjectionExpression: 'jobId',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':job': JOB, ':running': 'running' },
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) jobIds.push(String(item.jobId));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return jobIds;
   }
 
   async claimToken(snapshotId: string, clientToken: string, jobId: string): Promise<string> {

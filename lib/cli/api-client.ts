@@ -13,17 +13,20 @@ import {
   type CreateCopyJobRequest,
 } from './copy-job-api.js';
 import {
+  allocationSchema,
   dataPath,
   deleteSchema,
   pageSchema,
   partitionSchema,
   volumeSchema,
   writeResultSchema,
+  type Allocation,
   type CreateVolumeRequest,
   type DeleteVolumeResult,
   type PartitionStatus,
   type VolumeListPage,
   type WriteResult,
+  type ZeroRangeRequest,
 } from './volume-api.js';
 
 /**
@@ -100,6 +103,23 @@ export class SledsApiClient extends ApiTransport {
       );
     }
     return bytes;
+  }
+
+  /** Makes a range read as zeros (a discard of any size): one op per partition, nothing stored. */
+  zeroData(volumeId: string, range: ZeroRangeRequest, options: { idempotencyKey?: string } = {}): Promise<WriteResult> {
+    return this.request('POST', `/volumes/${encodeURIComponent(volumeId)}/zero`, writeResultSchema, {
+      json: range,
+      headers: options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey },
+    });
+  }
+
+  /** Maps a range (default: the whole volume) to runs that hold data or read as zeros. */
+  getAllocation(volumeId: string, range: { offset?: number; length?: number } = {}): Promise<Allocation> {
+    const query = new URLSearchParams();
+    if (range.offset !== undefined) query.set('offset', String(range.offset));
+    if (range.length !== undefined) query.set('length', String(range.length));
+    const search = query.size > 0 ? `?${query}` : '';
+    return this.request('GET', `/volumes/${encodeURIComponent(volumeId)}/allocation${search}`, allocationSchema);
   }
 
   /** Fetches the head-node replicas of one partition: epochs, committed ops, pending notes. */

@@ -114,3 +114,26 @@ export const partitionSchema = z.looseObject({
 
 /** The path of a volume's data, for reads and writes. */
 export const dataPath = (volumeId: string) => `/volumes/${encodeURIComponent(volumeId)}/data`;
+
+/** The body of `POST /volumes/{id}/zero`. */
+export interface ZeroRangeRequest {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** One run of `GET /volumes/{id}/allocation`: bytes that hold data, or read as zeros. */
+export const allocationExtentSchema = z.looseObject({
+  offset: z.number(),
+  length: z.number(),
+  type: z.enum(['data', 'zero']),
+});
+
+/** The answer to `GET /volumes/{id}/allocation`: merged runs covering the range asked. */
+export const allocationSchema = z.looseObject({
+  volumeId: z.string(),
+  offset: z.number(),
+  extents: z.array(allocationExtentSchema),
+});
+
+export type AllocationExtent = z.infer<typeof allocationExtentSchema>;
+export type Allocation = z.infer<typeof allocationSchema>;
