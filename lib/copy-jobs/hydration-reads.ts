@@ -100,7 +100,8 @@ export class HydrationReads implements BorrowedChunkReads {
     // Chunks are copied in the task's order; what the job has not counted yet is not worth asking about.
     if (done && (done[task.id] ?? 0) <= index) return undefined;
     const at = chunkLocation(target.job, task.to, partition, chunk);
-    const stored = await this.deps.chunks.sha256(at);
+    // A copy not there (or a sled that will not say) is asked about again later; the read goes on meanwhile.
+    const stored = await this.deps.chunks.sha256(at).catch(() => undefined);
     if (stored !== ref.sha256) {
       this.remember(key, { checkedAt: now });
       return undefined;
