@@ -19,10 +19,10 @@ const MAX_CHUNKS = 1 << 20;
 const MAX_PLANS = 64;
 
 export interface HydrationReadDeps {
-  readonly volumes: VolumeRepository;
-  readonly jobs: CopyJobRepository;
-  readonly plans: PlanStore;
-  readonly chunks: ChunkStore;
+  readonly volumes: Pick<VolumeRepository, 'get'>;
+  readonly jobs: Pick<CopyJobRepository, 'get'>;
+  readonly plans: Pick<PlanStore, 'get'>;
+  readonly chunks: Pick<ChunkStore, 'read' | 'sha256'>;
   readonly telemetry?: Telemetry;
 }
 
@@ -69,9 +69,9 @@ export class HydrationReads implements BorrowedChunkReads {
         this.telemetry.hydrationRead({ source: 'own', bytes: length });
         return bytes;
       } catch (error) {
-        if (!(error instanceof ChunkGoneError)) throw error;
-        // Removed since it was checked (its job failed or was cancelled): the snapshot's object serves.
-        this.remember(own.key, { checkedAt: Date.now() });
+        // Removed since it was checked (its job failed or was cancelled): forget it. Whatever the
+        // error, the snapshot's object holds the same bytes and serves the read.
+        if (error instanceof ChunkGoneError) this.remember(own.key, { checkedAt: Date.now() });
       }
     }
     const bytes = await this.deps.chunks.read(ref, start, length);
