@@ -12,10 +12,10 @@ import { FakeChunkStore } from '../support/fakes/in-memory-stores.js';
 /** A chunk store that answers HeadObject with the SHA-256 of what it holds, and counts the asks. */
 class CheckedChunkStore extends FakeChunkStore {
   heads = 0;
-  override async sha256(at: ChunkLocation): Promise<string | undefined> {
+  checksum(at: ChunkLocation): Promise<string | undefined> {
     this.heads++;
     const bytes = this.objects.get(`${at.sled}/${at.key}`);
-    return bytes && sha256Hex(bytes);
+    return Promise.resolve(bytes && sha256Hex(bytes));
   }
 }
 
@@ -50,7 +50,7 @@ describe('HydrationReads: which object serves a borrowed chunk', () => {
       volumes: { get: async (id) => (id === VOLUME ? volume : undefined) },
       jobs: { get: async () => job },
       plans: { get: async () => PLAN },
-      chunks,
+      chunks: { read: (at, start, length) => chunks.read(at, start, length), sha256: (at) => chunks.checksum(at) },
     });
   });
   afterEach(() => vi.useRealTimers());
