@@ -119,8 +119,14 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     sendTo: ['flush'],
   },
   // Metadata, chunk map and note log; note payloads (in the table: BatchGetItem) and chunks;
-  // extending a head lease (UpdateItem).
-  'read-data': { tables: { volumes: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem'] }, objects: { read: ['volumes'] } },
+  // extending a head lease (UpdateItem). A hydrating copy target's borrowed chunks: the snapshot's
+  // objects, or its own copies once its job (GetItem) and plan (sled 0) say they are copied and a
+  // HeadObject finds the snapshot's SHA-256 (no ListBucket: a copy not there is a 403, which reads
+  // the snapshot's object just the same).
+  'read-data': {
+    tables: { volumes: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'Query', 'UpdateItem'], copyJobs: ['GetItem'] },
+    objects: { read: ['volumes', 'snapshots', 'plans'] },
+  },
   // Like write-data, but a zero note has no payload: nothing goes to the sleds.
   'zero-data': {
     tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },

@@ -16,6 +16,7 @@ import { SfnWorkflowRunner } from './aws/sfn-workflow-runner.js';
 import { CopyJobService } from './copy-jobs/copy-job-service.js';
 import { CopyJobListing } from './listings/copy-job-listing.js';
 import { CopyTargetRefs } from './copy-jobs/borrowed-refs.js';
+import { HydrationReads } from './copy-jobs/hydration-reads.js';
 import { SnapshotDeletion } from './snapshots/dependents.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
@@ -75,12 +76,16 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const bandwidth = config.sledBandwidth === undefined ? undefined : new SledBandwidth(config.sledBandwidth);
   const chunks = new S3ChunkStore(clients.s3, config.sledBuckets, bandwidth);
   const headCache = config.headCacheMib > 0 ? new HeadCache(config.headCacheMib * MIB) : undefined;
+  const jobs = new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs);
+  const plans = new S3PlanStore(clients.s3, config.sledBuckets[0] as string);
   const partitionDeps = {
     metas: new DynamoDbPartitionMetaStore(clients.documents, table),
     logs: new DynamoDbNoteLogStore(clients.documents, table),
     journal: journalStore(clients, config),
     chunkMaps: new DynamoDbChunkMapStore(clients.documents, table),
     chunks,
+    // A hydrating copy target reads each borrowed chunk from its own copy once it is in place.
+    borrowedChunks: new HydrationReads({ volumes: repository, jobs, plans, chunks, telemetry: processTelemetry }),
     sledCount: config.sledBuckets.length,
     headLeaseMs: config.headLeaseMs,
     groupCommit: {
@@ -124,8 +129,6 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   });
   const healthProbes = createHealthProbes(clients, config);
   const sfnRunner = config.copyStateMachineArn ? new SfnWorkflowRunner(clients.sfn, config.copyStateMachineArn) : undefined;
-  const jobs = new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs);
-  const plans = new S3PlanStore(clients.s3, config.sledBuckets[0] as string);
   const copyJobs = new CopyJobService({
     jobs,
     plans,

@@ -8,13 +8,14 @@ import { LeaseKeeper, outwaitLease as outwaitLeaseOn } from './head/head-lease.j
 import { GroupCommitter, type CommitResult, type GroupBounds, type GroupCommitted } from './head/group-commit.js';
 import { HeadMemory } from './head/head-memory.js';
 import { PartitionReader } from './head/partition-reader.js';
-import { ReadExecutor } from './head/read-executor.js';
+import { ReadExecutor, type ChunkReads } from './head/read-executor.js';
+import { ownsObject } from '../volumes/volume.js';
 import { ReplicationProtocol } from './head/replica-commit.js';
 import type { Note, PartitionGeometry, PartitionView } from './head/types.js';
 import { ViewTracker } from './head/view-tracker.js';
 import { noteKeyOfId } from './note-ids.js';
 import { logRef } from './ports.js';
-import type { ChunkMap, ChunkMapStore, ChunkRef, HeadLease, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from './ports.js';
+import type { BorrowedChunkReads, ChunkMap, ChunkMapStore, ChunkRef, HeadLease, JournalStore, LogRef, NoteLogStore, PartitionMeta, PartitionMetaStore, ReplicaPlacement } from './ports.js';
 
 export type { CrashPoint, Note, PartitionGeometry, PartitionView } from './head/types.js';
 export type { AllocationExtent } from './head/allocation.js';
@@ -30,6 +31,8 @@ export interface PartitionDeps {
   readonly journal: JournalStore;
   readonly chunkMaps: ChunkMapStore;
   readonly chunks: ChunkStore;
+  /** Reads of chunks a copy target still borrows (absent: they are read where the map says). */
+  readonly borrowedChunks?: BorrowedChunkReads;
   readonly sledCount: number;
   /** Length of the lease a head takes on its partition's primary log by writing to it (0: none). */
   readonly headLeaseMs?: number;
@@ -98,8 +101,18 @@ export class PartitionHead implements FlushableHead {
       deps.groupCommit ?? { maxWrites: 1, maxBytes: 0, tableNoteBytes: 0 },
       announce && ((group) => announce({ ...group, volumeId, partition })),
     );
-    this.executor = new ReadExecutor(deps.journal, deps.chunks, this.memory, geometry, logOf);
+    this.executor = new ReadExecutor(deps.journal, this.sledReads(), this.memory, geometry, logOf);
     this.reader = new PartitionReader(this.view, this.executor);
+  }
+
+  /** Chunk reads for the executor: a chunk the volume does not own (a copy target's borrowed one) goes through `borrowedChunks`. */
+  private sledReads(): ChunkReads {
+    const { chunks, borrowedChunks } = this.deps;
+    if (!borrowedChunks) return chunks;
+    const { volumeId, partition } = this;
+    return {
+      read: (ref, start, length) => (ownsObject(volumeId, ref.key) ? chunks.read(ref, start, length) : borrowedChunks.read(volumeId, partition, ref, start, length)),
+    };
   }
 
   /** The op of each keyed write this head has seen, by note key (for idempotent retries; tests look at it). */

@@ -237,6 +237,17 @@ export interface ChunkMapStore {
   put(map: ChunkMap, expectedVersion: number | undefined): Promise<boolean>;
 }
 
+/**
+ * Where a read fetches a chunk that a copy target's map still borrows from its snapshot:
+ * the target's own verified copy once hydration has put it in place, else the snapshot's object
+ * (lib/copy-jobs/hydration-reads.ts). Both hold the same bytes, so the answer never depends on
+ * which one served it.
+ */
+export interface BorrowedChunkReads {
+  /** Bytes [start, start + length) of the chunk that `ref` (not the volume's own object) names in partition `partition`. */
+  read(volumeId: string, partition: number, ref: ChunkRef, start: number, length: number): Promise<Buffer>;
+}
+
 /** A brand-new partition's head-node items: its metadata and the first chunk map of each replica. */
 export interface NewPartition {
   readonly meta: PartitionMeta;

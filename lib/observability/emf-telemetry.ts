@@ -44,6 +44,10 @@ export class EmfTelemetry implements Telemetry {
     this.add('copyThroughput', bytesPerSecond(event.bytes, event.millis));
   }
 
+  hydrationRead(): void {
+    // Not a CloudWatch metric: S3's request metrics per prefix show where reads go on AWS.
+  }
+
   flush(): void {
     // Publishing nothing would print a warning on every invocation that wrote no metric.
     if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();

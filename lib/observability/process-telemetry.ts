@@ -22,6 +22,8 @@ export const logTelemetry: Telemetry = Object.freeze<Telemetry>({
     log.info('replica rebuilt', { volumeId, partition, operation: 'rebuild', millis, source, opsCopied }),
   copyProgress: ({ jobId, round: copyRound, batch, bytes, millis }) =>
     log.info('copy batch done', { jobId, operation: 'copy', round: copyRound, batch, bytes, millis }),
+  // As frequent as reads: the counters say it (GET /metrics), not a log line.
+  hydrationRead: () => undefined,
   flush: () => undefined,
 });
 
@@ -50,6 +52,7 @@ export const processTelemetry: Telemetry = Object.freeze<Telemetry>({
   flushLag: (event) => current().flushLag(event),
   rebuildFinished: (event) => current().rebuildFinished(event),
   copyProgress: (event) => current().copyProgress(event),
+  hydrationRead: (event) => current().hydrationRead(event),
   flush: () => current().flush(),
 });
 

@@ -107,6 +107,10 @@ export class PrometheusTelemetry implements Telemetry {
     this.copyThroughput = bytesPerSecond(event.bytes, event.millis);
   }
 
+  hydrationRead(event: Parameters<Telemetry['hydrationRead']>[0]): void {
+    this.inc(`hydration_reads_${event.source}`);
+  }
+
   flush(): void {
     // Kept in memory and read by GET /metrics: nothing to send.
   }
@@ -137,6 +141,12 @@ export class PrometheusTelemetry implements Telemetry {
     family('sleds_rebuild_seconds', 'histogram', 'Building a lost replica, from checkpoint to serving as secondary.', this.histograms.rebuild.lines('sleds_rebuild_seconds'));
     counter('sleds_copy_bytes_total', 'copy_bytes', 'Bytes copied by copy jobs.');
     counter('sleds_copy_batches_total', 'copy_batches', 'Copy-job batches done.');
+    family(
+      'sleds_hydration_reads_total',
+      'counter',
+      "Chunk reads of a hydrating copy target's borrowed chunks, by the object that served them: the target's own verified copy, or the snapshot's.",
+      (['own', 'snapshot'] as const).map((source) => `sleds_hydration_reads_total${labelText({ source })} ${number(this.counters.get(`hydration_reads_${source}`) ?? 0)}`),
+    );
     family('sleds_copy_throughput_bytes_per_second', 'gauge', "Bytes per second of the latest copy-job batch.", [`sleds_copy_throughput_bytes_per_second ${number(this.copyThroughput)}`]);
     return `${out.join('\n')}\n`;
   }

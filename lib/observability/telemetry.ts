@@ -57,6 +57,12 @@ export interface CopyProgress {
   readonly millis: number;
 }
 
+/** A chunk a hydrating copy target still borrows, read from its own copy (in place and verified) or from the snapshot. */
+export interface HydrationRead {
+  readonly source: 'own' | 'snapshot';
+  readonly bytes: number;
+}
+
 /** What the domain reports. Every method is cheap and never throws into the caller's path. */
 export interface Telemetry {
   writeCommitted(event: WriteCommitted): void;
@@ -64,6 +70,7 @@ export interface Telemetry {
   flushLag(event: FlushLag): void;
   rebuildFinished(event: RebuildFinished): void;
   copyProgress(event: CopyProgress): void;
+  hydrationRead(event: HydrationRead): void;
   /** Sends what is buffered (EMF: once per Lambda invocation); a no-op where nothing is buffered. */
   flush(): void;
 }
@@ -75,6 +82,7 @@ export const noTelemetry: Telemetry = Object.freeze({
   flushLag: () => undefined,
   rebuildFinished: () => undefined,
   copyProgress: () => undefined,
+  hydrationRead: () => undefined,
   flush: () => undefined,
 });
 
@@ -102,6 +110,7 @@ export function fanOut(...sinks: Telemetry[]): Telemetry {
     flushLag: each('flushLag'),
     rebuildFinished: each('rebuildFinished'),
     copyProgress: each('copyProgress'),
+    hydrationRead: each('hydrationRead'),
     flush: each('flush'),
   });
 }

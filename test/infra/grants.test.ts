@@ -319,6 +319,8 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     const failing = await ok('create-copy-job', api({ snapshotId: snapshot.snapshotId }, { body: { count: 3, maxSourceFanout: 2, mode: 'rounds' } }));
     const failingPlan = await ok('plan-copy-job', { jobId: failing.jobId });
     await ok('copy-partition-batch', { jobId: failing.jobId, round: failingPlan.rounds[0].round, batch: 0 });
+    // A hydrating target reads its borrowed chunks: the snapshot's objects, or its own copies once in place.
+    await ok('read-data', api({ volumeId: failing.volumeIds[0] }, { query: { offset: '0', length: String(GEOMETRY.sizeBytes) } }));
     await ok('fail-copy-job', { jobId: failing.jobId, error: { Error: 'Injected', Cause: 'audit' } });
     // Its targets stay hydrating, reading through to the snapshot: the snapshot refuses to go
     // (409), and a retry finishes them, its tasks driven one by one again; then it may go.
@@ -329,6 +331,8 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     for (const { round, batches } of replanned.rounds) {
       for (const batch of batches) await ok('copy-partition-batch', { jobId: failing.jobId, round, batch });
     }
+    // Every chunk copied, not yet finalized: the target reads its own copies (HeadObject, then GetObject).
+    await ok('read-data', api({ volumeId: failing.volumeIds[0] }, { query: { offset: '0', length: String(GEOMETRY.sizeBytes) } }));
     await ok('finalize-copy-job', { jobId: failing.jobId });
     await ok('clean-up-copy-job', { jobId: failing.jobId });
     expect((await ok('delete-snapshot', api({ snapshotId: snapshot.snapshotId }))).deleted).toBe(true);

@@ -1,11 +1,15 @@
 import { mapLimit } from '../../shared/concurrency.js';
-import type { ChunkStore } from '../../sleds/ports.js';
 import type { Extent } from '../extent-index.js';
-import type { JournalStore, LogRef, ReplicaPlacement } from '../ports.js';
+import type { ChunkRef, JournalStore, LogRef, ReplicaPlacement } from '../ports.js';
 import { planRead, singleSource, type ChunkGrid } from './read-plan.js';
 import type { PartitionView } from './types.js';
 
 const READ_CONCURRENCY = 16;
+
+/** How the executor reads a chunk version from its sled (a ChunkStore, or one that serves borrowed chunks from better copies). */
+export interface ChunkReads {
+  read(ref: ChunkRef, start: number, length: number): Promise<Buffer>;
+}
 
 /** What the executor reads from besides the stores: this process's memory. */
 export interface ReadMemory {
@@ -26,7 +30,7 @@ export class ReadExecutor {
 
   constructor(
     private readonly journal: JournalStore,
-    private readonly chunks: ChunkStore,
+    private readonly chunks: ChunkReads,
     private readonly memory: ReadMemory,
     private readonly grid: ChunkGrid,
     private readonly logOf: (replica: ReplicaPlacement) => LogRef,

@@ -1,0 +1,164 @@
+import { ChunkGoneError } from '../errors.js';
+import type { BorrowedChunkReads, ChunkRef } from '../notes/ports.js';
+import { noTelemetry, type Telemetry } from '../observability/telemetry.js';
+import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
+import { snapshotChunkKey } from '../snapshots/snapshot.js';
+import type { VolumeRepository } from '../volumes/ports.js';
+import { chunkLocation } from './chunk-locations.js';
+import type { CopyJob } from './copy-job.js';
+import type { CopyPlan, CopyTask } from './copy-plan.js';
+import type { CopyJobRepository, PlanStore } from './ports.js';
+
+/** How old the job's per-task progress may be before a read asks for it again (batches report about once a second). */
+const JOB_REFRESH_MS = 1000;
+/** A chunk found not in place is asked about again after this long. */
+const RECHECK_MS = 1000;
+/** Targets and chunks remembered per process; past these the memory starts afresh (it is only a cache). */
+const MAX_TARGETS = 4096;
+const MAX_CHUNKS = 1 << 20;
+const MAX_PLANS = 64;
+
+export interface HydrationReadDeps {
+  readonly volumes: Pick<VolumeRepository, 'get'>;
+  readonly jobs: Pick<CopyJobRepository, 'get'>;
+  readonly plans: Pick<PlanStore, 'get'>;
+  readonly chunks: Pick<ChunkStore, 'read' | 'sha256'>;
+  readonly telemetry?: Telemetry;
+}
+
+/** What a process knows of one copy target: its job (refreshed), and the plan's task per partition. */
+interface Target {
+  readonly snapshotId: string;
+  /** Undefined while the job is not planned (or is gone): every read goes to the snapshot then. */
+  readonly job: CopyJob | undefined;
+  readonly tasks: ReadonlyMap<number, CopyTask>;
+  readonly loadedAt: number;
+}
+
+/** A chunk's own copy: verified in place (its SHA-256 is the snapshot's), or not found at `checkedAt`. */
+type ChunkState = { readonly verified: ChunkLocation } | { readonly checkedAt: number };
+
+/**
+ * Reads of a copy target's borrowed chunks while it hydrates: from the target's own copy as soon
+ * as the fan-out has put it in place, else from the snapshot's object the chunk map names.
+ *
+ * The chunk maps are not touched (finalize still swaps them, once, at the end); only the object
+ * a read fetches changes. The own copy is used only once its sled reports the snapshot's SHA-256
+ * for it (the check finalize makes), so both objects hold the same bytes and which one serves a
+ * read never changes what the read returns: notes stay on top, and a chunk the target flushed its
+ * own version of is not borrowed any more, so it never comes here. A copy that is gone when read
+ * (a failed or cancelled job removed it) is forgotten and the read falls back to the snapshot's
+ * object, which is retained while the target hydrates. The job's per-task progress says which
+ * chunks may be in place, so a chunk not copied yet costs no request beyond the snapshot's read.
+ */
+export class HydrationReads implements BorrowedChunkReads {
+  private readonly targets = new Map<string, Promise<Target | undefined>>();
+  private readonly plans = new Map<string, Promise<CopyPlan>>();
+  private readonly states = new Map<string, ChunkState>();
+  private readonly telemetry: Telemetry;
+
+  constructor(private readonly deps: HydrationReadDeps) {
+    this.telemetry = deps.telemetry ?? noTelemetry;
+  }
+
+  async read(volumeId: string, partition: number, ref: ChunkRef, start: number, length: number): Promise<Buffer> {
+    const own = await this.ownCopy(volumeId, partition, ref).catch(() => undefined);
+    if (own) {
+      try {
+        const bytes = await this.deps.chunks.read(own.at, start, length);
+        this.telemetry.hydrationRead({ source: 'own', bytes: length });
+        return bytes;
+      } catch (error) {
+        // Removed since it was checked (its job failed or was cancelled): forget it. Whatever the
+        // error, the snapshot's object holds the same bytes and serves the read.
+        if (error instanceof ChunkGoneError) this.remember(own.key, { checkedAt: Date.now() });
+      }
+    }
+    const bytes = await this.deps.chunks.read(ref, start, length);
+    this.telemetry.hydrationRead({ source: 'snapshot', bytes: length });
+    return bytes;
+  }
+
+  /** The target's own verified copy of the borrowed chunk `ref`, if it is in place; undefined otherwise. */
+  private async ownCopy(volumeId: string, partition: number, ref: ChunkRef): Promise<{ at: ChunkLocation; key: string } | undefined> {
+    const target = await this.target(volumeId);
+    if (!target?.job) return undefined;
+    const task = target.tasks.get(partition);
+    const chunk = Number(ref.key.slice(ref.key.lastIndexOf('/') + 1));
+    // Only the snapshot's own object of this very chunk (never a ref some other way).
+    if (!task || ref.key !== snapshotChunkKey(target.snapshotId, partition, chunk)) return undefined;
+    const index = task.chunks.indexOf(chunk);
+    if (index < 0) return undefined;
+    const key = `${volumeId}/${partition}/${chunk}`;
+    const state = this.states.get(key);
+    if (state && 'verified' in state) return { at: state.verified, key };
+    const now = Date.now();
+    if (state && now - state.checkedAt < RECHECK_MS) return undefined;
+    // A job that is not running copies nothing more, and its catch removed the copies no map names.
+    if (target.job.state !== 'running') return undefined;
+    const done = target.job.taskChunksDone;
+    // Chunks are copied in the task's order; what the job has not counted yet is not worth asking about.
+    if (done && (done[task.id] ?? 0) <= index) return undefined;
+    const at = chunkLocation(target.job, task.to, partition, chunk);
+    // A copy not there (or a sled that will not say) is asked about again later; the read goes on meanwhile.
+    const stored = await this.deps.chunks.sha256(at).catch(() => undefined);
+    if (stored !== ref.sha256) {
+      this.remember(key, { checkedAt: now });
+      return undefined;
+    }
+    this.remember(key, { verified: at });
+    return { at, key };
+  }
+
+  private remember(key: string, state: ChunkState): void {
+    if (this.states.size >= MAX_CHUNKS) this.states.clear();
+    this.states.set(key, state);
+  }
+
+  /** The copy target behind `volumeId` with its job, read again once the job's progress is older than JOB_REFRESH_MS. */
+  private async target(volumeId: string): Promise<Target | undefined> {
+    const cached = this.targets.get(volumeId);
+    if (cached) {
+      const target = await cached;
+      if (!target || Date.now() - target.loadedAt < JOB_REFRESH_MS) return target;
+      if (this.targets.get(volumeId) === cached) this.targets.delete(volumeId);
+    }
+    let loading = this.targets.get(volumeId);
+    if (!loading) {
+      if (this.targets.size >= MAX_TARGETS) this.targets.clear();
+      loading = this.load(volumeId);
+      this.targets.set(volumeId, loading);
+      // A failed load is not remembered: the next read asks again.
+      const failed = loading;
+      failed.catch(() => {
+        if (this.targets.get(volumeId) === failed) this.targets.delete(volumeId);
+      });
+    }
+    return loading;
+  }
+
+  private async load(volumeId: string): Promise<Target | undefined> {
+    const volume = await this.deps.volumes.get(volumeId);
+    const source = volume?.source;
+    if (!source) return undefined;
+    const job = await this.deps.jobs.get(source.jobId);
+    const index = job?.volumeIds.indexOf(volumeId) ?? -1;
+    if (!job || index < 0 || job.plan === undefined) return { snapshotId: source.snapshotId, job: undefined, tasks: new Map(), loadedAt: Date.now() };
+    const plan = await this.plan(job.jobId);
+    const tasks = new Map<number, CopyTask>();
+    for (const task of plan.tasks) if (task.to.kind === 'target' && task.to.target === index) tasks.set(task.partition, task);
+    return { snapshotId: source.snapshotId, job, tasks, loadedAt: Date.now() };
+  }
+
+  /** A job's plan never changes once stored: read once per process. */
+  private plan(jobId: string): Promise<CopyPlan> {
+    let plan = this.plans.get(jobId);
+    if (!plan) {
+      if (this.plans.size >= MAX_PLANS) this.plans.delete(this.plans.keys().next().value as string);
+      plan = this.deps.plans.get(jobId);
+      this.plans.set(jobId, plan);
+      plan.catch(() => this.plans.delete(jobId));
+    }
+    return plan;
+  }
+}
