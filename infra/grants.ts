@@ -67,8 +67,10 @@ const FLUSH: HandlerAccess = {
     snapshots: ['GetItem'],
     // BatchGetItem: the payloads of notes kept in the table.
     partitions: ['GetItem', 'BatchGetItem', 'PutItem', 'DeleteItem', 'Query', 'BatchWriteItem'],
+    // A hydrating copy target's borrowed base chunks are read as read-data reads them (HydrationReads).
+    copyJobs: ['GetItem'],
   },
-  objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
+  objects: { read: ['volumes', 'snapshots', 'plans'], write: ['volumes'], delete: ['volumes'] },
   listSleds: true,
   sendTo: ['flush'],
 };
@@ -172,10 +174,16 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   'retry-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'] }, copyJobs: ['start', 'history'] },
   'list-copy-job-events': { tables: { copyJobs: ['GetItem'] }, copyJobs: ['timeline'] },
   // Read the partition as of the snapshot's op (notes and chunks), write its chunks to one sled,
-  // count it; the last one releases the volume's hold.
+  // count it; the last one releases the volume's hold. A hydrating copy target's borrowed chunks
+  // are read as read-data reads them: its own verified copy (job, plan) or the snapshot's object.
   'materialize-snapshot': {
-    tables: { snapshots: ['GetItem', 'PutItem', 'UpdateItem', 'Query'], partitions: ['GetItem', 'BatchGetItem', 'Query'], volumes: ['UpdateItem'] },
-    objects: { read: ['volumes'], write: ['snapshots'] },
+    tables: {
+      snapshots: ['GetItem', 'PutItem', 'UpdateItem', 'Query'],
+      partitions: ['GetItem', 'BatchGetItem', 'Query'],
+      volumes: ['GetItem', 'UpdateItem'],
+      copyJobs: ['GetItem'],
+    },
+    objects: { read: ['volumes', 'snapshots', 'plans'], write: ['snapshots'] },
   },
   // The plan goes to sled 0, the progress counters to the job.
   // Targets whose request died before they borrowed the snapshot's chunks borrow them here (conditional PutItems).
