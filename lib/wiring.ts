@@ -157,7 +157,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
       checkpoints,
       borrowed: new CopyTargetRefs({ volumes: repository, jobs, plans, snapshots: snapshotRepository, chunks }),
     }),
-    volumes: new VolumeService(repository, [objects, data], undefined, VOLUME_CACHE_MS),
+    volumes: new VolumeService(repository, [objects, data], { cacheLifetimeMs: VOLUME_CACHE_MS, telemetry: processTelemetry }),
     data,
     snapshots,
     healthProbes,

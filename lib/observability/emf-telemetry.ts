@@ -48,6 +48,10 @@ export class EmfTelemetry implements Telemetry {
     // Not a CloudWatch metric: S3's request metrics per prefix show where reads go on AWS.
   }
 
+  volumeDeleted(): void {
+    // No metric has a volume dimension: nothing of the volume's to retire.
+  }
+
   flush(): void {
     // Publishing nothing would print a warning on every invocation that wrote no metric.
     if (this.metrics.hasStoredMetrics()) this.metrics.publishStoredMetrics();

@@ -9,7 +9,7 @@ import { fanOut, type Telemetry } from './telemetry.js';
  * thousands of small writes a second, and a line per write at info would cost more log volume
  * (CloudWatch Logs bills per GB ingested) than the data of a 4 KiB write, and would drown the
  * lines an operator looks for. `SLEDS_LOG_LEVEL=debug` shows them. Flushes are as frequent
- * (every 64 ops by default), so they are debug too; rebuilds and copy batches are rare: info.
+ * (every 64 ops by default), so they are debug too; rebuilds, copy batches and deletes are rare: info.
  */
 export const logTelemetry: Telemetry = Object.freeze<Telemetry>({
   writeCommitted: ({ volumeId, partition, op, latencyMs, groupSize, bytes }) =>
@@ -24,6 +24,7 @@ export const logTelemetry: Telemetry = Object.freeze<Telemetry>({
     log.info('copy batch done', { jobId, operation: 'copy', round: copyRound, batch, bytes, millis }),
   // As frequent as reads: the counters say it (GET /metrics), not a log line.
   hydrationRead: () => undefined,
+  volumeDeleted: ({ volumeId }) => log.info('volume deleted', { volumeId, operation: 'delete' }),
   flush: () => undefined,
 });
 
@@ -53,6 +54,7 @@ export const processTelemetry: Telemetry = Object.freeze<Telemetry>({
   rebuildFinished: (event) => current().rebuildFinished(event),
   copyProgress: (event) => current().copyProgress(event),
   hydrationRead: (event) => current().hydrationRead(event),
+  volumeDeleted: (event) => current().volumeDeleted(event),
   flush: () => current().flush(),
 });
 

@@ -8,6 +8,8 @@ const LATENCY_BUCKETS = [0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.0
 const GROUP_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
 /** Flush-lag series kept (one per partition flushed); the least recently flushed go first. */
 const MAX_LAG_SERIES = 1024;
+/** Deleted volumes remembered, so that a flush that ends just after its volume's delete adds no series back. */
+const MAX_DELETED_VOLUMES = 1024;
 
 type Labels = Readonly<Record<string, string>>;
 
@@ -56,7 +58,7 @@ class Histogram {
  * Telemetry kept in the process, for the long-running head process and the embedded cloud,
  * which serves it at GET /metrics in the Prometheus text exposition format (version 0.0.4):
  * counters, gauges and latency histograms. Series carry no volume labels except the flush lag,
- * which is per partition (and bounded): the others would grow a series per volume.
+ * which is per partition, removed with its volume, and bounded: the others would grow a series per volume.
  */
 export class PrometheusTelemetry implements Telemetry {
   private readonly counters = new Map<string, number>();
@@ -67,6 +69,8 @@ export class PrometheusTelemetry implements Telemetry {
     rebuild: new Histogram(LATENCY_BUCKETS),
   };
   private readonly flushLags = new Map<string, { labels: Labels; lag: number }>();
+  /** Volume ids are never reused: a lag reported for one of these is a late report, not a new volume. */
+  private readonly deletedVolumes = new Set<string>();
   private copyThroughput = 0;
 
   private inc(name: string, by = 1): void {
@@ -89,11 +93,12 @@ export class PrometheusTelemetry implements Telemetry {
   }
 
   flushLag(event: Parameters<Telemetry['flushLag']>[0]): void {
+    this.inc('flushes');
+    if (this.deletedVolumes.has(event.volumeId)) return;
     const key = `${event.volumeId}#${event.partition}`;
     this.flushLags.delete(key);
     this.flushLags.set(key, { labels: { volume_id: event.volumeId, partition: String(event.partition) }, lag: Math.max(0, event.committedOp - event.flushedOp) });
     if (this.flushLags.size > MAX_LAG_SERIES) this.flushLags.delete(this.flushLags.keys().next().value as string);
-    this.inc('flushes');
   }
 
   rebuildFinished(event: Parameters<Telemetry['rebuildFinished']>[0]): void {
@@ -109,6 +114,17 @@ export class PrometheusTelemetry implements Telemetry {
 
   hydrationRead(event: Parameters<Telemetry['hydrationRead']>[0]): void {
     this.inc(`hydration_reads_${event.source}`);
+  }
+
+  /**
+   * A deleted volume's flush-lag series go from the next scrape on, as a series of an object
+   * that is gone goes from an exporter: Prometheus then marks them stale instead of carrying
+   * their last value on. A live volume's series stay however long ago its latest flush was.
+   */
+  volumeDeleted(event: Parameters<Telemetry['volumeDeleted']>[0]): void {
+    for (const [key, { labels }] of this.flushLags) if (labels.volume_id === event.volumeId) this.flushLags.delete(key);
+    this.deletedVolumes.add(event.volumeId);
+    if (this.deletedVolumes.size > MAX_DELETED_VOLUMES) this.deletedVolumes.delete(this.deletedVolumes.values().next().value as string);
   }
 
   flush(): void {

@@ -63,6 +63,11 @@ export interface HydrationRead {
   readonly bytes: number;
 }
 
+/** A volume deleted: its objects and items are gone, so are the series that name it. */
+export interface VolumeDeleted {
+  readonly volumeId: string;
+}
+
 /** What the domain reports. Every method is cheap and never throws into the caller's path. */
 export interface Telemetry {
   writeCommitted(event: WriteCommitted): void;
@@ -71,6 +76,7 @@ export interface Telemetry {
   rebuildFinished(event: RebuildFinished): void;
   copyProgress(event: CopyProgress): void;
   hydrationRead(event: HydrationRead): void;
+  volumeDeleted(event: VolumeDeleted): void;
   /** Sends what is buffered (EMF: once per Lambda invocation); a no-op where nothing is buffered. */
   flush(): void;
 }
@@ -83,6 +89,7 @@ export const noTelemetry: Telemetry = Object.freeze({
   rebuildFinished: () => undefined,
   copyProgress: () => undefined,
   hydrationRead: () => undefined,
+  volumeDeleted: () => undefined,
   flush: () => undefined,
 });
 
@@ -111,6 +118,7 @@ export function fanOut(...sinks: Telemetry[]): Telemetry {
     rebuildFinished: each('rebuildFinished'),
     copyProgress: each('copyProgress'),
     hydrationRead: each('hydrationRead'),
+    volumeDeleted: each('volumeDeleted'),
     flush: each('flush'),
   });
 }

@@ -1,16 +1,32 @@
 import { VolumeNotFoundError, VolumeStateError, ConcurrentModificationError } from '../errors.js';
+import { noTelemetry, type Telemetry } from '../observability/telemetry.js';
 import type { VolumeDataStore, VolumePage, VolumeRepository } from './ports.js';
 import { DEFAULT_PAGE_SIZE, newVolume, servesData, type Volume, type VolumeSpec } from './volume.js';
 
+export interface VolumeServiceOptions {
+  readonly clock?: () => Date;
+  /** How long a writer may trust a volume read as available (VOLUME_CACHE_MS): a delete waits that long. */
+  readonly cacheLifetimeMs?: number;
+  /** Told of each volume deleted, so that metrics drop the series that name it. */
+  readonly telemetry?: Pick<Telemetry, 'volumeDeleted'>;
+}
+
 /** The volume use cases: create, read, list and delete. */
 export class VolumeService {
+  private readonly clock: () => Date;
+  private readonly cacheLifetimeMs: number;
+  private readonly telemetry: Pick<Telemetry, 'volumeDeleted'>;
+
   constructor(
     private readonly repository: VolumeRepository,
     /** Every store that keeps part of a volume: the sled objects, the head-node state. */
     private readonly data: readonly VolumeDataStore[],
-    private readonly clock: () => Date = () => new Date(),
-    private readonly cacheLifetimeMs = 0,
-  ) {}
+    options: VolumeServiceOptions = {},
+  ) {
+    this.clock = options.clock ?? (() => new Date());
+    this.cacheLifetimeMs = options.cacheLifetimeMs ?? 0;
+    this.telemetry = options.telemetry ?? noTelemetry;
+  }
 
   /** Creates an empty, available volume. Nothing is allocated on the sleds until data is written. */
   async create(spec: VolumeSpec): Promise<Volume> {
@@ -56,6 +72,7 @@ export class VolumeService {
     let objectsRemoved = 0;
     for (const store of this.data) objectsRemoved += await store.removeVolumeData(volumeId);
     await this.repository.remove(volumeId);
+    this.telemetry.volumeDeleted({ volumeId });
     return { objectsRemoved };
   }
 }

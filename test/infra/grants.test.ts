@@ -40,6 +40,12 @@ function record(need: Need): void {
   needs.set(handler, [...(needs.get(handler) ?? []), need]);
 }
 
+/** How many calls `handler` has made so far: a mark for needsSince. */
+const callsSoFar = (handler: string): number => needs.get(handler)?.length ?? 0;
+
+/** What `handler` needed since `mark`, as `action on` strings (to check that a step took the path it is there for). */
+const needsSince = (handler: string, mark: number): string[] => (needs.get(handler) ?? []).slice(mark).map(({ action, on }) => `${action} ${on}`);
+
 let emulators: Emulators;
 let config: ServiceConfig;
 let setupClients: AwsClients;
@@ -321,6 +327,35 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     await ok('copy-partition-batch', { jobId: failing.jobId, round: failingPlan.rounds[0].round, batch: 0 });
     // A hydrating target reads its borrowed chunks: the snapshot's objects, or its own copies once in place.
     await ok('read-data', api({ volumeId: failing.volumeIds[0] }, { query: { offset: '0', length: String(GEOMETRY.sizeBytes) } }));
+    // A flush of a hydrating target after a write of part of a chunk builds the chunk on its
+    // borrowed base (the source wrote partitions 0 and 2), read as read-data reads it: the job,
+    // the plan, and here the snapshot's objects (the target's own copies are not counted yet).
+    const hydrating = failing.volumeIds[0];
+    await ok('write-data', api({ volumeId: hydrating }, { body: pattern(4 * KIB, 7), query: { offset: String(4 * KIB) } }));
+    await ok('write-data', api({ volumeId: hydrating }, { body: pattern(16 * KIB, 8), query: { offset: String(256 * KIB + 16 * KIB) } }));
+    let mark = callsSoFar('flush-partition');
+    await ok('flush-partition', sqsEvent([0, 2].map((partition) => ({ volumeId: hydrating, partition, uptoOp: 1 }))));
+    expect(needsSince('flush-partition', mark)).toEqual(
+      expect.arrayContaining([
+        'dynamodb:GetItem copyJobs',
+        `s3:GetObject 0#copy-plans/${failing.jobId}.json`,
+        expect.stringMatching(new RegExp(`^s3:GetObject \\d#snapshots/${snapshot.snapshotId}/0/0$`)),
+        expect.stringMatching(new RegExp(`^s3:GetObject \\d#snapshots/${snapshot.snapshotId}/2/0$`)),
+      ]),
+    );
+    // A snapshot of a hydrating target reads its borrowed chunks the same way.
+    mark = callsSoFar('materialize-snapshot');
+    const ofTarget = await ok('create-snapshot', api({ volumeId: failing.volumeIds[1] }));
+    await ok('materialize-snapshot', sqsEvent(Object.keys(ofTarget.ops).map((partition) => ({ snapshotId: ofTarget.snapshotId, partition: Number(partition) }))));
+    expect((await ok('get-snapshot', api({ snapshotId: ofTarget.snapshotId }))).state).toBe('completed');
+    expect(needsSince('materialize-snapshot', mark)).toEqual(
+      expect.arrayContaining([
+        'dynamodb:GetItem volumes',
+        'dynamodb:GetItem copyJobs',
+        `s3:GetObject 0#copy-plans/${failing.jobId}.json`,
+        expect.stringMatching(new RegExp(`^s3:GetObject \\d#snapshots/${snapshot.snapshotId}/`)),
+      ]),
+    );
     await ok('fail-copy-job', { jobId: failing.jobId, error: { Error: 'Injected', Cause: 'audit' } });
     // Its targets stay hydrating, reading through to the snapshot: the snapshot refuses to go
     // (409), and a retry finishes them, its tasks driven one by one again; then it may go.
@@ -333,6 +368,19 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     }
     // Every chunk copied, not yet finalized: the target reads its own copies (HeadObject, then GetObject).
     await ok('read-data', api({ volumeId: failing.volumeIds[0] }, { query: { offset: '0', length: String(GEOMETRY.sizeBytes) } }));
+    // So do a flush of part of a borrowed chunk (chunk 1 of partition 0) and a snapshot of another target.
+    await ok('write-data', api({ volumeId: hydrating }, { body: pattern(4 * KIB, 9), query: { offset: String(96 * KIB) } }));
+    const ownCopy = expect.stringMatching(new RegExp(`^s3:GetObject \\d#volumes/${hydrating}/chunks/0/1-${failing.jobId}$`));
+    mark = callsSoFar('flush-partition');
+    await ok('flush-partition', sqsEvent([{ volumeId: hydrating, partition: 0, uptoOp: 2 }]));
+    expect(needsSince('flush-partition', mark)).toEqual(expect.arrayContaining([ownCopy]));
+    mark = callsSoFar('materialize-snapshot');
+    const copied = failing.volumeIds[2];
+    const ofCopiedTarget = await ok('create-snapshot', api({ volumeId: copied }));
+    await ok('materialize-snapshot', sqsEvent(Object.keys(ofCopiedTarget.ops).map((partition) => ({ snapshotId: ofCopiedTarget.snapshotId, partition: Number(partition) }))));
+    expect(needsSince('materialize-snapshot', mark)).toEqual(
+      expect.arrayContaining([expect.stringMatching(new RegExp(`^s3:GetObject \\d#volumes/${copied}/chunks/\\d+/\\d+-${failing.jobId}$`))]),
+    );
     await ok('finalize-copy-job', { jobId: failing.jobId });
     await ok('clean-up-copy-job', { jobId: failing.jobId });
     expect((await ok('delete-snapshot', api({ snapshotId: snapshot.snapshotId }))).deleted).toBe(true);

@@ -151,6 +151,28 @@ describe('observability on the embedded cloud', () => {
     expect(after.samples.get(`sleds_flush_lag_ops{volume_id="${volumeId}",partition="0"}`)).toBe(0);
   });
 
+  it("drops a deleted volume's flush-lag series from GET /metrics, and keeps another volume's", async () => {
+    const kept = `sleds_flush_lag_ops{volume_id="${volumeId}",partition="0"}`;
+    expect((await call(cloud().apiUrl, 'POST', `/volumes/${volumeId}/partitions/0/checkpoints`)).status).toBe(201);
+    const created = await call(cloud().apiUrl, 'POST', '/volumes', { sizeBytes: 8 * MIB, partitionChunks: 4 });
+    expect(created.status).toBe(201);
+    const doomed: string = created.body.volumeId;
+    const series = [0, 1].map((partition) => `sleds_flush_lag_ops{volume_id="${doomed}",partition="${partition}"}`);
+    for (const partition of [0, 1]) {
+      expect((await call(cloud().apiUrl, 'PUT', `/volumes/${doomed}/data?offset=${partition * 4 * MIB}`, pattern(4 * KIB, partition), OCTETS)).status).toBe(200);
+      expect((await call(cloud().apiUrl, 'POST', `/volumes/${doomed}/partitions/${partition}/checkpoints`)).status).toBe(201);
+    }
+    const before = await scrape(cloud().apiUrl);
+    for (const name of [kept, ...series]) expect(before.samples.get(name), name).toBe(0);
+
+    expect((await call(cloud().apiUrl, 'DELETE', `/volumes/${doomed}`)).status).toBe(200);
+    const after = await scrape(cloud().apiUrl);
+    expect([...after.samples.keys()].filter((name) => name.includes(doomed))).toEqual([]);
+    expect(after.samples.get(kept)).toBe(0);
+    expect(after.types.get('sleds_flush_lag_ops')).toBe('gauge');
+    expect(after.samples.get('sleds_flushes_total')).toBeGreaterThanOrEqual(before.samples.get('sleds_flushes_total')!);
+  });
+
   describe('as a Lambda', () => {
     afterEach(() => {
       vi.stubEnv('SLEDS_METRICS', undefined);

@@ -42,6 +42,28 @@ describe('PrometheusTelemetry', () => {
     expect(text).toContain('\nsleds_copy_bytes_total 8388608\n');
     expect(text).toContain('\nsleds_copy_throughput_bytes_per_second 16777216\n');
   });
+
+  it("drops a deleted volume's flush-lag series, every partition of it, and only those", () => {
+    const registry = new PrometheusTelemetry();
+    registry.flushLag({ volumeId: 'vol-a', partition: 0, committedOp: 3, flushedOp: 1 });
+    registry.flushLag({ volumeId: 'vol-a', partition: 5, committedOp: 9, flushedOp: 9 });
+    // An id that starts like the deleted one, and a partition key that would collide if keys were split naively.
+    registry.flushLag({ volumeId: 'vol-ab', partition: 0, committedOp: 4, flushedOp: 4 });
+    registry.flushLag({ volumeId: 'vol-b', partition: 5, committedOp: 8, flushedOp: 6 });
+    registry.volumeDeleted({ volumeId: 'vol-a' });
+    const lags = registry.exposition().split('\n').filter((line) => line.startsWith('sleds_flush_lag_ops{'));
+    expect(lags).toEqual(['sleds_flush_lag_ops{volume_id="vol-ab",partition="0"} 0', 'sleds_flush_lag_ops{volume_id="vol-b",partition="5"} 2']);
+    // A flush counted is still counted: the counter is not per volume.
+    expect(registry.exposition()).toContain('\nsleds_flushes_total 4\n');
+    // Deleting it again, or a volume never flushed, changes nothing.
+    registry.volumeDeleted({ volumeId: 'vol-a' });
+    registry.volumeDeleted({ volumeId: 'vol-zzz' });
+    expect(registry.exposition().split('\n').filter((line) => line.startsWith('sleds_flush_lag_ops{'))).toEqual(lags);
+    // A flush that ends just after its volume's delete reports late: counted, but no series comes back.
+    registry.flushLag({ volumeId: 'vol-a', partition: 0, committedOp: 3, flushedOp: 3 });
+    expect(registry.exposition().split('\n').filter((line) => line.startsWith('sleds_flush_lag_ops{'))).toEqual(lags);
+    expect(registry.exposition()).toContain('\nsleds_flushes_total 5\n');
+  });
 });
 
 describe('EmfTelemetry', () => {

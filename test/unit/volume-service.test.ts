@@ -51,15 +51,16 @@ function setup(failData = false) {
       return 7;
     },
   };
-  return { log, repository, service: new VolumeService(repository, [data]) };
+  const telemetry = { volumeDeleted: ({ volumeId }: { volumeId: string }) => log.push(`telemetry:deleted ${volumeId}`) };
+  return { log, repository, service: new VolumeService(repository, [data], { telemetry }) };
 }
 
 describe('VolumeService.delete', () => {
-  it('marks the volume deleting, removes its data, then its item', async () => {
+  it('marks the volume deleting, removes its data, then its item, then tells telemetry', async () => {
     const { log, repository, service } = setup();
     const volume = await service.create(createVolumeRequestSchema.parse({ sizeBytes: 1 << 20 }));
     expect(await service.delete(volume.volumeId)).toEqual({ objectsRemoved: 7 });
-    expect(log).toEqual(['state:deleting', 'remove-data', 'remove-item']);
+    expect(log).toEqual(['state:deleting', 'remove-data', 'remove-item', `telemetry:deleted ${volume.volumeId}`]);
     expect(repository.volumes.size).toBe(0);
   });
 
@@ -68,9 +69,13 @@ describe('VolumeService.delete', () => {
     const volume = await broken.service.create(createVolumeRequestSchema.parse({ sizeBytes: 1 << 20 }));
     await expect(broken.service.delete(volume.volumeId)).rejects.toThrow('S3 down');
     expect(broken.repository.volumes.get(volume.volumeId)?.state).toBe('deleting');
-    const healed = new VolumeService(broken.repository, [{ removeVolumeData: async () => 0 }]);
+    // Still there, half deleted: its series stay until the delete finishes.
+    expect(broken.log.filter((line) => line.startsWith('telemetry:'))).toEqual([]);
+    const deleted: string[] = [];
+    const healed = new VolumeService(broken.repository, [{ removeVolumeData: async () => 0 }], { telemetry: { volumeDeleted: ({ volumeId }) => deleted.push(volumeId) } });
     await healed.delete(volume.volumeId);
     expect(broken.repository.volumes.size).toBe(0);
+    expect(deleted).toEqual([volume.volumeId]);
   });
 
   it('refuses to delete a volume that a copy job is still creating', async () => {
