@@ -9,7 +9,7 @@
  * --via=service straight into the process's VolumeDataService (no NBD framing).
  *
  * Flags: --via=nbd|service, --writers=N (concurrent writes; nbd: iodepth 32 x N/32 jobs; 128),
- * --seconds=N (10), --region-mib=N (random offsets over this many MiB from 0; 1024),
+ * --seconds=N (10), --partition-chunks=N (the volume's partition size in 1 MiB chunks; the API's default when absent), --region-mib=N (random offsets over this many MiB from 0; 1024),
  * --profile[=file.cpuprofile] (a CPU profile of the main thread during the measured window,
  * summarised by function and by package; the file opens in Chrome DevTools).
  */
@@ -19,7 +19,10 @@ import { writeFile } from 'node:fs/promises';
 import { Session } from 'node:inspector/promises';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { startLocalCloud } from '../lib/local/local-cloud.js';
+import { PutObjectCommand } from '@aws-sdk/client-s3';
+import { PutCommand } from '@aws-sdk/lib-dynamodb';
+import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
+import type { Services } from '../lib/wiring.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
 import { processServices } from '../lib/wiring.js';
 import { SdkCallCounter, countSdkCalls, fmt, formatTable, metricsOf, processCpuMs, runClosedLoop, threadCpuMs } from './support.js';
@@ -29,6 +32,7 @@ const VIA = (args.get('via') ?? 'nbd') as 'nbd' | 'service';
 const WRITERS = Number(args.get('writers') ?? 128);
 const SECONDS = Number(args.get('seconds') ?? 10);
 const REGION = Number(args.get('region-mib') ?? 1024) * MIB;
+const PARTITION_CHUNKS = args.has('partition-chunks') ? Number(args.get('partition-chunks')) : undefined;
 const PROFILE = args.has('profile') ? (args.get('profile') ?? `write-cpu-${Date.now()}.cpuprofile`) : undefined;
 const BLOCK = 4 * KIB;
 const VOLUME_BYTES = 2 * GIB;
@@ -91,10 +95,39 @@ function runFio(uri: string, seconds: number): Promise<number> {
   });
 }
 
+/**
+ * The CPU of one bare request of the kinds a write makes (a 4 KiB item PutItem, a 4 KiB
+ * PutObject), through the service's own clients at the same concurrency: the floor a write's
+ * requests put under its CPU, on the main thread (the SDK, HTTP) and on the emulators' threads.
+ */
+async function bareRequests(cloud: LocalCloud, services: Services, seconds: number): Promise<string[][]> {
+  const rows: string[][] = [];
+  const body = randomBytes(BLOCK);
+  const kinds: Array<[string, (n: number) => Promise<unknown>]> = [
+    ['PutItem, 4 KiB item', (n) => services.clients.documents.send(new PutCommand({ TableName: cloud.config.tables.partitions, Item: { pk: `bench-write-cpu#${n % 64}`, sk: `note#${n}`, payload: body } }))],
+    ['PutObject, 4 KiB', (n) => services.clients.s3.send(new PutObjectCommand({ Bucket: cloud.config.sledBuckets[n % cloud.config.sledBuckets.length], Key: `bench-write-cpu/${n % 4096}`, Body: body, ContentLength: BLOCK }))],
+  ];
+  for (const [name, send] of kinds) {
+    let n = 0;
+    await runClosedLoop(WRITERS, 1000, () => send(n++).then(() => undefined));
+    const before = { proc: processCpuMs(), main: threadCpuMs(), emu: (await cloud.emulatorThreads?.cpuMs()) ?? Number.NaN };
+    const loop = await runClosedLoop(WRITERS, seconds * 1000, async () => {
+      await send(n++);
+      return { bytes: BLOCK, latencyMs: 0 };
+    });
+    const count = Math.max(1, loop.ops);
+    const main = (threadCpuMs() - before.main) / count;
+    const emu = (((await cloud.emulatorThreads?.cpuMs()) ?? Number.NaN) - before.emu) / count;
+    const proc = (processCpuMs() - before.proc) / count;
+    rows.push([name, fmt(proc, 2), fmt(main, 2), fmt(emu, 2), fmt(proc - main - emu, 2)]);
+  }
+  return rows;
+}
+
 async function main(): Promise<void> {
   const cloud = await startLocalCloud({ port: 0, nbdPort: 0, emulatorThreads: true });
   try {
-    const response = await fetch(`${cloud.apiUrl}/volumes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sizeBytes: VOLUME_BYTES, name: 'write-cpu' }) });
+    const response = await fetch(`${cloud.apiUrl}/volumes`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ sizeBytes: VOLUME_BYTES, name: 'write-cpu', ...(PARTITION_CHUNKS ? { partitionChunks: PARTITION_CHUNKS } : {}) }) });
     if (response.status !== 201) throw new Error(`POST /volumes: ${response.status} ${await response.text()}`);
     const { volumeId } = (await response.json()) as { volumeId: string };
     const services = processServices();
@@ -110,7 +143,7 @@ async function main(): Promise<void> {
         return { bytes: BLOCK, latencyMs: performance.now() - started };
       });
     const drive = async (seconds: number): Promise<number> => (VIA === 'nbd' ? runFio(`${cloud.nbdUrl ?? ''}/${volumeId}`, seconds) : (await serviceLoop(seconds)).ops);
-    console.log(`bench:write-cpu: 4K random writes over ${REGION / MIB} MiB via ${VIA}, ${WRITERS} in flight, ${SECONDS} s; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`bench:write-cpu: 4K random writes over ${REGION / MIB} MiB via ${VIA}, ${WRITERS} in flight, ${SECONDS} s, partitions of ${PARTITION_CHUNKS ?? 'the default'} chunks; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
     // Warm-up: every partition's head, the SDK's sockets, the JIT.
     await drive(3);
 
@@ -156,6 +189,10 @@ async function main(): Promise<void> {
       console.log(formatTable(['by package / folder', 'share'], byPlace));
       console.log('');
       console.log(formatTable(['by function', 'share'], byFunction));
+    }
+    if (!args.has('no-bare')) {
+      console.log(`\nOne bare request of each kind a write makes (same clients, ${WRITERS} in flight), CPU ms per request:\n`);
+      console.log(formatTable(['request', 'process', 'main thread', 'emulators', 'rest'], await bareRequests(cloud, services, 4)));
     }
   } finally {
     await cloud.stop();

@@ -1,7 +1,7 @@
 import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_TABLE_NOTE_BYTES } from '../config.js';
 import { NoteGoneError } from '../errors.js';
-import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
+import type { JournalPlace, JournalStore, LogRef, NotePart } from '../notes/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
 import { deleteKeys, dynamo, PartitionsTable, putItems } from './dynamodb-partitions-table.js';
 import { logPk, NOTE_PREFIX, noteIdOfSk, noteItem, noteKey, noteSk } from './partitions-table-schema.js';
@@ -30,6 +30,14 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
         }),
       ),
     );
+  }
+
+  /** Both replicas' items in one BatchWriteItem (both are unconditional puts): one request where two were. */
+  async putBoth(places: readonly [JournalPlace, JournalPlace], noteId: string, payload: Buffer): Promise<boolean> {
+    if (payload.length > MAX_TABLE_NOTE_BYTES) throw new Error(`note ${noteId} has ${payload.length} bytes; the table keeps at most ${MAX_TABLE_NOTE_BYTES}`);
+    const at = Date.now();
+    await putItems(this.documents, this.tableName, places.map((place) => noteItem(place.log, noteId, payload, at)));
+    return true;
   }
 
   async read(_sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer> {
