@@ -25,21 +25,36 @@ describe('puts batched across partitions', () => {
     const { sent, send } = heldSends();
     const batcher = new ItemPutBatcher(send, 1);
     const first = batcher.put([item(0)]);
-    // 13 notes of two items each queue: 12 fit in one batch (24 items), the 13th waits for the next.
-    const queued = Array.from({ length: 13 }, (_, i) => batcher.put([item(100 + i), item(200 + i)]));
+    // 11 notes of two items each queue behind the first batch: 22 items, not a full batch.
+    const queued = Array.from({ length: 11 }, (_, i) => batcher.put([item(100 + i), item(200 + i)]));
     expect(sent).toHaveLength(1);
     sent[0]!.finish();
     await first;
     await settle();
     expect(sent).toHaveLength(2);
-    expect(sent[1]!.items).toHaveLength(24);
+    expect(sent[1]!.items).toHaveLength(22);
     expect(sent[1]!.items.slice(0, 2)).toEqual([item(100), item(200)]);
+    // 13 more notes make 26 items: a full batch of 12 notes (24 items) goes at once, the 13th does not fit and waits.
+    const more = Array.from({ length: 13 }, (_, i) => batcher.put([item(300 + i), item(400 + i)]));
+    expect(sent).toHaveLength(3);
+    expect(sent[2]!.items).toHaveLength(24);
     sent[1]!.finish();
-    await Promise.all(queued.slice(0, 12));
-    await settle();
-    expect(sent[2]!.items).toEqual([item(112), item(212)]);
     sent[2]!.finish();
-    await queued[12];
+    await Promise.all([...queued, ...more.slice(0, 12)]);
+    await settle();
+    expect(sent[3]!.items).toEqual([item(312), item(412)]);
+    sent[3]!.finish();
+    await more[12];
+  });
+
+  it('sends a full batch at once even while the bound is out, so the bound never caps throughput', async () => {
+    const { sent, send } = heldSends();
+    const batcher = new ItemPutBatcher(send, 1);
+    void batcher.put([item(0)]);
+    for (let i = 0; i < 12; i++) void batcher.put([item(100 + i), item(200 + i)]);
+    expect(sent).toHaveLength(1); // 24 items wait: not a full batch
+    void batcher.put([item(300)]);
+    expect(sent.map((s) => s.items.length)).toEqual([1, 25]);
   });
 
   it('fails the puts of a failed batch, and only those', async () => {
