@@ -39,6 +39,25 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-explicit-any': 'off' },
   },
   {
+    // The browser console: the domain's types only (`import type` vanishes at build), no Node.
+    // Its tsconfig loads Node's types so that tsc can follow those type imports into lib/.
+    files: ['lib/console/app/**'],
+    languageOptions: { globals: { Buffer: 'off', process: 'off', NodeJS: 'off' } },
+    rules: {
+      'no-restricted-globals': ['error', 'Buffer', 'process', 'global', 'require'],
+      'no-restricted-imports': 'off',
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: ['node:*'], message: 'The console runs in the browser.' },
+            { group: ['../../*', '../../../*'], allowTypeImports: true, message: 'The console takes only types from lib/ (import type): its bundle holds no domain code.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
     files: ['infra/**', 'test/infra/**'],
     rules: { 'no-restricted-imports': 'off' },
   },

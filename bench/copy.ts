@@ -8,6 +8,10 @@
  *    ideal bound of the planner's own model, lib/copy-jobs/bandwidth-model.ts (target: within 1.5x).
  * 2. With the cap off: the job's copy MiB/s against raw CopyObject calls of the same chunks
  *    between the same buckets at the same concurrency (target: a ratio of at least 0.7).
+ * 3. On part 1's jobs (issue 19, copy-hydration.ts): time to usable (POST -> a correct read of
+ *    every target; target <= 1 s at N = 64), hydration (POST -> every target available) against
+ *    the model (<= 1.2x) and against the physical bound (physical-bound.ts; goal <= 1.3x), and the
+ *    p50 of reads before hydration against hydrated reads of the same offsets (<= 2x).
  *
  * Every job runs through the API, exactly as a client would use it. Sample targets are read
  * back through the API and compared byte for byte; the exit code is 1 only when a job fails
@@ -17,7 +21,8 @@
  * 70 s more), --modes=pipelined,rounds,direct (exactly these), --fanout=F (default 4),
  * --sleds=S (default 128), --cap-mib=C (MiB/s per sled link and direction; default 2),
  * --verify=K (targets read back per job; default 2), --cap-off-count=N (default 32),
- * --pairs=P (part 2's job/raw pairs, default 3), --no-cap-off (skip part 2).
+ * --pairs=P (part 2's job/raw pairs, default 3), --no-cap-off (skip part 2), --read-kib=K (the
+ * hydration probe's read size, default 4).
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -28,14 +33,17 @@ import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
 import { DynamoDbSnapshotRepository } from '../lib/aws/dynamodb-snapshot-repository.js';
 import { ENV } from '../lib/config.js';
 import { modelJobSeconds } from '../lib/copy-jobs/bandwidth-model.js';
+import { physicalBound } from '../lib/copy-jobs/physical-bound.js';
 import type { CopyPlan, PlanInput } from '../lib/copy-jobs/copy-plan.js';
 import { planCopyJob, planDirectCopy } from '../lib/copy-jobs/planner.js';
+import { scheduleSwarm, swarmModelPlan, swarmSequence } from '../lib/copy-jobs/swarm-schedule.js';
 import { COPY_BATCH_CONCURRENCY, COPY_JOB_STATES } from '../lib/copy-jobs/states.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { mapLimit } from '../lib/shared/concurrency.js';
 import { snapshotChunkKey } from '../lib/snapshots/snapshot.js';
 import { GIB, MIB } from '../lib/units/sizes.js';
 import { processServices } from '../lib/wiring.js';
+import { HydrationProbe, reportHydration, watchReadLinkWaits, type HydrationRow, type ProbeResult } from './copy-hydration.js';
 import { SdkCallCounter, countSdkCalls, fmt, formatTable, median, processCpuMs } from './support.js';
 
 // ---------------------------------------------------------------- fixed parameters
@@ -76,6 +84,8 @@ interface Options {
   readonly capOffCount: number;
   readonly capOff: boolean;
   readonly capOffPairs: number;
+  /** Bytes of each hydration probe read (time to usable, reads before and after hydration). */
+  readonly readBytes: number;
 }
 
 // ---------------------------------------------------------------- small helpers
@@ -276,6 +286,8 @@ interface JobRequest {
   readonly mode: JobMode;
   readonly sleds: number;
   readonly capBytesPerSecond: number | undefined;
+  /** Probe the targets' reads while the job hydrates them (copy-hydration.ts); failures go to `failures`. */
+  readonly probe?: { readonly readBytes: number; readonly failures: string[]; readonly label: string };
 }
 
 interface JobResult {
@@ -303,10 +315,17 @@ interface JobResult {
   readonly taskConcurrency: number;
   readonly copiesInFlight: { peak: number; mean: number };
   readonly calls: SdkCallCounter;
+  /** The handlers' SDK calls up to the 202. */
+  readonly requestCalls: SdkCallCounter;
   readonly cpuMs: number;
   readonly cpuPercent: number;
   readonly loopDelayP99Ms: number;
   readonly loopDelayMaxMs: number;
+  /** POST -> finalize exited (every target available), from the execution's events. */
+  readonly hydrationSeconds: number;
+  /** When finalize began (Date ms): reads that ended before it read through to the snapshot. */
+  readonly finalizeAt: number;
+  readonly probe?: HydrationProbe;
 }
 
 /** Rebuilds the plan the job ran, from the same inputs the Plan state used. */
@@ -336,12 +355,18 @@ interface WorkflowEventJson {
   readonly state?: string;
 }
 
-/** Seconds from the first time `state` was entered to the last time it was exited; 0 when absent. */
-function stateSeconds(events: readonly WorkflowEventJson[], state: string): number {
+/** When `state` was first entered and last exited (Date ms); NaN when absent. */
+function stateSpan(events: readonly WorkflowEventJson[], state: string): { entered: number; exited: number } {
   const entered = events.filter((e) => e.state === state && e.type === 'StateEntered').map((e) => Date.parse(e.timestamp));
   const exited = events.filter((e) => e.state === state && e.type === 'StateExited').map((e) => Date.parse(e.timestamp));
-  if (entered.length === 0 || exited.length === 0) return 0;
-  return (Math.max(...exited) - Math.min(...entered)) / 1000;
+  if (entered.length === 0 || exited.length === 0) return { entered: Number.NaN, exited: Number.NaN };
+  return { entered: Math.min(...entered), exited: Math.max(...exited) };
+}
+
+/** Seconds from the first time `state` was entered to the last time it was exited; 0 when absent. */
+function stateSeconds(events: readonly WorkflowEventJson[], state: string): number {
+  const { entered, exited } = stateSpan(events, state);
+  return Number.isNaN(entered) ? 0 : (exited - entered) / 1000;
 }
 
 async function runJob(harness: Harness, request: JobRequest): Promise<JobResult> {
@@ -353,6 +378,7 @@ async function runJob(harness: Harness, request: JobRequest): Promise<JobResult>
   harness.copies.reset();
   loop.enable();
   const cpuBefore = processCpuMs();
+  const postedAtMs = Date.now();
   const posted = performance.now();
   const created = await expectStatus(
     api(base, 'POST', `/snapshots/${harness.snapshotId}/copies`, { count: request.count, maxSourceFanout: request.fanout, mode: request.mode }),
@@ -360,6 +386,22 @@ async function runJob(harness: Harness, request: JobRequest): Promise<JobResult>
     `start a ${request.mode} copy job`,
   );
   const jobId = created.body.jobId as string;
+  // What the request itself cost before the 202 (the targets are usable from then on).
+  const requestCalls = new SdkCallCounter();
+  requestCalls.add(calls);
+  const probe = request.probe
+    ? new HydrationProbe(
+        base,
+        harness.data,
+        created.body.volumeIds as string[],
+        { chunkBytes: GEOMETRY.chunkSizeBytes, chunks: GEOMETRY.sizeBytes / GEOMETRY.chunkSizeBytes, readBytes: request.probe.readBytes },
+        posted,
+        performance.now(),
+        request.probe.failures,
+        request.probe.label,
+      )
+    : undefined;
+  probe?.start();
   let job: Reply['body'];
   for (;;) {
     job = (await expectStatus(api(base, 'GET', `/copy-jobs/${jobId}`), 200, `poll ${jobId}`)).body;
@@ -368,6 +410,7 @@ async function runJob(harness: Harness, request: JobRequest): Promise<JobResult>
     await sleep(POLL_MS);
   }
   const wallSeconds = (performance.now() - posted) / 1000;
+  await probe?.stop();
   const cpuMs = processCpuMs() - cpuBefore;
   loop.disable();
   harness.counter.current = undefined;
@@ -375,6 +418,7 @@ async function runJob(harness: Harness, request: JobRequest): Promise<JobResult>
   const events = (await expectStatus(api(base, 'GET', `/copy-jobs/${jobId}/events`), 200, `events of ${jobId}`)).body.events as WorkflowEventJson[];
   const started = job.startedCopyingAt ? Date.parse(job.startedCopyingAt as string) : Number.NaN;
   const finished = job.finishedAt ? Date.parse(job.finishedAt as string) : Number.NaN;
+  const finalize = stateSpan(events, COPY_JOB_STATES.finalize);
   return {
     request,
     jobId,
@@ -395,10 +439,14 @@ async function runJob(harness: Harness, request: JobRequest): Promise<JobResult>
     taskConcurrency: taskConcurrency(plan),
     copiesInFlight,
     calls,
+    requestCalls,
     cpuMs,
     cpuPercent: (cpuMs / (wallSeconds * 1000)) * 100,
     loopDelayP99Ms: loop.percentile(99) / 1e6,
     loopDelayMaxMs: loop.max / 1e6,
+    hydrationSeconds: (finalize.exited - postedAtMs) / 1000,
+    finalizeAt: finalize.entered,
+    ...(probe ? { probe } : {}),
   };
 }
 
@@ -454,7 +502,9 @@ function callSummary(counter: SdkCallCounter): string {
 
 interface CapCase {
   readonly count: number;
-  readonly jobs: Partial<Record<JobMode, JobResult & { modelSeconds: number }>>;
+  /** The model's time for the swarm schedule (swarm-schedule.ts) of the same job: not run, printed beside the tree. */
+  readonly swarmModelSeconds: number;
+  readonly jobs: Partial<Record<JobMode, JobResult & { modelSeconds: number; hydration?: ProbeResult }>>;
 }
 
 async function runCappedCases(options: Options, failures: string[]): Promise<CapCase[]> {
@@ -466,13 +516,19 @@ async function runCappedCases(options: Options, failures: string[]): Promise<Cap
       const jobs: CapCase['jobs'] = {};
       console.log(`\n== N = ${count} targets, F = ${options.fanout}, cap ${mibs(options.capBytesPerSecond)}/s per sled link ==`);
       for (const mode of options.modes) {
-        const result = await runJob(harness, { count, fanout: options.fanout, mode, sleds: options.sleds, capBytesPerSecond: options.capBytesPerSecond });
+        const label = `N=${count} ${mode}`;
+        const probe = { readBytes: options.readBytes, failures, label };
+        const result = await runJob(harness, { count, fanout: options.fanout, mode, sleds: options.sleds, capBytesPerSecond: options.capBytesPerSecond, probe });
         const modelSeconds = modelJobSeconds(result.plan, { chunkBytes: GEOMETRY.chunkSizeBytes, sledBytesPerSecond: options.capBytesPerSecond });
-        jobs[mode] = { ...result, modelSeconds };
+        // The hydrated replay reads the targets before checkTargets reads two of them whole.
+        const hydration = result.state === 'succeeded' && result.probe ? await result.probe.finish(result.finalizeAt) : undefined;
+        jobs[mode] = { ...result, modelSeconds, ...(hydration ? { hydration } : {}) };
         describeJob(result, modelSeconds);
         await checkTargets(harness, result, options.verifyTargets, `N=${count} ${mode}`, failures);
       }
-      cases.push({ count, jobs });
+      const swarm = swarmModelPlan(scheduleSwarm({ partitions: harness.partitions, targets: count, sledCount: options.sleds, maxSourceFanout: options.fanout }));
+      const params = { chunkBytes: GEOMETRY.chunkSizeBytes, sledBytesPerSecond: options.capBytesPerSecond };
+      cases.push({ count, jobs, swarmModelSeconds: modelJobSeconds(swarm, params, { after: swarmSequence(swarm) }) });
       // Targets stay until the case is over; the last case's go when the cloud stops.
       if (countIndex < options.counts.length - 1) {
         const volumeIds = Object.values(jobs).flatMap((job) => job.volumeIds);
@@ -485,6 +541,36 @@ async function runCappedCases(options: Options, failures: string[]): Promise<Cap
     await stopHarness(harness);
   }
   return cases;
+}
+
+/** Each probed job's hydration figures, with the physical bound for its N. */
+function hydrationRows(cases: readonly CapCase[], options: Options): HydrationRow[] {
+  const snapshotChunks = GEOMETRY.sizeBytes / GEOMETRY.chunkSizeBytes;
+  return cases.flatMap((c) =>
+    options.modes.flatMap((mode) => {
+      const job = c.jobs[mode];
+      if (!job?.hydration) return [];
+      const bound = physicalBound({
+        targets: c.count,
+        snapshotChunks,
+        sledCount: options.sleds,
+        maxSourceFanout: options.fanout,
+        chunkBytes: GEOMETRY.chunkSizeBytes,
+        sledBytesPerSecond: options.capBytesPerSecond,
+      });
+      return [
+        {
+          count: c.count,
+          mode,
+          probe: job.hydration,
+          hydrationSeconds: job.hydrationSeconds,
+          modelSeconds: job.modelSeconds,
+          boundSeconds: bound.seconds,
+          swarmModelSeconds: c.swarmModelSeconds,
+        },
+      ];
+    }),
+  );
 }
 
 /** Bytes the plan's chunk copies move. */
@@ -522,6 +608,7 @@ function describeJob(result: JobResult, modelSeconds: number | undefined): void 
       `process CPU ${fmt(result.cpuPercent, 0)}% of one core, machine load ${fmt(loadAverage(), 1)}; event-loop delay p99 ${fmt(result.loopDelayP99Ms)} ms, max ${fmt(result.loopDelayMaxMs)} ms`,
   );
   console.log(`  handler SDK calls: ${callSummary(result.calls)}`);
+  console.log(`  of which before the 202 (creating the targets, borrowing the snapshot's chunk maps): ${callSummary(result.requestCalls)}`);
 }
 
 // ---------------------------------------------------------------- part 2: the cap off
@@ -654,6 +741,15 @@ function reportCapOff(pairs: readonly CapOffPair[], capOffCount: number): string
 
 // ---------------------------------------------------------------- main
 
+/** --read-kib: 4 KiB-aligned (the API's rule) and within one chunk, so each read is one chunk's. */
+function readKib(raw: string | undefined): number {
+  const kib = raw === undefined ? 4 : Number(raw);
+  if (!Number.isInteger(kib) || kib < 4 || kib % 4 !== 0 || kib * 1024 > GEOMETRY.chunkSizeBytes) {
+    throw new Error(`--read-kib must be a multiple of 4 from 4 to ${GEOMETRY.chunkSizeBytes / 1024}, got "${raw}"`);
+  }
+  return kib * 1024;
+}
+
 function parseOptions(argv: readonly string[]): Options {
   const value = (name: string) => argv.find((arg) => arg.startsWith(`--${name}=`))?.slice(name.length + 3);
   const number = (name: string, fallback: number, integer = true) => {
@@ -684,6 +780,7 @@ function parseOptions(argv: readonly string[]): Options {
     verifyTargets: number('verify', 2),
     capOffCount: number('cap-off-count', 32),
     capOffPairs: number('pairs', quick ? 1 : 3),
+    readBytes: readKib(value('read-kib')),
   };
 }
 
@@ -691,11 +788,12 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   if (argv.includes('--help')) {
     console.log(
       'usage: npm run bench:copy -- [--quick] [--counts=8,32,64] [--rounds] [--modes=pipelined,rounds,direct] [--fanout=4] [--sleds=128] ' +
-        '[--cap-mib=2] [--verify=2] [--cap-off-count=32] [--pairs=3] [--no-cap-off]',
+        '[--cap-mib=2] [--verify=2] [--cap-off-count=32] [--pairs=3] [--no-cap-off] [--read-kib=4]',
     );
     return 0;
   }
   const options = parseOptions(argv);
+  watchReadLinkWaits();
   const began = performance.now();
   const cpus = os.cpus();
   console.log('Sleds copy-job benchmark (bench/copy.ts)');
@@ -724,7 +822,9 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   );
   console.log(
     `targets:   (1) direct / intermediaries >= ${TARGETS.speedup}x at N = ${TARGETS.speedupAt}; (2) job / model <= ${TARGETS.modelRatio}; ` +
-      `(3) cap off, copy MiB/s / raw CopyObject MiB/s >= ${TARGETS.throughputRatio}; judged on the copy phase, wall shown too`,
+      `(3) cap off, copy MiB/s / raw CopyObject MiB/s >= ${TARGETS.throughputRatio}; judged on the copy phase, wall shown too; ` +
+      `at N = ${TARGETS.speedupAt}, cap on (issue 19): (4) time to usable <= 1 s, (5) hydration / model <= 1.2, (6) hydration / physical bound <= 1.3, ` +
+      `(7) p50 read before hydration / hydrated <= 2 (${options.readBytes / 1024} KiB reads)`,
   );
 
   const failures: string[] = [];
@@ -771,6 +871,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
 
   const part2 = capOff ? reportCapOff(capOff, options.capOffCount) : undefined;
 
+  const hydrationVerdicts = reportHydration(hydrationRows(cases, options), TARGETS.speedupAt, options.readBytes);
+
   // ---- summary
   console.log('\n== summary ==');
   const at = cases.find((c) => c.count === TARGETS.speedupAt);
@@ -798,6 +900,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     }
   }
   verdicts.push(part2 ?? '(3) not measured: --no-cap-off');
+  verdicts.push(...hydrationVerdicts);
   for (const line of verdicts) console.log(line);
   const demands = cases.flatMap((c) => Object.values(c.jobs)).map((j) => chunkBytes(j.plan) / MIB / j.modelSeconds);
   if (capOff && demands.length > 0) {

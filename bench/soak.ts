@@ -1,17 +1,29 @@
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
+import { Worker } from 'node:worker_threads';
+import { DEFAULT_CHECKPOINT_EVERY_OPS } from '../lib/config.js';
 import { startLocalCloud } from '../lib/local/local-cloud.js';
-import { createServices } from '../lib/wiring.js';
-import { checkHistory, formatReport, HistoryRecorder, taggedPayload } from '../test/support/history/index.js';
-import { nbdClient, servicesClient } from '../test/support/torture/clients.js';
+import { collectGarbage, memoryOfThisThread } from '../lib/local/thread-stats.js';
+import { createServices, processServices } from '../lib/wiring.js';
+import { checkHistory, formatReport, readTags, type History, type Operation } from '../test/support/history/index.js';
+import { servicesClient } from '../test/support/torture/clients.js';
+import type { SoakDone, SoakLoad, SoakSample } from './soak-clients.js';
+import { emulatedData, memoryVerdict, series, type MemorySample } from './soak-memory.js';
 import { percentile } from './support.js';
 
 /**
- * npm run bench:soak -- [--minutes=10] [--replica-loss-every=120] [--connections=64] [--volumes=8]
+ * npm run bench:soak -- [--minutes=10] [--replica-loss-every=120] [--connections=64] [--volumes=8] [--sample-every=10]
+ *   [--emulator-threads=true] [--checkpoint-every-ops=1024]
  * A soak of the embedded cloud in this process: NBD connections spread over volumes, each
- * writing tagged blocks and reading back, with automatic flushes, a checkpoint every 15 s, a
- * replica loss every few minutes and a copy job. Prints a line every 10 s (throughput, p99,
- * RSS and heap of this process, which serves everything), then the slope of RSS over the
- * second half and the linearizability checker's verdict on every volume's whole history.
+ * writing tagged blocks and reading back (on a worker thread of their own: bench/soak-clients.ts),
+ * with automatic flushes, a checkpoint every 15 s, a replica loss every few minutes and a copy
+ * job. The emulators run on threads of their own, as under `npm start`. Every sample (after a
+ * full collection on every thread) prints throughput, p99 and the memory split
+ * (bench/soak-memory.ts): the process's RSS, the service's heap and Buffers (head cache among
+ * them), the emulators' threads, the load's thread, the rest; and what the emulators store.
+ * At the end: the memory verdict (did it plateau, and if not, what grows) and the
+ * linearizability checker's verdict on every volume's whole history.
  */
 const { values } = parseArgs({
   options: {
@@ -20,14 +32,18 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '64' },
     volumes: { type: 'string', default: '8' },
     seed: { type: 'string', default: '1' },
+    'sample-every': { type: 'string', default: '10' },
+    'emulator-threads': { type: 'string', default: 'true' },
+    'checkpoint-every-ops': { type: 'string', default: String(DEFAULT_CHECKPOINT_EVERY_OPS) },
   },
 });
 const MIB = 1024 * 1024;
-const BLOCK = 4096;
 const durationMs = Number(values.minutes) * 60_000;
 const lossEveryMs = Number(values['replica-loss-every']) * 1000;
+const sampleEveryMs = Number(values['sample-every']) * 1000;
 const connections = Number(values.connections);
 const volumeCount = Number(values.volumes);
+const emulatorThreads = values['emulator-threads'] !== 'false';
 const chunkSizeBytes = 256 * 1024;
 const partitionChunks = 4;
 const volumeBytes = 4 * chunkSizeBytes * partitionChunks; // 4 partitions of 1 MiB
@@ -41,7 +57,8 @@ const random = () => {
 };
 const int = (n: number) => Math.floor(random() * n);
 
-const cloud = await startLocalCloud({ port: 0, nbdPort: 0, sledCount: 4, warmBeforeOpen: true });
+const checkpointEveryOps = Number(values['checkpoint-every-ops']);
+const cloud = await startLocalCloud({ port: 0, nbdPort: 0, sledCount: 4, warmBeforeOpen: true, emulatorThreads, checkpointEveryOps });
 const api = async (method: string, path: string, body?: unknown) => {
   const response = await fetch(`${cloud.apiUrl}${path}`, { method, ...(body === undefined ? {} : { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
   const text = await response.text();
@@ -51,68 +68,64 @@ const api = async (method: string, path: string, body?: unknown) => {
 const nbdPort = Number(new URL(cloud.nbdUrl ?? '').port);
 const volumes: string[] = [];
 for (let v = 0; v < volumeCount; v++) volumes.push((await api("POST", "/volumes", { sizeBytes: volumeBytes, chunkSizeBytes, partitionChunks })).volumeId);
-const recorders = volumes.map(() => new HistoryRecorder());
-console.log(`soak: ${connections} NBD connections over ${volumeCount} volumes of ${volumeBytes / MIB} MiB (4 partitions), ${values.minutes} min, a replica loss every ${lossEveryMs / 1000} s; cloud defaults (flush every 64 ops, lease 3000 ms)`);
+console.log(
+  `soak: ${connections} NBD connections over ${volumeCount} volumes of ${volumeBytes / MIB} MiB (4 partitions), ${values.minutes} min, a replica loss every ${lossEveryMs / 1000} s; ` +
+    `a checkpoint every ${checkpointEveryOps} ops, otherwise cloud defaults (flush every 64 ops, lease 3000 ms, head cache 256 MiB); emulators on ${emulatorThreads ? 'threads of their own' : 'the main thread'}`,
+);
 
+// The load, on a thread of its own (run from source, it needs tsx's loader as well).
+const loaderUrl = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
+const load = new Worker(new URL('./soak-clients.ts', import.meta.url), {
+  workerData: { nbdPort, volumes, connections, volumeBytes, durationMs, seed: seed ^ 0x5eed } satisfies SoakLoad,
+  execArgv: ['--import', loaderUrl],
+});
 const started = performance.now();
 const deadline = started + durationMs;
-let intervalOps = 0;
-let intervalBytes = 0;
-let intervalLatencies: number[] = [];
-const allLatencies: number[] = [];
-const counts = { ok: 0, fail: 0, info: 0 };
 const events: string[] = [];
-
-const workers = Array.from({ length: connections }, async (_, c) => {
-  const v = c % volumeCount;
-  const volumeId = volumes[v] as string;
-  const recorder = recorders[v] as HistoryRecorder;
-  const client = nbdClient(nbdPort, volumeId, 60_000);
-  let seq = 0;
-  while (performance.now() < deadline) {
-    const length = (1 + (random() < 0.8 ? int(4) : int(16))) * BLOCK;
-    const offset = int((volumeBytes - length) / BLOCK + 1) * BLOCK;
-    const write = random() < 0.5;
-    const t0 = performance.now();
-    let id: number;
-    let outcome;
-    if (write) {
-      const { buf, values: tags } = taggedPayload(c, ++seq, offset, length);
-      id = recorder.invoke(c, { kind: 'write', offset, length, values: tags });
-      outcome = await client.write(offset, buf);
-    } else {
-      id = recorder.invoke(c, { kind: 'read', offset, length });
-      outcome = await client.read(offset, length);
-    }
-    const ms = performance.now() - t0;
-    if (outcome.status === 'ok') {
-      if (write) recorder.ok(id);
-      else recorder.ok(id, outcome.data);
-      intervalOps++;
-      intervalBytes += length;
-      intervalLatencies.push(ms);
-      allLatencies.push(ms);
-    } else if (outcome.status === 'fail') recorder.fail(id);
-    else recorder.info(id);
-    counts[outcome.status]++;
-  }
-  await client.close();
+let pendingSample: ((sample: SoakSample) => void) | undefined;
+const loadDone = new Promise<SoakDone>((resolve, reject) => {
+  load.on('error', reject);
+  load.on('exit', (code) => reject(new Error(`the load thread exited (code ${code})`)));
+  load.on('message', (message: SoakSample | SoakDone) => {
+    if (message.kind === 'done') resolve(message);
+    else pendingSample?.(message);
+  });
 });
+const askLoad = () =>
+  new Promise<SoakSample>((resolve) => {
+    pendingSample = resolve;
+    load.postMessage('sample');
+  });
 
-const samples: Array<{ t: number; rss: number; heap: number }> = [];
-const ticker = setInterval(() => {
+const services = processServices();
+const samples: MemorySample[] = [];
+const mibOf = (bytes: number) => (bytes / MIB).toFixed(0);
+/** One sample: the interval's load, then memory after a full collection on every thread, then the emulators' data. */
+async function sample(): Promise<void> {
+  const loadSample = await askLoad();
+  collectGarbage();
+  await cloud.emulatorThreads?.collectGarbage();
   const t = (performance.now() - started) / 1000;
-  const { rss, heapUsed } = process.memoryUsage();
-  samples.push({ t, rss, heap: heapUsed });
-  const p99 = percentile(intervalLatencies, 99);
+  const service = memoryOfThisThread('service');
+  const emulators = emulatorThreads ? ((await cloud.emulatorThreads?.memory()) ?? []) : [];
+  const data = await emulatedData(services.clients, cloud.config);
+  const m: MemorySample = { t, rss: process.memoryUsage.rss(), service, headCache: services.headCacheBytes(), emulators, load: loadSample.memory, ...data };
+  samples.push(m);
+  const split = series(m);
+  const seconds = sampleEveryMs / 1000;
   console.log(
-    `t=${t.toFixed(0).padStart(4)} s  ${(intervalOps / 10).toFixed(0).padStart(5)} ops/s  ${(intervalBytes / 10 / MIB).toFixed(2).padStart(6)} MiB/s  p99 ${p99.toFixed(0).padStart(5)} ms  ` +
-      `RSS ${(rss / MIB).toFixed(0)} MiB  heap ${(heapUsed / MIB).toFixed(0)} MiB${events.length ? `  [${events.splice(0).join('; ')}]` : ''}`,
+    `t=${t.toFixed(0).padStart(4)} s  ${(loadSample.ops / seconds).toFixed(0).padStart(5)} ops/s  ${(loadSample.bytes / seconds / MIB).toFixed(2).padStart(6)} MiB/s  ` +
+      `p99 ${percentile(loadSample.latenciesMs, 99).toFixed(0).padStart(5)} ms  RSS ${mibOf(m.rss)} MiB = service ${mibOf(split.service)} (heap ${mibOf(split.serviceHeap)}, Buffers ${mibOf(service.arrayBuffers)} of which head cache ${mibOf(split.headCache)}) ` +
+      `+ emulators ${emulators.map((e) => `${e.thread} ${mibOf(e.heapUsed + e.external)}`).join(', ') || 'on the service thread'} + load ${mibOf(split.load)} (${loadSample.recordedOps} ops recorded) + other ${mibOf(split.unaccounted)}; ` +
+      `stored: S3 ${m.s3Objects} objects ${mibOf(m.s3Bytes)} MiB, DynamoDB ${m.dynamoItems} items ${mibOf(m.dynamoBytes)} MiB${events.length ? `  [${events.splice(0).join('; ')}]` : ''}`,
   );
-  intervalOps = 0;
-  intervalBytes = 0;
-  intervalLatencies = [];
-}, 10_000);
+}
+const sampler = (async () => {
+  for (let next = started + sampleEveryMs; next <= deadline + 1; next += sampleEveryMs) {
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
+    await sample();
+  }
+})();
 
 // Checkpoints every 15 s on a partition; a replica loss every lossEveryMs; one copy job a minute in.
 const chores = (async () => {
@@ -157,20 +170,21 @@ const chores = (async () => {
   }
 })();
 
-await Promise.all([...workers, chores]);
-clearInterval(ticker);
+await Promise.all([sampler, chores]);
+const done = await loadDone;
+await load.terminate();
 if (events.length) console.log(`after the last line: ${events.join('; ')}`);
 const fresh = createServices(cloud.config);
 let verdicts = 0;
 let checked = 0;
 for (let v = 0; v < volumeCount; v++) {
-  const recorder = recorders[v] as HistoryRecorder;
-  const final = servicesClient(fresh, volumes[v] as string);
-  const id = recorder.invoke(9999, { kind: 'read', offset: 0, length: volumeBytes });
-  const outcome = await final.read(0, volumeBytes);
-  if (outcome.status !== 'ok') throw new Error(`final read of ${volumes[v]}: ${outcome.why}`);
-  recorder.ok(id, outcome.data);
-  const result = checkHistory(recorder.history());
+  const history = done.histories[v] as History;
+  const outcome = await servicesClient(fresh, volumes[v] as string).read(0, volumeBytes);
+  if (outcome.status !== 'ok' || !outcome.data) throw new Error(`final read of ${volumes[v]}: ${outcome.status === 'ok' ? 'no data' : outcome.why}`);
+  // The load's times are its thread's clock: the final read, after every op, goes after the last of them.
+  const after = Math.max(0, ...history.ops.map((op) => op.completedAt ?? op.invokedAt)) + 1;
+  const finalRead: Operation = { id: Math.max(-1, ...history.ops.map((op) => op.id)) + 1, client: 9999, kind: 'read', offset: 0, length: volumeBytes, invokedAt: after, completedAt: after + 1, values: readTags(outcome.data) };
+  const result = checkHistory({ ops: [...history.ops, finalRead] });
   checked += result.stats.ops;
   if (result.status !== 'ok') {
     verdicts++;
@@ -178,21 +192,16 @@ for (let v = 0; v < volumeCount; v++) {
   }
 }
 fresh.clients.destroy();
-const half = samples.filter((s) => s.t >= durationMs / 2000);
-const slope = (key: 'rss' | 'heap') => {
-  const n = half.length;
-  if (n < 2) return NaN;
-  const mt = half.reduce((a, s) => a + s.t, 0) / n;
-  const mv = half.reduce((a, s) => a + s[key], 0) / n;
-  const num = half.reduce((a, s) => a + (s.t - mt) * (s[key] - mv), 0);
-  const den = half.reduce((a, s) => a + (s.t - mt) ** 2, 0);
-  return ((num / den) * 60) / MIB; // MiB per minute
-};
+const memory = memoryVerdict(samples);
+const allLatencies = done.latenciesMs;
+const counts = done.counts;
 const total = allLatencies.length;
 console.log(
+  `memory over the second half (MiB/min, level MiB): ${memory.trends.map((t) => `${t.name} ${(t.slope / MIB).toFixed(1)} (${(t.level / MIB).toFixed(0)})${t.plateaued ? '' : ' GROWS'}`).join('; ')}`,
+);
+console.log(
   `done: ${total} ops acknowledged (${counts.fail} failed, ${counts.info} unknown) in ${(durationMs / 1000).toFixed(0)} s = ${(total / (durationMs / 1000)).toFixed(0)} ops/s; ` +
-    `p50 ${percentile(allLatencies, 50).toFixed(0)} ms, p99 ${percentile(allLatencies, 99).toFixed(0)} ms; ` +
-    `RSS slope over the second half ${slope('rss').toFixed(1)} MiB/min, heap slope ${slope('heap').toFixed(1)} MiB/min; ` +
+    `p50 ${percentile(allLatencies, 50).toFixed(0)} ms, p99 ${percentile(allLatencies, 99).toFixed(0)} ms; ${memory.text}; ` +
     `checker: ${verdicts === 0 ? 'OK' : `${verdicts} volumes NOT ok`} on ${checked} ops`,
 );
 await cloud.stop();

@@ -25,9 +25,10 @@ for (let i = 0; i < schedules; i++) {
     checked += run.result.stats.ops;
     const { geometry } = run.plan;
     console.log(
-      `seed ${seed}: ${run.result.status.toUpperCase()} — ${run.result.stats.ops} ops (ok ${run.counts.ok}, fail ${run.counts.fail}, info ${run.counts.info}), ` +
+      `seed ${seed}: ${run.result.status.toUpperCase()} — ${run.result.stats.ops} ops (ok ${run.counts.ok}, fail ${run.counts.fail}, info ${run.counts.info}; ${run.retries} keyed retries), ` +
         `${geometry.partitions} partitions × ${geometry.partitionChunks} chunks, skew ${run.plan.clockSkewMs} ms, ${(run.ms / 1000).toFixed(1)} s`,
     );
+    console.log(`    op time by transport: ${Object.entries(run.timeSpent).map(([t, { ops, ms }]) => `${t} ${ops} ops ${(ms / 1000).toFixed(1)} s (${(ms / ops).toFixed(0)} ms/op)`).join(', ')}`);
     for (const fault of run.faults) console.log(`    ${fault.fault}: ${fault.outcome} (${fault.ms} ms)`);
     if (run.faults.length < run.plan.faults.length) for (const f of run.plan.faults.slice(run.faults.length)) console.log(`    ${describeFault(f)}: not run`);
     if (run.result.status !== 'ok') {

@@ -39,8 +39,11 @@ export interface HandlerAccess {
   readonly sendTo?: readonly QueueName[];
   /** sqs:GetQueueAttributes on every work queue (the health probe). */
   readonly describeQueues?: boolean;
-  /** Start copy-job executions, read their histories. */
-  readonly copyJobs?: readonly ('start' | 'history')[];
+  /**
+   * Copy-job executions: `start` them; read a job's own execution `history` (how it ended); or
+   * follow its whole `timeline` (its history, its Distributed Map's runs and child executions, theirs).
+   */
+  readonly copyJobs?: readonly ('start' | 'history' | 'timeline')[];
 }
 
 const ALL_TABLES = Object.fromEntries((Object.keys(TABLES) as TableName[]).map((name) => [name, ['DescribeTable']])) as Record<
@@ -79,8 +82,14 @@ const FLUSH: HandlerAccess = {
 const REBUILD: HandlerAccess = {
   // UpdateItem: ending a head's lease on a log before its epoch entry.
   // BatchGetItem and BatchWriteItem: copying the notes kept in the table.
-  tables: { volumes: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem'] },
-  objects: { read: ['volumes'], write: ['volumes'], delete: ['volumes'] },
+  // A copy target's borrowed refs resolve to its own copies: its job (GetItem), plan (sled 0) and snapshot's partition.
+  tables: {
+    volumes: ['GetItem'],
+    partitions: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'Query', 'BatchWriteItem'],
+    copyJobs: ['GetItem'],
+    snapshots: ['GetItem'],
+  },
+  objects: { read: ['volumes', 'plans'], write: ['volumes'], delete: ['volumes'] },
   listSleds: true,
 };
 
@@ -127,6 +136,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     sendTo: ['snapshot'],
   },
   'get-snapshot': { tables: { snapshots: ['GetItem'] } },
+  // Snapshot headers, a filtered Scan a page at a time.
+  'list-snapshots': { tables: { snapshots: ['Scan'] } },
   // Mark the snapshot deleting, scan the volumes for targets still hydrating from it (else back
   // to completed: 409), then remove its objects on every sled (list, DeleteObjects) and its items.
   'delete-snapshot': {
@@ -149,9 +160,11 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // With ?include=tree it reads the stored plan (sled 0) to draw the fan-out tree.
   // The stored plan (sled 0) gives the targets' hydration, and with ?include=tree the fan-out tree.
   'get-copy-job': { tables: { copyJobs: ['GetItem'] }, objects: { read: ['plans'] } },
-  // A failed job (or one whose execution is gone: its history) goes back to running in a new execution.
+  // Job headers, a filtered Scan a page at a time.
+  'list-copy-jobs': { tables: { copyJobs: ['Scan'] } },
+  // A failed job (or one whose execution has ended: the last execution's own history) goes back to running in a new execution.
   'retry-copy-job': { tables: { copyJobs: ['GetItem', 'UpdateItem'] }, copyJobs: ['start', 'history'] },
-  'list-copy-job-events': { tables: { copyJobs: ['GetItem'] }, copyJobs: ['history'] },
+  'list-copy-job-events': { tables: { copyJobs: ['GetItem'] }, copyJobs: ['timeline'] },
   // Read the partition as of the snapshot's op (notes and chunks), write its chunks to one sled,
   // count it; the last one releases the volume's hold.
   'materialize-snapshot': {
@@ -272,8 +285,20 @@ export function grantAccess(role: iam.IRole, access: HandlerAccess, targets: Gra
     const machine = targets.copyJobMachine;
     if (!machine) throw new Error(`a handler that needs copy-job ${need} access was wired before the state machine`);
     if (need === 'start') machine.grantStartExecution(role);
-    else for (const statement of historyStatements(machine)) role.addToPrincipalPolicy(statement);
+    else if (need === 'history') role.addToPrincipalPolicy(executionHistoryStatement(machine));
+    else for (const statement of timelineStatements(machine)) role.addToPrincipalPolicy(statement);
   }
+}
+
+/** ARNs of the copy-job machine's executions, map runs and child executions. */
+function machineArn(machine: sfn.IStateMachine, resource: 'execution' | 'mapRun', suffix: string): string {
+  const name = Arn.split(machine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
+  return Stack.of(machine).formatArn({ service: 'states', resource, resourceName: `${name}${suffix}`, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+}
+
+/** Reading how a job's own execution went (retry-copy-job): its history, on the copy-job machine's executions only. */
+export function executionHistoryStatement(machine: sfn.IStateMachine): iam.PolicyStatement {
+  return new iam.PolicyStatement({ actions: ['states:GetExecutionHistory'], resources: [machineArn(machine, 'execution', ':*')] });
 }
 
 /**
@@ -282,13 +307,11 @@ export function grantAccess(role: iam.IRole, access: HandlerAccess, targets: Gra
  * executions are named `execution:<machine>/<map run label>:<id>`, map runs
  * `mapRun:<machine>/<map run label>:<id>`: both only of the copy-job machine.
  */
-export function historyStatements(machine: sfn.IStateMachine): iam.PolicyStatement[] {
-  const stack = Stack.of(machine);
-  const name = Arn.split(machine.stateMachineArn, ArnFormat.COLON_RESOURCE_NAME).resourceName;
-  const arn = (resource: string, resourceName: string) => stack.formatArn({ service: 'states', resource, resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+export function timelineStatements(machine: sfn.IStateMachine): iam.PolicyStatement[] {
+  const arn = (resource: 'execution' | 'mapRun', suffix: string) => machineArn(machine, resource, suffix);
   return [
-    new iam.PolicyStatement({ actions: ['states:GetExecutionHistory', 'states:ListMapRuns'], resources: [arn('execution', `${name}:*`)] }),
-    new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [arn('mapRun', `${name}/*`)] }),
-    new iam.PolicyStatement({ actions: ['states:GetExecutionHistory'], resources: [arn('execution', `${name}/*:*`)] }),
+    new iam.PolicyStatement({ actions: ['states:GetExecutionHistory', 'states:ListMapRuns'], resources: [arn('execution', ':*')] }),
+    new iam.PolicyStatement({ actions: ['states:ListExecutions'], resources: [arn('mapRun', '/*')] }),
+    new iam.PolicyStatement({ actions: ['states:GetExecutionHistory'], resources: [arn('execution', '/*:*')] }),
   ];
 }

@@ -14,6 +14,8 @@ import { DynamoDbCopyJobRepository } from './aws/dynamodb-copy-job-repository.js
 import { S3PlanStore } from './aws/s3-plan-store.js';
 import { SfnWorkflowRunner } from './aws/sfn-workflow-runner.js';
 import { CopyJobService } from './copy-jobs/copy-job-service.js';
+import { CopyJobListing } from './listings/copy-job-listing.js';
+import { CopyTargetRefs } from './copy-jobs/borrowed-refs.js';
 import { SnapshotDeletion } from './snapshots/dependents.js';
 import { inProcessRunner } from './copy-jobs/workflow-registry.js';
 import { S3DynamoDbCheckpointStore } from './aws/checkpoint-store.js';
@@ -45,6 +47,8 @@ export interface Services {
   readonly data: VolumeDataService;
   readonly snapshots: SnapshotService;
   readonly copyJobs: CopyJobService;
+  /** GET /copy-jobs: the jobs a page at a time. */
+  readonly copyJobListing: CopyJobListing;
   readonly snapshotDeletion: SnapshotDeletion;
   readonly flush: FlushService;
   readonly rebuild: RebuildService;
@@ -53,6 +57,8 @@ export interface Services {
   readonly telemetry: Telemetry;
   /** Asks every backing service whether it answers. */
   health(): Promise<HealthReport>;
+  /** Bytes the head cache holds now (0 without one): memory that is bounded, not leaked. */
+  headCacheBytes(): number;
 }
 
 /** The replicas' journals: small notes in the partitions table, the others on their sleds. */
@@ -68,6 +74,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const table = config.tables.partitions;
   const bandwidth = config.sledBandwidth === undefined ? undefined : new SledBandwidth(config.sledBandwidth);
   const chunks = new S3ChunkStore(clients.s3, config.sledBuckets, bandwidth);
+  const headCache = config.headCacheMib > 0 ? new HeadCache(config.headCacheMib * MIB) : undefined;
   const partitionDeps = {
     metas: new DynamoDbPartitionMetaStore(clients.documents, table),
     logs: new DynamoDbNoteLogStore(clients.documents, table),
@@ -81,7 +88,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
       maxBytes: config.groupCommitMaxBytes ?? DEFAULT_GROUP_COMMIT_MAX_BYTES,
       tableNoteBytes: config.tableNoteBytes,
     },
-    ...(config.headCacheMib > 0 ? { cache: new HeadCache(config.headCacheMib * MIB) } : {}),
+    ...(headCache ? { cache: headCache } : {}),
   };
   const flushQueue = new SqsWorkQueue(clients.sqs, config.queues.flush);
   const checkpoints = new S3DynamoDbCheckpointStore(clients.s3, clients.documents, table, config.sledBuckets);
@@ -117,9 +124,11 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   });
   const healthProbes = createHealthProbes(clients, config);
   const sfnRunner = config.copyStateMachineArn ? new SfnWorkflowRunner(clients.sfn, config.copyStateMachineArn) : undefined;
+  const jobs = new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs);
+  const plans = new S3PlanStore(clients.s3, config.sledBuckets[0] as string);
   const copyJobs = new CopyJobService({
-    jobs: new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs),
-    plans: new S3PlanStore(clients.s3, config.sledBuckets[0] as string),
+    jobs,
+    plans,
     verified: new S3VerifiedChunkRecords(clients.s3, config.sledBuckets[0] as string),
     snapshots: snapshotRepository,
     volumes: repository,
@@ -136,15 +145,22 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
     config,
     clients,
     copyJobs,
+    copyJobListing: new CopyJobListing(jobs),
     snapshotDeletion: new SnapshotDeletion({ snapshots: snapshotRepository, volumes: repository, chunks }),
     flush,
-    rebuild: new RebuildService({ ...partitionDeps, volumes: repository, checkpoints }),
+    rebuild: new RebuildService({
+      ...partitionDeps,
+      volumes: repository,
+      checkpoints,
+      borrowed: new CopyTargetRefs({ volumes: repository, jobs, plans, snapshots: snapshotRepository, chunks }),
+    }),
     volumes: new VolumeService(repository, [objects, data], undefined, VOLUME_CACHE_MS),
     data,
     snapshots,
     healthProbes,
     telemetry: processTelemetry,
     health: () => checkHealth(healthProbes),
+    headCacheBytes: () => headCache?.size ?? 0,
   };
 }
 

@@ -1,15 +1,23 @@
-import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { CopyJob, CopyJobProgress, CopyJobState } from '../copy-jobs/copy-job.js';
 import type { CopyJobRepository, ProgressDelta } from '../copy-jobs/ports.js';
+import type { CopyJobLister, CopyJobPage } from '../listings/ports.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+import { scanHeaders } from './header-scan.js';
 
 const JOB = 'job';
 const TOKEN = 'token';
 
+function toCopyJob(item: Record<string, unknown>): CopyJob {
+  const { sk: _sk, ...job } = item;
+  void _sk;
+  return job as unknown as CopyJob;
+}
+
 const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
 
 /** Copy jobs in the copy-jobs table: one header item per job, one item per clientToken. */
-export class DynamoDbCopyJobRepository implements CopyJobRepository {
+export class DynamoDbCopyJobRepository implements CopyJobRepository, CopyJobLister {
   constructor(
     private readonly documents: DynamoDBDocumentClient,
     private readonly tableName: string,
@@ -25,10 +33,38 @@ export class DynamoDbCopyJobRepository implements CopyJobRepository {
     const { Item } = await dynamo(() =>
       this.documents.send(new GetCommand({ TableName: this.tableName, Key: { jobId, sk: JOB }, ConsistentRead: true })),
     );
-    if (!Item) return undefined;
-    const { sk: _sk, ...job } = Item;
-    void _sk;
-    return job as CopyJob;
+    return Item ? toCopyJob(Item) : undefined;
+  }
+
+  async list(limit: number, cursor?: string): Promise<CopyJobPage> {
+    // Job headers only: the clientToken items share the table.
+    const page = await scanHeaders({ documents: this.documents, tableName: this.tableName, idName: 'jobId', header: JOB }, limit, cursor);
+    const jobs = page.items.map(toCopyJob);
+    return page.nextCursor ? { jobs, nextCursor: page.nextCursor } : { jobs };
+  }
+
+  async running(): Promise<string[]> {
+    const jobIds: string[] = [];
+    let startKey: Record<string, unknown> | undefined;
+    // A filtered Scan page may come back short or empty: read until the table ends.
+    do {
+      const page = await dynamo(() =>
+        this.documents.send(
+          new ScanCommand({
+            TableName: this.tableName,
+            FilterExpression: 'sk = :job AND #state = :running',
+            ProjectionExpression: 'jobId',
+            ExpressionAttributeNames: { '#state': 'state' },
+            ExpressionAttributeValues: { ':job': JOB, ':running': 'running' },
+            ExclusiveStartKey: startKey,
+            ConsistentRead: true,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) jobIds.push(String(item.jobId));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return jobIds;
   }
 
   async claimToken(snapshotId: string, clientToken: string, jobId: string): Promise<string> {

@@ -1,8 +1,8 @@
-import { DeleteCommand, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ValidationError } from '../errors.js';
+import { DeleteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SnapshotPage, SnapshotRepository } from '../snapshots/ports.js';
 import type { Snapshot, SnapshotPartition, SnapshotState } from '../snapshots/snapshot.js';
 import { callAws, isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+import { scanHeaders } from './header-scan.js';
 
 const HEADER = 'snapshot';
 const partitionSk = (partition: number) => `p#${String(partition).padStart(8, '0')}`;
@@ -11,21 +11,6 @@ function toSnapshot(item: Record<string, unknown>): Snapshot {
   const { sk: _sk, ...rest } = item;
   void _sk;
   return rest as unknown as Snapshot;
-}
-
-function encodeCursor(key: Record<string, unknown>): string {
-  return Buffer.from(JSON.stringify(key), 'utf8').toString('base64url');
-}
-
-function decodeCursor(cursor: string): Record<string, unknown> {
-  try {
-    const key: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-    const { snapshotId, sk } = (key ?? {}) as { snapshotId?: unknown; sk?: unknown };
-    if (typeof snapshotId === 'string' && typeof sk === 'string') return { snapshotId, sk };
-  } catch {
-    // fall through to the validation error
-  }
-  throw new ValidationError('nextToken is not one this service issued');
 }
 
 const dynamo = <T>(call: () => Promise<T>): Promise<T> => callAws('DynamoDB', call);
@@ -53,36 +38,10 @@ export class DynamoDbSnapshotRepository implements SnapshotRepository {
   }
 
   async list(limit: number, cursor?: string): Promise<SnapshotPage> {
-    const snapshots: Snapshot[] = [];
-    let startKey = cursor === undefined ? undefined : decodeCursor(cursor);
-    // Headers only (partition items share the table); a filtered Scan page may come back short
-    // or empty, so keep reading until the page is full or the table ends.
-    do {
-      const page = await dynamo(() =>
-        this.documents.send(
-          new ScanCommand({
-            TableName: this.tableName,
-            Limit: Math.max(limit - snapshots.length, 1) * 4,
-            FilterExpression: 'sk = :header',
-            ExpressionAttributeValues: { ':header': HEADER },
-            ExclusiveStartKey: startKey,
-            ConsistentRead: true,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) {
-        if (snapshots.length < limit) snapshots.push(toSnapshot(item));
-        else break;
-      }
-      startKey = page.LastEvaluatedKey;
-      if (snapshots.length >= limit) {
-        // Resume after the last header returned, not after the scanned page.
-        const last = snapshots[snapshots.length - 1];
-        startKey = last ? { snapshotId: last.snapshotId, sk: HEADER } : startKey;
-        break;
-      }
-    } while (startKey);
-    return startKey ? { snapshots, nextCursor: encodeCursor(startKey) } : { snapshots };
+    // Headers only: the partition items share the table.
+    const page = await scanHeaders({ documents: this.documents, tableName: this.tableName, idName: 'snapshotId', header: HEADER }, limit, cursor);
+    const snapshots = page.items.map(toSnapshot);
+    return page.nextCursor ? { snapshots, nextCursor: page.nextCursor } : { snapshots };
   }
 
   async putPartition(partition: SnapshotPartition): Promise<void> {

@@ -38,6 +38,20 @@ export interface RebuildReport {
   readonly millis: number;
 }
 
+/** A chunk map a rebuild may take as its base, or why it may not. */
+export type ResolvedChunks = { readonly chunks: Readonly<Record<string, ChunkRef>> } | { readonly unusable: string };
+
+/**
+ * Borrowed refs: a copy target's maps name its snapshot's chunks until hydration swaps in its own
+ * copies, and so may its checkpoints. A rebuild puts the target's own copies in their place.
+ */
+export interface BorrowedRefs {
+  /** `chunks` with every borrowed ref whose own copy is in place replaced by it. */
+  resolve(volumeId: string, partition: number, chunks: Readonly<Record<string, ChunkRef>>): Promise<ResolvedChunks>;
+  /** The partition's chunks at op 0, before any write: none for a new volume, its snapshot's for a copy target. */
+  initial(volumeId: string, partition: number): Promise<ResolvedChunks>;
+}
+
 export interface RebuildDeps {
   readonly volumes: VolumeRepository;
   readonly metas: PartitionMetaStore;
@@ -48,6 +62,8 @@ export interface RebuildDeps {
   readonly checkpoints: CheckpointStore;
   readonly sledCount: number;
   readonly clock?: () => Date;
+  /** Without it, every volume starts empty at op 0 and names only its own chunks. */
+  readonly borrowed?: BorrowedRefs;
 }
 
 /** Chunk versions checked at once (HeadObject) before a checkpoint is used. */
@@ -183,12 +199,17 @@ export class RebuildService {
       }
       try {
         const checkpoint = await this.deps.checkpoints.read(record);
-        const unusable = await this.missingChunk(checkpoint.chunks);
+        const resolved = this.deps.borrowed ? await this.deps.borrowed.resolve(volumeId, partition, checkpoint.chunks) : { chunks: checkpoint.chunks };
+        if ('unusable' in resolved) {
+          skipped.push({ op: record.op, reason: resolved.unusable });
+          continue;
+        }
+        const unusable = await this.missingChunk(resolved.chunks);
         if (unusable) {
           skipped.push({ op: record.op, reason: unusable });
           continue;
         }
-        base = { source: 'checkpoint', op: record.op, sha256: record.sha256, chunks: checkpoint.chunks };
+        base = { source: 'checkpoint', op: record.op, sha256: record.sha256, chunks: resolved.chunks };
         break;
       } catch (error) {
         skipped.push({ op: record.op, reason: error instanceof Error ? error.message : String(error) });
@@ -196,7 +217,12 @@ export class RebuildService {
     }
     if (!base) {
       if (firstOp > 1) throw new RebuildImpossibleError(`no checkpoint verifies and the log starts at op ${firstOp}, not 1`);
-      base = { source: 'replay', op: 0, sha256: 'replay', chunks: {} };
+      // A copy target did not start empty: op 0 is its snapshot's chunks (its own copies once in place).
+      const initial = this.deps.borrowed ? await this.deps.borrowed.initial(volumeId, partition) : { chunks: {} };
+      if ('unusable' in initial) throw new RebuildImpossibleError(`no checkpoint verifies and the state at op 0 is unknown: ${initial.unusable}`);
+      const missing = await this.missingChunk(initial.chunks);
+      if (missing) throw new RebuildImpossibleError(`no checkpoint verifies and the state at op 0 is not in place: ${missing}`);
+      base = { source: 'replay', op: 0, sha256: 'replay', chunks: initial.chunks };
     }
     const existing = await this.deps.chunkMaps.get(replicaLog);
     if (!existing || existing.baseOp !== base.op) {

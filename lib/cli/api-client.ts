@@ -5,26 +5,46 @@ import { UnexpectedResponseError } from './api-errors.js';
 import { ApiTransport } from './api-transport.js';
 import {
   copyJobEventsSchema,
+  copyJobPageSchema,
   copyJobSchema,
   copyJobStartedSchema,
+  snapshotPageSchema,
   snapshotSchema,
   type CopyJobEvents,
+  type CopyJobListPage,
+  type SnapshotListPage,
   type CopyJobStarted,
   type CreateCopyJobRequest,
 } from './copy-job-api.js';
 import {
+  allocationSchema,
   dataPath,
   deleteSchema,
   pageSchema,
   partitionSchema,
   volumeSchema,
   writeResultSchema,
+  type Allocation,
   type CreateVolumeRequest,
   type DeleteVolumeResult,
   type PartitionStatus,
   type VolumeListPage,
   type WriteResult,
+  type ZeroRangeRequest,
 } from './volume-api.js';
+
+interface PageOptions {
+  readonly limit?: number;
+  readonly nextToken?: string;
+}
+
+/** `?limit=&nextToken=` of a listing, or nothing. */
+function pageSearch(options: PageOptions): string {
+  const query = new URLSearchParams();
+  if (options.limit !== undefined) query.set('limit', String(options.limit));
+  if (options.nextToken !== undefined) query.set('nextToken', options.nextToken);
+  return query.size > 0 ? `?${query}` : '';
+}
 
 /**
  * A small client for the Sleds HTTP API. Every method either returns the parsed body or
@@ -38,27 +58,46 @@ export class SledsApiClient extends ApiTransport {
   }
 
   /** Fetches one page of volumes. */
-  listVolumes(options: { limit?: number; nextToken?: string } = {}): Promise<VolumeListPage> {
-    const query = new URLSearchParams();
-    if (options.limit !== undefined) query.set('limit', String(options.limit));
-    if (options.nextToken !== undefined) query.set('nextToken', options.nextToken);
-    const search = query.size > 0 ? `?${query}` : '';
-    return this.request('GET', `/volumes${search}`, pageSchema);
+  listVolumes(options: PageOptions = {}): Promise<VolumeListPage> {
+    return this.request('GET', `/volumes${pageSearch(options)}`, pageSchema);
   }
 
   /** Yields every page of volumes, following nextToken until the last page. */
-  async *listVolumePages(options: { limit?: number } = {}): AsyncGenerator<VolumeListPage> {
+  listVolumePages(options: { limit?: number } = {}): AsyncGenerator<VolumeListPage> {
+    return this.pages('volumes', (nextToken) => this.listVolumes({ ...options, ...(nextToken ? { nextToken } : {}) }));
+  }
+
+  /** Fetches one page of snapshots (in no particular order). */
+  listSnapshots(options: PageOptions = {}): Promise<SnapshotListPage> {
+    return this.request('GET', `/snapshots${pageSearch(options)}`, snapshotPageSchema);
+  }
+
+  /** Yields every page of snapshots. */
+  listSnapshotPages(options: { limit?: number } = {}): AsyncGenerator<SnapshotListPage> {
+    return this.pages('snapshots', (nextToken) => this.listSnapshots({ ...options, ...(nextToken ? { nextToken } : {}) }));
+  }
+
+  /** Fetches one page of copy jobs (in no particular order), each with its progress but not its plan. */
+  listCopyJobs(options: PageOptions = {}): Promise<CopyJobListPage> {
+    return this.request('GET', `/copy-jobs${pageSearch(options)}`, copyJobPageSchema);
+  }
+
+  /** Yields every page of copy jobs. */
+  listCopyJobPages(options: { limit?: number } = {}): AsyncGenerator<CopyJobListPage> {
+    return this.pages('copy jobs', (nextToken) => this.listCopyJobs({ ...options, ...(nextToken ? { nextToken } : {}) }));
+  }
+
+  /** Follows nextToken from page to page until the last. */
+  private async *pages<P extends { readonly nextToken?: string }>(what: string, page: (nextToken?: string) => Promise<P>): AsyncGenerator<P> {
     const seen = new Set<string>();
     let nextToken: string | undefined;
     do {
-      const page = await this.listVolumes({ ...options, ...(nextToken ? { nextToken } : {}) });
-      yield page;
-      nextToken = page.nextToken;
+      const answer = await page(nextToken);
+      yield answer;
+      nextToken = answer.nextToken;
       // A token seen before would loop forever; the API never does that, a stand-in might.
       if (nextToken !== undefined) {
-        if (seen.has(nextToken)) {
-          throw new UnexpectedResponseError(`${this.endpoint} returned the same nextToken twice while listing volumes.`);
-        }
+        if (seen.has(nextToken)) throw new UnexpectedResponseError(`${this.endpoint} returned the same nextToken twice while listing ${what}.`);
         seen.add(nextToken);
       }
     } while (nextToken !== undefined);
@@ -100,6 +139,23 @@ export class SledsApiClient extends ApiTransport {
       );
     }
     return bytes;
+  }
+
+  /** Makes a range read as zeros (a discard of any size): one op per partition, nothing stored. */
+  zeroData(volumeId: string, range: ZeroRangeRequest, options: { idempotencyKey?: string } = {}): Promise<WriteResult> {
+    return this.request('POST', `/volumes/${encodeURIComponent(volumeId)}/zero`, writeResultSchema, {
+      json: range,
+      headers: options.idempotencyKey === undefined ? {} : { 'idempotency-key': options.idempotencyKey },
+    });
+  }
+
+  /** Maps a range (default: the whole volume) to runs that hold data or read as zeros. */
+  getAllocation(volumeId: string, range: { offset?: number; length?: number } = {}): Promise<Allocation> {
+    const query = new URLSearchParams();
+    if (range.offset !== undefined) query.set('offset', String(range.offset));
+    if (range.length !== undefined) query.set('length', String(range.length));
+    const search = query.size > 0 ? `?${query}` : '';
+    return this.request('GET', `/volumes/${encodeURIComponent(volumeId)}/allocation${search}`, allocationSchema);
   }
 
   /** Fetches the head-node replicas of one partition: epochs, committed ops, pending notes. */

@@ -95,7 +95,7 @@ export class ApiTransport {
     method: Method,
     path: string,
     schema: z.ZodType<T>,
-    body?: { json: unknown } | { binary: Uint8Array; headers?: Record<string, string> },
+    body?: { json: unknown; headers?: Record<string, string> } | { binary: Uint8Array; headers?: Record<string, string> },
   ): Promise<T> {
     const url = `${this.endpoint}${path}`;
     let response: Response;
@@ -105,7 +105,7 @@ export class ApiTransport {
       response = await this.send(
         method,
         path,
-        { accept: 'application/json', 'content-type': 'application/json' },
+        { accept: 'application/json', 'content-type': 'application/json', ...body.headers },
         JSON.stringify(body.json),
       );
     } else {

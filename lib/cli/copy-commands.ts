@@ -1,14 +1,16 @@
 /**
- * `sleds copy` starts a copy job that makes N volumes from a snapshot; `sleds job show|events`
+ * `sleds copy` starts a copy job that makes N volumes from a snapshot; `sleds job list|show|events`
  * look at one. `--watch` follows a job to its end with a progress bar, then prints the
  * fan-out plan and a summary; a job that fails is exit status 1.
  */
 import type { Command } from 'commander';
+import { COPY_JOB_PAGE } from '../api/params.js';
 import { MAX_COPY_COUNT, MAX_SOURCE_FANOUT, type CopyMode } from '../copy-jobs/copy-job.js';
 import type { CreateCopyJobRequest } from './copy-job-api.js';
 import {
   formatCopyJobDetails,
   formatCopyJobEvents,
+  formatCopyJobTable,
   formatCopyStarted,
   formatCopySummary,
   parseClientTokenArgument,
@@ -18,6 +20,7 @@ import {
 } from './copy-format.js';
 import { progressEnabled } from './data-commands.js';
 import { formatCount, parseJobIdArgument, parseSnapshotIdArgument } from './format.js';
+import { addListCommand } from './list-command.js';
 import type { CliContext } from './main.js';
 import { ProgressBar, formatElapsed } from './progress.js';
 import { CopyJobFailedError, watchCopyJob } from './watch.js';
@@ -106,7 +109,18 @@ export function registerCopyCommands(program: Command, context: CliContext): voi
     await followCopyJob(context, started.jobId, options.progress);
   });
 
-  const job = program.command('job').description('show copy jobs and the state transitions of their executions');
+  const job = program.command('job').description('list and show copy jobs and the state transitions of their executions');
+
+  addListCommand(job, context, {
+    key: 'copyJobs',
+    singular: 'copy job',
+    defaultLimit: COPY_JOB_PAGE.default,
+    page: (options) => context.client().listCopyJobs(options),
+    pages: (options) => context.client().listCopyJobPages(options),
+    items: (page) => page.copyJobs,
+    table: formatCopyJobTable,
+    emptyHint: 'Start one with: sleds copy <snapshot-id> --count 8',
+  });
 
   watchOptions(
     job

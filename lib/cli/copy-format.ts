@@ -237,3 +237,59 @@ export function formatCopyJobEvents(events: readonly WorkflowEvent[]): string {
   });
   return formatTable(columns, rows);
 }
+
+const SNAPSHOT_COLUMNS: readonly Column[] = [
+  { header: 'SNAPSHOT ID' },
+  { header: 'VOLUME ID' },
+  { header: 'STATE' },
+  { header: 'SIZE', align: 'right' },
+  { header: 'STORED', align: 'right' },
+  { header: 'CREATED' },
+];
+
+/** The `sleds snapshot list` table, newest first. */
+export function formatSnapshotTable(snapshots: readonly Snapshot[]): string {
+  return formatTable(
+    SNAPSHOT_COLUMNS,
+    [...snapshots]
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .map((snapshot) => [
+        snapshot.snapshotId,
+        snapshot.volumeId,
+        snapshot.state,
+        formatSize(snapshot.sizeBytes),
+        `${snapshot.progress.partitionsDone}/${snapshot.progress.partitionsTotal}, ${formatSize(snapshot.progress.bytesStored)}`,
+        formatTimestamp(snapshot.createdAt),
+      ]),
+  );
+}
+
+const JOB_COLUMNS: readonly Column[] = [
+  { header: 'JOB ID' },
+  { header: 'SNAPSHOT ID' },
+  { header: 'COPIES', align: 'right' },
+  { header: 'MODE' },
+  { header: 'STATE' },
+  { header: 'DONE', align: 'right' },
+  { header: 'ETA', align: 'right' },
+  { header: 'CREATED' },
+];
+
+/** The `sleds job list` table, newest first. */
+export function formatCopyJobTable(jobs: ReadonlyArray<Omit<CopyJobStatus, 'plan'>>): string {
+  return formatTable(
+    JOB_COLUMNS,
+    [...jobs]
+      .sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+      .map((job) => [
+        job.jobId,
+        job.snapshotId,
+        String(job.volumeIds.length),
+        job.mode,
+        job.state,
+        `${job.percent}%`,
+        job.state === 'running' && job.etaSeconds !== null ? formatEta(job.etaSeconds) : '-',
+        formatTimestamp(job.createdAt),
+      ]),
+  );
+}

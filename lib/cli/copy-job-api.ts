@@ -4,6 +4,8 @@
  */
 import { z } from 'zod';
 import type { WorkflowEvent } from '../copy-jobs/ports.js';
+import type { CopyJobSummary } from '../listings/copy-job-listing.js';
+import type { Snapshot } from '../snapshots/snapshot.js';
 
 /** The body of `POST /snapshots/{id}/copies`; the API fills in defaults for what is absent. */
 export interface CreateCopyJobRequest {
@@ -85,6 +87,30 @@ export const copyJobSchema = z.looseObject({
   throughputBytesPerSecond: z.number(),
   etaSeconds: z.number().nullable(),
 });
+
+/** One page of `GET /snapshots`. */
+export const snapshotPageSchema = z.looseObject({
+  snapshots: z.array(snapshotSchema),
+  nextToken: z.string().min(1).optional(),
+});
+
+/** One page of `GET /copy-jobs`: each job as `GET /copy-jobs/{id}` shows it, without the plan. */
+export const copyJobPageSchema = z.looseObject({
+  copyJobs: z.array(copyJobSchema.omit({ plan: true })),
+  nextToken: z.string().min(1).optional(),
+});
+
+/** One page of `GET /snapshots`. */
+export interface SnapshotListPage {
+  readonly snapshots: Snapshot[];
+  readonly nextToken?: string;
+}
+
+/** One page of `GET /copy-jobs`. */
+export interface CopyJobListPage {
+  readonly copyJobs: CopyJobSummary[];
+  readonly nextToken?: string;
+}
 
 /** The answer to `GET /copy-jobs/{id}/events`. */
 export const copyJobEventsSchema = z.looseObject({

@@ -190,7 +190,7 @@ export function formatPartitionStatus(status: PartitionStatus): string {
     ['Volume ID', status.volumeId],
     ['Partition', String(status.partition)],
     ['Range', `${formatSize(status.offset)} to ${formatSize(end)} (bytes ${status.offset} to ${end - 1}, ${formatSize(status.sizeBytes)})`],
-    ...(status.initialized === undefined ? [] : [['Initialized', `${yesNo(status.initialized)}${status.initialized ? '' : ' (no write yet)'}`] as [string, string]]),
+    ['Initialized', `${yesNo(status.initialized)}${status.initialized ? '' : ' (no write yet)'}`],
     ['Epoch', String(status.epoch)],
     ['In sync', `${yesNo(status.inSync)}${status.inSync ? '' : ' (the replicas hold different last ops)'}`],
   ];

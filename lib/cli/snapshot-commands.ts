@@ -1,10 +1,12 @@
 /**
- * `sleds snapshot create|show`: a snapshot fixes a volume's committed ops at once; its
+ * `sleds snapshot create|show|list`: a snapshot fixes a volume's committed ops at once; its
  * chunks are then stored on the sleds in the background, and --wait follows that.
  */
 import type { Command } from 'commander';
 import type { Snapshot } from '../snapshots/snapshot.js';
-import { formatSnapshotDetails } from './copy-format.js';
+import { DEFAULT_PAGE_SIZE } from '../volumes/volume.js';
+import { formatSnapshotDetails, formatSnapshotTable } from './copy-format.js';
+import { addListCommand } from './list-command.js';
 import { progressEnabled } from './data-commands.js';
 import { parseSnapshotIdArgument, parseVolumeIdArgument } from './format.js';
 import type { CliContext } from './main.js';
@@ -20,7 +22,7 @@ interface WaitOptions {
 /** Adds the `snapshot` command group to the program. */
 export function registerSnapshotCommands(program: Command, context: CliContext): Command {
   const { io } = context;
-  const snapshot = program.command('snapshot').description('snapshot a volume, and show snapshots');
+  const snapshot = program.command('snapshot').description('snapshot a volume, show and list snapshots');
 
   const waitOptions = (command: Command) =>
     command
@@ -68,6 +70,17 @@ export function registerSnapshotCommands(program: Command, context: CliContext):
       .argument('<snapshot-id>', 'the snapshot, e.g. snap-0123456789abcdef0', parseSnapshotIdArgument),
   ).action(async (snapshotId: string, options: WaitOptions) => {
     await finish(await context.client().getSnapshot(snapshotId), options);
+  });
+
+  addListCommand(snapshot, context, {
+    key: 'snapshots',
+    singular: 'snapshot',
+    defaultLimit: DEFAULT_PAGE_SIZE,
+    page: (options) => context.client().listSnapshots(options),
+    pages: (options) => context.client().listSnapshotPages(options),
+    items: (page) => page.snapshots,
+    table: formatSnapshotTable,
+    emptyHint: 'Take one with: sleds snapshot create <volume-id>',
   });
 
   return snapshot;

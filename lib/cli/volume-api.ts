@@ -31,31 +31,8 @@ export interface WriteResult {
   readonly ops: ReadonlyArray<{ readonly partition: number; readonly op: number }>;
 }
 
-/** One head-node replica in `GET /volumes/{id}/partitions/{p}`. */
-export interface ReplicaStatus {
-  readonly role: string;
-  readonly replicaId: string;
-  readonly sled: number;
-  readonly epoch: number;
-  readonly lastCommittedOp: number;
-  /** Notes recorded on the replica's journal but not committed. */
-  readonly pendingNotes: readonly string[];
-}
-
-/** The answer to `GET /volumes/{id}/partitions/{p}`. */
-export interface PartitionStatus {
-  readonly volumeId: string;
-  readonly partition: number;
-  /** Volume byte offset where the partition starts. */
-  readonly offset: number;
-  readonly sizeBytes: number;
-  /** False until the first write places the replicas. */
-  readonly initialized?: boolean;
-  readonly epoch: number;
-  readonly primary: ReplicaStatus;
-  readonly secondary: ReplicaStatus;
-  readonly inSync: boolean;
-}
+/** `GET /volumes/{id}/partitions/{p}` answers the domain's own shapes. */
+export type { PartitionStatus, ReplicaStatus } from '../notes/partition-status.js';
 
 // Loose objects: a newer API may add fields, and --json should pass them through untouched.
 /** A volume as the API answers it (`POST /volumes`, `GET /volumes/{id}`). */
@@ -91,7 +68,7 @@ export const writeResultSchema = z.looseObject({
 
 /** One head-node replica in `GET /volumes/{id}/partitions/{p}`. */
 export const replicaSchema = z.looseObject({
-  role: z.string(),
+  role: z.enum(['primary', 'secondary']),
   replicaId: z.string(),
   sled: z.number(),
   epoch: z.number(),
@@ -105,12 +82,38 @@ export const partitionSchema = z.looseObject({
   partition: z.number(),
   offset: z.number(),
   sizeBytes: z.number(),
-  initialized: z.boolean().optional(),
+  initialized: z.boolean(),
   epoch: z.number(),
   primary: replicaSchema,
   secondary: replicaSchema,
   inSync: z.boolean(),
+  flushedOp: z.number(),
+  checkpoint: z.looseObject({ op: z.number(), key: z.string(), sha256: z.string() }).nullable(),
+  rebuild: z.looseObject({ state: z.enum(['rebuilding', 'idle']), replicaId: z.string().optional(), last: z.unknown().optional() }),
 });
 
 /** The path of a volume's data, for reads and writes. */
 export const dataPath = (volumeId: string) => `/volumes/${encodeURIComponent(volumeId)}/data`;
+
+/** The body of `POST /volumes/{id}/zero`. */
+export interface ZeroRangeRequest {
+  readonly offset: number;
+  readonly length: number;
+}
+
+/** One run of `GET /volumes/{id}/allocation`: bytes that hold data, or read as zeros. */
+export const allocationExtentSchema = z.looseObject({
+  offset: z.number(),
+  length: z.number(),
+  type: z.enum(['data', 'zero']),
+});
+
+/** The answer to `GET /volumes/{id}/allocation`: merged runs covering the range asked. */
+export const allocationSchema = z.looseObject({
+  volumeId: z.string(),
+  offset: z.number(),
+  extents: z.array(allocationExtentSchema),
+});
+
+export type AllocationExtent = z.infer<typeof allocationExtentSchema>;
+export type Allocation = z.infer<typeof allocationSchema>;

@@ -15,6 +15,7 @@ import {
   parseVolumeIdArgument,
 } from './format.js';
 import { registerDataCommands } from './data-commands.js';
+import { registerExtentCommands } from './extent-commands.js';
 import type { CliContext } from './main.js';
 
 interface CreateOptions {
@@ -117,6 +118,7 @@ export function registerVolumeCommands(program: Command, context: CliContext): C
     });
 
   registerDataCommands(volume, context);
+  registerExtentCommands(volume, context);
 
   return volume;
 }

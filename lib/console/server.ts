@@ -8,7 +8,6 @@ import { readFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { KnownResources } from './known-resources.js';
 
 /** Sends one request to the Sleds API; `fetch` itself qualifies, and so does a signing wrapper. */
 export type ConsoleTransport = typeof fetch;
@@ -108,8 +107,6 @@ async function readBody(request: IncomingMessage): Promise<Buffer> {
 /**
  * Starts the console on a loopback address. The browser gets the page, the bundle and the
  * stylesheet, and reaches the API at `/api/...` (GET, POST and DELETE; no data routes).
- * `GET /console/known` lists the snapshots and copy jobs this server has seen, since the API
- * has no routes that list them.
  */
 export async function startConsoleServer(options: ConsoleServerOptions): Promise<ConsoleServer> {
   const host = options.host ?? '127.0.0.1';
@@ -118,7 +115,6 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
   const transport = options.transport ?? globalThis.fetch;
   const timeoutMs = options.timeoutMs ?? 30_000;
   const assets = await buildConsoleAssets();
-  const known = new KnownResources();
   let allowedHosts = new Set<string>();
 
   async function proxy(request: IncomingMessage, response: ServerResponse, path: string, search: string): Promise<void> {
@@ -137,7 +133,6 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
       return sendError(response, 502, 'ApiUnreachable', `No Sleds API answers at ${apiBaseUrl} (${(error as Error).message}).`);
     }
     const text = await answer.text();
-    if (answer.ok) known.observe(method, path, text);
     send(response, answer.status, answer.headers.get('content-type') ?? 'application/json', text);
   }
 
@@ -162,8 +157,6 @@ export async function startConsoleServer(options: ConsoleServerOptions): Promise
         return send(response, 200, 'text/javascript; charset=utf-8', assets.js);
       case '/assets/console.css':
         return send(response, 200, 'text/css; charset=utf-8', assets.css);
-      case '/console/known':
-        return send(response, 200, 'application/json', JSON.stringify(known.list()));
       default:
         return sendError(response, 404, 'NotFound', `Nothing at ${url.pathname}.`);
     }

@@ -32,6 +32,15 @@ export interface ModelParams {
   readonly sledBytesPerSecond: number;
 }
 
+/** What an executor adds to the plan's own order; only the swarm evaluation (swarm-schedule.ts) uses it. */
+export interface ModelOptions {
+  /**
+   * Task id -> ids of tasks that must finish before it starts (an executor that runs a sled's
+   * copies one after another). The named tasks must come earlier in the plan.
+   */
+  readonly after?: ReadonlyMap<string, readonly string[]>;
+}
+
 /** Tolerance, in chunks, for progress that floating-point rounding left just short of a boundary. */
 const EPSILON = 1e-9;
 
@@ -42,6 +51,8 @@ interface SimTask {
   readonly egress: number;
   readonly ingress: number;
   readonly parent: SimTask | undefined;
+  /** Tasks that must finish before this one starts (ModelOptions.after). */
+  readonly after: readonly SimTask[];
   hasChildren: boolean;
   /** Chunks copied so far; fractional while a chunk is in flight. */
   done: number;
@@ -54,7 +65,7 @@ interface SimTask {
  * runs in chunk units on links of one chunk per unit time, then scales, so time is exactly
  * proportional to chunkBytes / sledBytesPerSecond.
  */
-export function modelJobSeconds(plan: CopyPlan, params: ModelParams): number {
+export function modelJobSeconds(plan: CopyPlan, params: ModelParams, options: ModelOptions = {}): number {
   for (const name of ['chunkBytes', 'sledBytesPerSecond'] as const) {
     const value = params[name];
     if (!Number.isFinite(value) || value <= 0) {
@@ -69,11 +80,17 @@ export function modelJobSeconds(plan: CopyPlan, params: ModelParams): number {
     if (task.parentTask !== undefined && !parent) {
       throw new ValidationError(`Task ${task.id} names parent ${task.parentTask}, which does not come before it in the plan.`);
     }
+    const after = (options.after?.get(task.id) ?? []).map((id) => {
+      const before = byId.get(id);
+      if (!before) throw new ValidationError(`Task ${task.id} must follow ${id}, which does not come before it in the plan.`);
+      return before;
+    });
     const sim: SimTask = {
       total: task.chunks.length,
       egress: 2 * task.from.sled,
       ingress: 2 * task.to.sled + 1,
       parent,
+      after,
       hasChildren: false,
       done: 0,
       rate: -1,
@@ -94,6 +111,7 @@ export function modelJobSeconds(plan: CopyPlan, params: ModelParams): number {
 function simulate(tasks: readonly SimTask[], pipelined: boolean): number {
   // How far a task may go now: in a pipelined plan, only as far as its parent's whole chunks.
   const limitOf = (task: SimTask): number => {
+    if (task.after.some((before) => before.done < before.total)) return 0;
     const parent = pipelined ? task.parent : undefined;
     if (!parent || parent.done >= parent.total) return task.total;
     return Math.min(task.total, Math.floor(parent.done + EPSILON));

@@ -15,7 +15,7 @@ import { finalizeTargets } from './target-verification.js';
 import { transient } from './transient.js';
 import type { ChunkRef } from '../notes/ports.js';
 import { Hydration, jobHydration, targetHydration, type HydrationProgress, type JobHydration } from './hydration.js';
-import { copyJobRestarts, type JobRestart } from './retry.js';
+import { copyJobRestarts, executionEnded, type JobRestart } from './retry.js';
 
 /** What `POST /snapshots/{id}/copies` answers. */
 export interface CopyJobCreated {
@@ -119,7 +119,12 @@ export class CopyJobService {
     }
     // Usable at once: the targets borrow the snapshot's chunks before the answer (see hydration.ts).
     await this.hydration.borrow(await this.ctx.snapshotPartitions(snapshot), volumeIds, fresh);
-    const { executionArn } = await this.ctx.deps.runner().start(jobId, { jobId });
+    // A repeated request for a job a retry (or a resume at start) already runs again joins that run.
+    const runner = this.ctx.deps.runner();
+    if (job.executionArn && job.executionArn.endsWith(`${jobId}-retry-${job.attempts ?? 0}`) && !executionEnded(await runner.history(job.executionArn))) {
+      return { jobId, volumeIds, executionArn: job.executionArn };
+    }
+    const { executionArn } = await runner.start(jobId, { jobId });
     if (job.executionArn !== executionArn) await this.ctx.deps.jobs.setExecution(jobId, executionArn);
     return { jobId, volumeIds, executionArn };
   }
@@ -154,6 +159,25 @@ export class CopyJobService {
     const restart = await copyJobRestarts(this.ctx.deps.jobs, this.ctx.deps.runner(), jobId, this.ctx.now());
     if (restart.restarted) this.batches.jobRestarted(jobId);
     return restart;
+  }
+
+  /**
+   * Restarts every job that reads `running` but whose execution has ended or is unknown to the
+   * runner: the embedded cloud calls it once at start, since its executions lived in the process
+   * that ran them (a kill -9 ends them). Each is a retry (see retry.ts), so a job another runner
+   * still runs is left alone. Returns the jobs restarted; one that cannot be is reported, not thrown.
+   */
+  async resumeInterrupted(): Promise<{ resumed: string[]; failed: Array<{ jobId: string; error: string }> }> {
+    const resumed: string[] = [];
+    const failed: Array<{ jobId: string; error: string }> = [];
+    await mapLimit(await this.ctx.deps.jobs.running(), 4, async (jobId) => {
+      try {
+        if ((await this.retry(jobId)).restarted) resumed.push(jobId);
+      } catch (error) {
+        failed.push({ jobId, error: error instanceof Error ? error.message : String(error) });
+      }
+    });
+    return { resumed, failed };
   }
 
   /**

@@ -5,6 +5,11 @@ import type { CopyPlan } from './copy-plan.js';
 export interface CopyJobRepository {
   create(job: CopyJob): Promise<void>;
   get(jobId: string): Promise<CopyJob | undefined>;
+  /**
+   * The ids of the jobs whose state is `running` (a table scan: only the embedded cloud calls
+   * it, once at start, to resume the jobs whose executions died with the previous process).
+   */
+  running(): Promise<string[]>;
   /** Claims a clientToken for a job; returns the job id that holds it (ours or an earlier one). */
   claimToken(snapshotId: string, clientToken: string, jobId: string): Promise<string>;
   /**

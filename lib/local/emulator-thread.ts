@@ -10,7 +10,7 @@ gcPauseMs();
 const emulator = await startEmulator(kind, options);
 const say = (message: EmulatorThreadMessage) => port.postMessage(message);
 port.on('message', ({ id, ask }: EmulatorThreadRequest) => {
-  if (ask !== 'stop') return say({ id, answer: answerAboutThisThread(ask) });
+  if (ask !== 'stop') return say({ id, answer: answerAboutThisThread(ask, kind) });
   void emulator.stop().then(() => {
     say({ id, answer: 0 });
     port.close();

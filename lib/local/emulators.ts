@@ -10,7 +10,7 @@ import { loadDynamodbBackend, type DynamodbBackend } from '../config.js';
 import { startDynamodbLocal } from './dynamodb-local.js';
 import { EMULATOR_HOST, isLoopbackHost } from './listening.js';
 import { quietSqliteWarning } from './quiet-warnings.js';
-import { sumOfThreads, type ThreadQuestion, type ThreadStats } from './thread-stats.js';
+import { sumOfThreads, type ThreadMemory, type ThreadQuestion, type ThreadStats } from './thread-stats.js';
 
 export interface Emulators {
   /** fauxqs serves S3 and SQS on one port. */
@@ -179,7 +179,7 @@ export interface EmulatorThreadRequest {
   readonly id: number;
   readonly ask: ThreadQuestion | 'stop';
 }
-export type EmulatorThreadMessage = { readonly endpoint: string } | { readonly id: number; readonly answer: number };
+export type EmulatorThreadMessage = { readonly endpoint: string } | { readonly id: number; readonly answer: number | ThreadMemory };
 
 /** Starts one emulator on a worker thread of its own (see emulator-thread.ts). */
 async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions): Promise<RunningEmulator> {
@@ -191,7 +191,7 @@ async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions)
     workerData: { kind, options: { region: options.region, dataDir: options.dataDir } },
     ...(loader ? { execArgv: ['--import', loader] } : {}),
   });
-  const asked = new Map<number, { resolve: (answer: number) => void; reject: (error: Error) => void }>();
+  const asked = new Map<number, { resolve: (answer: number | ThreadMemory) => void; reject: (error: Error) => void }>();
   let lastId = 0;
   /** Why the thread is no more, once it is not: nothing it was asked will be answered. */
   let gone: Error | undefined;
@@ -218,7 +218,7 @@ async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions)
     throw error;
   }
   const ask = (question: EmulatorThreadRequest['ask']) =>
-    new Promise<number>((resolve, reject) => {
+    new Promise<number | ThreadMemory>((resolve, reject) => {
       if (gone) return reject(gone);
       const id = ++lastId;
       asked.set(id, { resolve, reject });
@@ -227,9 +227,10 @@ async function startEmulatorThread(kind: EmulatorKind, options: EmulatorOptions)
   return {
     endpoint,
     thread: {
-      cpuMs: () => ask('cpu'),
-      gcPauseMs: () => ask('gc-pauses'),
+      cpuMs: async () => (await ask('cpu')) as number,
+      gcPauseMs: async () => (await ask('gc-pauses')) as number,
       collectGarbage: async () => void (await ask('gc')),
+      memory: async () => [(await ask('memory')) as ThreadMemory],
     },
     async stop() {
       if (!gone) await ask('stop');

@@ -16,6 +16,7 @@ import { LocalWorkflowRunner } from './local-workflow-runner.js';
 import { processServices, resetProcessServices } from '../wiring.js';
 import { startDiskServer, type DiskServerTls } from '../disks/disk-server.js';
 import type { NbdServer } from '../nbd/nbd-server.js';
+import type { CopyJobService } from '../copy-jobs/copy-job-service.js';
 
 export interface LocalCloud {
   readonly apiUrl: string;
@@ -31,6 +32,11 @@ export interface LocalCloud {
   readonly runner: LocalWorkflowRunner;
   /** The emulators' threads' stats, summed, when they run on threads of their own. */
   readonly emulatorThreads?: ThreadStats;
+  /**
+   * The copy jobs that were running when the previous process on this data stopped (a kill -9
+   * ends their in-process executions), restarted at start; settles once each was tried.
+   */
+  readonly resumedCopyJobs: Promise<CopyJobResumption>;
   stop(): Promise<void>;
 }
 
@@ -84,7 +90,16 @@ export interface LocalCloudOptions {
    * under the first requests (a /health probe then times out and reports the backends degraded).
    */
   readonly warmBeforeOpen?: boolean;
+  /**
+   * Restart, at start, the copy jobs that read `running` with no execution behind them (their
+   * executions lived in the process that stopped). On by default, except against an external
+   * endpoint (`awsEndpoint`), whose jobs another live process may be running.
+   */
+  readonly resumeCopyJobs?: boolean;
 }
+
+/** What the resumption at start did. */
+export type CopyJobResumption = Awaited<ReturnType<CopyJobService['resumeInterrupted']>>;
 
 /**
  * The whole service on one machine: emulators, the resources the CDK stateful stack would
@@ -179,15 +194,22 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       }
       if (options.warmBeforeOpen) runner.warmNow();
       api.open();
+      // After the API opens (hydration and requests go on together), never failing the start.
+      const resumedCopyJobs: Promise<CopyJobResumption> =
+        (options.resumeCopyJobs ?? !options.awsEndpoint)
+          ? processServices().copyJobs.resumeInterrupted().catch((error: unknown) => ({ resumed: [], failed: [{ jobId: '*', error: String(error) }] }))
+          : Promise.resolve({ resumed: [], failed: [] });
       return {
         apiUrl: api.url,
         ...(nbd ? { nbdUrl: `${options.nbdTls ? 'nbds' : 'nbd'}://${urlHost(listenHost)}:${nbd.port}`, nbdPort: nbd.port } : {}),
         config,
         runner,
         ...(emulators.threads ? { emulatorThreads: emulators.threads } : {}),
+        resumedCopyJobs,
         async stop() {
           await nbd?.close();
           await api.close();
+          await resumedCopyJobs;
           await runner.drain();
           registerInProcessRunner(undefined);
           await Promise.all(pollers.map((poller) => poller.stop()));

@@ -90,6 +90,10 @@ async function main(): Promise<void> {
   console.log(`  cache     ${headCacheMib > 0 ? `head cache ${headCacheMib} MiB` : 'head cache off'} (${ENV.headCacheMib})`);
   if (apiAuth.mode === 'sigv4') console.log(`  auth      SigV4 (execute-api, ${cloud.config.region}), access key ${apiAuth.accessKeyId}`);
   console.log('  Ctrl-C to stop');
+  void cloud.resumedCopyJobs.then(({ resumed, failed }) => {
+    if (resumed.length > 0) console.log(`sleds: resumed ${resumed.length} copy job${resumed.length === 1 ? '' : 's'} interrupted by the last stop: ${resumed.join(', ')}`);
+    for (const { jobId, error } of failed) console.error(`sleds: could not resume copy job ${jobId} (POST /copy-jobs/${jobId}/retry): ${error}`);
+  });
 
   let stopping = false;
   const shutdown = (signal: string) => {

@@ -34,20 +34,43 @@ export function gcPauseMs(): number {
   return gcPauses;
 }
 
+/**
+ * One thread's memory: its V8 heap and the memory outside it (Buffers and other ArrayBuffers
+ * are `arrayBuffers`, part of `external`). Each worker thread is an isolate of its own, so these
+ * are the thread's; the resident set is the whole process's and is not among them.
+ */
+export interface ThreadMemory {
+  readonly thread: string;
+  /** The heap's live objects (after a full collection) and the pages it holds for them. */
+  readonly heapUsed: number;
+  readonly heapTotal: number;
+  readonly external: number;
+  readonly arrayBuffers: number;
+}
+
+/** The calling thread's memory, named `thread`. */
+export function memoryOfThisThread(thread: string): ThreadMemory {
+  const { heapUsed, heapTotal, external, arrayBuffers } = process.memoryUsage();
+  return { thread, heapUsed, heapTotal, external, arrayBuffers };
+}
+
 /** What other threads report of themselves, summed over them: for a bench that accounts for every thread. */
 export interface ThreadStats {
   cpuMs(): Promise<number>;
   gcPauseMs(): Promise<number>;
   /** A full garbage collection on each thread. */
   collectGarbage(): Promise<void>;
+  /** Each thread's memory, one entry per thread (memory is not summed: which thread holds it is the point). */
+  memory(): Promise<readonly ThreadMemory[]>;
 }
 
 /** The questions a thread answers about itself (see ThreadStats). */
-export type ThreadQuestion = 'cpu' | 'gc-pauses' | 'gc';
+export type ThreadQuestion = 'cpu' | 'gc-pauses' | 'gc' | 'memory';
 
-/** This thread's answer to a question. */
-export function answerAboutThisThread(question: ThreadQuestion): number {
+/** This thread's answer to a question; `name` names the thread in a memory answer. */
+export function answerAboutThisThread(question: ThreadQuestion, name = 'main'): number | ThreadMemory {
   if (question === 'cpu') return threadCpuMs();
+  if (question === 'memory') return memoryOfThisThread(name);
   if (question === 'gc') collectGarbage();
   return gcPauseMs();
 }
@@ -57,6 +80,7 @@ export const thisThread: ThreadStats = {
   cpuMs: () => Promise.resolve(threadCpuMs()),
   gcPauseMs: () => Promise.resolve(gcPauseMs()),
   collectGarbage: () => Promise.resolve(collectGarbage()),
+  memory: () => Promise.resolve([memoryOfThisThread('main')]),
 };
 
 /** The sum of several threads' stats. */
@@ -68,5 +92,6 @@ export function sumOfThreads(threads: readonly ThreadStats[]): ThreadStats {
     async collectGarbage() {
       await Promise.all(threads.map((stats) => stats.collectGarbage()));
     },
+    memory: async () => (await Promise.all(threads.map((stats) => stats.memory()))).flat(),
   };
 }

@@ -101,8 +101,13 @@ if (!haveChromium && inCi) {
       expect(await row.locator('[data-col="size"]').textContent()).toBe('1 MiB');
       expect(await row.locator('[data-col="state"]').textContent()).toBe('available');
       expect(await row.textContent()).toContain('db');
+      // Written whole before the test: the allocation map says every byte holds data.
+      const allocated = row.locator('[data-col="allocated"]');
+      await page.waitForFunction((cell) => cell?.getAttribute('data-bytes') !== null, await allocated.elementHandle());
+      expect(await allocated.getAttribute('data-bytes')).toBe(String(GEOMETRY.sizeBytes));
+      expect(await allocated.textContent()).toBe('1 MiB');
+      expect(await row.locator('[data-col="hydration"]').textContent()).toBe('not a copy');
       expect(await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Volumes' }).getAttribute('aria-current')).toBe('page');
-      await page.screenshot({ path: `${SHOTS}volumes.png` });
       // Every request went through the injected transport to the API.
       expect(proxied.length).toBeGreaterThan(0);
       expect(proxied.every((url) => url.startsWith(cloud().apiUrl))).toBe(true);
@@ -218,12 +223,68 @@ if (!haveChromium && inCi) {
       await page.screenshot({ path: `${SHOTS}copy-jobs.png` });
     }, 90_000);
 
+    it('shows a hydrating copy’s progress on the volumes page, chunks in place of all, until it is whole', async () => {
+      // A fresh, partly written volume: its allocation is what was written, not its size.
+      const fresh = await call(cloud().apiUrl, 'POST', '/volumes', { ...GEOMETRY, name: 'half' });
+      const half = fresh.body.volumeId as string;
+      expect(
+        (await call(cloud().apiUrl, 'PUT', `/volumes/${half}/data?offset=0`, pattern(GEOMETRY.sizeBytes / 2, 3), { 'content-type': 'application/octet-stream' })).status,
+      ).toBe(200);
+      // As slow as the job whose tree fills in above: chunks arrive one by one.
+      const started = await call(cloud().apiUrl, 'POST', `/snapshots/${snapshotId}/copies`, { count: 4, maxSourceFanout: FANOUT });
+      expect(started.status).toBe(202);
+      const target = started.body.volumeIds[0] as string;
+      await page.goto(`${server.url}/#/volumes`);
+      const halfRow = page.locator(`tr[data-volume-id="${half}"] [data-col="allocated"]`);
+      await page.waitForFunction((cell) => cell?.getAttribute('data-bytes') !== null, await halfRow.elementHandle({ timeout: 10_000 }));
+      expect(await halfRow.textContent()).toBe('512 KiB');
+
+      const hydration = page.locator(`tr[data-volume-id="${target}"] [data-col="hydration"]`);
+      const chunksTotal = (await call(cloud().apiUrl, 'GET', `/volumes/${target}`)).body.hydration.chunksTotal as number;
+      expect(chunksTotal).toBeGreaterThan(0);
+      const partial = await eventually('a partly hydrated target on the page', async () => {
+        const percent = Number(await hydration.getAttribute('data-percent'));
+        const text = (await hydration.textContent()) ?? '';
+        return percent > 0 && percent < 100 ? { percent, text } : undefined;
+      });
+      expect(partial.text).toMatch(new RegExp(`^\\d+/${chunksTotal} chunks \\([\\d.]+%\\), ETA (\\d+ s|\\d+ min \\d+ s|—)$`));
+      expect(await page.locator(`tr[data-volume-id="${target}"] [data-col="state"]`).textContent()).toBe('hydrating');
+      await page.screenshot({ path: `${SHOTS}volumes.png` });
+      await eventually('the target whole', async () => ((await hydration.getAttribute('data-percent')) === '100' ? true : undefined), 60_000);
+      expect(await hydration.textContent()).toBe(`${chunksTotal}/${chunksTotal} chunks (100%)`);
+    }, 90_000);
+
+    it('shows the figures of GET /metrics, and they move when the volume is written and read', async () => {
+      await page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name: 'Metrics' }).click();
+      const figure = (id: string) => page.locator(`[data-metric="${id}"] [data-value]`);
+      await figure('write-ops').waitFor();
+      const before = Number(await figure('write-ops').textContent());
+      const readsBefore = Number(await figure('read-ops').textContent());
+      expect(before).toBeGreaterThan(0);
+      expect(await figure('write-latency').textContent()).toMatch(/^[\d.]+ (ms|s)$/);
+      for (let i = 0; i < 3; i++) {
+        const written = await call(cloud().apiUrl, 'PUT', `/volumes/${volumeId}/data?offset=${i * 4 * KIB}`, pattern(4 * KIB, i), { 'content-type': 'application/octet-stream' });
+        expect(written.status).toBe(200);
+      }
+      expect((await call(cloud().apiUrl, 'GET', `/volumes/${volumeId}/data?offset=0&length=4096`)).status).toBe(200);
+      const after = await eventually('more ops on the metrics page', async () => {
+        const now = Number(await figure('write-ops').textContent());
+        return now >= before + 3 ? now : undefined;
+      });
+      expect(after).toBeGreaterThanOrEqual(before + 3);
+      await eventually('one more read', async () => (Number(await figure('read-ops').textContent()) > readsBefore ? true : undefined));
+      expect(await page.locator('[data-metric="write-ops"]').textContent()).toMatch(/ops\/s now/);
+      expect(Number((await figure('copy-bytes').textContent())?.split(' ')[0])).toBeGreaterThan(0);
+      expect(await figure('flush-lag').textContent()).toMatch(/^(\d+ ops|—)$/);
+      await page.screenshot({ path: `${SHOTS}metrics.png`, fullPage: true });
+    });
+
     it('refuses a change that does not come from the console page', async () => {
       const forged = await fetch(`${server.url}/api/volumes`, { method: 'POST', body: JSON.stringify({ sizeBytes: 1048576 }) });
       expect(forged.status).toBe(403);
       // A page on another name that resolves to 127.0.0.1 (DNS rebinding) sends its own Host.
       const rebound = await new Promise<number | undefined>((resolve, reject) => {
-        request(`${server.url}/console/known`, { headers: { host: 'evil.example' } }, (response) => {
+        request(`${server.url}/api/volumes`, { headers: { host: 'evil.example' } }, (response) => {
           response.resume();
           resolve(response.statusCode);
         })
@@ -231,7 +292,7 @@ if (!haveChromium && inCi) {
           .end();
       });
       expect(rebound).toBe(421);
-      expect((await fetch(`${server.url}/console/known`)).status).toBe(200);
+      expect((await fetch(`${server.url}/api/volumes`)).status).toBe(200);
     });
   });
 }

@@ -125,7 +125,9 @@ function refusal(access: HandlerAccess, need: Need): string | undefined {
   if (need.action === 'sqs:SendMessage') return access.sendTo?.includes(need.on as never) ? undefined : `sqs:SendMessage to ${need.on}`;
   if (need.action === 'sqs:GetQueueAttributes') return access.describeQueues ? undefined : `sqs:GetQueueAttributes on ${need.on}`;
   if (need.action === 'states:StartExecution') return access.copyJobs?.includes('start') ? undefined : 'states:StartExecution';
-  if (need.action === 'states:GetExecutionHistory') return access.copyJobs?.includes('history') ? undefined : 'states:GetExecutionHistory';
+  if (need.action === 'states:GetExecutionHistory') {
+    return access.copyJobs?.includes('history') || access.copyJobs?.includes('timeline') ? undefined : 'states:GetExecutionHistory';
+  }
   return `${need.action} (unknown to the audit)`;
 }
 
@@ -298,6 +300,7 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     expect(partitions.length).toBeGreaterThan(0);
     await ok('materialize-snapshot', sqsEvent(partitions.map((partition) => ({ snapshotId: snapshot.snapshotId, partition }))));
     expect((await ok('get-snapshot', api({ snapshotId: snapshot.snapshotId }))).state).toBe('completed');
+    expect((await ok('list-snapshots', api({}, { query: { limit: '10' } }))).snapshots.map((s: any) => s.snapshotId)).toContain(snapshot.snapshotId);
 
     // A copy job that succeeds (pipelined, with intermediaries), its tasks driven one by one.
     const job = await ok('create-copy-job', api({ snapshotId: snapshot.snapshotId }, { body: { count: 5, maxSourceFanout: 2 } }));
@@ -310,6 +313,7 @@ describe('infra/grants.ts against the calls each handler makes', () => {
     expect((await ok('get-copy-job', api({ jobId: job.jobId }))).state).toBe('succeeded');
     expect((await ok('get-copy-job', api({ jobId: job.jobId }, { query: { include: 'tree' } }))).tree.nodes.length).toBeGreaterThan(0);
     await ok('list-copy-job-events', api({ jobId: job.jobId }));
+    expect((await ok('list-copy-jobs', api({}, { query: { limit: '10' } }))).copyJobs.map((j: any) => j.jobId)).toContain(job.jobId);
 
     // A copy job that fails after one batch, in rounds mode.
     const failing = await ok('create-copy-job', api({ snapshotId: snapshot.snapshotId }, { body: { count: 3, maxSourceFanout: 2, mode: 'rounds' } }));

@@ -226,10 +226,41 @@ describe('SledsStatelessStack: least privilege', () => {
     expect(history.some((r) => /:execution:".*\]\},":\*"\]/.test(r))).toBe(true);
     expect(history.some((r) => /:execution:".*\]\},"\/\*:\*"\]/.test(r))).toBe(true);
     for (const definition of definitions) {
-      // retry-copy-job holds the same history grant (wider than it needs: noted for a follow-up).
-      if (definition.name === 'list-copy-job-events' || definition.name === 'retry-copy-job') continue;
+      if (definition.name === 'list-copy-job-events') continue;
       const actions = actionsOf(statementsOf(definition.name));
       expect(actions.filter((a) => ['states:ListMapRuns', 'states:ListExecutions'].includes(a)), definition.name).toEqual([]);
+    }
+  });
+
+  it("retry-copy-job reads only its job's own executions' histories: no map runs, no child executions", () => {
+    const machineId = idOf(stateless.copyJobs.stateMachine);
+    const statements = statementsOf('retry-copy-job');
+    const history = statementsWith(statements, 'states:GetExecutionHistory');
+    expect(history).toHaveLength(1);
+    expect([history[0]!.Action].flat()).toEqual(['states:GetExecutionHistory']);
+    const resources = [history[0]!.Resource].flat().map((r) => text(sleds.stateless.resolve(r)));
+    expect(resources).toHaveLength(1);
+    expect(resources[0]).toContain(`{"Ref":"${machineId}"}`);
+    // The machine's executions (`execution:<machine>:<name>`), not its children (`execution:<machine>/<label>:<id>`).
+    expect(resources[0]).toMatch(/:execution:".*\]\},":\*"\]/);
+    expect(resources[0]).not.toMatch(/\/\*:\*/);
+    expect(actionsOf(statements).filter((a) => a.startsWith('states:'))).toEqual(['states:GetExecutionHistory', 'states:StartExecution']);
+  });
+
+  it('the list routes scan their own table and nothing else', () => {
+    for (const [name, table] of [
+      ['list-snapshots', stateful.tables.snapshots],
+      ['list-copy-jobs', stateful.tables.copyJobs],
+      ['list-volumes', stateful.tables.volumes],
+    ] as const) {
+      const statements = statementsOf(name);
+      const scans = statementsWith(statements, 'dynamodb:Scan');
+      expect(scans, name).toHaveLength(1);
+      expect([scans[0]!.Action].flat(), name).toEqual(['dynamodb:Scan']);
+      const resources = [scans[0]!.Resource].flat();
+      expect(resources, name).toHaveLength(1);
+      expect(text(resources[0]), name).toContain(statefulIdOf(table));
+      expect(actionsOf(statements).filter((a) => !LOGS.includes(a) && !XRAY.includes(a)), name).toEqual(['dynamodb:Scan']);
     }
   });
 
@@ -244,7 +275,8 @@ describe('SledsStatelessStack: least privilege', () => {
     if (access.sendTo?.length) expected.add('sqs:SendMessage');
     if (access.describeQueues) expected.add('sqs:GetQueueAttributes');
     if (access.copyJobs?.includes('start')) expected.add('states:StartExecution');
-    if (access.copyJobs?.includes('history')) for (const action of ['states:GetExecutionHistory', 'states:ListMapRuns', 'states:ListExecutions']) expected.add(action);
+    if (access.copyJobs?.includes('history')) expected.add('states:GetExecutionHistory');
+    if (access.copyJobs?.includes('timeline')) for (const action of ['states:GetExecutionHistory', 'states:ListMapRuns', 'states:ListExecutions']) expected.add(action);
     if (definitions.find((d) => d.name === name)!.kind === 'consumer') {
       for (const action of ['sqs:ReceiveMessage', 'sqs:ChangeMessageVisibility', 'sqs:GetQueueUrl', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes']) expected.add(action);
     }

@@ -150,6 +150,59 @@ describe('the embedded cloud with SLEDS_API_AUTH=sigv4', () => {
     expect(await volumeIds()).toEqual(before);
   });
 
+  it('refuses unsigned, wrongly signed and expired reads of GET /snapshots and GET /copy-jobs with 403, and serves signed ones', async () => {
+    for (const path of ['/snapshots', '/copy-jobs', '/snapshots?limit=1', '/copy-jobs?limit=1']) {
+      const request = { method: 'GET', path };
+      const unsigned = await send(cloud.apiUrl, request, 'unsigned');
+      expect(unsigned, path).toMatchObject({ status: 403, body: { error: { code: 'MISSING_AUTHENTICATION_TOKEN' } } });
+      const wrong = await send(cloud.apiUrl, request, { secret: 'wrong' });
+      expect(wrong.status, path).toBe(403);
+      expect(wrong.body.error.message, path).toMatch(MISMATCH);
+      // Signed for another page than the one asked for.
+      const otherQuery = await send(cloud.apiUrl, request, { path: `${path.split('?')[0]}?limit=2` });
+      expect(otherQuery.status, path).toBe(403);
+      const expired = await send(cloud.apiUrl, request, { signingDate: new Date(Date.now() - 6 * 60_000) });
+      expect(expired.status, path).toBe(403);
+      expect(expired.body.error.message, path).toMatch(/^Signature expired/);
+      expect((await send(cloud.apiUrl, request)).status, path).toBe(200);
+    }
+  });
+
+  it('takes no snapshot and starts no copy job for an unsigned, wrongly signed or expired request: the list routes show nothing new', async () => {
+    const created = await send(cloud.apiUrl, { method: 'POST', path: '/volumes', body: '{"sizeBytes":1048576}' });
+    expect(created.status).toBe(201);
+    const volumeId = created.body.volumeId as string;
+    const listed = async (path: string, key: string, id: string) =>
+      ((await send(cloud.apiUrl, { method: 'GET', path: `${path}?limit=100` })).body[key] as Array<Record<string, string>>).map((item) => item[id]).sort();
+    const snapshot = { method: 'POST', path: `/volumes/${volumeId}/snapshots` };
+    const snapshotsBefore = await listed('/snapshots', 'snapshots', 'snapshotId');
+    for (const refused of [
+      await send(cloud.apiUrl, snapshot, 'unsigned'),
+      await send(cloud.apiUrl, snapshot, { secret: 'wrong' }),
+      await send(cloud.apiUrl, snapshot, { signingDate: new Date(Date.now() - 6 * 60_000) }),
+    ]) {
+      expect(refused.status).toBe(403);
+    }
+    expect(await listed('/snapshots', 'snapshots', 'snapshotId')).toEqual(snapshotsBefore);
+
+    // A signed snapshot to copy from, then refused copies.
+    const taken = await send(cloud.apiUrl, snapshot);
+    expect(taken.status).toBe(201);
+    const copies = { method: 'POST', path: `/snapshots/${taken.body.snapshotId}/copies`, body: '{"count":2}' };
+    const jobsBefore = await listed('/copy-jobs', 'copyJobs', 'jobId');
+    const volumesBefore = await volumeIds();
+    for (const refused of [
+      await send(cloud.apiUrl, copies, 'unsigned'),
+      await send(cloud.apiUrl, copies, { secret: 'wrong' }),
+      await send(cloud.apiUrl, copies, { body: '{"count":1}' }),
+      await send(cloud.apiUrl, copies, { signingDate: new Date(Date.now() - 6 * 60_000) }),
+    ]) {
+      expect(refused.status).toBe(403);
+    }
+    expect(await listed('/copy-jobs', 'copyJobs', 'jobId')).toEqual(jobsBefore);
+    expect(await volumeIds()).toEqual(volumesBefore);
+  });
+
   it('requires a signature on /health too, as the deployed API does (IAM on every method)', async () => {
     expect((await send(cloud.apiUrl, { method: 'GET', path: '/health' }, 'unsigned')).status).toBe(403);
     expect((await send(cloud.apiUrl, { method: 'GET', path: '/health' })).status).toBe(200);

@@ -1,11 +1,10 @@
 import { execFile } from 'node:child_process';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run, type CliIo } from '../../lib/cli/main.js';
 import { startLocalCloud, type LocalCloud } from '../../lib/local/local-cloud.js';
+import { freePort } from '../support/processes.js';
 
 const execFileAsync = promisify(execFile);
 const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,15 +28,6 @@ function capture(env: Record<string, string> = {}): Captured {
     stdout: () => out,
     stderr: () => err,
   };
-}
-
-/** A port that was free a moment ago and has nothing listening now: connections are refused. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));
-  return port;
 }
 
 describe('sleds CLI against the embedded cloud', () => {
@@ -156,7 +146,8 @@ describe('sleds CLI without an API', () => {
   let down: string;
 
   beforeAll(async () => {
-    down = `http://127.0.0.1:${await closedPort()}`;
+    // A port that was free a moment ago and has nothing listening now: connections are refused.
+    down = `http://127.0.0.1:${await freePort()}`;
   });
 
   it('says clearly that nothing answers at the endpoint, with exit status 1', async () => {

@@ -1,7 +1,8 @@
 /**
  * The core steps of `npm run demo:disk` (lib/local/demo-disk.ts) end to end with 2 copies
  * instead of 16: an ext4 golden image made through nbdfuse and fuse2fs, a snapshot, a copy job,
- * each copy checked with e2fsck -fn and its files read back. Under CI=true a missing client
+ * each copy checked with e2fsck -fn and its files read back (the first one also while it still
+ * hydrates). Under CI=true a missing client
  * fails the suite (describeWithClients); elsewhere it is skipped with the apt-get line.
  */
 import { writeFile } from 'node:fs/promises';
@@ -9,9 +10,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { checkCopy, completedSnapshot, copySnapshot, createVolume, goldenFiles, makeGoldenImage, withDisk, withFileSystem } from '../../lib/local/demo-disk.js';
+import { api, checkCopy, completedSnapshot, copiesDone, createVolume, startCopies, goldenFiles, makeGoldenImage, withDisk, withFileSystem } from '../../lib/local/demo-disk.js';
 import { CLIENTS, describeWithClients } from '../support/nbd-clients.js';
 import { useLocalCloud } from '../support/local-cloud.js';
+import { FAILPOINTS, armFailpoint } from '../../lib/faults.js';
 
 const MiB = 1024 * 1024;
 
@@ -34,9 +36,27 @@ describeWithClients('demo:disk steps: golden ext4 image, snapshot, copies checke
     expect(made.mkfsMs).toBeGreaterThan(0);
 
     const snapshotId = await completedSnapshot(base, volumeId);
-    const fractions: number[] = [];
-    const copies = await copySnapshot(base, snapshotId, 2, (f) => fractions.push(f));
+    // Hydration is held before its end (finalize), so the first check surely runs on a hydrating copy.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const disarm = armFailpoint(FAILPOINTS.finalize, () => held);
+    let copies;
+    try {
+      const started = await startCopies(base, snapshotId, 2);
+      const [early] = started.volumeIds as [string];
+      expect((await api(base, 'GET', `/volumes/${early}`)).state).toBe('hydrating');
+      const check = await checkCopy(join(dir, 'early'), `${nbd}/${early}`, files);
+      expect(check.fsckClean, check.fsckOutput).toBe(true);
+      expect(check.mismatches).toEqual([]);
+      expect((await api(base, 'GET', `/volumes/${early}`)).state).toBe('hydrating');
+      release();
+      copies = await copiesDone(base, started);
+    } finally {
+      release();
+      disarm();
+    }
     expect(copies.volumeIds).toHaveLength(2);
+    for (const copyId of copies.volumeIds) expect((await api(base, 'GET', `/volumes/${copyId}`)).state).toBe('available');
 
     for (const copyId of copies.volumeIds) {
       const check = await checkCopy(join(dir, copyId), `${nbd}/${copyId}`, files);

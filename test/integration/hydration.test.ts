@@ -1,6 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
@@ -14,6 +12,7 @@ import { call } from '../support/http.js';
 import { useLocalCloud } from '../support/local-cloud.js';
 import { eventually, jobEnded, readVolume, snapshotOf } from '../support/copy-jobs.js';
 import { pattern } from '../support/write-path.js';
+import { freePort, startReady, type Running } from '../support/processes.js';
 
 const KIB = 1024;
 const GEOMETRY = { sizeBytes: 1024 * KIB, chunkSizeBytes: 64 * KIB, partitionChunks: 4 };
@@ -260,48 +259,17 @@ describe('copies usable at once (hydration)', () => {
   });
 });
 
-/** The same command `npm start` runs, without npm in between so SIGKILL reaches it directly. */
-const START = [process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', 'lib/local/main.ts']] as const;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-function start(env: Record<string, string>): { child: ChildProcess; ready: Promise<void> } {
-  const child = spawn(START[0], START[1], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`npm start was not ready:\n${output}`)), 60_000);
-    const seen = (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('local cloud ready')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on('data', seen);
-    child.stderr?.on('data', seen);
-    child.on('exit', () => reject(new Error(`npm start exited:\n${output}`)));
-  });
-  return { child, ready };
-}
-
 describe('hydration across a crash (kill -9 of npm start)', () => {
-  it('resumes hydration with a retry after a restart, and loses no written byte', async () => {
+  it('resumes hydration on its own after a restart, and loses no written byte', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'sleds-hydrate-'));
     const port = await freePort();
     // Slow sleds: hydration is still going when the process is killed.
-    const env = { SLEDS_PORT: String(port), SLEDS_DATA_DIR: dataDir, SLEDS_SLED_BANDWIDTH: String(256 * KIB) };
+    const env = { SLEDS_PORT: String(port), SLEDS_NBD_PORT: String(await freePort()), SLEDS_CONSOLE_PORT: String(await freePort()), SLEDS_DATA_DIR: dataDir, SLEDS_SLED_BANDWIDTH: String(256 * KIB) };
     const base = `http://127.0.0.1:${port}`;
-    const children: ChildProcess[] = [];
+    const spawned: Running[] = [];
     try {
-      const first = start(env);
-      children.push(first.child);
-      await first.ready;
+      const first = await startReady(env, 60_000);
+      spawned.push(first);
       const data = pattern(1024 * KIB, 5);
       const { snapshotId } = await snapshotOf(base, data, GEOMETRY);
       const started = (await call(base, 'POST', `/snapshots/${snapshotId}/copies`, { count: 2 })).body;
@@ -311,26 +279,29 @@ describe('hydration across a crash (kill -9 of npm start)', () => {
         expect((await call(base, 'PUT', `/volumes/${target}/data?offset=${offset}`, bytes, OCTETS)).status).toBe(200);
         bytes.copy(expected, offset);
       }
-      expect((await call(base, 'GET', `/volumes/${target}`)).body.state).toBe('hydrating');
+      const before = (await call(base, 'GET', `/copy-jobs/${started.jobId}`)).body;
+      expect([before.state, (await call(base, 'GET', `/volumes/${target}`)).body.state]).toEqual(['running', 'hydrating']);
       first.child.kill('SIGKILL');
-      await new Promise((resolve) => first.child.once('exit', resolve));
+      await first.exited;
 
-      const second = start(env);
-      children.push(second.child);
-      await second.ready;
-      // The job's execution died with the process: the job still says running, its targets still serve.
-      expect((await call(base, 'GET', `/copy-jobs/${started.jobId}`)).body.state).toBe('running');
-      expect((await call(base, 'GET', `/volumes/${target}`)).body.state).toBe('hydrating');
-      expect((await readVolume(base, target, GEOMETRY.sizeBytes)).equals(expected)).toBe(true);
-      const retried = await call(base, 'POST', `/copy-jobs/${started.jobId}/retry`);
-      expect([retried.status, retried.body.restarted]).toEqual([202, true]);
+      const second = await startReady(env, 60_000);
+      spawned.push(second);
+      // No call but reads: the new process found the job running with no execution and restarted it.
       const done = await jobEnded(base, started.jobId, 120_000);
       expect(done.state, done.error).toBe('succeeded');
+      expect(done.attempts).toBe(1);
+      expect(second.output()).toContain(`resumed 1 copy job interrupted by the last stop: ${started.jobId}`);
       for (const volumeId of started.volumeIds) expect((await call(base, 'GET', `/volumes/${volumeId}`)).body.state).toBe('available');
       expect((await readVolume(base, target, GEOMETRY.sizeBytes)).equals(expected)).toBe(true);
       expect((await readVolume(base, started.volumeIds[1], GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+      // The resumed job is done: a retry now changes nothing.
+      const retried = await call(base, 'POST', `/copy-jobs/${started.jobId}/retry`);
+      expect([retried.status, retried.body.restarted, retried.body.attempts]).toEqual([200, false, 1]);
+      // Flat: nothing of the target's names the snapshot any more, so the snapshot can go.
+      expect((await call(base, 'DELETE', `/snapshots/${snapshotId}`)).status).toBe(200);
+      expect((await readVolume(base, target, GEOMETRY.sizeBytes)).equals(expected)).toBe(true);
     } finally {
-      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      for (const running of spawned) if (running.child.exitCode === null) running.child.kill('SIGKILL');
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 240_000);

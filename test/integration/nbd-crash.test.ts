@@ -2,16 +2,15 @@
  * kill -9 of `npm start` while 8 NBD connections write: every write the server acknowledged
  * must read back after a restart on the same data directory.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Command } from '../../lib/nbd/constants.js';
 import { RawNbdClient, chunkErrno } from '../support/nbd-raw-client.js';
 import { createVolume, readHttp } from '../support/nbd-volumes.js';
+import { freePort, startReady as start, type Running } from '../support/processes.js';
 
 const MiB = 1024 * 1024;
 const BLOCK = 4096;
@@ -20,38 +19,6 @@ const CONNECTIONS = 8;
 const WINDOW = 8;
 /** Each connection owns a region of this many bytes and writes each of its blocks at most once. */
 const REGION = 4 * MiB;
-
-/** The same command `npm start` runs, without npm in between so the kill reaches it directly. */
-const START = [process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', 'lib/local/main.ts']] as const;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Running {
-  readonly child: ChildProcess;
-  output(): string;
-  readonly exited: Promise<number | null>;
-}
-
-async function start(env: Record<string, string>): Promise<Running> {
-  const child = spawn(START[0], START[1], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  const deadline = Date.now() + 45_000;
-  while (!output.includes('local cloud ready')) {
-    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output}`);
-    if (Date.now() > deadline) throw new Error(`npm start was not ready in time:\n${output}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return { child, output: () => output, exited };
-}
 
 /** A 4 KiB block that names its connection and sequence number, then random bytes. */
 function taggedBlock(connection: number, sequence: number): Buffer {

@@ -2,13 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { chmod, lstat, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isLoopbackHost } from '../../lib/local/listening.js';
 import { Option, OptionReply } from '../../lib/nbd/constants.js';
 import { call } from '../support/http.js';
+import { freePort } from '../support/processes.js';
 import { goData, RawNbdClient } from '../support/nbd-raw-client.js';
 import { listeningSocketsOf } from '../support/sockets.js';
 
@@ -18,14 +18,6 @@ import { listeningSocketsOf } from '../support/sockets.js';
  * are those a user gets.
  */
 const REPO = join(import.meta.dirname, '..', '..');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 interface Running {
   readonly child: ChildProcess;

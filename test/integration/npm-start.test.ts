@@ -1,45 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call } from '../support/http.js';
-
-/** The same command `npm start` runs, without npm in between so signals reach it directly. */
-const START = [process.execPath, ['--no-warnings=ExperimentalWarning', '--import', 'tsx', 'lib/local/main.ts']] as const;
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
-
-interface Running {
-  readonly child: ChildProcess;
-  output(): string;
-  exited: Promise<number | null>;
-}
-
-function start(env: Record<string, string>): Running {
-  const child = spawn(START[0], START[1], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, output: () => output, exited };
-}
-
-async function ready(running: Running, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!running.output().includes('local cloud ready')) {
-    if (running.child.exitCode !== null) throw new Error(`npm start exited early:\n${running.output()}`);
-    if (Date.now() > deadline) throw new Error(`npm start was not ready in ${timeoutMs} ms:\n${running.output()}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
+import { freePort, ready, startServer as start, type Running } from '../support/processes.js';
 
 async function stopWithin(running: Running, signal: NodeJS.Signals): Promise<{ code: number | null; ms: number }> {
   const started = Date.now();
@@ -69,7 +33,7 @@ describe('npm start', () => {
   it('keeps volumes across a stop and a restart, and stops within 5 s on SIGTERM and SIGINT', async () => {
     const first = start(env);
     spawned.push(first);
-    await ready(first);
+    await ready(first, 30_000);
     const base = `http://127.0.0.1:${port}`;
     expect((await call(base, 'GET', '/health')).status).toBe(200);
     const created = await call(base, 'POST', '/volumes', { sizeBytes: 1024 * 1024 * 1024, name: 'survives' });
@@ -88,7 +52,7 @@ describe('npm start', () => {
 
     const restarted = start(env);
     spawned.push(restarted);
-    await ready(restarted);
+    await ready(restarted, 30_000);
     const listed = await call(base, 'GET', '/volumes');
     expect(listed.body.volumes.map((v: { volumeId: string }) => v.volumeId)).toContain(created.body.volumeId);
     const shown = await call(base, 'GET', `/volumes/${created.body.volumeId}`);

@@ -236,6 +236,9 @@ describe('formatPartitionStatus', () => {
       primary: { ...replica, role: 'primary' },
       secondary: { ...replica, role: 'secondary', replicaId: 'r2', sled: 0, lastCommittedOp: 6, pendingNotes: ['kabc'] },
       inSync: false,
+      flushedOp: 5,
+      checkpoint: null,
+      rebuild: { state: 'idle' },
     });
     expect(text.split('\n')).toEqual([
       'Volume ID    vol-0123456789abcdef0',

@@ -5,14 +5,24 @@ export function StateBadge({ state }: { state: string }) {
   return <span class={`badge badge-${state}`}>{state}</span>;
 }
 
-/** An error from the API or the network, announced to screen readers. */
+/**
+ * An error from the API or the network, announced to screen readers. A 403 is the API
+ * refusing the console's credentials (SigV4), so it says so and what to do.
+ */
 export function ErrorNote({ error, title }: { error: Error | undefined; title?: string }) {
   if (!error) return null;
-  const code = (error as { code?: string }).code;
+  const { code, status } = error as { code?: string; status?: number };
   return (
-    <div class="error" role="alert">
+    <div class="error" role="alert" data-status={status}>
       <strong>{title ?? 'Something went wrong'}</strong>
       {code ? <code> {code}</code> : null}: {error.message}
+      {status === 403 ? (
+        <p class="error-hint" data-hint="forbidden">
+          403 Forbidden: the Sleds API refused this console's request. It requires SigV4-signed requests: start the console with credentials that may call
+          it (<code>sleds console --profile NAME --region REGION</code>, or <code>AWS_ACCESS_KEY_ID</code> and <code>AWS_SECRET_ACCESS_KEY</code>; for the
+          embedded cloud with <code>SLEDS_API_AUTH=sigv4</code>, its local test key). Nothing was changed.
+        </p>
+      ) : null}
     </div>
   );
 }

@@ -1,6 +1,7 @@
 import { render } from 'preact';
 import { useHashPath } from './hooks';
 import { CopyJobPage, CopyJobsPage } from './pages/copy-jobs';
+import { MetricsPage } from './pages/metrics';
 import { SnapshotPage, SnapshotsPage } from './pages/snapshots';
 import { VolumePage } from './pages/volume';
 import { VolumesPage } from './pages/volumes';
@@ -9,6 +10,7 @@ const SECTIONS = [
   { path: '/volumes', label: 'Volumes' },
   { path: '/snapshots', label: 'Snapshots' },
   { path: '/copy-jobs', label: 'Copy jobs' },
+  { path: '/metrics', label: 'Metrics' },
 ] as const;
 
 function Route({ path }: { path: string }) {
@@ -16,6 +18,7 @@ function Route({ path }: { path: string }) {
   if (section === 'volumes') return id ? <VolumePage key={id} volumeId={id} /> : <VolumesPage />;
   if (section === 'snapshots') return id ? <SnapshotPage key={id} snapshotId={id} /> : <SnapshotsPage />;
   if (section === 'copy-jobs') return id ? <CopyJobPage key={id} jobId={id} /> : <CopyJobsPage />;
+  if (section === 'metrics') return <MetricsPage />;
   return (
     <section>
       <h1>Not found</h1>

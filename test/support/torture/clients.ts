@@ -12,7 +12,8 @@ import { RawNbdClient } from '../nbd-raw-client.js';
 export type Outcome = { readonly status: 'ok'; readonly data?: Buffer; readonly detail?: string } | { readonly status: 'fail' | 'info'; readonly why: string };
 
 export interface VolumeClient {
-  write(offset: number, data: Buffer): Promise<Outcome>;
+  /** With `idempotencyKey`, the write is sent with it (HTTP: the Idempotency-Key header). */
+  write(offset: number, data: Buffer, idempotencyKey?: string): Promise<Outcome>;
   /** WRITE_ZEROES; only NBD has it. */
   zero?(offset: number, length: number): Promise<Outcome>;
   read(offset: number, length: number): Promise<Outcome>;
@@ -26,12 +27,12 @@ const REFUSED = new Set([400, 404, 413, 415, 416, 422]);
 export function httpClient(apiUrl: string, volumeId: string, timeoutMs: number): VolumeClient {
   const url = (query: string) => `${apiUrl}/volumes/${volumeId}/data?${query}`;
   return {
-    async write(offset, data) {
+    async write(offset, data, idempotencyKey) {
       try {
         const response = await fetch(url(`offset=${offset}`), {
           method: 'PUT',
           body: data,
-          headers: { 'content-type': 'application/octet-stream' },
+          headers: { 'content-type': 'application/octet-stream', ...(idempotencyKey ? { 'idempotency-key': idempotencyKey } : {}) },
           signal: AbortSignal.timeout(timeoutMs),
         });
         const text = await response.text();
@@ -64,7 +65,7 @@ export function servicesClient(services: Services, volumeId: string): VolumeClie
     return { status: error instanceof SledsError && REFUSED.has(error.status) ? 'fail' : 'info', why };
   };
   return {
-    write: (offset, data) => services.data.write(volumeId, offset, data).then((result) => ({ status: 'ok', detail: JSON.stringify(result) }) as const, (error: unknown) => classify(error, true)),
+    write: (offset, data, idempotencyKey) => services.data.write(volumeId, offset, data, idempotencyKey).then((result) => ({ status: 'ok', detail: JSON.stringify(result) }) as const, (error: unknown) => classify(error, true)),
     read: (offset, length) => services.data.read(volumeId, offset, length).then((data) => ({ status: 'ok', data }) as const, (error: unknown) => classify(error, false)),
     async close() {},
   };
@@ -145,4 +146,35 @@ export function nbdClient(port: number, volumeId: string, timeoutMs: number): Vo
       }
     },
   };
+}
+
+/** How a keyed client retries a write whose outcome it does not know. */
+export interface RetryPolicy {
+  readonly attempts: number;
+  readonly firstBackoffMs: number;
+  readonly maxBackoffMs: number;
+}
+
+export const DEFAULT_RETRIES: RetryPolicy = { attempts: 6, firstBackoffMs: 200, maxBackoffMs: 2_000 };
+
+/**
+ * A write under one Idempotency-Key, sent again while its outcome is unknown (a 5xx such as
+ * Fenced, a timeout, a dropped connection, 409 IdempotencyInProgress), as a careful client does.
+ * The history records the attempts as one op: invoked before the first, acknowledged by the
+ * first ok. If the key let the write apply twice (the first attempt landing after the retry's
+ * answer), a later read would see it come back after newer writes, and the checker flags that.
+ * A refusal after an unknown attempt is not a definite failure (the first may have applied):
+ * it stays unknown. `send(attempt)` sends one attempt.
+ */
+export async function writeWithRetries(send: (attempt: number) => Promise<Outcome>, policy: RetryPolicy = DEFAULT_RETRIES): Promise<Outcome & { readonly attempts: number }> {
+  let backoff = policy.firstBackoffMs;
+  let last: Outcome = { status: 'info', why: 'not sent' };
+  for (let attempt = 1; attempt <= policy.attempts; attempt++) {
+    last = await send(attempt);
+    if (last.status === 'ok') return { ...last, attempts: attempt };
+    if (last.status === 'fail') return attempt === 1 ? { ...last, attempts: attempt } : { status: 'info', why: `refused after an unknown attempt: ${last.why}`, attempts: attempt };
+    if (attempt < policy.attempts) await new Promise((resolve) => setTimeout(resolve, backoff));
+    backoff = Math.min(policy.maxBackoffMs, backoff * 2);
+  }
+  return { ...last, attempts: policy.attempts };
 }

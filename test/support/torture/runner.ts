@@ -3,10 +3,12 @@ import { MIN_HEAD_LEASE_MS } from '../../../lib/config.js';
 import { armFailpoint, FAILPOINTS } from '../../../lib/faults.js';
 import { startLocalCloud, type LocalCloud } from '../../../lib/local/local-cloud.js';
 import { ValidationError } from '../../../lib/errors.js';
-import { createServices, processServices, type Services } from '../../../lib/wiring.js';
+import { createServices, processServices } from '../../../lib/wiring.js';
 import { checkHistory, formatReport, HistoryRecorder, taggedPayload, type CheckResult } from '../history/index.js';
-import { httpClient, nbdClient, servicesClient, type Outcome, type VolumeClient } from './clients.js';
+import { httpClient, nbdClient, servicesClient, writeWithRetries, type Outcome, type VolumeClient } from './clients.js';
 import { LogInspector } from '../write-path.js';
+import { IoGate } from './io-gate.js';
+import { crashAWrite } from './write-crash.js';
 import { BLOCK, describeFault, planSchedule, type PlanOptions, type PlannedFault, type PlannedOp, type SchedulePlan } from './schedule.js';
 
 /**
@@ -39,6 +41,10 @@ export interface ScheduleResult {
   readonly faults: readonly FaultRecord[];
   /** Ops recorded, by outcome. */
   readonly counts: { readonly ok: number; readonly fail: number; readonly info: number };
+  /** Attempts keyed clients sent again under the same Idempotency-Key (beyond each write's first). */
+  readonly retries: number;
+  /** Ops and the milliseconds spent waiting for them, by transport ('fault': the faults' own ops; 'final': the last read). */
+  readonly timeSpent: Readonly<Record<string, { readonly ops: number; readonly ms: number }>>;
   readonly ms: number;
 }
 
@@ -47,38 +53,6 @@ export const TORTURE_CLOUD = { port: 0, nbdPort: 0, sledCount: 4, headLeaseMs: M
 
 class Crash extends Error {
   override readonly name = 'Crash';
-}
-
-/** Holds every AWS call of a set of clients while closed: a paused process, as the rest of the world sees it. */
-class IoGate {
-  private held: Promise<void> | undefined;
-  private release: (() => void) | undefined;
-
-  constructor(clients: Services['clients']) {
-    // The document client shares the DynamoDB client's middleware stack.
-    for (const client of [clients.s3, clients.dynamodb, clients.sqs] as Array<{ middlewareStack: any }>) {
-      client.middlewareStack.add(
-        (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
-          while (this.held) await this.held;
-          return next(args);
-        },
-        { step: 'initialize', name: 'tortureIoGate' },
-      );
-    }
-  }
-
-  close(): void {
-    this.held ??= new Promise((resolve) => {
-      this.release = resolve;
-    });
-  }
-
-  open(): void {
-    const release = this.release;
-    this.held = undefined;
-    this.release = undefined;
-    release?.();
-  }
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -121,6 +95,10 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
   const faults: FaultRecord[] = [];
   const clients: VolumeClient[] = [];
   let invoked = 0;
+  let retried = 0;
+  /** Where the time goes: op time by transport (and the faults' own ops), to find what dominates a run. */
+  const timeSpent: Record<string, { ops: number; ms: number }> = {};
+  const transportOf = new Map<VolumeClient, string>();
   const details = new Map<number, string>();
   let final: VolumeClient | undefined;
   try {
@@ -132,7 +110,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     const seqs = new Map<number, number>();
 
     /** Records one op of `client` and runs it. */
-    const perform = async (client: number, via: VolumeClient, op: PlannedOp): Promise<Outcome> => {
+    const perform = async (client: number, via: VolumeClient, op: PlannedOp, keyed = false): Promise<Outcome> => {
       const seq = (seqs.get(client) ?? 0) + 1;
       seqs.set(client, seq);
       let id: number;
@@ -140,7 +118,9 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
       if (op.kind === 'write') {
         const { buf, values } = taggedPayload(client, seq, op.offset, op.length);
         id = recorder.invoke(client, { kind: 'write', offset: op.offset, length: op.length, values });
-        run = via.write(op.offset, buf);
+        // A keyed client's write is one op however many attempts it takes (see writeWithRetries).
+        const key = `t${seed}-c${client}-s${seq}`;
+        run = keyed ? writeWithRetries(() => via.write(op.offset, buf, key)).then((outcome) => (outcome.attempts > 1 && (retried += outcome.attempts - 1), outcome)) : via.write(op.offset, buf);
       } else if (op.kind === 'zero' && via.zero) {
         id = recorder.invoke(client, { kind: 'zero', offset: op.offset, length: op.length });
         run = via.zero(op.offset, op.length);
@@ -149,7 +129,11 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
         run = via.read(op.offset, op.length);
       }
       invoked++;
+      const t0 = performance.now();
       const outcome = await run;
+      const spent = (timeSpent[via === final ? 'final' : (transportOf.get(via) ?? 'fault')] ??= { ops: 0, ms: 0 });
+      spent.ops++;
+      spent.ms += performance.now() - t0;
       if (outcome.status === 'ok') {
         if (op.kind === 'read' || (op.kind === 'zero' && !via.zero)) recorder.ok(id, outcome.data);
         else recorder.ok(id);
@@ -164,6 +148,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     const viaOf = (transport: string): VolumeClient => {
       const client = transport === 'http' ? httpClient(cloud.apiUrl, volumeId, timeoutMs) : transport === 'nbd' ? nbdClient(nbdPort, volumeId, timeoutMs) : servicesClient(b, volumeId);
       clients.push(client);
+      transportOf.set(client, transport);
       return client;
     };
 
@@ -282,13 +267,15 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
             return `crashed at ${step}; loss repeated`;
           }
         }
+        case 'write-crash':
+          return crashAWrite({ config: cloud.config, volumeId, partitionBytes, fault, client: 300 + faults.length, key: `t${seed}-crash${faults.length}`, recorder });
       }
     }
 
     await Promise.all(
       plan.clients.map(async (client) => {
         const via = viaOf(client.transport);
-        for (const op of client.ops) await perform(client.id, via, op);
+        for (const op of client.ops) await perform(client.id, via, op, client.keyed);
       }),
     );
     clientsDone = true;
@@ -313,7 +300,7 @@ export async function runSchedule(seed: number, options: ScheduleOptions = {}): 
     }
     const result = checkHistory(recorder.history());
     const report = result.status === 'violation' ? `${formatReport(result)}\n${await diagnose(cloud, volumeId, partitionBytes, result, details)}` : formatReport(result);
-    return { seed, plan, result, report, faults, counts, ms: Math.round(performance.now() - started) };
+    return { seed, plan, result, report, faults, counts, retries: retried, timeSpent, ms: Math.round(performance.now() - started) };
   } finally {
     gate.open();
     await Promise.allSettled(clients.map((c) => c.close()));

@@ -14,7 +14,10 @@ export const FLUSH_STEPS = ['chunks-written', 'primary-map-updated', 'secondary-
 /** The rebuild failpoint's steps (lib/faults.ts), in protocol order. */
 export const REBUILD_STEPS = ['fenced', 'promoted', 'base-restored', 'notes-copied', 'ops-copied', 'dropped'] as const;
 
-export const FAULT_KINDS = ['lose-primary', 'lose-secondary', 'flush-crash', 'duplicate-flush', 'lease-stall', 'rebuild-interrupted'] as const;
+/** The write failpoint's steps (lib/faults.ts), in protocol order. */
+export const WRITE_STEPS = ['after-payload', 'after-pending-note', 'after-primary-commit', 'after-secondary-commit'] as const;
+
+export const FAULT_KINDS = ['lose-primary', 'lose-secondary', 'flush-crash', 'duplicate-flush', 'lease-stall', 'rebuild-interrupted', 'write-crash'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /** How a client reaches the volume: the serving process's HTTP API or NBD server, or a second head process's services. */
@@ -29,6 +32,11 @@ export interface PlannedOp {
 export interface ClientPlan {
   readonly id: number;
   readonly transport: Transport;
+  /**
+   * Sends every write with an Idempotency-Key and retries it under the same key while its
+   * outcome is unknown (one HTTP client and process B's; NBD has no keys).
+   */
+  readonly keyed: boolean;
   readonly ops: readonly PlannedOp[];
 }
 
@@ -37,12 +45,14 @@ export interface PlannedFault {
   /** Injected once this many client ops have been invoked. */
   readonly atOp: number;
   readonly partition: number;
-  /** flush-crash and rebuild-interrupted: the failpoint step that crashes. */
+  /** flush-crash, rebuild-interrupted and write-crash: the failpoint step that crashes. */
   readonly step?: string;
   /** rebuild-interrupted: which replica is lost. */
   readonly replica?: 'primary' | 'secondary';
   /** Who asks for a loss: the HTTP API of the serving process, or process B's services. */
   readonly via: 'http' | 'process-b';
+  /** write-crash: the crashed write spans into the next partition (whose part may commit). */
+  readonly spans?: boolean;
 }
 
 export interface Geometry {
@@ -103,7 +113,7 @@ export function planSchedule(seed: number, options: PlanOptions = {}): ScheduleP
       const kind = roll < 0.45 ? 'read' : roll < 0.55 && transport === 'nbd' ? 'zero' : 'write';
       ops.push({ kind, offset: first * BLOCK, length });
     }
-    clients.push({ id: c + 1, transport, ops });
+    clients.push({ id: c + 1, transport, keyed: transport === 'process-b' || (transport === 'http' && c === 0), ops });
   }
   const faultCount = options.faults ?? 3 + int(3);
   const faults: PlannedFault[] = [];
@@ -118,7 +128,9 @@ export function planSchedule(seed: number, options: PlanOptions = {}): ScheduleP
         ? { kind, atOp, partition, via, step: pick(FLUSH_STEPS) }
         : kind === 'rebuild-interrupted'
           ? { kind, atOp, partition, via, step: pick(REBUILD_STEPS), replica: pick(['primary', 'secondary'] as const) }
-          : { kind, atOp, partition, via };
+          : kind === 'write-crash'
+            ? { kind, atOp, partition, via, step: pick(WRITE_STEPS), spans: partition + 1 < partitions && random() < 0.5 }
+            : { kind, atOp, partition, via };
     faults.push(fault);
   }
   const clockSkewMs = int(161) - 80;
@@ -127,5 +139,5 @@ export function planSchedule(seed: number, options: PlanOptions = {}): ScheduleP
 
 /** One line per fault, for the report. */
 export function describeFault(f: PlannedFault): string {
-  return `${f.kind}${f.step ? `@${f.step}` : ''}${f.replica ? `(${f.replica})` : ''} p${f.partition} via ${f.via} at op ${f.atOp}`;
+  return `${f.kind}${f.step ? `@${f.step}` : ''}${f.replica ? `(${f.replica})` : ''}${f.spans ? ' spanning' : ''} p${f.partition} via ${f.via} at op ${f.atOp}`;
 }

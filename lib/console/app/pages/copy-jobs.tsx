@@ -1,5 +1,5 @@
 import { useState } from 'preact/hooks';
-import { api, type CopyJob, type JobEvent } from '../api';
+import { api, everyPage, type JobEvent } from '../api';
 import { ErrorNote, Facts, Page, Progress, StateBadge } from '../components';
 import { FanoutTree } from '../fanout-tree';
 import { bytes, duration, time } from '../format';
@@ -8,19 +8,17 @@ import { LookUp } from './snapshots';
 
 const POLL_MS = 1000;
 
-async function knownJobs(): Promise<Array<CopyJob | { jobId: string; unreadable: Error }>> {
-  const known = await api.known();
-  return Promise.all(known.copyJobs.map((j) => api.getCopyJobSummary(j.jobId).catch((unreadable: Error) => ({ jobId: j.jobId, unreadable }))));
-}
+const allJobs = () => everyPage(async (token) => {
+  const page = await api.listCopyJobs(token);
+  return { items: page.copyJobs, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+});
 
-/** The copy jobs this console has seen, with their progress. */
+/** Every copy job (GET /copy-jobs), newest first, with its progress. */
 export function CopyJobsPage() {
-  const jobs = useLoad('copy-jobs', knownJobs, { intervalMs: 2000 });
+  const jobs = useLoad('copy-jobs', allJobs, { intervalMs: 2000 });
   return (
     <Page title="Copy jobs">
-      <p class="muted">
-        The API has no route that lists copy jobs, so this lists the ones started or opened through this console. Start one from a snapshot's page.
-      </p>
+      <p class="muted">Start one from a snapshot's page.</p>
       <LookUp kind="copy-jobs" />
       <ErrorNote error={jobs.error} title="Could not load the copy jobs" />
       {jobs.data && jobs.data.length === 0 ? <p class="muted">No copy jobs seen yet.</p> : null}
@@ -40,14 +38,7 @@ export function CopyJobsPage() {
           </thead>
           <tbody>
             {jobs.data.map((job) =>
-              'unreadable' in job ? (
-                <tr key={job.jobId} data-job-id={job.jobId}>
-                  <td>{job.jobId}</td>
-                  <td colSpan={7} class="error-cell">
-                    {job.unreadable.message}
-                  </td>
-                </tr>
-              ) : (
+              (
                 <tr key={job.jobId} data-job-id={job.jobId}>
                   <td>
                     <a href={`#/copy-jobs/${job.jobId}`}>{job.jobId}</a>

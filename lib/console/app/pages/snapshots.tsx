@@ -1,10 +1,10 @@
 import { useState } from 'preact/hooks';
-import { api, type Snapshot } from '../api';
+import { api, everyPage } from '../api';
 import { ErrorNote, Facts, Page, Progress, StateBadge } from '../components';
 import { bytes, time } from '../format';
 import { useLoad } from '../hooks';
 
-/** A form that opens a snapshot or a copy job by id (the API cannot list them). */
+/** A form that opens a snapshot or a copy job by id. */
 export function LookUp({ kind }: { kind: 'snapshots' | 'copy-jobs' }) {
   const [id, setId] = useState('');
   const prefix = kind === 'snapshots' ? 'snap-' : 'copy-';
@@ -25,19 +25,17 @@ export function LookUp({ kind }: { kind: 'snapshots' | 'copy-jobs' }) {
   );
 }
 
-async function knownSnapshots(): Promise<Array<Snapshot | { snapshotId: string; error: Error }>> {
-  const known = await api.known();
-  return Promise.all(known.snapshots.map((s) => api.getSnapshot(s.snapshotId).catch((error: Error) => ({ snapshotId: s.snapshotId, error }))));
-}
+const allSnapshots = () => everyPage(async (token) => {
+  const page = await api.listSnapshots(token);
+  return { items: page.snapshots, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+});
 
-/** The snapshots this console has seen: state, source volume, progress. */
+/** Every snapshot (GET /snapshots), newest first: state, source volume, progress. */
 export function SnapshotsPage() {
-  const snapshots = useLoad('snapshots', knownSnapshots, { intervalMs: 3000 });
+  const snapshots = useLoad('snapshots', allSnapshots, { intervalMs: 3000 });
   return (
     <Page title="Snapshots">
-      <p class="muted">
-        The API has no route that lists snapshots, so this lists the ones taken or opened through this console. Take one from a volume's page.
-      </p>
+      <p class="muted">Take one from a volume's page.</p>
       <LookUp kind="snapshots" />
       <ErrorNote error={snapshots.error} title="Could not load the snapshots" />
       {snapshots.data && snapshots.data.length === 0 ? <p class="muted">No snapshots seen yet.</p> : null}
@@ -55,14 +53,7 @@ export function SnapshotsPage() {
           </thead>
           <tbody>
             {snapshots.data.map((snapshot) =>
-              'error' in snapshot ? (
-                <tr key={snapshot.snapshotId} data-snapshot-id={snapshot.snapshotId}>
-                  <td>{snapshot.snapshotId}</td>
-                  <td colSpan={5} class="error-cell">
-                    {snapshot.error.message}
-                  </td>
-                </tr>
-              ) : (
+              (
                 <tr key={snapshot.snapshotId} data-snapshot-id={snapshot.snapshotId}>
                   <td>
                     <a href={`#/snapshots/${snapshot.snapshotId}`}>{snapshot.snapshotId}</a>

@@ -3,6 +3,8 @@ import { api, type Partition, type Replica } from '../api';
 import { ErrorNote, Facts, Page, StateBadge } from '../components';
 import { bytes, time } from '../format';
 import { useLoad } from '../hooks';
+import { usageOf } from '../usage';
+import { HydrationText } from './volumes';
 
 const PAGE = 16;
 
@@ -68,6 +70,7 @@ export function VolumePage({ volumeId }: { volumeId: string }) {
   const [shown, setShown] = useState(PAGE);
   const [snapshotError, setSnapshotError] = useState<Error>();
   const volume = useLoad(`volume:${volumeId}`, () => api.getVolume(volumeId));
+  const usage = useLoad(`usage:${volumeId}:${volume.data?.state ?? ''}`, () => (volume.data ? usageOf(volume.data) : Promise.resolve(undefined)), { intervalMs: 3000 });
   const count = volume.data ? Math.min(volume.data.partitionCount, shown) : 0;
   const partitions = useLoad(
     `partitions:${volumeId}:${count}`,
@@ -102,13 +105,14 @@ export function VolumePage({ volumeId }: { volumeId: string }) {
             ['State', <StateBadge state={volume.data.state} />],
             ['Chunk size', bytes(volume.data.chunkSizeBytes)],
             ['Partitions', `${volume.data.partitionCount} × ${volume.data.partitionChunks} chunks`],
+            ['Allocated', usage.data?.allocatedBytes === undefined ? '—' : bytes(usage.data.allocatedBytes)],
+            ...(usage.data?.hydration ? [['Hydration', <HydrationText hydration={usage.data.hydration} />] as const] : []),
             ['Created', time(volume.data.createdAt)],
           ]}
         />
       ) : null}
       <h2>Partitions</h2>
       <ErrorNote error={partitions.error} title="Could not load the partitions" />
-      {volume.data?.state === 'creating' ? <p class="muted">A copy target serves nothing until its copy job finishes.</p> : null}
       <div class="partitions">{partitions.data?.map((partition) => <PartitionCard key={partition.partition} partition={partition} />)}</div>
       {volume.data && count < volume.data.partitionCount ? (
         <button type="button" onClick={() => setShown(shown + PAGE)}>

@@ -1,8 +1,9 @@
 import { useState } from 'preact/hooks';
-import { api, type Volume } from '../api';
+import { api, everyPage, type Hydration, type Volume } from '../api';
 import { ErrorNote, Page, StateBadge } from '../components';
-import { bytes, parseSize, time } from '../format';
+import { bytes, duration, parseSize, time } from '../format';
 import { useLoad } from '../hooks';
+import { usagesOf, type Usage } from '../usage';
 
 function CreateVolume({ created }: { created: () => void }) {
   const [size, setSize] = useState('64 MiB');
@@ -40,28 +41,39 @@ function CreateVolume({ created }: { created: () => void }) {
   );
 }
 
-async function allVolumes(): Promise<Volume[]> {
-  const volumes: Volume[] = [];
-  let token: string | undefined;
-  // Ten pages (1,000 volumes) is plenty for a console; the CLI lists the rest.
-  for (let page = 0; page < 10; page++) {
-    const answer = await api.listVolumes(token);
-    volumes.push(...answer.volumes);
-    token = answer.nextToken;
-    if (!token) break;
-  }
-  return volumes.sort((a, b) => b.createdAt.localeCompare(a.createdAt));
+/** Volumes whose allocation and hydration the page asks for; the CLI shows the rest. */
+const WITH_USAGE = 100;
+
+async function volumesWithUsage(): Promise<{ volumes: Volume[]; usages: Map<string, Usage> }> {
+  const volumes = await everyPage(async (token) => {
+    const page = await api.listVolumes(token);
+    return { items: page.volumes, ...(page.nextToken ? { nextToken: page.nextToken } : {}) };
+  });
+  return { volumes, usages: await usagesOf(volumes.slice(0, WITH_USAGE)) };
 }
 
-/** Every volume: size, state, allocation and hydration (when the API reports them). */
+/** A copy target's hydration in words: chunks in place of all, percent, and the ETA while it runs. */
+export function HydrationText({ hydration }: { hydration: Hydration }) {
+  const done = hydration.chunksInPlace >= hydration.chunksTotal;
+  return (
+    <span title={`copy job ${hydration.jobId}, ${hydration.jobState}`}>
+      {hydration.chunksInPlace}/{hydration.chunksTotal} chunks ({hydration.percent}%)
+      {done ? null : hydration.jobState === 'failed' ? ', job failed: retry it' : `, ETA ${duration(hydration.etaSeconds)}`}
+    </span>
+  );
+}
+
+/** Every volume: size, state, allocated bytes and, for copy targets, hydration. */
 export function VolumesPage() {
-  const volumes = useLoad('volumes', allVolumes, { intervalMs: 3000 });
+  const loaded = useLoad('volumes', volumesWithUsage, { intervalMs: 3000 });
+  const volumes = loaded.data?.volumes;
+  const usages = loaded.data?.usages;
   return (
     <Page title="Volumes">
-      <CreateVolume created={volumes.reload} />
-      <ErrorNote error={volumes.error} title="Could not list the volumes" />
-      {volumes.data && volumes.data.length === 0 ? <p class="muted">No volumes yet.</p> : null}
-      {volumes.data && volumes.data.length > 0 ? (
+      <CreateVolume created={loaded.reload} />
+      <ErrorNote error={loaded.error} title="Could not list the volumes" />
+      {volumes && volumes.length === 0 ? <p class="muted">No volumes yet.</p> : null}
+      {volumes && volumes.length > 0 ? (
         <table class="data" aria-label="Volumes">
           <thead>
             <tr>
@@ -70,37 +82,41 @@ export function VolumesPage() {
               <th scope="col" class="num">Size</th>
               <th scope="col">State</th>
               <th scope="col" class="num">Allocated</th>
-              <th scope="col" class="num">Hydration</th>
+              <th scope="col">Hydration</th>
               <th scope="col" class="num">Partitions</th>
               <th scope="col">Created</th>
             </tr>
           </thead>
           <tbody>
-            {volumes.data.map((volume) => (
-              <tr key={volume.volumeId} data-volume-id={volume.volumeId}>
-                <td>
-                  <a href={`#/volumes/${volume.volumeId}`}>{volume.volumeId}</a>
-                </td>
-                <td>{volume.name ?? ''}</td>
-                <td class="num" data-col="size">
-                  {bytes(volume.sizeBytes)}
-                </td>
-                <td data-col="state">
-                  <StateBadge state={volume.state} />
-                </td>
-                <td class="num" title={volume.allocatedBytes === undefined ? 'The API does not report allocation yet' : undefined}>
-                  {volume.allocatedBytes === undefined ? '—' : bytes(volume.allocatedBytes)}
-                </td>
-                <td class="num" title={volume.hydration === undefined ? 'The API does not report hydration yet' : undefined}>
-                  {volume.hydration === undefined ? '—' : `${Math.round(volume.hydration * 100)}%`}
-                </td>
-                <td class="num">{volume.partitionCount}</td>
-                <td>{time(volume.createdAt)}</td>
-              </tr>
-            ))}
+            {volumes.map((volume) => {
+              const usage = usages?.get(volume.volumeId);
+              return (
+                <tr key={volume.volumeId} data-volume-id={volume.volumeId}>
+                  <td>
+                    <a href={`#/volumes/${volume.volumeId}`}>{volume.volumeId}</a>
+                  </td>
+                  <td>{volume.name ?? ''}</td>
+                  <td class="num" data-col="size">
+                    {bytes(volume.sizeBytes)}
+                  </td>
+                  <td data-col="state">
+                    <StateBadge state={volume.state} />
+                  </td>
+                  <td class="num" data-col="allocated" data-bytes={usage?.allocatedBytes} title={usage?.error}>
+                    {usage?.allocatedBytes === undefined ? '—' : bytes(usage.allocatedBytes)}
+                  </td>
+                  <td data-col="hydration" data-percent={usage?.hydration?.percent}>
+                    {usage?.hydration ? <HydrationText hydration={usage.hydration} /> : <span class="muted">not a copy</span>}
+                  </td>
+                  <td class="num">{volume.partitionCount}</td>
+                  <td>{time(volume.createdAt)}</td>
+                </tr>
+              );
+            })}
           </tbody>
         </table>
       ) : null}
+      {volumes && volumes.length > WITH_USAGE ? <p class="muted">Allocation and hydration are shown for the newest {WITH_USAGE} volumes.</p> : null}
     </Page>
   );
 }

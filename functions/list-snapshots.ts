@@ -1,0 +1,13 @@
+import { apiHandler, json, parseQuery } from '../lib/api/http.js';
+import { pageQuery } from '../lib/api/params.js';
+import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from '../lib/volumes/volume.js';
+import { processServices } from '../lib/wiring.js';
+
+const query = pageQuery(MAX_PAGE_SIZE, DEFAULT_PAGE_SIZE);
+
+/** GET /snapshots: one page of snapshots (state, progress) in no particular order and, unless it is the last, a nextToken. */
+export const handler = apiHandler(async (event) => {
+  const { limit, nextToken } = parseQuery(event, query);
+  const page = await processServices().snapshots.list(limit, nextToken);
+  return json(200, { snapshots: page.snapshots, ...(page.nextCursor ? { nextToken: page.nextCursor } : {}) });
+});

@@ -1,0 +1,182 @@
+/**
+ * A swarm schedule for a copy job, for evaluation in the planner's model (issue 19: "schedule
+ * chunk copies from every holder that has spare outbound bandwidth, the way swarm distributors
+ * such as Kraken do, rather than from a fixed tree"). Not run by the job yet: docs/benchmarks.md
+ * says what running it would take.
+ *
+ * Every copy of a chunk, the snapshot's or a target's own hydration copy (an immutable object,
+ * verified at finalize like any other), serves that chunk as soon as it is complete. Time goes in
+ * slots of one chunk time (a chunk crossing one link at the full rate). In each slot every sled
+ * sends at most one chunk and receives at most one, as its full-duplex link allows, and the slot's
+ * copies are a maximum matching of receiving sleds to sending sleds (Kuhn's augmenting paths),
+ * each receiving sled trying the rarest chunks it needs first, as BitTorrent's rarest-first does.
+ * A chunk received in one slot is served from the next (store and forward). A holder then serves
+ * one read at a time, so the plan keeps within any F >= 1.
+ *
+ * Target copies are spread evenly over the sleds, never on their partition's snapshot sled when
+ * there is another. The schedule is deterministic: same input, same schedule.
+ */
+import type { CopyNode, CopyPlan, CopyTask, PlanInput } from './copy-plan.js';
+import { validate } from './plan-validation.js';
+
+/** One chunk copy of the schedule. */
+export interface SwarmCopy {
+  /** 0-based slot: the copy runs from slot × chunk time to (slot + 1) × chunk time. */
+  readonly slot: number;
+  readonly partition: number;
+  readonly chunk: number;
+  /** The snapshot's copy, or target `from`'s hydration copy. */
+  readonly from: 'snapshot' | number;
+  readonly fromSled: number;
+  readonly target: number;
+  readonly toSled: number;
+}
+
+export interface SwarmSchedule {
+  /** Slots until every target holds every chunk; 0 when there is nothing to copy. */
+  readonly slots: number;
+  /** In slot order. */
+  readonly copies: readonly SwarmCopy[];
+  /** `[target][partition number]` -> sled, -1 for a partition number not listed, as CopyPlan.targetSleds. */
+  readonly targetSleds: ReadonlyArray<ReadonlyArray<number>>;
+}
+
+interface Need {
+  readonly partition: number;
+  readonly chunk: number;
+  readonly target: number;
+  /** (partition, chunk) -> its holders' sleds: index into `holders`. */
+  readonly key: string;
+}
+
+/** Spreads the target copies evenly: partition by partition, target by target, round-robin over the sleds. */
+function placeTargets(input: Omit<PlanInput, 'mode'>): number[][] {
+  const partitions = [...input.partitions].sort((a, b) => a.partition - b.partition);
+  const columns = (partitions.at(-1)?.partition ?? -1) + 1;
+  const sleds = Array.from({ length: input.targets }, () => new Array<number>(columns).fill(-1));
+  let next = 0;
+  for (const { partition, sourceSled } of partitions) {
+    for (let t = 0; t < input.targets; t++) {
+      if (input.sledCount > 1 && next % input.sledCount === sourceSled) next++;
+      sleds[t]![partition] = next % input.sledCount;
+      next++;
+    }
+  }
+  return sleds;
+}
+
+/** Schedules the copies of every chunk to every target in slots (see the module comment). */
+export function scheduleSwarm(input: Omit<PlanInput, 'mode'>): SwarmSchedule {
+  validate(input);
+  const targetSleds = placeTargets(input);
+  // Holders of each (partition, chunk): sled -> who holds it there (the snapshot or a target).
+  const holders = new Map<string, Map<number, 'snapshot' | number>>();
+  const needsBySled = new Map<number, Need[]>();
+  for (const { partition, chunks, sourceSled } of input.partitions) {
+    for (const chunk of chunks) {
+      const key = `${partition}/${chunk}`;
+      holders.set(key, new Map([[sourceSled, 'snapshot']]));
+      for (let target = 0; target < input.targets; target++) {
+        const sled = targetSleds[target]![partition]!;
+        const needs = needsBySled.get(sled) ?? [];
+        needs.push({ partition, chunk, target, key });
+        needsBySled.set(sled, needs);
+      }
+    }
+  }
+  const receivers = [...needsBySled.keys()].sort((a, b) => a - b);
+  const copies: SwarmCopy[] = [];
+  let slot = 0;
+  let left = [...needsBySled.values()].reduce((sum, needs) => sum + needs.length, 0);
+  while (left > 0) {
+    // Rarest first: each receiving sled tries the needs with the fewest holders first.
+    for (const sled of receivers) needsBySled.get(sled)!.sort((a, b) => holders.get(a.key)!.size - holders.get(b.key)!.size);
+    const senderMatch = new Map<number, { receiver: number; need: Need }>();
+    const tryReceiver = (receiver: number, seen: Set<number>): boolean => {
+      for (const need of needsBySled.get(receiver)!) {
+        for (const sender of holders.get(need.key)!.keys()) {
+          if (sender === receiver && input.sledCount > 1) continue;
+          if (seen.has(sender)) continue;
+          seen.add(sender);
+          const current = senderMatch.get(sender);
+          if (!current || tryReceiver(current.receiver, seen)) {
+            senderMatch.set(sender, { receiver, need });
+            return true;
+          }
+        }
+      }
+      return false;
+    };
+    // Sleds with the most left to receive go first: each needs its ingress in every slot to come,
+    // and a sled that receives its first chunk becomes a sender, which spreads the swarm fastest.
+    const order = receivers.filter((r) => needsBySled.get(r)!.length > 0).sort((a, b) => needsBySled.get(b)!.length - needsBySled.get(a)!.length || a - b);
+    for (const receiver of order) tryReceiver(receiver, new Set());
+    if (senderMatch.size === 0) throw new Error('Swarm schedule stalled: no holder can serve any need.');
+    const received: Array<{ sled: number; need: Need }> = [];
+    for (const [sender, { receiver, need }] of [...senderMatch].sort((a, b) => a[0] - b[0])) {
+      const from = holders.get(need.key)!.get(sender)!;
+      copies.push({ slot, partition: need.partition, chunk: need.chunk, from, fromSled: sender, target: need.target, toSled: receiver });
+      const needs = needsBySled.get(receiver)!;
+      needs.splice(needs.indexOf(need), 1);
+      received.push({ sled: receiver, need });
+      left--;
+    }
+    // Store and forward: what arrived in this slot serves from the next. A sled already holding
+    // the chunk (another target's copy) keeps its first holder.
+    for (const { sled, need } of received) {
+      const held = holders.get(need.key)!;
+      if (!held.has(sled)) held.set(sled, need.target);
+    }
+    slot++;
+  }
+  return { slots: slot, copies, targetSleds };
+}
+
+/**
+ * The schedule as a pipelined CopyPlan of one-chunk tasks, each naming as parent the copy that
+ * brought the chunk to its source, so that the planner's model (modelJobSeconds) can time it
+ * with fair-shared links instead of slots. For the model only: its tasks read targets and carry
+ * one chunk each, which the job's runner and the plan invariants of the tree plans do not allow.
+ */
+export function swarmModelPlan(schedule: SwarmSchedule): CopyPlan {
+  const writer = new Map<string, string>();
+  const tasks: CopyTask[] = schedule.copies.map((copy) => {
+    const id = `p${copy.partition}-t${copy.target}-c${copy.chunk}`;
+    const from: CopyNode =
+      copy.from === 'snapshot' ? { kind: 'snapshot', sled: copy.fromSled } : { kind: 'target', target: copy.from, sled: copy.fromSled };
+    const parentTask = copy.from === 'snapshot' ? undefined : writer.get(`${copy.partition}/${copy.chunk}/${copy.from}`);
+    if (copy.from !== 'snapshot' && parentTask === undefined) throw new Error(`${id} reads a chunk its source does not hold yet`);
+    writer.set(`${copy.partition}/${copy.chunk}/${copy.target}`, id);
+    return {
+      id,
+      partition: copy.partition,
+      chunks: [copy.chunk],
+      from,
+      to: { kind: 'target', target: copy.target, sled: copy.toSled },
+      round: copy.slot + 1,
+      depth: copy.slot + 1,
+      ...(parentTask ? { parentTask } : {}),
+    };
+  });
+  return { mode: 'pipelined', rounds: schedule.slots, tasks, intermediaries: [], targetSleds: schedule.targetSleds, fanoutTree: `Swarm schedule: ${schedule.slots} chunk slots.` };
+}
+
+/**
+ * The order an executor keeps for swarmModelPlan: each sled receives its copies one after
+ * another, and sends them one after another, in slot order (task id -> the tasks before it on
+ * the same receiving and the same sending sled), as modelJobSeconds' `after` option. Without it
+ * every ready copy shares its links with the others, so every chunk lands late and the
+ * forwarding behind it starts late.
+ */
+export function swarmSequence(plan: CopyPlan): ReadonlyMap<string, readonly string[]> {
+  const lastIn = new Map<number, string>();
+  const lastOut = new Map<number, string>();
+  const after = new Map<string, string[]>();
+  for (const task of plan.tasks) {
+    const before = [lastIn.get(task.to.sled), lastOut.get(task.from.sled)].filter((id): id is string => id !== undefined);
+    if (before.length > 0) after.set(task.id, before);
+    lastIn.set(task.to.sled, task.id);
+    lastOut.set(task.from.sled, task.id);
+  }
+  return after;
+}
