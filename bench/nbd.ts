@@ -28,7 +28,7 @@ import { DEFAULT_HEAD_CACHE_MIB } from '../lib/config.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { journalSleds } from '../lib/sleds/placement.js';
 import { GIB, MIB } from '../lib/units/sizes.js';
-import { fmt, formatTable, percentile, processCpuMs, runClosedLoop } from './support.js';
+import { fmt, formatTable, metricsOf, percentile, processCpuMs, runClosedLoop } from './support.js';
 
 const args = new Map(process.argv.slice(2).map((arg) => arg.replace(/^--/, '').split('=') as [string, string | undefined]));
 const QUICK = args.has('quick');
@@ -189,21 +189,6 @@ async function prefill(target: FioJob['target'], bytes: number): Promise<void> {
 
 // ---------------------------------------------------------------- Sleds' own figures
 
-/** Sums of every sample of the metrics the diagnosis reads, from GET /metrics. */
-async function metrics(apiUrl: string): Promise<Map<string, number>> {
-  const text = await (await fetch(`${apiUrl}/metrics`)).text();
-  const sums = new Map<string, number>();
-  for (const line of text.split('\n')) {
-    if (line.startsWith('#') || line.trim() === '') continue;
-    const match = /^([a-z_]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
-    if (!match) continue;
-    const [, name = '', labels = '', value = '0'] = match;
-    const key = labels.includes('le=') ? `${name}{${/le="([^"]+)"/.exec(labels)?.[1] ?? ''}}` : name;
-    sums.set(key, (sums.get(key) ?? 0) + Number(value));
-  }
-  return sums;
-}
-
 function describeMetrics(before: Map<string, number>, after: Map<string, number>, write: boolean): string[] {
   const delta = (key: string) => (after.get(key) ?? 0) - (before.get(key) ?? 0);
   const lines: string[] = [];
@@ -262,13 +247,13 @@ async function runCase(c: FioCase, targets: readonly Target[], cloud: LocalCloud
   for (const { system, target } of targets) {
     try {
       if (c.prefill > 0) await prefill(target, c.prefill);
-      const before = system === 'sleds' ? await metrics(cloud.apiUrl) : undefined;
+      const before = system === 'sleds' ? await metricsOf(cloud.apiUrl) : undefined;
       const cpuBefore = system === 'sleds' ? { proc: processCpuMs(), emu: (await cloud.emulatorThreads?.cpuMs()) ?? Number.NaN } : undefined;
       const figures = await fio({ target, rw: c.rw, bs: c.bs, iodepth: c.iodepth, numjobs: c.numjobs, size: c.region, seconds: SECONDS });
       record(c.name, system, figures);
       console.log(`  ${c.title.padEnd(30)} ${system.padEnd(16)} ${fmt(figures.iops, 0).padStart(7)} IOPS ${fmt(figures.mibps).padStart(7)} MiB/s  p50 ${fmt(figures.p50Ms)} ms  p99 ${fmt(figures.p99Ms)} ms`);
       if (before && cpuBefore) {
-        const after = await metrics(cloud.apiUrl);
+        const after = await metricsOf(cloud.apiUrl);
         const lines = describeMetrics(before, after, c.rw === 'randwrite' || c.rw === 'write');
         const emu = ((await cloud.emulatorThreads?.cpuMs()) ?? Number.NaN) - cpuBefore.emu;
         const proc = processCpuMs() - cpuBefore.proc;

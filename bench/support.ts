@@ -143,6 +143,21 @@ export function countSdkCalls(client: { middlewareStack: unknown }, current: () 
   );
 }
 
+/** Sums of every sample of each metric of the embedded cloud's GET /metrics (histogram buckets keyed `name{le}`). */
+export async function metricsOf(apiUrl: string): Promise<Map<string, number>> {
+  const text = await (await fetch(`${apiUrl}/metrics`)).text();
+  const sums = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || line.trim() === '') continue;
+    const match = /^([a-z_]+)(\{[^}]*\})?\s+(\S+)$/.exec(line);
+    if (!match) continue;
+    const [, name = '', labels = '', value = '0'] = match;
+    const key = labels.includes('le=') ? `${name}{${/le="([^"]+)"/.exec(labels)?.[1] ?? ''}}` : name;
+    sums.set(key, (sums.get(key) ?? 0) + Number(value));
+  }
+  return sums;
+}
+
 /** CPU milliseconds (user + system) of the whole process (every thread) so far. */
 export function processCpuMs(): number {
   const usage = process.cpuUsage();

@@ -114,9 +114,10 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     listSleds: true,
   },
   // Idempotency claim/complete/release, partition metadata, conditional note-log appends; note
-  // payloads to two sleds, or small ones to the table (PutItem); every SLEDS_FLUSH_EVERY_OPS ops, a flush request.
+  // payloads to two sleds, or small ones to the table (both replicas' items in one BatchWriteItem);
+  // every SLEDS_FLUSH_EVERY_OPS ops, a flush request.
   'write-data': {
-    tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query'] },
+    tables: { volumes: ['GetItem'], partitions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'Query', 'BatchWriteItem'] },
     objects: { write: ['volumes'] },
     sendTo: ['flush'],
   },

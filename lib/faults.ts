@@ -29,7 +29,10 @@ export function failpoint(name: FailpointName, context: Readonly<Record<string, 
  * so a test can arm one step of one partition.
  */
 export const FAILPOINTS = {
-  /** A head's write protocol (lib/notes/partition-head.ts); steps: 'after-payload', 'after-pending-note', 'after-primary-commit', 'after-secondary-commit'. */
+  /**
+   * A head's write protocol (lib/notes/head/replica-commit.ts); steps: 'after-payload' (the primary's journal holds the note; a
+   * table note is in both, put in one request), 'after-pending-note', 'after-primary-commit', 'after-secondary-commit'.
+   */
   write: 'write',
   /** A flush (lib/flush/flush-service.ts sequences the steps); steps: 'chunks-written', 'primary-map-updated', 'secondary-map-updated', 'checkpointed'. */
   flush: 'flush',

@@ -1,9 +1,10 @@
-import { BatchGetCommand, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_TABLE_NOTE_BYTES } from '../config.js';
 import { NoteGoneError } from '../errors.js';
-import type { JournalStore, LogRef, NotePart } from '../notes/ports.js';
+import type { JournalPlace, JournalStore, LogRef, NotePart } from '../notes/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
 import { deleteKeys, dynamo, PartitionsTable, putItems } from './dynamodb-partitions-table.js';
+import { ItemPutBatcher } from './item-put-batcher.js';
 import { logPk, NOTE_PREFIX, noteIdOfSk, noteItem, noteKey, noteSk } from './partitions-table-schema.js';
 
 // Notes sort before the log's ops (partitions-table-schema.ts), so the log's queries never
@@ -12,6 +13,12 @@ import { logPk, NOTE_PREFIX, noteIdOfSk, noteItem, noteKey, noteSk } from './par
 /** BatchGetItem takes at most 100 keys. */
 const BATCH_GET_KEYS = 100;
 const BATCH_GETS_IN_FLIGHT = 4;
+/**
+ * BatchWriteItem requests of note puts out at once; more puts wait and share the next one. Few,
+ * so that under load each request carries many partitions' notes (a request costs about as
+ * much CPU, on both ends, whatever it carries); enough that a put rarely waits a whole round trip.
+ */
+const NOTE_BATCHES_IN_FLIGHT = 2;
 
 /**
  * Small notes in the partitions table, one item each beside the replica's log: a flush reads
@@ -20,16 +27,20 @@ const BATCH_GETS_IN_FLIGHT = 4;
  * note from its log entry, which is written after the note.
  */
 export class DynamoDbJournalStore extends PartitionsTable implements JournalStore {
+  /** Note puts of every partition, sent together under load (item-put-batcher.ts). */
+  private readonly batcher = new ItemPutBatcher((items) => putItems(this.documents, this.tableName, items), NOTE_BATCHES_IN_FLIGHT);
+
   async put(_sled: number, log: LogRef, noteId: string, payload: Buffer, _meta: { offset: number; sha256: string }): Promise<void> {
-    if (payload.length > MAX_TABLE_NOTE_BYTES) throw new Error(`note ${noteId} has ${payload.length} bytes; the table keeps at most ${MAX_TABLE_NOTE_BYTES}`);
-    await dynamo(() =>
-      this.documents.send(
-        new PutCommand({
-          TableName: this.tableName,
-          Item: noteItem(log, noteId, payload, Date.now()),
-        }),
-      ),
-    );
+    checkSize(noteId, payload);
+    await this.batcher.put([noteItem(log, noteId, payload, Date.now())]);
+  }
+
+  /** Both replicas' items in one BatchWriteItem (both are unconditional puts), with other partitions' notes under load. */
+  async putBoth(places: readonly [JournalPlace, JournalPlace], noteId: string, payload: Buffer): Promise<boolean> {
+    checkSize(noteId, payload);
+    const at = Date.now();
+    await this.batcher.put(places.map((place) => noteItem(place.log, noteId, payload, at)));
+    return true;
   }
 
   async read(_sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer> {
@@ -111,6 +122,10 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
   async drop(sled: number, log: LogRef): Promise<void> {
     await this.remove(sled, log, await this.list(sled, log));
   }
+}
+
+function checkSize(noteId: string, payload: Buffer): void {
+  if (payload.length > MAX_TABLE_NOTE_BYTES) throw new Error(`note ${noteId} has ${payload.length} bytes; the table keeps at most ${MAX_TABLE_NOTE_BYTES}`);
 }
 
 function slice(noteId: string, payload: Uint8Array, start: number, length: number): Buffer {

@@ -171,8 +171,20 @@ export interface NotePart {
  * Note payloads: on the replica's journal sled (S3), or, for a note whose id says so
  * (isTableNote), in the partitions table (DynamoDB) beside the replica's log.
  */
+/** One replica's journal: its sled and its log. */
+export interface JournalPlace {
+  readonly sled: number;
+  readonly log: LogRef;
+}
+
 export interface JournalStore {
   put(sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void>;
+  /**
+   * Puts one note in both replicas' journals in one request where the store can (the table: one
+   * BatchWriteItem carries both items); true when it did. False (or absent): the caller puts
+   * the note in each journal in turn.
+   */
+  putBoth?(places: readonly [JournalPlace, JournalPlace], noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<boolean>;
   /** Reads `length` bytes from `start` within the note's payload. */
   read(sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer>;
   /** Reads many parts of notes of one journal, in as few calls as the store allows; in the order asked. */

@@ -1,5 +1,5 @@
 import { isTableNote } from './note-ids.js';
-import type { JournalStore, LogRef, NotePart } from './ports.js';
+import type { JournalPlace, JournalStore, LogRef, NotePart } from './ports.js';
 
 /**
  * A replica's journal in two places: notes whose id says so (isTableNote) in the partitions
@@ -17,6 +17,10 @@ export class TieredJournalStore implements JournalStore {
 
   put(sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void> {
     return this.of(noteId).put(sled, log, noteId, payload, meta);
+  }
+
+  async putBoth(places: readonly [JournalPlace, JournalPlace], noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<boolean> {
+    return (await this.of(noteId).putBoth?.(places, noteId, payload, meta)) ?? false;
   }
 
   read(sled: number, log: LogRef, noteId: string, start: number, length: number): Promise<Buffer> {

@@ -118,9 +118,14 @@ export class ReplicationProtocol {
     const notedAt = this.clock.now();
     // A note of zero extents only has no payload: nothing to put, and nothing for a sweep to find.
     const payloadless = note.extents !== undefined && note.payload.length === 0;
-    if (!payloadless) await this.journal.put(meta.primary.sled, this.hooks.logOf(meta.primary), note.noteId, note.payload, journalMeta);
+    const primary = { sled: meta.primary.sled, log: this.hooks.logOf(meta.primary) };
+    const secondary = { sled: meta.secondary.sled, log: this.hooks.logOf(meta.secondary) };
+    // A table note goes to both journals in one request (then 'after-payload' finds it in both);
+    // a sled note to the primary's, then to the secondary's.
+    const both = !payloadless && ((await this.journal.putBoth?.([primary, secondary], note.noteId, note.payload, journalMeta)) ?? false);
+    if (!payloadless && !both) await this.journal.put(primary.sled, primary.log, note.noteId, note.payload, journalMeta);
     await this.crashPoint('after-payload');
-    if (!payloadless) await this.journal.put(meta.secondary.sled, this.hooks.logOf(meta.secondary), note.noteId, note.payload, journalMeta);
+    if (!payloadless && !both) await this.journal.put(secondary.sled, secondary.log, note.noteId, note.payload, journalMeta);
     await this.crashPoint('after-pending-note');
     const entry = await this.commitPrimary(meta, note, notedAt);
     return { meta, entry };
