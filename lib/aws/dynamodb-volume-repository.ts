@@ -1,4 +1,5 @@
 import {
+  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -9,7 +10,12 @@ import {
 import { ConcurrentModificationError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumePage, VolumeRepository } from '../volumes/ports.js';
 import type { Volume, VolumeState } from '../volumes/volume.js';
+import { mapLimit } from '../shared/concurrency.js';
 import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+
+/** BatchGetItem takes at most 100 keys; a few batches go at once. */
+const BATCH_GET_KEYS = 100;
+const BATCH_GETS_IN_FLIGHT = 4;
 
 const VOLUME_FIELDS = [
   'volumeId',
@@ -82,6 +88,29 @@ export class DynamoDbVolumeRepository implements VolumeRepository {
     } catch (error) {
       throw translateAwsError('DynamoDB', error);
     }
+  }
+
+  async getMany(volumeIds: readonly string[]): Promise<Map<string, Volume>> {
+    // BatchGetItem refuses a key asked twice.
+    const unique = [...new Set(volumeIds)];
+    const batches: string[][] = [];
+    for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) batches.push(unique.slice(i, i + BATCH_GET_KEYS));
+    const found = new Map<string, Volume>();
+    try {
+      await mapLimit(batches, BATCH_GETS_IN_FLIGHT, async (batch) => {
+        let keys: Array<Record<string, unknown>> = batch.map((volumeId) => ({ volumeId }));
+        for (let attempt = 0; keys.length > 0; attempt++) {
+          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
+          const answer = await this.documents.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
+          for (const item of answer.Responses?.[this.tableName] ?? []) found.set(String(item.volumeId), toVolume(item));
+          // Under load BatchGetItem may answer only part of a batch: ask again for the rest.
+          keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
+        }
+      });
+    } catch (error) {
+      throw translateAwsError('DynamoDB', error);
+    }
+    return found;
   }
 
   async list(limit: number, cursor?: string): Promise<VolumePage> {

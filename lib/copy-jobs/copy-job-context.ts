@@ -87,11 +87,10 @@ export class CopyJobContext {
 
   /** The job's targets still to hydrate (`hydrating`, or `creating` before they borrowed). */
   async activeTargets(job: CopyJob): Promise<Set<string>> {
+    // One BatchGetItem per 100 targets: every batch of a job asks at its start, all at once.
+    const volumes = await this.deps.volumes.getMany(job.volumeIds);
     const active = new Set<string>();
-    await mapLimit(job.volumeIds, 16, async (volumeId) => {
-      const state = (await this.deps.volumes.get(volumeId))?.state;
-      if (state === 'hydrating' || state === 'creating') active.add(volumeId);
-    });
+    for (const [volumeId, volume] of volumes) if (volume.state === 'hydrating' || volume.state === 'creating') active.add(volumeId);
     return active;
   }
 }

@@ -102,10 +102,9 @@ export class Hydration {
    * (usable). `fresh`: the targets this very request created (their items go out in batches).
    */
   async borrow(partitions: readonly SnapshotPartition[], volumeIds: readonly string[], fresh: ReadonlySet<string>): Promise<void> {
-    const creating: string[] = [];
-    await mapLimit(volumeIds, 16, async (volumeId) => {
-      if (fresh.has(volumeId) || (await this.deps.volumes.get(volumeId))?.state === 'creating') creating.push(volumeId);
-    });
+    const unknown = volumeIds.filter((volumeId) => !fresh.has(volumeId));
+    const stored = unknown.length > 0 ? await this.deps.volumes.getMany(unknown) : new Map<string, { state: string }>();
+    const creating = volumeIds.filter((volumeId) => fresh.has(volumeId) || stored.get(volumeId)?.state === 'creating');
     if (creating.length === 0) return;
     const batch = creating.filter((volumeId) => fresh.has(volumeId));
     const careful = creating.filter((volumeId) => !fresh.has(volumeId));

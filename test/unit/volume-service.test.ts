@@ -14,6 +14,9 @@ class MemoryRepository implements VolumeRepository {
   async get(volumeId: string) {
     return this.volumes.get(volumeId);
   }
+  async getMany(volumeIds: readonly string[]) {
+    return new Map(volumeIds.flatMap((volumeId) => (this.volumes.has(volumeId) ? [[volumeId, this.volumes.get(volumeId)!] as const] : [])));
+  }
   async list(): Promise<VolumePage> {
     return { volumes: [...this.volumes.values()] };
   }
