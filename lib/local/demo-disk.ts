@@ -232,14 +232,13 @@ export interface CopiesDone {
   readonly status: any;
 }
 
-/** Copies the snapshot to `count` volumes with a copy job, reporting progress (0..1); throws unless it succeeds. */
 /** Asks for `count` copies of the snapshot; they are usable (hydrating) when this returns. */
 export async function startCopies(base: string, snapshotId: string, count: number): Promise<{ jobId: string; volumeIds: string[] }> {
   const job = await api(base, 'POST', `/snapshots/${snapshotId}/copies`, { count });
   return { jobId: job.jobId as string, volumeIds: job.volumeIds as string[] };
 }
 
-/** Waits for a copy job to end; it must succeed. */
+/** Waits for a copy job to end, reporting progress (0..1); throws unless it succeeds. */
 export async function copiesDone(base: string, job: { jobId: string; volumeIds: string[] }, onProgress: (fraction: number) => void = () => {}): Promise<CopiesDone> {
   let status = await api(base, 'GET', `/copy-jobs/${job.jobId}`);
   while (status.state === 'running') {
@@ -249,11 +248,6 @@ export async function copiesDone(base: string, job: { jobId: string; volumeIds: 
   }
   if (status.state !== 'succeeded') throw new Error(`the copy job ${status.state}: ${status.error}`);
   return { ...job, status };
-}
-
-/** Copies the snapshot `count` times and waits for the job to end. */
-export async function copySnapshot(base: string, snapshotId: string, count: number, onProgress: (fraction: number) => void = () => {}): Promise<CopiesDone> {
-  return copiesDone(base, await startCopies(base, snapshotId, count), onProgress);
 }
 
 // ---------------------------------------------------------------- the demo
