@@ -167,16 +167,16 @@ export interface NotePart {
   readonly length: number;
 }
 
-/**
- * Note payloads: on the replica's journal sled (S3), or, for a note whose id says so
- * (isTableNote), in the partitions table (DynamoDB) beside the replica's log.
- */
 /** One replica's journal: its sled and its log. */
 export interface JournalPlace {
   readonly sled: number;
   readonly log: LogRef;
 }
 
+/**
+ * Note payloads: on the replica's journal sled (S3), or, for a note whose id says so
+ * (isTableNote), in the partitions table (DynamoDB) beside the replica's log.
+ */
 export interface JournalStore {
   put(sled: number, log: LogRef, noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void>;
   /**
