@@ -1,8 +1,8 @@
-import { BatchGetCommand, GetCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { MAX_TABLE_NOTE_BYTES } from '../config.js';
 import { NoteGoneError } from '../errors.js';
 import type { JournalPlace, JournalStore, LogRef, NotePart } from '../notes/ports.js';
-import { mapLimit } from '../shared/concurrency.js';
+import { batchGetItems } from './batch-get.js';
 import { deleteKeys, dynamo, PartitionsTable, putItems } from './dynamodb-partitions-table.js';
 import { ItemPutBatcher } from './item-put-batcher.js';
 import { logPk, NOTE_PREFIX, noteIdOfSk, noteItem, noteKey, noteSk } from './partitions-table-schema.js';
@@ -10,9 +10,6 @@ import { logPk, NOTE_PREFIX, noteIdOfSk, noteItem, noteKey, noteSk } from './par
 // Notes sort before the log's ops (partitions-table-schema.ts), so the log's queries never
 // read them; a replica's note items share its log's key, so dropping the log or removing the
 // partition removes them too.
-/** BatchGetItem takes at most 100 keys. */
-const BATCH_GET_KEYS = 100;
-const BATCH_GETS_IN_FLIGHT = 4;
 /**
  * BatchWriteItem requests of note puts out at once; more puts wait and share the next one. Few,
  * so that under load each request carries many partitions' notes (a request costs about as
@@ -66,24 +63,8 @@ export class DynamoDbJournalStore extends PartitionsTable implements JournalStor
   /** The notes' items, by note id, 100 per BatchGetItem, a few at once; a missing note has none. */
   private async items(log: LogRef, noteIds: readonly string[], projection?: string): Promise<Map<string, Record<string, unknown>>> {
     const pk = logPk(log);
-    const batches: string[][] = [];
-    for (let i = 0; i < noteIds.length; i += BATCH_GET_KEYS) batches.push(noteIds.slice(i, i + BATCH_GET_KEYS));
-    const found = new Map<string, Record<string, unknown>>();
-    await mapLimit(batches, BATCH_GETS_IN_FLIGHT, async (batch) => {
-      let keys: Array<Record<string, unknown>> = batch.map((noteId) => ({ pk, sk: noteSk(noteId) }));
-      for (let attempt = 0; keys.length > 0; attempt++) {
-        if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-        const answer = await dynamo(() =>
-          this.documents.send(
-            new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true, ...(projection ? { ProjectionExpression: projection } : {}) } } }),
-          ),
-        );
-        for (const item of answer.Responses?.[this.tableName] ?? []) found.set(noteIdOfSk(String(item.sk)), item);
-        // Under load BatchGetItem may answer only part of a batch: ask again for the rest.
-        keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
-      }
-    });
-    return found;
+    const items = await batchGetItems(this.documents, this.tableName, noteIds.map((noteId) => ({ pk, sk: noteSk(noteId) })), projection);
+    return new Map(items.map((item) => [noteIdOfSk(String(item.sk)), item]));
   }
 
   async list(sled: number, log: LogRef): Promise<string[]> {

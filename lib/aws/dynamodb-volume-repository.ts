@@ -1,5 +1,4 @@
 import {
-  BatchGetCommand,
   DeleteCommand,
   GetCommand,
   PutCommand,
@@ -10,12 +9,8 @@ import {
 import { ConcurrentModificationError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumePage, VolumeRepository } from '../volumes/ports.js';
 import type { Volume, VolumeState } from '../volumes/volume.js';
-import { mapLimit } from '../shared/concurrency.js';
 import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
-
-/** BatchGetItem takes at most 100 keys; a few batches go at once. */
-const BATCH_GET_KEYS = 100;
-const BATCH_GETS_IN_FLIGHT = 4;
+import { batchGetItems } from './batch-get.js';
 
 const VOLUME_FIELDS = [
   'volumeId',
@@ -92,25 +87,9 @@ export class DynamoDbVolumeRepository implements VolumeRepository {
 
   async getMany(volumeIds: readonly string[]): Promise<Map<string, Volume>> {
     // BatchGetItem refuses a key asked twice.
-    const unique = [...new Set(volumeIds)];
-    const batches: string[][] = [];
-    for (let i = 0; i < unique.length; i += BATCH_GET_KEYS) batches.push(unique.slice(i, i + BATCH_GET_KEYS));
-    const found = new Map<string, Volume>();
-    try {
-      await mapLimit(batches, BATCH_GETS_IN_FLIGHT, async (batch) => {
-        let keys: Array<Record<string, unknown>> = batch.map((volumeId) => ({ volumeId }));
-        for (let attempt = 0; keys.length > 0; attempt++) {
-          if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(1000, 25 * 2 ** attempt)));
-          const answer = await this.documents.send(new BatchGetCommand({ RequestItems: { [this.tableName]: { Keys: keys, ConsistentRead: true } } }));
-          for (const item of answer.Responses?.[this.tableName] ?? []) found.set(String(item.volumeId), toVolume(item));
-          // Under load BatchGetItem may answer only part of a batch: ask again for the rest.
-          keys = (answer.UnprocessedKeys?.[this.tableName]?.Keys ?? []) as Array<Record<string, unknown>>;
-        }
-      });
-    } catch (error) {
-      throw translateAwsError('DynamoDB', error);
-    }
-    return found;
+    const keys = [...new Set(volumeIds)].map((volumeId) => ({ volumeId }));
+    const items = await batchGetItems(this.documents, this.tableName, keys);
+    return new Map(items.map((item) => [String(item.volumeId), toVolume(item)]));
   }
 
   async list(limit: number, cursor?: string): Promise<VolumePage> {
