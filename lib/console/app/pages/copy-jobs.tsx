@@ -21,7 +21,7 @@ export function CopyJobsPage() {
       <p class="muted">Start one from a snapshot's page.</p>
       <LookUp kind="copy-jobs" />
       <ErrorNote error={jobs.error} title="Could not load the copy jobs" />
-      {jobs.data && jobs.data.length === 0 ? <p class="muted">No copy jobs seen yet.</p> : null}
+      {jobs.data && jobs.data.length === 0 ? <p class="muted">No copy jobs yet.</p> : null}
       {jobs.data && jobs.data.length > 0 ? (
         <table class="data" aria-label="Copy jobs">
           <thead>

@@ -38,7 +38,7 @@ export function SnapshotsPage() {
       <p class="muted">Take one from a volume's page.</p>
       <LookUp kind="snapshots" />
       <ErrorNote error={snapshots.error} title="Could not load the snapshots" />
-      {snapshots.data && snapshots.data.length === 0 ? <p class="muted">No snapshots seen yet.</p> : null}
+      {snapshots.data && snapshots.data.length === 0 ? <p class="muted">No snapshots yet.</p> : null}
       {snapshots.data && snapshots.data.length > 0 ? (
         <table class="data" aria-label="Snapshots">
           <thead>
