@@ -4,6 +4,7 @@
  * functions only, like format.ts, so they are tested without a network or a terminal.
  */
 import { MAX_COPY_COUNT, MAX_SOURCE_FANOUT, type CopyJobStatus, type CopyMode } from '../copy-jobs/copy-job.js';
+import type { CopyJobSummary } from '../listings/copy-job-listing.js';
 import type { JobHydration } from '../copy-jobs/hydration.js';
 import type { WorkflowEvent } from '../copy-jobs/ports.js';
 import type { Snapshot } from '../snapshots/snapshot.js';
@@ -276,7 +277,7 @@ const JOB_COLUMNS: readonly Column[] = [
 ];
 
 /** The `sleds job list` table, newest first. */
-export function formatCopyJobTable(jobs: ReadonlyArray<Omit<CopyJobStatus, 'plan'>>): string {
+export function formatCopyJobTable(jobs: readonly CopyJobSummary[]): string {
   return formatTable(
     JOB_COLUMNS,
     [...jobs]
