@@ -3,7 +3,6 @@
  * 32 MiB snapshot that every job of a part copies (bench/copy.ts describes the bench).
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
@@ -84,15 +83,6 @@ export async function expectStatus(reply: Promise<Reply>, status: number, what: 
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-export function packageVersion(name: string): string {
-  try {
-    const text = readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8');
-    return (JSON.parse(text) as { version: string }).version;
-  } catch {
-    return '?';
-  }
-}
 
 /** The machine's 1-minute load average. */
 export const loadAverage = () => os.loadavg()[0] ?? Number.NaN;

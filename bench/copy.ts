@@ -43,12 +43,11 @@ import {
   TARGETS,
   loadAverage,
   mibs,
-  packageVersion,
   yesNo,
   type JobMode,
   type Options,
 } from './copy-harness.js';
-import { fmt, formatTable, median } from './support.js';
+import { fmt, formatTable, median, packageVersion } from './support.js';
 
 // ---------------------------------------------------------------- main
 

@@ -37,7 +37,6 @@
  * --in-process (emulators on the bench's own thread).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -62,7 +61,7 @@ import { mapLimit } from '../lib/shared/concurrency.js';
 import { chunkSled } from '../lib/sleds/placement.js';
 import { GIB, KIB, MIB } from '../lib/units/sizes.js';
 import { createServices, journalStore, type Services } from '../lib/wiring.js';
-import { collectGarbage, fmt, formatTable, gcPauseMs, median, threadCpuMs } from './support.js';
+import { collectGarbage, fmt, formatTable, gcPauseMs, median, packageVersion, threadCpuMs } from './support.js';
 
 // ---------------------------------------------------------------- fixed parameters
 
@@ -826,15 +825,6 @@ const indent = (text: string, by: number) =>
     .split('\n')
     .map((line) => ' '.repeat(by) + line)
     .join('\n');
-
-function packageVersion(name: string): string {
-  try {
-    const text = readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8');
-    return (JSON.parse(text) as { version: string }).version;
-  } catch {
-    return '?';
-  }
-}
 
 function parseOptions(argv: readonly string[]): Options {
   const quick = argv.includes('--quick');

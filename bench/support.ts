@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 export { collectGarbage, gcPauseMs, threadCpuMs } from '../lib/local/thread-stats.js';
@@ -178,4 +179,14 @@ export function fmt(value: number, digits?: number): string {
   if (!Number.isFinite(value)) return 'n/a';
   const d = digits ?? (Math.abs(value) >= 100 ? 0 : Math.abs(value) >= 10 ? 1 : 2);
   return value.toFixed(d);
+}
+
+/** The installed version of an npm package, for a bench's header ('?' when it cannot be read). */
+export function packageVersion(name: string): string {
+  try {
+    const text = readFileSync(new URL(`../node_modules/${name}/package.json`, import.meta.url), 'utf8');
+    return (JSON.parse(text) as { version: string }).version;
+  } catch {
+    return '?';
+  }
 }
