@@ -1,7 +1,7 @@
 /**
  * Names Sleds disks for the NBD server: a volume id opens the volume as a writable disk (an
- * available one, or a copy target still hydrating: it serves data too, reading through to its
- * snapshot), a completed snapshot's id opens it read-only, and NBD_OPT_LIST lists both.
+ * available one, or a copy target still hydrating: it serves data too, reading what it has not
+ * copied yet from its snapshot), a completed snapshot's id opens it read-only, and NBD_OPT_LIST lists both.
  */
 import type { ExportListing, ExportOpening, ExportResolver } from '../nbd/ports.js';
 import type { SnapshotPage } from '../snapshots/ports.js';

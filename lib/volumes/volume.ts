@@ -16,8 +16,8 @@ export const MAX_PAGE_SIZE = 1000;
 
 /**
  * `creating` until a copy job has given the target its borrowed chunk maps (at the copy
- * request); `hydrating` while it serves reads and writes through to the snapshot and the job
- * puts its own copy of every chunk; `available` once every chunk is its own and verified;
+ * request); `hydrating` while it serves reads (from its own copy of a chunk once in place, else
+ * from the snapshot) and writes, and the job puts its own copy of every chunk; `available` once every chunk is its own and verified;
  * `deleting` once a delete has begun.
  */
 export type VolumeState = 'creating' | 'hydrating' | 'available' | 'deleting' | 'failed';
