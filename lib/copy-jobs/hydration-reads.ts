@@ -16,6 +16,7 @@ const RECHECK_MS = 1000;
 /** Targets and chunks remembered per process; past these the memory starts afresh (it is only a cache). */
 const MAX_TARGETS = 4096;
 const MAX_CHUNKS = 1 << 20;
+/** Plans remembered per process; past this the one read first goes. */
 const MAX_PLANS = 64;
 
 export interface HydrationReadDeps {
