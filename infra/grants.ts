@@ -166,7 +166,6 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     },
     copyJobs: ['start'],
   },
-  // With ?include=tree it reads the stored plan (sled 0) to draw the fan-out tree.
   // The stored plan (sled 0) gives the targets' hydration, and with ?include=tree the fan-out tree.
   'get-copy-job': { tables: { copyJobs: ['GetItem'] }, objects: { read: ['plans'] } },
   // Job headers, a filtered Scan a page at a time.
