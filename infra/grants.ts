@@ -156,7 +156,8 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   },
   // Claim the client token, create the job and the target volumes, give them chunk maps that
   // borrow the snapshot's chunks (BatchWriteItem; conditional PutItems on a retried request),
-  // mark them hydrating, start the execution.
+  // mark them hydrating, start the execution. A repeated request for a job a retry runs again
+  // reads that execution's own history to join it while it runs (copy-job-service.ts `create`).
   'create-copy-job': {
     tables: {
       snapshots: ['GetItem'],
@@ -164,7 +165,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
       volumes: ['PutItem', 'GetItem', 'UpdateItem'],
       partitions: ['BatchWriteItem', 'PutItem'],
     },
-    copyJobs: ['start'],
+    copyJobs: ['start', 'history'],
   },
   // The stored plan (sled 0) gives the targets' hydration, and with ?include=tree the fan-out tree.
   'get-copy-job': { tables: { copyJobs: ['GetItem'] }, objects: { read: ['plans'] } },
@@ -188,15 +189,15 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // The plan goes to sled 0, the progress counters to the job.
   // Targets whose request died before they borrowed the snapshot's chunks borrow them here (conditional PutItems).
   'plan-copy-job': {
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], volumes: ['GetItem', 'UpdateItem'], partitions: ['PutItem'] },
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], volumes: ['GetItem', 'BatchGetItem', 'UpdateItem'], partitions: ['PutItem'] },
     objects: { write: ['plans'] },
   },
   // Copies from the snapshot or an intermediary to an intermediary or a target; a target chunk's
   // SHA-256 comes with the copy's answer on S3, else from a HeadObject of it (an unpatched fauxqs); the
   // batch records them under the job's prefix. A straggler of a failed job removes what it wrote.
   'copy-partition-batch': {
-    // The targets' states: a retry copies only for those still hydrating.
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], volumes: ['GetItem'] },
+    // The targets' states (BatchGetItem): a retry copies only for those still hydrating.
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], volumes: ['GetItem', 'BatchGetItem'] },
     objects: {
       read: ['plans', 'snapshots', 'intermediaries', 'volumes'],
       write: ['intermediaries', 'volumes'],
@@ -209,7 +210,7 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
   // BatchWriteItem) and states; each hydrating target's maps take its own copies (conditional
   // PutItem on the map's version), its unused copies go, and it becomes available.
   'finalize-copy-job': {
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['GetItem', 'PutItem'], volumes: ['GetItem', 'UpdateItem'] },
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['GetItem', 'PutItem'], volumes: ['GetItem', 'BatchGetItem', 'UpdateItem'] },
     objects: { read: ['plans', 'intermediaries'], delete: ['volumes'] },
     listSleds: true,
   },
