@@ -99,7 +99,8 @@ export interface LocalCloudOptions {
 }
 
 /** What the resumption at start did. */
-export type CopyJobResumption = Awaited<ReturnType<CopyJobService['resumeInterrupted']>>;
+/** The jobs resumed at start, those that could not be, and why the search for them failed, if it did. */
+export type CopyJobResumption = Awaited<ReturnType<CopyJobService['resumeInterrupted']>> & { readonly searchError?: string };
 
 /**
  * The whole service on one machine: emulators, the resources the CDK stateful stack would
@@ -197,7 +198,7 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
       // After the API opens (hydration and requests go on together), never failing the start.
       const resumedCopyJobs: Promise<CopyJobResumption> =
         (options.resumeCopyJobs ?? !options.awsEndpoint)
-          ? processServices().copyJobs.resumeInterrupted().catch((error: unknown) => ({ resumed: [], failed: [{ jobId: '*', error: String(error) }] }))
+          ? processServices().copyJobs.resumeInterrupted().catch((error: unknown) => ({ resumed: [], failed: [], searchError: String(error) }))
           : Promise.resolve({ resumed: [], failed: [] });
       return {
         apiUrl: api.url,

@@ -90,7 +90,8 @@ async function main(): Promise<void> {
   console.log(`  cache     ${headCacheMib > 0 ? `head cache ${headCacheMib} MiB` : 'head cache off'} (${ENV.headCacheMib})`);
   if (apiAuth.mode === 'sigv4') console.log(`  auth      SigV4 (execute-api, ${cloud.config.region}), access key ${apiAuth.accessKeyId}`);
   console.log('  Ctrl-C to stop');
-  void cloud.resumedCopyJobs.then(({ resumed, failed }) => {
+  void cloud.resumedCopyJobs.then(({ resumed, failed, searchError }) => {
+    if (searchError) console.error(`sleds: could not look for copy jobs interrupted by the last stop (GET /copy-jobs lists them; POST /copy-jobs/{id}/retry resumes one): ${searchError}`);
     if (resumed.length > 0) console.log(`sleds: resumed ${resumed.length} copy job${resumed.length === 1 ? '' : 's'} interrupted by the last stop: ${resumed.join(', ')}`);
     for (const { jobId, error } of failed) console.error(`sleds: could not resume copy job ${jobId} (POST /copy-jobs/${jobId}/retry): ${error}`);
   });
