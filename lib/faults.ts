@@ -30,8 +30,9 @@ export function failpoint(name: FailpointName, context: Readonly<Record<string, 
  */
 export const FAILPOINTS = {
   /**
-   * A head's write protocol (lib/notes/head/replica-commit.ts); steps: 'after-payload' (the primary's journal holds the note; a
-   * table note is in both, put in one request), 'after-pending-note', 'after-primary-commit', 'after-secondary-commit'.
+   * A head's write protocol (lib/notes/head/replica-commit.ts); steps: 'after-payload' (both replicas' journals hold the note,
+   * pending: a table note put in one request, a sled note with two puts at once), 'after-pending-note' (the same state,
+   * just before the primary's commit), 'after-primary-commit', 'after-secondary-commit'.
    */
   write: 'write',
   /** A flush (lib/flush/flush-service.ts sequences the steps); steps: 'chunks-written', 'primary-map-updated', 'secondary-map-updated', 'checkpointed'. */

@@ -182,7 +182,7 @@ export interface JournalStore {
   /**
    * Puts one note in both replicas' journals in one request where the store can (the table: one
    * BatchWriteItem carries both items); true when it did. False (or absent): the caller puts
-   * the note in each journal in turn.
+   * the note in both journals with two puts at once.
    */
   putBoth?(places: readonly [JournalPlace, JournalPlace], noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<boolean>;
   /** Reads `length` bytes from `start` within the note's payload. */

@@ -11,6 +11,7 @@ const KIB = 1024;
 const SIZE = 256 * KIB;
 
 class Crash extends Error {}
+class SledDown extends Error {}
 
 /**
  * Orphans: chunk objects a crashed flush put and no map names, notes a crashed write put and
@@ -140,6 +141,62 @@ describe('sweeping orphans', () => {
     await services.flush.flush({ volumeId, partition: 0, uptoOp: 5 });
     expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
   });
+
+  for (const failing of ['primary', 'secondary'] as const) {
+    const landed = failing === 'primary' ? 'secondary' : 'primary';
+    it(`sweeps the copy a sled note left in the ${landed}'s journal alone when its put to the ${failing}'s failed`, async () => {
+      const { volumeId, model } = await written(3);
+      const meta = await inspector.meta(volumeId, 0);
+      const failingBucket = cloud().config.sledBuckets[meta[failing].sled];
+      const failingPrefix = `journal/0/${meta[failing].replicaId}/`;
+      // A process whose PutObjects to the failing replica's journal fail (a sled that is down),
+      // while its puts to the other replica's journal go through.
+      const dying = process();
+      let failedPuts = 0;
+      let landedPuts = 0;
+      dying.clients.s3.middlewareStack.add(
+        (next, context) => async (args) => {
+          const input = args.input as { Bucket?: string; Key?: string };
+          if (context.commandName === 'PutObjectCommand' && input.Key?.includes(volumeId)) {
+            if (input.Bucket === failingBucket && input.Key.includes(failingPrefix)) {
+              failedPuts++;
+              throw new SledDown(`sled ${meta[failing].sled} is down`);
+            }
+            const result = await next(args);
+            landedPuts++;
+            return result;
+          }
+          return next(args);
+        },
+        { step: 'initialize', name: 'failOneSled' },
+      );
+      // 12 KiB: too big for the table, so a sled note.
+      await expect(dying.data.write(volumeId, 0, pattern(12 * KIB, 77))).rejects.toBeInstanceOf(SledDown);
+      // The write waited for the other put before it failed: nothing of it is still in flight.
+      expect([failedPuts, landedPuts]).toEqual([1, 1]);
+      expect(await inspector.expectReplicasIdentical(volumeId, 0)).toBe(3);
+
+      const { primary } = await inspector.logsOf(volumeId, 0);
+      const committed = new Set(primary.flatMap((entry) => (entry.kind === 'write' ? [entry.noteId] : [])));
+      const notes = await journalNotes(volumeId);
+      const pending = { primary: notes.primary.filter((id) => !committed.has(id)), secondary: notes.secondary.filter((id) => !committed.has(id)) };
+      expect(pending[failing]).toEqual([]);
+      expect(pending[landed]).toHaveLength(1);
+
+      // Younger than the grace it stays; older, it goes, and nothing named does.
+      expect(await sweeperAhead(ORPHAN_GRACE_MS - 60_000).sweep(volumeId, 0)).toEqual({ chunksRemoved: 0, notesRemoved: 0 });
+      expect(await sweeperAhead(ORPHAN_GRACE_MS + 60_000).sweep(volumeId, 0)).toEqual({ chunksRemoved: 0, notesRemoved: 1 });
+      const after = await journalNotes(volumeId);
+      expect(after.primary).toEqual(notes.primary.filter((id) => committed.has(id)));
+      expect(after.secondary).toEqual(notes.secondary.filter((id) => committed.has(id)));
+
+      // The failed write was never acknowledged and is not visible; the next one takes op 4 on both replicas.
+      expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+      await write(volumeId, model, 0, pattern(12 * KIB, 78));
+      expect(await inspector.expectReplicasIdentical(volumeId, 0)).toBe(4);
+      expect((await process().data.read(volumeId, 0, SIZE)).equals(model)).toBe(true);
+    });
+  }
 
   it('leaves a volume alone while a snapshot holds it', async () => {
     const { volumeId } = await written(2);

@@ -126,7 +126,7 @@ describe('write path on the embedded cloud', () => {
     const seen = await restarted.data.read(volume.volumeId, 0, 64 * KIB);
     expect(seen.equals(committedOnPrimary ? lost : before)).toBe(true);
     const status = await restarted.data.partitionStatus(volume.volumeId, 0);
-    const pending = { 'after-payload': [1, 0], 'after-pending-note': [1, 1], 'after-primary-commit': [0, 1], 'after-secondary-commit': [0, 0] };
+    const pending = { 'after-payload': [1, 1], 'after-pending-note': [1, 1], 'after-primary-commit': [0, 1], 'after-secondary-commit': [0, 0] };
     expect([status.primary.pendingNotes.length, status.secondary.pendingNotes.length]).toEqual(pending[point]);
     expect(status.inSync).toBe(point !== 'after-primary-commit');
 

@@ -55,6 +55,42 @@ describe('the requests of a small write', () => {
     expect((await process().data.read(volumeId, 8 * KIB, 4 * KIB)).equals(pattern(4 * KIB, 2))).toBe(true);
   });
 
+  it('puts a sled note in both journals at once: the second PutObject starts before the first is over', async () => {
+    const services = process();
+    const { volumeId } = await volume(services);
+    await services.data.write(volumeId, 0, pattern(4 * KIB, 1));
+    // Each journal PutObject of this volume waits (up to 2 s) for the other to start, and
+    // records how many were in flight together: two if they were sent at once, one if in turn.
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const buckets: string[] = [];
+    let bothStarted: () => void = () => undefined;
+    const started = new Promise<void>((resolve) => (bothStarted = resolve));
+    services.clients.s3.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Bucket?: string; Key?: string };
+        if (context.commandName !== 'PutObjectCommand' || !input.Key?.includes(volumeId)) return next(args);
+        buckets.push(input.Bucket ?? '');
+        mostInFlight = Math.max(mostInFlight, ++inFlight);
+        if (inFlight === 2) bothStarted();
+        await Promise.race([started, new Promise((resolve) => setTimeout(resolve, 2000))]);
+        try {
+          return await next(args);
+        } finally {
+          inFlight--;
+        }
+      },
+      { step: 'initialize', name: 'overlappingPuts' },
+    );
+    const result = await services.data.write(volumeId, 64 * KIB, pattern(64 * KIB, 2));
+    expect(result.ops).toEqual([{ partition: 0, op: 2 }]);
+    expect(buckets).toHaveLength(2);
+    expect(new Set(buckets).size).toBe(2); // two sleds
+    expect(mostInFlight).toBe(2);
+    expect(await inspector.expectReplicasIdentical(volumeId, 0)).toBe(2);
+    expect((await process().data.read(volumeId, 64 * KIB, 64 * KIB)).equals(pattern(64 * KIB, 2))).toBe(true);
+  });
+
   it('leaves a table note pending in both journals, and nothing committed, after a crash after-payload', async () => {
     const services = process();
     const { volumeId } = await volume(services);

@@ -3,7 +3,7 @@ import { FAILPOINTS, failpoint } from '../../faults.js';
 import type { Clock } from '../../shared/clock.js';
 import { SerialQueue } from '../../shared/concurrency.js';
 import { MAX_UNNAMED_MS } from '../../shared/orphan-limits.js';
-import type { HeadLease, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, ReplicaPlacement, TailEntry, WriteEntry } from '../ports.js';
+import type { HeadLease, JournalPlace, JournalStore, LogEntry, LogRef, NoteLogStore, PartitionMeta, ReplicaPlacement, TailEntry, WriteEntry } from '../ports.js';
 import { spanOf } from '../note-extents.js';
 import type { LeaseClaim, LeaseKeeper } from './head-lease.js';
 import type { CrashPoint, Note } from './types.js';
@@ -90,9 +90,8 @@ export class ReplicationProtocol {
   }
 
   /**
-   * Runs the write protocol for one note: payload to the primary's journal (pending), copy
-   * to the secondary's journal, commit on the primary under the next op, commit on the
-   * secondary under the same op. Returns the op once both hold it. `appended`: called once
+   * Runs the write protocol for one note: payload to both replicas' journals at once (pending),
+   * commit on the primary under the next op, commit on the secondary under the same op. Returns the op once both hold it. `appended`: called once
    * the primary's append is over, whether it landed or not (group commit starts the next group).
    */
   async write(note: Note, appended: () => void = () => undefined): Promise<number> {
@@ -120,15 +119,26 @@ export class ReplicationProtocol {
     const payloadless = note.extents !== undefined && note.payload.length === 0;
     const primary = { sled: meta.primary.sled, log: this.hooks.logOf(meta.primary) };
     const secondary = { sled: meta.secondary.sled, log: this.hooks.logOf(meta.secondary) };
-    // A table note goes to both journals in one request (then 'after-payload' finds it in both);
-    // a sled note to the primary's, then to the secondary's.
-    const both = !payloadless && ((await this.journal.putBoth?.([primary, secondary], note.noteId, note.payload, journalMeta)) ?? false);
-    if (!payloadless && !both) await this.journal.put(primary.sled, primary.log, note.noteId, note.payload, journalMeta);
+    if (!payloadless) await this.putPending([primary, secondary], note.noteId, note.payload, journalMeta);
+    // Both points now see the same state (the note pending in both journals); both are kept
+    // so that crash tests and torture seeds that name either still mean what they did.
     await this.crashPoint('after-payload');
-    if (!payloadless && !both) await this.journal.put(secondary.sled, secondary.log, note.noteId, note.payload, journalMeta);
     await this.crashPoint('after-pending-note');
     const entry = await this.commitPrimary(meta, note, notedAt);
     return { meta, entry };
+  }
+
+  /**
+   * The note pending in both journals: a table note in one request, a sled note with two puts
+   * at once. Either way the write goes on only once both hold it. When one put fails, the
+   * other is still waited for, so nothing of a failed write is left in flight: a copy that
+   * landed is a note no log names, which the orphan sweep removes on either replica.
+   */
+  private async putPending(places: readonly [JournalPlace, JournalPlace], noteId: string, payload: Buffer, meta: { offset: number; sha256: string }): Promise<void> {
+    if (await this.journal.putBoth?.(places, noteId, payload, meta)) return;
+    const puts = await Promise.allSettled(places.map((place) => this.journal.put(place.sled, place.log, noteId, payload, meta)));
+    const failed = puts.find((put): put is PromiseRejectedResult => put.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private crashPoint(step: CrashPoint): void | Promise<void> {
