@@ -100,6 +100,7 @@ const askLoad = () =>
 const services = processServices();
 const samples: MemorySample[] = [];
 const mibOf = (bytes: number) => (bytes / MIB).toFixed(0);
+let lastSampleAt = 0;
 /** One sample: the interval's load, then memory after a full collection on every thread, then the emulators' data. */
 async function sample(): Promise<void> {
   const loadSample = await askLoad();
@@ -112,7 +113,9 @@ async function sample(): Promise<void> {
   const m: MemorySample = { t, rss: process.memoryUsage.rss(), service, headCache: services.headCacheBytes(), emulators, load: loadSample.memory, ...data };
   samples.push(m);
   const split = series(m);
-  const seconds = sampleEveryMs / 1000;
+  // The load's counts cover the time since the previous sample, which a slow sample stretches past sampleEveryMs.
+  const seconds = t - lastSampleAt;
+  lastSampleAt = t;
   console.log(
     `t=${t.toFixed(0).padStart(4)} s  ${(loadSample.ops / seconds).toFixed(0).padStart(5)} ops/s  ${(loadSample.bytes / seconds / MIB).toFixed(2).padStart(6)} MiB/s  ` +
       `p99 ${percentile(loadSample.latenciesMs, 99).toFixed(0).padStart(5)} ms  RSS ${mibOf(m.rss)} MiB = service ${mibOf(split.service)} (heap ${mibOf(split.serviceHeap)}, Buffers ${mibOf(service.arrayBuffers)} of which head cache ${mibOf(split.headCache)}) ` +
@@ -124,6 +127,9 @@ const sampler = (async () => {
   for (let next = started + sampleEveryMs; next <= deadline + 1; next += sampleEveryMs) {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, next - performance.now())));
     await sample();
+    // A sample that took longer than the interval (a full collection on every thread, then a scan
+    // of what the emulators store) skips the slots it overran, so sampling ends at the deadline.
+    while (next + sampleEveryMs < performance.now()) next += sampleEveryMs;
   }
 })();
 
