@@ -37,6 +37,8 @@ export interface SoakDone {
   readonly histories: History[];
   readonly latenciesMs: number[];
   readonly counts: { ok: number; fail: number; info: number };
+  /** Why ops failed or ended unknown, with how many times each (errno or error text, up to 80 characters). */
+  readonly reasons: Record<string, number>;
 }
 
 const BLOCK = 4096;
@@ -49,6 +51,7 @@ const recorders = load.volumes.map(() => new HistoryRecorder());
 let interval = { ops: 0, bytes: 0, latenciesMs: [] as number[] };
 const latenciesMs: number[] = [];
 const counts = { ok: 0, fail: 0, info: 0 };
+const reasons: Record<string, number> = {};
 let recordedOps = 0;
 const deadline = performance.now() + load.durationMs;
 
@@ -92,8 +95,12 @@ await Promise.all(
       } else if (outcome.status === 'fail') recorder.fail(id);
       else recorder.info(id);
       counts[outcome.status]++;
+      if (outcome.status !== 'ok') {
+        const why = `${write ? 'write' : 'read'} ${outcome.status}: ${outcome.why.slice(0, 80)}`;
+        reasons[why] = (reasons[why] ?? 0) + 1;
+      }
     }
     await client.close();
   }),
 );
-port.postMessage({ kind: 'done', histories: recorders.map((r) => r.history()), latenciesMs, counts } satisfies SoakDone);
+port.postMessage({ kind: 'done', histories: recorders.map((r) => r.history()), latenciesMs, counts, reasons } satisfies SoakDone);

@@ -210,5 +210,7 @@ console.log(
     `p50 ${percentile(allLatencies, 50).toFixed(0)} ms, p99 ${percentile(allLatencies, 99).toFixed(0)} ms; ${memory.text}; ` +
     `checker: ${verdicts === 0 ? 'OK' : `${verdicts} volumes NOT ok`} on ${checked} ops`,
 );
+const reasons = Object.entries(done.reasons).sort((a, b) => b[1] - a[1]);
+if (reasons.length) console.log(`ops not acknowledged, by reason: ${reasons.map(([why, n]) => `${n} × ${why}`).join('; ')}`);
 await cloud.stop();
 process.exit(verdicts === 0 ? 0 : 1);

@@ -132,11 +132,18 @@ export class PartitionNotFoundError extends SledsError {
 /**
  * A head-node replica's epoch was superseded (a failover happened), so it may commit nothing.
  * Nothing was acknowledged; the caller may retry, which goes to the new primary (503).
+ * `committed` says whether the write can have taken effect: 'no' when the head was fenced
+ * before its op was appended on the primary (a plain retry is then safe), 'unknown' once it
+ * had been (the primary may hold it and survive the failover; only a retry that can find
+ * that commit, under an Idempotency-Key, is safe).
  */
 export class FencedError extends SledsError {
   override readonly retryable: boolean = true;
 
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly committed: 'no' | 'unknown' = 'unknown',
+  ) {
     super('Fenced', 503, message);
   }
 }

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { NbdTlsConfig } from '../config.js';
 import { ConfigError, SledsError } from '../errors.js';
 import { startNbdServer, type NbdServer } from '../nbd/nbd-server.js';
+import { log } from '../observability/logger.js';
 import type { NbdLogger } from '../nbd/ports.js';
 import { loadPskFile, PskFileError, pskTlsUpgrade, type PskKeys } from '../nbd/tls-psk.js';
 import type { SnapshotService } from '../snapshots/snapshot-service.js';
@@ -88,6 +89,12 @@ export function diskResolver(services: DiskServices): DiskExportResolver {
   return new DiskExportResolver(catalog, disk, services.snapshots);
 }
 
+/** The process's structured log: a request that fails (the errno it got and why) is a line an operator can find. */
+const processNbdLogger: NbdLogger = {
+  warn: (message, fields) => log.warn(message, fields),
+  debug: (message, fields) => log.debug(message, fields),
+};
+
 /** Starts an NBD server on host:port that serves the volumes and snapshots of `services`. */
 export function startDiskServer(services: DiskServices, options: DiskServerOptions): Promise<NbdServer> {
   const { tls } = options;
@@ -95,7 +102,7 @@ export function startDiskServer(services: DiskServices, options: DiskServerOptio
     host: options.host,
     port: options.port,
     resolver: diskResolver(services),
-    ...(options.logger ? { logger: options.logger } : {}),
+    logger: options.logger ?? processNbdLogger,
     ...(tls ? { tlsUpgrade: pskTlsUpgrade(tls.keys), requireTls: tls.mode === 'require' } : {}),
   });
 }

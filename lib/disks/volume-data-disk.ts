@@ -8,6 +8,7 @@
 import { MAX_IO_BYTES } from '../notes/geometry.js';
 import type { AllocationExtent } from '../notes/partition-head.js';
 import { DATA_BLOCK, WriteGate, isBlockAligned, readWidened, widen } from './alignment.js';
+import { retryUncommitted } from './retry-uncommitted.js';
 import type { Volume } from '../volumes/volume.js';
 import type { DiskExtent, VolumeDisk } from './ports.js';
 
@@ -22,13 +23,15 @@ export interface VolumeData {
 }
 
 /** Looks up a volume's geometry (VolumeService.get satisfies it; throws for an unknown volume). */
-export type VolumeLookup = (volumeId: string) => Promise<Pick<Volume, 'chunkSizeBytes'>>;
+export type VolumeLookup = (volumeId: string) => Promise<Pick<Volume, 'chunkSizeBytes' | 'partitionChunks'>>;
 
 /** The volume data service as a disk. */
 export class VolumeDataDisk implements VolumeDisk {
   /** A zero is one zero note per partition, whatever its length. */
   readonly zeroIsFast = true;
   private readonly gates = new Map<string, WriteGate>();
+  /** Each volume's partition size, looked up once (a volume's geometry never changes). */
+  private readonly partitionBytes = new Map<string, Promise<number>>();
 
   constructor(
     private readonly data: VolumeData,
@@ -80,10 +83,38 @@ export class VolumeDataDisk implements VolumeDisk {
     }
   }
 
+  /** One write per partition the range touches, so that each is one note that committed or did not, and can be retried alone. */
   private async writeBlocks(volumeId: string, offset: number, data: Buffer): Promise<void> {
+    const partitionBytes = await this.partitionSize(volumeId);
     await Promise.all(
-      pieces(offset, data.length).map((piece) => this.data.write(volumeId, piece.at, data.subarray(piece.at - offset, piece.at - offset + piece.length))),
+      pieces(offset, data.length, partitionBytes).map((piece) =>
+        retryUncommitted(() => this.data.write(volumeId, piece.at, data.subarray(piece.at - offset, piece.at - offset + piece.length))),
+      ),
     );
+  }
+
+  /**
+   * A zero within one partition is one note, retried like a write. A zero over several (a
+   * discard of a whole disk by mkfs) stays one call, one op per partition at once, unretried:
+   * cut per partition it would be thousands of calls, and a failure of one leaves the others'
+   * outcome unknown to this caller.
+   */
+  private async zeroBlocks(volumeId: string, offset: number, length: number): Promise<void> {
+    const partitionBytes = await this.partitionSize(volumeId);
+    const zero = () => this.data.zero(volumeId, offset, length);
+    if (Math.floor(offset / partitionBytes) === Math.floor((offset + length - 1) / partitionBytes)) await retryUncommitted(zero);
+    else await zero();
+  }
+
+  private partitionSize(volumeId: string): Promise<number> {
+    let size = this.partitionBytes.get(volumeId);
+    if (!size) {
+      size = this.lookup(volumeId).then((volume) => volume.chunkSizeBytes * volume.partitionChunks);
+      this.partitionBytes.set(volumeId, size);
+      // A failed lookup (a volume deleted meanwhile) is not remembered.
+      size.catch(() => this.partitionBytes.delete(volumeId));
+    }
+    return size;
   }
 
   async zero(volumeId: string, offset: number, length: number): Promise<void> {
@@ -95,7 +126,7 @@ export class VolumeDataDisk implements VolumeDisk {
     const parts: Promise<unknown>[] = [];
     if (innerStart > offset) parts.push(this.write(volumeId, offset, Buffer.alloc(innerStart - offset)));
     if (end > innerEnd) parts.push(this.write(volumeId, innerEnd, Buffer.alloc(end - innerEnd)));
-    if (innerEnd > innerStart) parts.push(this.gated(volumeId, (gate) => gate.shared(() => this.data.zero(volumeId, innerStart, innerEnd - innerStart))));
+    if (innerEnd > innerStart) parts.push(this.gated(volumeId, (gate) => gate.shared(() => this.zeroBlocks(volumeId, innerStart, innerEnd - innerStart))));
     await Promise.all(parts);
   }
 
@@ -127,8 +158,14 @@ export class VolumeDataDisk implements VolumeDisk {
   async flush(_volumeId: string): Promise<void> {}
 }
 
-function pieces(offset: number, length: number): Array<{ at: number; length: number }> {
+/** [offset, offset + length) cut into pieces of at most MAX_IO_BYTES, and at every multiple of `boundary` if one is given. */
+function pieces(offset: number, length: number, boundary: number = Infinity): Array<{ at: number; length: number }> {
   const out: Array<{ at: number; length: number }> = [];
-  for (let at = offset; at < offset + length; at += MAX_IO_BYTES) out.push({ at, length: Math.min(MAX_IO_BYTES, offset + length - at) });
+  const end = offset + length;
+  for (let at = offset; at < end; ) {
+    const next = Math.min(end, at + MAX_IO_BYTES, Number.isFinite(boundary) ? (Math.floor(at / boundary) + 1) * boundary : Infinity);
+    out.push({ at, length: next - at });
+    at = next;
+  }
   return out;
 }

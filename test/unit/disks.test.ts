@@ -3,7 +3,8 @@ import { SnapshotBlockDevice, VolumeBlockDevice } from '../../lib/disks/block-de
 import { DiskExportResolver, type DiskCatalog } from '../../lib/disks/disk-resolver.js';
 import type { VolumeDisk } from '../../lib/disks/ports.js';
 import { VolumeDataDisk, type VolumeData } from '../../lib/disks/volume-data-disk.js';
-import { VolumeNotFoundError, VolumeStateError } from '../../lib/errors.js';
+import { FencedError, VolumeNotFoundError, VolumeStateError } from '../../lib/errors.js';
+import { retryUncommitted } from '../../lib/disks/retry-uncommitted.js';
 import { Errno } from '../../lib/nbd/constants.js';
 import { nbdErrnoOf } from '../../lib/nbd/errors.js';
 import type { Snapshot } from '../../lib/snapshots/snapshot.js';
@@ -65,8 +66,41 @@ class FakeVolumeData implements VolumeData {
   }
 }
 
+/** Fails its first writes (and zeros) with the fences listed, then behaves. */
+class FencingVolumeData extends FakeVolumeData {
+  attempts = 0;
+  zeroAttempts = 0;
+
+  constructor(
+    size: number,
+    private readonly fences: Array<'no' | 'unknown'>,
+  ) {
+    super(size);
+  }
+
+  private fence(): void {
+    const committed = this.fences.shift();
+    if (committed) throw new FencedError('epoch 1 was superseded by epoch 2', committed);
+  }
+
+  override async write(volumeId: string, offset: number, data: Buffer): Promise<unknown> {
+    this.attempts++;
+    this.fence();
+    return super.write(volumeId, offset, data);
+  }
+
+  override async zero(volumeId: string, offset: number, length: number): Promise<unknown> {
+    this.zeroAttempts++;
+    this.fence();
+    return super.zero(volumeId, offset, length);
+  }
+}
+
 const CHUNK = 64 * 1024;
-const diskOver = (data: VolumeData) => new VolumeDataDisk(data, async () => ({ chunkSizeBytes: CHUNK }));
+/** 16 MiB partitions: the data-path pieces below are cut at 4 MiB, and at partition boundaries. */
+const PARTITION_CHUNKS = 256;
+const PARTITION = CHUNK * PARTITION_CHUNKS;
+const diskOver = (data: VolumeData) => new VolumeDataDisk(data, async () => ({ chunkSizeBytes: CHUNK, partitionChunks: PARTITION_CHUNKS }));
 
 describe('VolumeDataDisk', () => {
   it('read-modify-writes sector-sized writes, keeping the rest of the block, even when many race on one block', async () => {
@@ -93,6 +127,42 @@ describe('VolumeDataDisk', () => {
     await disk.write('vol', MiB, payload);
     expect(data.writes.map((w) => w.length)).toEqual([4 * MiB, 4 * MiB, 2 * MiB]);
     expect((await disk.read('vol', MiB, 10 * MiB)).equals(payload)).toBe(true);
+  });
+
+  it('cuts a write at a partition boundary, so that each piece is one note', async () => {
+    const data = new FakeVolumeData(2 * PARTITION);
+    const disk = diskOver(data);
+    const payload = Buffer.alloc(16 * 4096, 9);
+    await disk.write('vol', PARTITION - 4 * 4096, payload);
+    expect(data.writes).toEqual([
+      { offset: PARTITION - 4 * 4096, length: 4 * 4096 },
+      { offset: PARTITION, length: 12 * 4096 },
+    ]);
+    expect((await disk.read('vol', PARTITION - 4 * 4096, payload.length)).equals(payload)).toBe(true);
+  });
+
+  it('sends again a write that a failover fenced before its commit, and acknowledges it once it lands', async () => {
+    const data = new FencingVolumeData(MiB, ['no', 'no']);
+    const disk = diskOver(data);
+    const payload = Buffer.alloc(8192, 5);
+    await disk.write('vol', 8192, payload);
+    expect(data.attempts).toBe(3);
+    expect(data.bytes.subarray(8192, 16384).equals(payload)).toBe(true);
+    // A zero inside one partition is one note as well, retried alike.
+    const zeroing = new FencingVolumeData(MiB, ['no']);
+    zeroing.bytes.fill(1);
+    await diskOver(zeroing).zero('vol', 0, 4096);
+    expect(zeroing.zeroAttempts).toBe(2);
+    expect(zeroing.bytes.subarray(0, 4096).every((b) => b === 0)).toBe(true);
+  });
+
+  it('does not send again a write fenced after its commit on the primary: its outcome is unknown, so the client gets EIO', async () => {
+    const data = new FencingVolumeData(MiB, ['unknown']);
+    const disk = diskOver(data);
+    const failed = await disk.write('vol', 0, Buffer.alloc(4096, 5)).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(FencedError);
+    expect(data.attempts).toBe(1);
+    expect(nbdErrnoOf(failed)).toBe(Errno.EIO);
   });
 
   it('zeroes whole blocks with one zero of any length (a zero note), and sector edges by read-modify-write', async () => {
@@ -258,5 +328,29 @@ describe('DiskExportResolver', () => {
     expect(await resolver.open('snap-00000000000000002')).toMatchObject({ kind: 'refused', reason: 'unavailable' });
     expect(await resolver.open('vol-fffffffffffffffff')).toMatchObject({ kind: 'refused', reason: 'unknown' });
     expect(await resolver.open('')).toMatchObject({ kind: 'refused', reason: 'unknown' });
+  });
+});
+
+describe('retryUncommitted', () => {
+  it('gives up with the fence once its time budget is spent', async () => {
+    let attempts = 0;
+    const started = Date.now();
+    const failed = await retryUncommitted(async () => {
+      attempts++;
+      throw new FencedError('rebuilding', 'no');
+    }, 100).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(FencedError);
+    expect(attempts).toBeGreaterThan(1);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('passes any other error through at once', async () => {
+    let attempts = 0;
+    const failed = await retryUncommitted(async () => {
+      attempts++;
+      throw new VolumeNotFoundError('vol-x');
+    }).catch((error: unknown) => error);
+    expect(failed).toBeInstanceOf(VolumeNotFoundError);
+    expect(attempts).toBe(1);
   });
 });

@@ -82,11 +82,14 @@ export class ReplicationProtocol {
     this.secondaryTail = undefined;
   }
 
-  /** A fence: the head forgets everything, and the writer is told its write was not acknowledged. */
-  private fenced(why: string): FencedError {
+  /**
+   * A fence: the head forgets everything, and the writer is told its write was not acknowledged.
+   * `committed`: 'no' before the op's append on the primary, 'unknown' after it.
+   */
+  private fenced(why: string, committed: 'no' | 'unknown'): FencedError {
     this.hooks.fence();
     const { partition, volumeId } = this.partitionName;
-    return new FencedError(`Partition ${partition} of ${volumeId}: ${why}. The write was not acknowledged; retry it.`);
+    return new FencedError(`Partition ${partition} of ${volumeId}: ${why}. The write was not acknowledged; retry it.`, committed);
   }
 
   /**
@@ -155,7 +158,7 @@ export class ReplicationProtocol {
     while (meta.rebuild) {
       if (this.clock.now() > deadline) {
         const { partition, volumeId } = this.partitionName;
-        throw new FencedError(`Partition ${partition} of ${volumeId} is rebuilding a replica; the write waited ${REBUILD_WAIT_MS} ms. Retry it.`);
+        throw new FencedError(`Partition ${partition} of ${volumeId} is rebuilding a replica; the write waited ${REBUILD_WAIT_MS} ms. Retry it.`, 'no');
       }
       await this.clock.sleep(REBUILD_POLL_MS);
       this.hooks.fence();
@@ -170,7 +173,7 @@ export class ReplicationProtocol {
       const log = this.hooks.logOf(meta.primary);
       const { partition } = this.partitionName;
       for (let attempt = 0; attempt < MAX_APPEND_ATTEMPTS; attempt++) {
-        if (this.hooks.currentMeta() !== meta) throw this.fenced('its metadata changed during the write');
+        if (this.hooks.currentMeta() !== meta) throw this.fenced('its metadata changed during the write', 'no');
         // A sweep takes a note no log names for an orphan once it is old enough (orphans.ts).
         if (this.clock.now() - notedAt > MAX_UNNAMED_MS) {
           throw new ConcurrentModificationError(`Partition ${partition}: the write took too long to commit its note; it was not acknowledged, retry it`);
@@ -185,7 +188,7 @@ export class ReplicationProtocol {
           tail = tail?.mine === true && read.op === tail.op ? { ...read, mine: true } : read;
         }
         this.primaryTail = tail;
-        if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`);
+        if (tail.epoch > meta.epoch) throw this.fenced(`epoch ${meta.epoch} was superseded by epoch ${tail.epoch}`, 'no');
         if (tail.lease && tail.lease.holder !== this.lease.holder) {
           // Another head reads through its own view until its lease ends: wait it out, end it, then append.
           if (!(await this.lease.outwait(log, tail.op, tail.lease))) {
@@ -240,9 +243,9 @@ export class ReplicationProtocol {
         if (tail.op >= entry.op) {
           const existing = await this.logs.get(log, entry.op);
           if (existing && sameWrite(existing, entry)) return;
-          throw this.fenced(`the secondary holds a different op ${entry.op}`);
+          throw this.fenced(`the secondary holds a different op ${entry.op}`, 'unknown');
         }
-        if (tail.epoch > entry.epoch) throw this.fenced(`epoch ${entry.epoch} was superseded by epoch ${tail.epoch}`);
+        if (tail.epoch > entry.epoch) throw this.fenced(`epoch ${entry.epoch} was superseded by epoch ${tail.epoch}`, 'unknown');
         if (tail.op < entry.op - 1) {
           await this.catchUp(meta, tail.op, entry.op - 1);
           continue;
@@ -284,13 +287,13 @@ export class ReplicationProtocol {
   private async catchUp(meta: PartitionMeta, afterOp: number, uptoOp: number): Promise<void> {
     const missing = await this.logs.range(this.hooks.logOf(meta.primary), afterOp, uptoOp);
     if (missing.length !== uptoOp - afterOp) {
-      throw this.fenced(`the primary log lacks ops ${afterOp + 1} to ${uptoOp}`);
+      throw this.fenced(`the primary log lacks ops ${afterOp + 1} to ${uptoOp}`, 'unknown');
     }
     const log = this.hooks.logOf(meta.secondary);
     for (const entry of missing) {
       if (!(await this.logs.append(log, entry))) {
         const existing = await this.logs.get(log, entry.op);
-        if (!existing || !sameWrite(existing, entry)) throw this.fenced(`the secondary holds a different op ${entry.op}`);
+        if (!existing || !sameWrite(existing, entry)) throw this.fenced(`the secondary holds a different op ${entry.op}`, 'unknown');
       }
       this.secondaryTail = { op: entry.op, epoch: entry.epoch };
     }

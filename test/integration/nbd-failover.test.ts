@@ -1,0 +1,75 @@
+/**
+ * An NBD write caught by a replica failover: fenced before its commit on the primary, the
+ * server sends it again and the client gets its acknowledgement, not EIO (which a file system
+ * would take for a failed disk). Fenced after that commit, its outcome is unknown to the head,
+ * and the client still gets EIO.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { FAILPOINTS, armFailpoint } from '../../lib/faults.js';
+import { call } from '../support/http.js';
+import { useLocalCloud } from '../support/local-cloud.js';
+import { createVolume, readHttp } from '../support/nbd-volumes.js';
+import { nbdClient } from '../support/torture/clients.js';
+
+const KIB = 1024;
+const GEOMETRY = { sizeBytes: 1024 * KIB, chunkSizeBytes: 64 * KIB, partitionChunks: 4 };
+
+describe('NBD writes across a replica failover', () => {
+  const cloud = useLocalCloud({ nbdPort: 0 });
+  const disarm: Array<() => void> = [];
+  afterEach(() => disarm.splice(0).forEach((d) => d()));
+
+  const nbdPort = () => Number(new URL(cloud().nbdUrl ?? '').port);
+
+  /** At `step` of the next write to `volumeId`, loses its partition 0's `replica` (and rebuilds it) before the write goes on. */
+  function failoverAt(step: string, volumeId: string, replica: 'primary' | 'secondary'): { fired: () => boolean } {
+    let fired = false;
+    disarm.push(
+      armFailpoint(FAILPOINTS.write, async (context) => {
+        if (fired || context.step !== step || context.volumeId !== volumeId) return;
+        fired = true;
+        const lost = await call(cloud().apiUrl, 'POST', `/volumes/${volumeId}/partitions/0/failures`, { replica });
+        expect(lost.status).toBe(200);
+      }),
+    );
+    return { fired: () => fired };
+  }
+
+  it('acknowledges a write fenced before its primary commit, once sent again, and it reads back', async () => {
+    const volumeId = await createVolume(cloud().apiUrl, GEOMETRY);
+    const client = nbdClient(nbdPort(), volumeId, 60_000);
+    try {
+      // The partition needs replicas to lose: a first write makes them.
+      expect((await client.write(0, Buffer.alloc(4096, 1))).status).toBe('ok');
+      const failover = failoverAt('after-pending-note', volumeId, 'secondary');
+      const data = Buffer.alloc(8192, 7);
+      const outcome = await client.write(4096, data);
+      expect(failover.fired()).toBe(true);
+      expect(outcome).toEqual({ status: 'ok' });
+      expect((await readHttp(cloud().apiUrl, volumeId, 4096, 8192)).equals(data)).toBe(true);
+      // Both replicas hold it: the rebuilt secondary and the primary hold the same ops.
+      const status = await call(cloud().apiUrl, 'GET', `/volumes/${volumeId}/partitions/0`);
+      expect(status.body.epoch).toBe(2);
+      expect(status.body.inSync).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('answers EIO to a write fenced after its primary commit (its outcome is unknown), and the disk goes on serving', async () => {
+    const volumeId = await createVolume(cloud().apiUrl, GEOMETRY);
+    const client = nbdClient(nbdPort(), volumeId, 60_000);
+    try {
+      expect((await client.write(0, Buffer.alloc(4096, 1))).status).toBe('ok');
+      const failover = failoverAt('after-primary-commit', volumeId, 'primary');
+      const outcome = await client.write(4096, Buffer.alloc(4096, 8));
+      expect(failover.fired()).toBe(true);
+      expect(outcome).toEqual({ status: 'info', why: 'NBD errno 5' });
+      const data = Buffer.alloc(4096, 9);
+      expect((await client.write(4096, data)).status).toBe('ok');
+      expect((await readHttp(cloud().apiUrl, volumeId, 0, 8192)).equals(Buffer.concat([Buffer.alloc(4096, 1), data]))).toBe(true);
+    } finally {
+      await client.close();
+    }
+  });
+});
