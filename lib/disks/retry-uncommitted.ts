@@ -13,16 +13,14 @@ const MAX_WAIT_MS = 1000;
  * sending it again is the same write. A fence after the append ('unknown') is not retried:
  * the primary may hold the write, and a second copy could land after a newer overlapping write.
  */
-export async function retryUncommitted<T>(write: () => Promise<T>, budgetMs: number = UNCOMMITTED_RETRY_MS, sleep: (ms: number) => Promise<void> = delay): Promise<T> {
+export async function retryUncommitted<T>(write: () => Promise<T>, budgetMs: number = UNCOMMITTED_RETRY_MS): Promise<T> {
   const deadline = Date.now() + budgetMs;
   for (let wait = FIRST_WAIT_MS; ; wait = Math.min(wait * 2, MAX_WAIT_MS)) {
     try {
       return await write();
     } catch (error) {
       if (!(error instanceof FencedError && error.committed === 'no') || Date.now() + wait > deadline) throw error;
-      await sleep(wait);
+      await new Promise((resolve) => setTimeout(resolve, wait));
     }
   }
 }
-
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));

@@ -25,6 +25,8 @@ export interface VolumeData {
 /** Looks up a volume's geometry (VolumeService.get satisfies it; throws for an unknown volume). */
 export type VolumeLookup = (volumeId: string) => Promise<Pick<Volume, 'chunkSizeBytes' | 'partitionChunks'>>;
 
+const MAX_REMEMBERED_VOLUMES = 4096;
+
 /** The volume data service as a disk. */
 export class VolumeDataDisk implements VolumeDisk {
   /** A zero is one zero note per partition, whatever its length. */
@@ -109,6 +111,8 @@ export class VolumeDataDisk implements VolumeDisk {
   private partitionSize(volumeId: string): Promise<number> {
     let size = this.partitionBytes.get(volumeId);
     if (!size) {
+      // Only a cache: past this many volumes it starts afresh.
+      if (this.partitionBytes.size >= MAX_REMEMBERED_VOLUMES) this.partitionBytes.clear();
       size = this.lookup(volumeId).then((volume) => volume.chunkSizeBytes * volume.partitionChunks);
       this.partitionBytes.set(volumeId, size);
       // A failed lookup (a volume deleted meanwhile) is not remembered.
