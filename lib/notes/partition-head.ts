@@ -86,6 +86,7 @@ export class PartitionHead implements FlushableHead {
     this.replication = new ReplicationProtocol(deps.logs, deps.journal, this.lease, clock, {
       currentMeta: () => this.view.meta,
       loadMeta: () => this.loadMeta(true),
+      storedMeta: () => deps.metas.get(volumeId, partition),
       logOf,
       fence: () => this.invalidate(),
       appended: (meta, entry, payload, claim) => {

@@ -40,6 +40,8 @@ export interface ReplicationHooks {
   currentMeta(): PartitionMeta | undefined;
   /** The metadata, loaded (and the replicas placed) if the head has none. */
   loadMeta(): Promise<PartitionMeta>;
+  /** The metadata as stored now, read without touching what the head holds. */
+  storedMeta(): Promise<PartitionMeta | undefined>;
   /** The log of one replica. */
   logOf(replica: ReplicaPlacement): LogRef;
   /** This head was superseded or found the logs disagree: it forgets what it believed. */
@@ -161,7 +163,11 @@ export class ReplicationProtocol {
         throw new FencedError(`Partition ${partition} of ${volumeId} is rebuilding a replica; the write waited ${REBUILD_WAIT_MS} ms. Retry it.`, 'no');
       }
       await this.clock.sleep(REBUILD_POLL_MS);
-      this.hooks.fence();
+      // Polled from the store, not by fencing the head: a fence resets the view, and one every
+      // poll restarted every reader's refresh, so reads waited for the whole rebuild.
+      if ((await this.hooks.storedMeta())?.rebuild) continue;
+      // Over: the head takes the new metadata once (another waiting write may have already).
+      if (this.hooks.currentMeta() === meta) this.hooks.fence();
       meta = await this.hooks.loadMeta();
     }
     return meta;
