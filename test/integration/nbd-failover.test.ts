@@ -2,10 +2,11 @@
  * An NBD write caught by a replica failover: fenced before its commit on the primary, the
  * server sends it again and the client gets its acknowledgement, not EIO (which a file system
  * would take for a failed disk). Fenced after that commit, its outcome is unknown to the head,
- * and the client still gets EIO.
+ * and the client still gets EIO. And while a rebuild holds a partition's writes, its reads go on.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FAILPOINTS, armFailpoint } from '../../lib/faults.js';
+import { processServices } from '../../lib/wiring.js';
 import { call } from '../support/http.js';
 import { useLocalCloud } from '../support/local-cloud.js';
 import { createVolume, readHttp } from '../support/nbd-volumes.js';
@@ -20,6 +21,18 @@ describe('NBD writes across a replica failover', () => {
   afterEach(() => disarm.splice(0).forEach((d) => d()));
 
   const nbdPort = () => Number(new URL(cloud().nbdUrl ?? '').port);
+
+  /** While above 0, every DynamoDB Query of the serving process takes this long: a loaded table, as in the soak. */
+  let slowQueriesMs = 0;
+  beforeAll(() => {
+    (processServices().clients.dynamodb as unknown as { middlewareStack: any }).middlewareStack.add(
+      (next: (args: unknown) => Promise<unknown>, context: { commandName?: string }) => async (args: unknown) => {
+        if (slowQueriesMs > 0 && context.commandName === 'QueryCommand') await new Promise((resolve) => setTimeout(resolve, slowQueriesMs));
+        return next(args);
+      },
+      { step: 'initialize', name: 'slowQueries' },
+    );
+  });
 
   /** At `step` of the next write to `volumeId`, loses its partition 0's `replica` (and rebuilds it) before the write goes on. */
   function failoverAt(step: string, volumeId: string, replica: 'primary' | 'secondary'): { fired: () => boolean } {
@@ -69,6 +82,49 @@ describe('NBD writes across a replica failover', () => {
       expect((await client.write(4096, data)).status).toBe('ok');
       expect((await readHttp(cloud().apiUrl, volumeId, 0, 8192)).equals(Buffer.concat([Buffer.alloc(4096, 1), data]))).toBe(true);
     } finally {
+      await client.close();
+    }
+  });
+
+  it('serves reads of a partition while a write waits for its rebuild', async () => {
+    const volumeId = await createVolume(cloud().apiUrl, GEOMETRY);
+    const client = nbdClient(nbdPort(), volumeId, 60_000);
+    const first = Buffer.alloc(4096, 3);
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let rebuilding!: () => void;
+    const promoted = new Promise<void>((resolve) => (rebuilding = resolve));
+    try {
+      expect((await client.write(0, first)).status).toBe('ok');
+      // The rebuild stops once the survivor is promoted (the metadata says 'rebuilding') until released.
+      disarm.push(
+        armFailpoint(FAILPOINTS.rebuild, async (context) => {
+          if (context.step !== 'promoted' || context.volumeId !== volumeId) return;
+          rebuilding();
+          await held;
+        }),
+      );
+      const lost = call(cloud().apiUrl, 'POST', `/volumes/${volumeId}/partitions/0/failures`, { replica: 'primary' });
+      await promoted;
+      const second = Buffer.alloc(4096, 4);
+      const write = client.write(4096, second);
+      // Give the write time to reach its wait for the rebuild.
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      // A read's refresh queries the log; slower than the write's 25 ms poll, it never finished
+      // while the waiting write fenced the head at every poll.
+      slowQueriesMs = 40;
+      const read = await Promise.race([
+        readHttp(cloud().apiUrl, volumeId, 0, 4096),
+        new Promise<'held'>((resolve) => setTimeout(() => resolve('held'), 5000)),
+      ]).finally(() => (slowQueriesMs = 0));
+      expect(read).not.toBe('held');
+      expect((read as Buffer).equals(first)).toBe(true);
+      release();
+      expect((await lost).status).toBe(200);
+      expect(await write).toEqual({ status: 'ok' });
+      expect((await readHttp(cloud().apiUrl, volumeId, 0, 8192)).equals(Buffer.concat([first, second]))).toBe(true);
+    } finally {
+      release();
       await client.close();
     }
   });
