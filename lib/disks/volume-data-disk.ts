@@ -8,32 +8,34 @@
 import { MAX_IO_BYTES } from '../notes/geometry.js';
 import type { AllocationExtent } from '../notes/partition-head.js';
 import { DATA_BLOCK, WriteGate, isBlockAligned, readWidened, widen } from './alignment.js';
-import { retryUncommitted } from './retry-uncommitted.js';
+import type { WritePolicy } from '../notes/volume-data-service.js';
 import type { Volume } from '../volumes/volume.js';
 import type { DiskExtent, VolumeDisk } from './ports.js';
 
 /** The data path a VolumeDataDisk drives; VolumeDataService satisfies it. */
 export interface VolumeData {
   read(volumeId: string, offset: number, length: number): Promise<Buffer>;
-  write(volumeId: string, offset: number, data: Buffer): Promise<unknown>;
+  write(volumeId: string, offset: number, data: Buffer, idempotencyKey?: undefined, policy?: WritePolicy): Promise<unknown>;
   /** Makes whole 4 KiB blocks read as zeros, of any length: one op per partition. */
-  zero(volumeId: string, offset: number, length: number): Promise<unknown>;
+  zero(volumeId: string, offset: number, length: number, idempotencyKey?: undefined, policy?: WritePolicy): Promise<unknown>;
   /** Merged runs of data and zeros covering whole 4 KiB blocks. */
   allocation(volumeId: string, offset: number, length: number): Promise<readonly AllocationExtent[]>;
 }
 
 /** Looks up a volume's geometry (VolumeService.get satisfies it; throws for an unknown volume). */
-export type VolumeLookup = (volumeId: string) => Promise<Pick<Volume, 'chunkSizeBytes' | 'partitionChunks'>>;
+export type VolumeLookup = (volumeId: string) => Promise<Pick<Volume, 'chunkSizeBytes'>>;
 
-const MAX_REMEMBERED_VOLUMES = 4096;
+/**
+ * An NBD client has no way to retry a write and would pass EIO to its file system, so a write a
+ * failover fenced before its commit is sent again, for this long (write-path.md, "Epochs and fencing").
+ */
+const DISK_WRITE_POLICY: WritePolicy = { retryUncommittedMs: 60_000 };
 
 /** The volume data service as a disk. */
 export class VolumeDataDisk implements VolumeDisk {
   /** A zero is one zero note per partition, whatever its length. */
   readonly zeroIsFast = true;
   private readonly gates = new Map<string, WriteGate>();
-  /** Each volume's partition size, looked up once (a volume's geometry never changes). */
-  private readonly partitionBytes = new Map<string, Promise<number>>();
 
   constructor(
     private readonly data: VolumeData,
@@ -85,40 +87,12 @@ export class VolumeDataDisk implements VolumeDisk {
     }
   }
 
-  /** One write per partition the range touches, so that each is one note that committed or did not, and can be retried alone. */
   private async writeBlocks(volumeId: string, offset: number, data: Buffer): Promise<void> {
-    const partitionBytes = await this.partitionSize(volumeId);
     await Promise.all(
-      pieces(offset, data.length, partitionBytes).map((piece) =>
-        retryUncommitted(() => this.data.write(volumeId, piece.at, data.subarray(piece.at - offset, piece.at - offset + piece.length))),
+      pieces(offset, data.length).map((piece) =>
+        this.data.write(volumeId, piece.at, data.subarray(piece.at - offset, piece.at - offset + piece.length), undefined, DISK_WRITE_POLICY),
       ),
     );
-  }
-
-  /**
-   * A zero within one partition is one note, retried like a write. A zero over several (a
-   * discard of a whole disk by mkfs) stays one call, one op per partition at once, unretried:
-   * cut per partition it would be thousands of calls, and a failure of one leaves the others'
-   * outcome unknown to this caller.
-   */
-  private async zeroBlocks(volumeId: string, offset: number, length: number): Promise<void> {
-    const partitionBytes = await this.partitionSize(volumeId);
-    const zero = () => this.data.zero(volumeId, offset, length);
-    if (Math.floor(offset / partitionBytes) === Math.floor((offset + length - 1) / partitionBytes)) await retryUncommitted(zero);
-    else await zero();
-  }
-
-  private partitionSize(volumeId: string): Promise<number> {
-    let size = this.partitionBytes.get(volumeId);
-    if (!size) {
-      // Only a cache: past this many volumes it starts afresh.
-      if (this.partitionBytes.size >= MAX_REMEMBERED_VOLUMES) this.partitionBytes.clear();
-      size = this.lookup(volumeId).then((volume) => volume.chunkSizeBytes * volume.partitionChunks);
-      this.partitionBytes.set(volumeId, size);
-      // A failed lookup (a volume deleted meanwhile) is not remembered.
-      size.catch(() => this.partitionBytes.delete(volumeId));
-    }
-    return size;
   }
 
   async zero(volumeId: string, offset: number, length: number): Promise<void> {
@@ -130,7 +104,7 @@ export class VolumeDataDisk implements VolumeDisk {
     const parts: Promise<unknown>[] = [];
     if (innerStart > offset) parts.push(this.write(volumeId, offset, Buffer.alloc(innerStart - offset)));
     if (end > innerEnd) parts.push(this.write(volumeId, innerEnd, Buffer.alloc(end - innerEnd)));
-    if (innerEnd > innerStart) parts.push(this.gated(volumeId, (gate) => gate.shared(() => this.zeroBlocks(volumeId, innerStart, innerEnd - innerStart))));
+    if (innerEnd > innerStart) parts.push(this.gated(volumeId, (gate) => gate.shared(() => this.data.zero(volumeId, innerStart, innerEnd - innerStart, undefined, DISK_WRITE_POLICY))));
     await Promise.all(parts);
   }
 
@@ -162,14 +136,9 @@ export class VolumeDataDisk implements VolumeDisk {
   async flush(_volumeId: string): Promise<void> {}
 }
 
-/** [offset, offset + length) cut into pieces of at most MAX_IO_BYTES, and at every multiple of `boundary` if one is given. */
-function pieces(offset: number, length: number, boundary: number = Infinity): Array<{ at: number; length: number }> {
+/** [offset, offset + length) in pieces the data path takes (at most MAX_IO_BYTES each). */
+function pieces(offset: number, length: number): Array<{ at: number; length: number }> {
   const out: Array<{ at: number; length: number }> = [];
-  const end = offset + length;
-  for (let at = offset; at < end; ) {
-    const next = Math.min(end, at + MAX_IO_BYTES, Number.isFinite(boundary) ? (Math.floor(at / boundary) + 1) * boundary : Infinity);
-    out.push({ at, length: next - at });
-    at = next;
-  }
+  for (let at = offset; at < offset + length; at += MAX_IO_BYTES) out.push({ at, length: Math.min(MAX_IO_BYTES, offset + length - at) });
   return out;
 }

@@ -9,6 +9,7 @@ import { partitionRange, splitByPartition, validateIo, type PartitionSlice } fro
 import { mergeRuns, type AllocationExtent } from './head/allocation.js';
 import { keyedNoteId, noteIdsOf, noteKeyOf, randomNoteId, type NotePlace } from './note-ids.js';
 import { PartitionHead, initialMeta, type PartitionDeps } from './partition-head.js';
+import { retryUncommitted } from './retry-uncommitted.js';
 import type { IdempotencyStore, LogEntry, NoteExtent, PartitionMeta, ReplicaPlacement } from './ports.js';
 import { noTelemetry, type Telemetry } from '../observability/telemetry.js';
 import type { PartitionStatus, ReplicaStatus } from './partition-status.js';
@@ -18,6 +19,17 @@ export interface WriteResult {
 }
 
 export type { PartitionStatus, ReplicaStatus } from './partition-status.js';
+
+/** How a caller wants its write committed, beyond the write itself. */
+export interface WritePolicy {
+  /**
+   * For how long each partition's note is sent again when a failover fenced it before its
+   * commit (nothing of it took effect). Unset: the write fails with 503 `Fenced` at once. HTTP
+   * clients retry that themselves under an Idempotency-Key, and API Gateway gives a request
+   * 29 s; an NBD client has no way to retry and would pass EIO to its file system.
+   */
+  readonly retryUncommittedMs?: number;
+}
 
 export interface VolumeDataOptions {
   /** An in-progress Idempotency-Key claim older than this is taken over (its writer died). */
@@ -111,14 +123,14 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
    * Writes `data` at `offset`. The part in each partition commits atomically under one op;
    * a write that spans partitions commits one op per partition, in parallel.
    */
-  async write(volumeId: string, offset: number, data: Buffer, idempotencyKey?: string): Promise<WriteResult> {
+  async write(volumeId: string, offset: number, data: Buffer, idempotencyKey?: string, policy: WritePolicy = {}): Promise<WriteResult> {
     checkKey(idempotencyKey);
     const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'write to it');
     validateIo(volume, offset, data.length, 'write');
-    if (idempotencyKey === undefined) return this.writeParts(volume, offset, data, undefined, started);
+    if (idempotencyKey === undefined) return this.writeParts(volume, offset, data, undefined, started, policy);
     const fingerprint = sha256(`${offset}:${data.length}:${sha256(data)}`);
-    return this.once(volume, idempotencyKey, fingerprint, () => this.writeParts(volume, offset, data, idempotencyKey, started));
+    return this.once(volume, idempotencyKey, fingerprint, () => this.writeParts(volume, offset, data, idempotencyKey, started, policy));
   }
 
   /**
@@ -126,17 +138,18 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
    * the whole volume): one zero note, with no payload, per partition the range touches, each one
    * op, committed like any write (in parallel; each partition's part is atomic).
    */
-  async zero(volumeId: string, offset: number, length: number, idempotencyKey?: string): Promise<WriteResult> {
+  async zero(volumeId: string, offset: number, length: number, idempotencyKey?: string, policy: WritePolicy = {}): Promise<WriteResult> {
     checkKey(idempotencyKey);
     const started = performance.now();
     const volume = await this.availableVolume(volumeId, 'zero a range of it');
     validateIo(volume, offset, length, 'zero');
-    const run = () => this.commitParts(volume, offset, length, idempotencyKey, started, (slice) => ({
-      payload: EMPTY,
-      sha256: EMPTY_SHA256,
-      place: 'sled',
-      extents: [{ offset: slice.offset, length: slice.length, zero: true }],
-    }));
+    const run = () =>
+      this.commitParts(volume, offset, length, idempotencyKey, started, policy, (slice) => ({
+        payload: EMPTY,
+        sha256: EMPTY_SHA256,
+        place: 'sled',
+        extents: [{ offset: slice.offset, length: slice.length, zero: true }],
+      }));
     if (idempotencyKey === undefined) return run();
     // A zero's fingerprint cannot equal a write's: a write's has a body digest in it.
     return this.once(volume, idempotencyKey, sha256(`zero:${offset}:${length}`), run);
@@ -179,8 +192,8 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     }
   }
 
-  private writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey: string | undefined, started: number): Promise<WriteResult> {
-    return this.commitParts(volume, offset, data.length, idempotencyKey, started, (slice) => {
+  private writeParts(volume: Volume, offset: number, data: Buffer, idempotencyKey: string | undefined, started: number, policy: WritePolicy): Promise<WriteResult> {
+    return this.commitParts(volume, offset, data.length, idempotencyKey, started, policy, (slice) => {
       const payload = data.subarray(slice.bufferOffset, slice.bufferOffset + slice.length);
       return { payload, sha256: sha256(payload), place: payload.length <= (this.options.tableNoteBytes ?? 0) ? 'table' : 'sled' };
     });
@@ -193,6 +206,7 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
     length: number,
     idempotencyKey: string | undefined,
     started: number,
+    policy: WritePolicy,
     noteOf: (slice: PartitionSlice) => { payload: Buffer; sha256: string; place: NotePlace; extents?: NoteExtent[] },
   ): Promise<WriteResult> {
     const slices = splitByPartition(volume, offset, length);
@@ -210,9 +224,10 @@ export class VolumeDataService implements VolumeDataStore, HeadDirectory {
           }
         }
         const { place, ...note } = noteOf(slice);
-        const noteId = noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place);
         // Grouped with concurrent writes to the partition unless keyed: one op for the group.
-        const { op, writes, leadsOp } = await head.commit({ noteId, offset: slice.offset, ...note });
+        // Each attempt is a note of its own.
+        const commit = () => head.commit({ noteId: noteKey ? keyedNoteId(noteKey, place) : randomNoteId(place), offset: slice.offset, ...note });
+        const { op, writes, leadsOp } = await (policy.retryUncommittedMs ? retryUncommitted(commit, policy.retryUncommittedMs) : commit());
         const { volumeId } = volume;
         this.telemetry.writeCommitted({ volumeId, partition: slice.partition, op, latencyMs: performance.now() - started, groupSize: writes, bytes: note.payload.length, leadsOp });
         const every = this.options.flushEveryOps ?? 0;

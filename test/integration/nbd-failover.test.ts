@@ -48,12 +48,17 @@ describe('NBD writes across a replica failover', () => {
     return { fired: () => fired };
   }
 
-  it('acknowledges a write fenced before its primary commit, once sent again, and it reads back', async () => {
+  /** A new volume attached over NBD, with a first 4 KiB write of `first` at 0: partition 0 then has replicas to lose. */
+  async function attachedWithReplicas(first: Buffer): Promise<{ volumeId: string; client: ReturnType<typeof nbdClient> }> {
     const volumeId = await createVolume(cloud().apiUrl, GEOMETRY);
     const client = nbdClient(nbdPort(), volumeId, 60_000);
+    expect((await client.write(0, first)).status).toBe('ok');
+    return { volumeId, client };
+  }
+
+  it('acknowledges a write fenced before its primary commit, once sent again, and it reads back', async () => {
+    const { volumeId, client } = await attachedWithReplicas(Buffer.alloc(4096, 1));
     try {
-      // The partition needs replicas to lose: a first write makes them.
-      expect((await client.write(0, Buffer.alloc(4096, 1))).status).toBe('ok');
       const failover = failoverAt('after-pending-note', volumeId, 'secondary');
       const data = Buffer.alloc(8192, 7);
       const outcome = await client.write(4096, data);
@@ -70,10 +75,8 @@ describe('NBD writes across a replica failover', () => {
   });
 
   it('answers EIO to a write fenced after its primary commit (its outcome is unknown), and the disk goes on serving', async () => {
-    const volumeId = await createVolume(cloud().apiUrl, GEOMETRY);
-    const client = nbdClient(nbdPort(), volumeId, 60_000);
+    const { volumeId, client } = await attachedWithReplicas(Buffer.alloc(4096, 1));
     try {
-      expect((await client.write(0, Buffer.alloc(4096, 1))).status).toBe('ok');
       const failover = failoverAt('after-primary-commit', volumeId, 'primary');
       const outcome = await client.write(4096, Buffer.alloc(4096, 8));
       expect(failover.fired()).toBe(true);
@@ -87,15 +90,13 @@ describe('NBD writes across a replica failover', () => {
   });
 
   it('serves reads of a partition while a write waits for its rebuild', async () => {
-    const volumeId = await createVolume(cloud().apiUrl, GEOMETRY);
-    const client = nbdClient(nbdPort(), volumeId, 60_000);
     const first = Buffer.alloc(4096, 3);
+    const { volumeId, client } = await attachedWithReplicas(first);
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
     let rebuilding!: () => void;
     const promoted = new Promise<void>((resolve) => (rebuilding = resolve));
     try {
-      expect((await client.write(0, first)).status).toBe('ok');
       // The rebuild stops once the survivor is promoted (the metadata says 'rebuilding') until released.
       disarm.push(
         armFailpoint(FAILPOINTS.rebuild, async (context) => {

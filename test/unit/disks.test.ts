@@ -3,11 +3,11 @@ import { SnapshotBlockDevice, VolumeBlockDevice } from '../../lib/disks/block-de
 import { DiskExportResolver, type DiskCatalog } from '../../lib/disks/disk-resolver.js';
 import type { VolumeDisk } from '../../lib/disks/ports.js';
 import { VolumeDataDisk, type VolumeData } from '../../lib/disks/volume-data-disk.js';
-import { FencedError, VolumeNotFoundError, VolumeStateError } from '../../lib/errors.js';
-import { retryUncommitted } from '../../lib/disks/retry-uncommitted.js';
+import { VolumeNotFoundError, VolumeStateError } from '../../lib/errors.js';
 import { Errno } from '../../lib/nbd/constants.js';
 import { nbdErrnoOf } from '../../lib/nbd/errors.js';
 import type { Snapshot } from '../../lib/snapshots/snapshot.js';
+import type { WritePolicy } from '../../lib/notes/volume-data-service.js';
 import type { Volume } from '../../lib/volumes/volume.js';
 
 const MiB = 1024 * 1024;
@@ -16,6 +16,8 @@ const MiB = 1024 * 1024;
 class FakeVolumeData implements VolumeData {
   readonly bytes: Buffer;
   readonly writes: Array<{ offset: number; length: number }> = [];
+  /** The retry policy of every write and zero, as the disk passed it. */
+  readonly policies: Array<WritePolicy | undefined> = [];
 
   constructor(size: number) {
     this.bytes = Buffer.alloc(size);
@@ -31,8 +33,9 @@ class FakeVolumeData implements VolumeData {
     return Buffer.from(this.bytes.subarray(offset, offset + length));
   }
 
-  async write(_volumeId: string, offset: number, data: Buffer): Promise<unknown> {
+  async write(_volumeId: string, offset: number, data: Buffer, _key?: undefined, policy?: WritePolicy): Promise<unknown> {
     this.check(offset, data.length);
+    this.policies.push(policy);
     this.writes.push({ offset, length: data.length });
     await new Promise((resolve) => setTimeout(resolve, Math.random() * 3));
     data.copy(this.bytes, offset);
@@ -45,8 +48,9 @@ class FakeVolumeData implements VolumeData {
   private readonly zeroed = new Set<number>();
 
   /** Like VolumeDataService.zero: whole 4 KiB blocks, any length, one call. */
-  async zero(_volumeId: string, offset: number, length: number): Promise<unknown> {
+  async zero(_volumeId: string, offset: number, length: number, _key?: undefined, policy?: WritePolicy): Promise<unknown> {
     if (offset % 4096 !== 0 || length % 4096 !== 0 || length === 0) throw new Error(`bad zero ${offset}+${length}`);
+    this.policies.push(policy);
     this.zeros.push({ offset, length });
     this.bytes.fill(0, offset, offset + length);
     for (let block = offset / 4096; block < (offset + length) / 4096; block++) this.zeroed.add(block);
@@ -66,41 +70,8 @@ class FakeVolumeData implements VolumeData {
   }
 }
 
-/** Fails its first writes (and zeros) with the fences listed, then behaves. */
-class FencingVolumeData extends FakeVolumeData {
-  attempts = 0;
-  zeroAttempts = 0;
-
-  constructor(
-    size: number,
-    private readonly fences: Array<'no' | 'unknown'>,
-  ) {
-    super(size);
-  }
-
-  private fence(): void {
-    const committed = this.fences.shift();
-    if (committed) throw new FencedError('epoch 1 was superseded by epoch 2', committed);
-  }
-
-  override async write(volumeId: string, offset: number, data: Buffer): Promise<unknown> {
-    this.attempts++;
-    this.fence();
-    return super.write(volumeId, offset, data);
-  }
-
-  override async zero(volumeId: string, offset: number, length: number): Promise<unknown> {
-    this.zeroAttempts++;
-    this.fence();
-    return super.zero(volumeId, offset, length);
-  }
-}
-
 const CHUNK = 64 * 1024;
-/** 16 MiB partitions: the data-path pieces below are cut at 4 MiB, and at partition boundaries. */
-const PARTITION_CHUNKS = 256;
-const PARTITION = CHUNK * PARTITION_CHUNKS;
-const diskOver = (data: VolumeData) => new VolumeDataDisk(data, async () => ({ chunkSizeBytes: CHUNK, partitionChunks: PARTITION_CHUNKS }));
+const diskOver = (data: VolumeData) => new VolumeDataDisk(data, async () => ({ chunkSizeBytes: CHUNK }));
 
 describe('VolumeDataDisk', () => {
   it('read-modify-writes sector-sized writes, keeping the rest of the block, even when many race on one block', async () => {
@@ -129,40 +100,13 @@ describe('VolumeDataDisk', () => {
     expect((await disk.read('vol', MiB, 10 * MiB)).equals(payload)).toBe(true);
   });
 
-  it('cuts a write at a partition boundary, so that each piece is one note', async () => {
-    const data = new FakeVolumeData(2 * PARTITION);
+  it('asks the data path to send again writes and zeros a failover fenced before their commit (an NBD client cannot retry)', async () => {
+    const data = new FakeVolumeData(MiB);
     const disk = diskOver(data);
-    const payload = Buffer.alloc(16 * 4096, 9);
-    await disk.write('vol', PARTITION - 4 * 4096, payload);
-    expect(data.writes).toEqual([
-      { offset: PARTITION - 4 * 4096, length: 4 * 4096 },
-      { offset: PARTITION, length: 12 * 4096 },
-    ]);
-    expect((await disk.read('vol', PARTITION - 4 * 4096, payload.length)).equals(payload)).toBe(true);
-  });
-
-  it('sends again a write that a failover fenced before its commit, and acknowledges it once it lands', async () => {
-    const data = new FencingVolumeData(MiB, ['no', 'no']);
-    const disk = diskOver(data);
-    const payload = Buffer.alloc(8192, 5);
-    await disk.write('vol', 8192, payload);
-    expect(data.attempts).toBe(3);
-    expect(data.bytes.subarray(8192, 16384).equals(payload)).toBe(true);
-    // A zero inside one partition is one note as well, retried alike.
-    const zeroing = new FencingVolumeData(MiB, ['no']);
-    zeroing.bytes.fill(1);
-    await diskOver(zeroing).zero('vol', 0, 4096);
-    expect(zeroing.zeroAttempts).toBe(2);
-    expect(zeroing.bytes.subarray(0, 4096).every((b) => b === 0)).toBe(true);
-  });
-
-  it('does not send again a write fenced after its commit on the primary: its outcome is unknown, so the client gets EIO', async () => {
-    const data = new FencingVolumeData(MiB, ['unknown']);
-    const disk = diskOver(data);
-    const failed = await disk.write('vol', 0, Buffer.alloc(4096, 5)).catch((error: unknown) => error);
-    expect(failed).toBeInstanceOf(FencedError);
-    expect(data.attempts).toBe(1);
-    expect(nbdErrnoOf(failed)).toBe(Errno.EIO);
+    await disk.write('vol', 0, Buffer.alloc(8192, 5));
+    await disk.zero('vol', 8192, 8192);
+    expect(data.policies).toHaveLength(2);
+    for (const policy of data.policies) expect(policy?.retryUncommittedMs).toBeGreaterThanOrEqual(30_000);
   });
 
   it('zeroes whole blocks with one zero of any length (a zero note), and sector edges by read-modify-write', async () => {
@@ -328,29 +272,5 @@ describe('DiskExportResolver', () => {
     expect(await resolver.open('snap-00000000000000002')).toMatchObject({ kind: 'refused', reason: 'unavailable' });
     expect(await resolver.open('vol-fffffffffffffffff')).toMatchObject({ kind: 'refused', reason: 'unknown' });
     expect(await resolver.open('')).toMatchObject({ kind: 'refused', reason: 'unknown' });
-  });
-});
-
-describe('retryUncommitted', () => {
-  it('gives up with the fence once its time budget is spent', async () => {
-    let attempts = 0;
-    const started = Date.now();
-    const failed = await retryUncommitted(async () => {
-      attempts++;
-      throw new FencedError('rebuilding', 'no');
-    }, 100).catch((error: unknown) => error);
-    expect(failed).toBeInstanceOf(FencedError);
-    expect(attempts).toBeGreaterThan(1);
-    expect(Date.now() - started).toBeLessThan(1000);
-  });
-
-  it('passes any other error through at once', async () => {
-    let attempts = 0;
-    const failed = await retryUncommitted(async () => {
-      attempts++;
-      throw new VolumeNotFoundError('vol-x');
-    }).catch((error: unknown) => error);
-    expect(failed).toBeInstanceOf(VolumeNotFoundError);
-    expect(attempts).toBe(1);
   });
 });
