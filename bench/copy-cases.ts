@@ -7,7 +7,7 @@ import { CopyObjectCommand, DeleteObjectsCommand } from '@aws-sdk/client-s3';
 import { modelJobSeconds } from '../lib/copy-jobs/bandwidth-model.js';
 import type { CopyPlan } from '../lib/copy-jobs/copy-plan.js';
 import { physicalBound } from '../lib/copy-jobs/physical-bound.js';
-import { scheduleSwarm, swarmModelPlan, swarmSequence } from '../lib/copy-jobs/swarm-schedule.js';
+import { scheduleSwarm, swarmPlan } from '../lib/copy-jobs/swarm-schedule.js';
 import { mapLimit } from '../lib/shared/concurrency.js';
 import { snapshotChunkKey } from '../lib/snapshots/snapshot.js';
 import { MIB } from '../lib/units/sizes.js';
@@ -44,9 +44,9 @@ export async function runCappedCases(options: Options, failures: string[]): Prom
         describeJob(result, modelSeconds);
         await checkTargets(harness, result, options.verifyTargets, `N=${count} ${mode}`, failures);
       }
-      const swarm = swarmModelPlan(scheduleSwarm({ partitions: harness.partitions, targets: count, sledCount: options.sleds, maxSourceFanout: options.fanout }));
+      const swarm = swarmPlan(scheduleSwarm({ partitions: harness.partitions, targets: count, sledCount: options.sleds, maxSourceFanout: options.fanout }));
       const params = { chunkBytes: GEOMETRY.chunkSizeBytes, sledBytesPerSecond: options.capBytesPerSecond };
-      cases.push({ count, jobs, swarmModelSeconds: modelJobSeconds(swarm, params, { after: swarmSequence(swarm) }) });
+      cases.push({ count, jobs, swarmModelSeconds: modelJobSeconds(swarm, params) });
       // Targets stay until the case is over; the last case's go when the cloud stops.
       if (countIndex < options.counts.length - 1) {
         const volumeIds = Object.values(jobs).flatMap((job) => job.volumeIds);

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
 import { DynamoDbSnapshotRepository } from '../lib/aws/dynamodb-snapshot-repository.js';
 import { ENV } from '../lib/config.js';
+import type { CopyMode } from '../lib/copy-jobs/copy-job.js';
 import type { PlanInput } from '../lib/copy-jobs/copy-plan.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { mapLimit } from '../lib/shared/concurrency.js';
@@ -41,7 +42,7 @@ export const DEFAULT_SLEDS = 128;
 export const DEFAULT_CAP_MIB = 2;
 export const TARGETS = { speedup: 5, speedupAt: 64, modelRatio: 1.5, throughputRatio: 0.7 } as const;
 
-export type JobMode = 'pipelined' | 'rounds' | 'direct';
+export type JobMode = CopyMode;
 
 export interface Options {
   readonly counts: readonly number[];

@@ -3,7 +3,7 @@
  * hydration probe), the harness's warm-up job, and reading targets back.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import type { CopyPlan } from '../lib/copy-jobs/copy-plan.js';
+import { startsAtOnce, type CopyPlan } from '../lib/copy-jobs/copy-plan.js';
 import { planCopyJob, planDirectCopy } from '../lib/copy-jobs/planner.js';
 import { COPY_BATCH_CONCURRENCY, COPY_JOB_STATES } from '../lib/copy-jobs/states.js';
 import { HydrationProbe } from './copy-hydration.js';
@@ -86,7 +86,7 @@ export function rebuildPlan(harness: Harness, request: JobRequest): CopyPlan {
 export function taskConcurrency(plan: CopyPlan): number {
   const perRound = new Map<number, number>();
   for (const task of plan.tasks) {
-    const round = plan.mode === 'pipelined' ? 1 : task.round;
+    const round = startsAtOnce(plan.mode) ? 1 : task.round;
     perRound.set(round, (perRound.get(round) ?? 0) + 1);
   }
   let most = 0;
@@ -259,7 +259,7 @@ export function describeJob(result: JobResult, modelSeconds: number | undefined)
   );
   console.log(
     `  plan: ${plan.tasks.length} tasks, ${chunkCopies} chunk copies (${mibs(chunkCopies * GEOMETRY.chunkSizeBytes)}), ${plan.intermediaries.length} intermediaries, ` +
-      `${plan.mode === 'pipelined' ? `depth ${plan.rounds}` : `${plan.rounds} rounds`}; the job reported ${result.chunksCopied} chunks and ${result.intermediaries} intermediaries; ` +
+      `${plan.mode === 'pipelined' ? `depth ${plan.rounds}` : plan.mode === 'swarm' ? `${plan.rounds} slots` : `${plan.rounds} rounds`}; the job reported ${result.chunksCopied} chunks and ${result.intermediaries} intermediaries; ` +
       `rebuilt plan ${result.planMatches ? 'matches' : 'DIFFERS FROM'} the job's`,
   );
   console.log(

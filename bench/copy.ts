@@ -30,6 +30,7 @@
  */
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
+import { COPY_MODES } from '../lib/copy-jobs/copy-job.js';
 import { GIB, MIB } from '../lib/units/sizes.js';
 import { reportHydration, watchReadLinkWaits } from './copy-hydration.js';
 import { chunkBytes, hydrationRows, reportCapOff, runCapOff, runCappedCases } from './copy-cases.js';
@@ -77,9 +78,9 @@ function parseOptions(argv: readonly string[]): Options {
   const modes = modesFlag
     ? (modesFlag.split(',') as JobMode[])
     : argv.includes('--rounds')
-      ? (['pipelined', 'rounds', 'direct'] as const)
-      : (['pipelined', 'direct'] as const);
-  if (modes.some((m) => !['pipelined', 'rounds', 'direct'].includes(m))) throw new Error(`--modes must list pipelined, rounds or direct, got "${modesFlag}"`);
+      ? (['pipelined', 'swarm', 'rounds', 'direct'] as const)
+      : (['pipelined', 'swarm', 'direct'] as const);
+  if (modes.some((m) => !COPY_MODES.includes(m))) throw new Error(`--modes must list ${COPY_MODES.join(', ')}; got "${modesFlag}"`);
   return {
     counts,
     fanout: number('fanout', 4),
@@ -188,7 +189,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   const at = cases.find((c) => c.count === TARGETS.speedupAt);
   const verdicts: string[] = [];
   if (at?.jobs.direct) {
-    for (const mode of ['pipelined', 'rounds'] as const) {
+    for (const mode of ['pipelined', 'swarm', 'rounds'] as const) {
       const dup = at.jobs[mode];
       if (!dup) continue;
       const phase = at.jobs.direct.phaseSeconds / dup.phaseSeconds;
@@ -199,7 +200,7 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
     verdicts.push(`(1) not measured: N = ${TARGETS.speedupAt} was not run (--quick or --counts)`);
   }
   for (const c of cases) {
-    for (const mode of ['pipelined', 'rounds'] as const) {
+    for (const mode of ['pipelined', 'swarm', 'rounds'] as const) {
       const dup = c.jobs[mode];
       if (!dup) continue;
       const ratio = dup.phaseSeconds / dup.modelSeconds;

@@ -82,7 +82,10 @@ export class S3ChunkStore implements ChunkStore {
           ChecksumAlgorithm: 'SHA256',
         }),
       ),
-    );
+    ).catch((error: unknown) => {
+      // The source is gone (a swarm source target deleted mid-job): the caller may copy from elsewhere.
+      throw isNoSuchKey(error) ? new ChunkGoneError(from.key, { cause: error }) : error;
+    });
     const sha256 = result.CopyObjectResult?.ChecksumSHA256;
     return sha256 ? base64ToHex(sha256) : undefined;
   }

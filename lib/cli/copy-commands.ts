@@ -86,7 +86,7 @@ export function registerCopyCommands(program: Command, context: CliContext): voi
       )
       .option(
         '--mode <mode>',
-        'pipelined (copies feed others as they fill), rounds (round by round) or direct (all from the snapshot) (default: pipelined)',
+        'pipelined (a tree; copies feed others as they fill), swarm (each chunk from any copy that holds it), rounds (round by round) or direct (all from the snapshot) (default: pipelined)',
         parseCopyModeArgument,
       )
       .option('--client-token <token>', 'a retry with the same token returns the job it started instead of a new one', parseClientTokenArgument),

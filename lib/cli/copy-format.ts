@@ -3,7 +3,7 @@
  * options, and rendering snapshots, copy jobs, their progress and their events. Pure
  * functions only, like format.ts, so they are tested without a network or a terminal.
  */
-import { MAX_COPY_COUNT, MAX_SOURCE_FANOUT, type CopyJobStatus, type CopyMode } from '../copy-jobs/copy-job.js';
+import { COPY_MODES, MAX_COPY_COUNT, MAX_SOURCE_FANOUT, type CopyJobStatus, type CopyMode } from '../copy-jobs/copy-job.js';
 import type { CopyJobSummary } from '../listings/copy-job-listing.js';
 import type { JobHydration } from '../copy-jobs/hydration.js';
 import type { WorkflowEvent } from '../copy-jobs/ports.js';
@@ -13,7 +13,6 @@ import type { CopyJobStarted } from './copy-job-api.js';
 import { UsageError, formatCount, formatTable, formatTimestamp, parseCountArgument, type Column } from './format.js';
 import { formatElapsed, formatEta, formatRate } from './progress.js';
 
-export const COPY_MODES: readonly CopyMode[] = ['pipelined', 'rounds', 'direct'];
 /** The API's rule for client tokens, checked here so a bad one costs no round trip. */
 const CLIENT_TOKEN = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** `sleds copy` lists this many volume ids; --json lists them all. */
@@ -37,7 +36,7 @@ export function parseFanoutArgument(text: string): number {
   return value;
 }
 
-/** Parses --mode: pipelined, rounds or direct. */
+/** Parses --mode: one of COPY_MODES. */
 export function parseCopyModeArgument(text: string): CopyMode {
   const mode = COPY_MODES.find((candidate) => candidate === text.trim());
   if (mode === undefined) throw new UsageError(`invalid --mode: "${text}"; use ${COPY_MODES.join(', ')}`);

@@ -3,6 +3,7 @@
  * the client checks answers against. Snapshots sit here because copy jobs start from them.
  */
 import { z } from 'zod';
+import { COPY_MODES, type CopyMode } from '../copy-jobs/copy-job.js';
 import type { WorkflowEvent } from '../copy-jobs/ports.js';
 import type { CopyJobSummary } from '../listings/copy-job-listing.js';
 import type { Snapshot } from '../snapshots/snapshot.js';
@@ -11,7 +12,7 @@ import type { Snapshot } from '../snapshots/snapshot.js';
 export interface CreateCopyJobRequest {
   readonly count: number;
   readonly maxSourceFanout?: number;
-  readonly mode?: 'pipelined' | 'rounds' | 'direct';
+  readonly mode?: CopyMode;
   /** Makes the request idempotent: the same token returns the job it started first. */
   readonly clientToken?: string;
 }
@@ -64,7 +65,7 @@ export const copyJobSchema = z.looseObject({
   snapshotId: z.string(),
   volumeIds: z.array(z.string()),
   maxSourceFanout: z.number(),
-  mode: z.enum(['pipelined', 'rounds', 'direct']),
+  mode: z.enum(COPY_MODES),
   state: z.enum(['running', 'succeeded', 'failed']),
   executionArn: z.string(),
   progress: z.looseObject({

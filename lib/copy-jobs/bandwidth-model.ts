@@ -13,8 +13,9 @@
  *   other tasks on that link. This is what an ideal fair network delivers.
  * - Every chunk is `chunkBytes` long, and a task copies its chunks in order.
  * - 'rounds' plans (and direct plans, whose waves are rounds): round r starts once every task
- *   of round r-1 has finished. 'pipelined' plans: every task starts at time 0, and a task may
- *   copy chunk c only once its parent task has finished chunk c (store and forward per chunk).
+ *   of round r-1 has finished. 'pipelined' and 'swarm' plans: every task starts at time 0, and a
+ *   task may copy chunk c only once its parent task has finished chunk c (store and forward per
+ *   chunk); a swarm task also waits for the tasks before it on its sleds (swarm-sequence.ts).
  *
  * What it leaves out: request latency, connection set-up, per-object overhead and
  * scheduling delays. Between events (a task finishing, a task finishing a chunk that a child
@@ -22,7 +23,8 @@
  * simulation is exact for the model, up to floating-point rounding.
  */
 import { ValidationError } from '../errors.js';
-import type { CopyPlan } from './copy-plan.js';
+import { startsAtOnce, type CopyPlan } from './copy-plan.js';
+import { swarmSequence } from './swarm-sequence.js';
 
 /** The sizes and link speed the model assumes. */
 export interface ModelParams {
@@ -32,11 +34,12 @@ export interface ModelParams {
   readonly sledBytesPerSecond: number;
 }
 
-/** What an executor adds to the plan's own order; only the swarm evaluation (swarm-schedule.ts) uses it. */
+/** What an executor adds to the plan's own order. */
 export interface ModelOptions {
   /**
    * Task id -> ids of tasks that must finish before it starts (an executor that runs a sled's
-   * copies one after another). The named tasks must come earlier in the plan.
+   * copies one after another). The named tasks must come earlier in the plan. Defaults to the
+   * order the job keeps: swarmSequence for 'swarm' plans, none for the others.
    */
   readonly after?: ReadonlyMap<string, readonly string[]>;
 }
@@ -72,7 +75,8 @@ export function modelJobSeconds(plan: CopyPlan, params: ModelParams, options: Mo
       throw new ValidationError(`${name} must be a positive number; got ${String(value)}.`);
     }
   }
-  const pipelined = plan.mode === 'pipelined';
+  const pipelined = startsAtOnce(plan.mode);
+  const order = options.after ?? swarmSequence(plan);
   const byId = new Map<string, SimTask>();
   const rounds = new Map<number, SimTask[]>();
   for (const task of plan.tasks) {
@@ -80,7 +84,7 @@ export function modelJobSeconds(plan: CopyPlan, params: ModelParams, options: Mo
     if (task.parentTask !== undefined && !parent) {
       throw new ValidationError(`Task ${task.id} names parent ${task.parentTask}, which does not come before it in the plan.`);
     }
-    const after = (options.after?.get(task.id) ?? []).map((id) => {
+    const after = (order.get(task.id) ?? []).map((id) => {
       const before = byId.get(id);
       if (!before) throw new ValidationError(`Task ${task.id} must follow ${id}, which does not come before it in the plan.`);
       return before;

@@ -1,13 +1,51 @@
+import { ChunkGoneError } from '../errors.js';
 import { FAILPOINTS, failpoint } from '../faults.js';
 import { mapLimit } from '../shared/concurrency.js';
 import type { ChunkLocation } from '../sleds/ports.js';
 import { ChunkArrivals } from './chunk-arrivals.js';
 import { chunkLocation } from './chunk-locations.js';
+import type { CopyJob } from './copy-job.js';
 import { batchesOf } from './copy-job-batches.js';
 import { copiesFor, type CopyJobContext } from './copy-job-context.js';
+import { startsAtOnce, type CopyPlan, type CopyTask } from './copy-plan.js';
 import { TransientCopyError } from './errors.js';
 import { ProgressReporter } from './progress-reporter.js';
+import { swarmSequence } from './swarm-sequence.js';
 import { transient } from './transient.js';
+
+/**
+ * How long a swarm copy waits for the copy before it on its sleds when that one runs in another
+ * process and does not show up: the order only paces the links, so past this it goes anyway.
+ */
+const TURN_WAIT_MS = 60_000;
+
+/** What a swarm plan's copies need beside their task, worked out once per plan. */
+interface SwarmOrder {
+  /** Task id -> the tasks before it on its receiving and its sending sled. */
+  readonly before: ReadonlyMap<string, readonly CopyTask[]>;
+  /** Partition -> its snapshot copy's sled, for copies whose source target has gone. */
+  readonly snapshotSleds: ReadonlyMap<number, number>;
+}
+
+const swarmOrders = new WeakMap<CopyPlan, SwarmOrder>();
+
+function swarmOrder(plan: CopyPlan): SwarmOrder {
+  let order = swarmOrders.get(plan);
+  if (!order) {
+    const byId = new Map(plan.tasks.map((task) => [task.id, task]));
+    const before = new Map([...swarmSequence(plan)].map(([id, ids]) => [id, ids.map((earlier) => byId.get(earlier)!)]));
+    const snapshotSleds = new Map<number, number>();
+    for (const task of plan.tasks) if (task.from.kind === 'snapshot') snapshotSleds.set(task.partition, task.from.sled);
+    order = { before, snapshotSleds };
+    swarmOrders.set(plan, order);
+  }
+  return order;
+}
+
+/** A swarm task's source target stopped hydrating (deleted, or available after a retry): its copies are its own now. */
+function sourceGone(job: CopyJob, task: CopyTask, active: ReadonlySet<string>): boolean {
+  return task.from.kind === 'target' && !active.has(String(job.volumeIds[task.from.target]));
+}
 
 /**
  * The Copy state's work: copying one batch of partition copies with server-side chunk copies,
@@ -39,6 +77,15 @@ export class BatchCopier {
   /** The job runs again (POST /copy-jobs/{id}/retry): its tasks here copy again. */
   jobRestarted(jobId: string): void {
     this.ended.delete(jobId);
+  }
+
+  /** A swarm copy goes once the copies before it on its sending and its receiving sled are done (swarm-sequence.ts). */
+  private async waitTurn(job: CopyJob, plan: CopyPlan, task: CopyTask, active: ReadonlySet<string>, stillRunning: () => void): Promise<void> {
+    for (const before of swarmOrder(plan).before.get(task.id) ?? []) {
+      if (!copiesFor(job, before, active)) continue;
+      const at = chunkLocation(job, before.to, before.partition, before.chunks[0]!);
+      await this.arrivals.waitTurn(at, TURN_WAIT_MS, async () => stillRunning());
+    }
   }
 
   /** Copy state: one batch of partition copies, all at once, chunk by chunk with server-side copies. */
@@ -78,13 +125,22 @@ export class BatchCopier {
         tasks.map(async (task) => {
           await failpoint(FAILPOINTS.copyTask, { jobId, taskId: task.id, round, batch });
           for (const chunk of task.chunks) {
-            const from = chunkLocation(job, task.from, task.partition, chunk);
             const to = chunkLocation(job, task.to, task.partition, chunk);
-            if (task.from.kind !== 'snapshot' && plan.mode === 'pipelined') await this.arrivals.waitFor(from, async () => stillRunning());
+            // A swarm copy whose source target is gone reads the snapshot, which holds the same bytes.
+            const fromSnapshot = (): ChunkLocation =>
+              chunkLocation(job, { kind: 'snapshot', sled: swarmOrder(plan).snapshotSleds.get(task.partition)! }, task.partition, chunk);
+            const gone = sourceGone(job, task, active);
+            const from = gone ? fromSnapshot() : chunkLocation(job, task.from, task.partition, chunk);
+            if (task.from.kind !== 'snapshot' && !gone && startsAtOnce(plan.mode)) await this.arrivals.waitFor(from, async () => stillRunning());
+            if (plan.mode === 'swarm') await this.waitTurn(job, plan, task, active, stillRunning);
             await failpoint(FAILPOINTS.chunkCopying, { jobId, from, to, kind: task.to.kind, fromKind: task.from.kind });
-            const reported = await transient(`copy chunk ${chunk} of partition ${task.partition}`, () =>
-              this.ctx.deps.chunks.copy(from, to, snapshot.chunkSizeBytes),
-            );
+            const copy = (source: ChunkLocation) =>
+              transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.ctx.deps.chunks.copy(source, to, snapshot.chunkSizeBytes));
+            const reported = await copy(from).catch((error: unknown) => {
+              // The source target was deleted while this copy waited for it.
+              if (error instanceof ChunkGoneError && plan.mode === 'swarm' && task.from.kind === 'target') return copy(fromSnapshot());
+              throw error;
+            });
             writtenHere.push(to);
             await failpoint(FAILPOINTS.chunkCopied, { jobId, to, kind: task.to.kind });
             if (task.to.kind === 'target') {

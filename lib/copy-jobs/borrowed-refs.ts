@@ -72,15 +72,17 @@ export class CopyTargetRefs implements BorrowedRefs {
     const job = await this.deps.jobs.get(source.jobId);
     const index = job?.volumeIds.indexOf(volumeId) ?? -1;
     const plan: CopyPlan | undefined = job && job.plan !== undefined && index >= 0 ? await this.deps.plans.get(job.jobId).catch(() => undefined) : undefined;
-    const task = plan?.tasks.find((t) => t.to.kind === 'target' && t.to.target === index && t.partition === partition);
+    // One task per partition in a tree plan, one per chunk in a swarm.
+    const tasks = plan?.tasks.filter((t) => t.to.kind === 'target' && t.to.target === index && t.partition === partition) ?? [];
     const chunks = this.deps.chunks;
     return {
       snapshotId: source.snapshotId,
       hydrating: volume.state === 'hydrating' || volume.state === 'creating',
-      planned: task?.chunks ?? [],
+      planned: tasks.flatMap((task) => task.chunks),
       /** The target's own copy of `chunk` if it is in place (with `sha256`, when given). */
       async own(chunk: number, sha256: string | undefined): Promise<ChunkRef | undefined> {
-        if (!job || !task || !task.chunks.includes(chunk)) return undefined;
+        const task = tasks.find((t) => t.chunks.includes(chunk));
+        if (!job || !task) return undefined;
         const at = chunkLocation(job, task.to, partition, chunk);
         const stored = await chunks.sha256(at);
         if (stored === undefined || (sha256 !== undefined && stored !== '' && stored !== sha256)) return undefined;

@@ -30,7 +30,11 @@ export class ChunkArrivals {
 
   /** `at` is no longer on its way from this process: waiting children go back to asking the sled. */
   settle(at: ChunkLocation): void {
-    this.pending.delete(keyOf(at));
+    const key = keyOf(at);
+    if (!this.pending.delete(key)) return;
+    // Copies waiting for their turn behind this one (waitTurn) go on; children look again.
+    for (const wake of this.waiters.get(key) ?? []) wake();
+    this.waiters.delete(key);
   }
 
   /** Whether this process wrote `at`. */
@@ -52,7 +56,7 @@ export class ChunkArrivals {
    * the child polls the sled with backoff.
    */
   async waitFor(at: ChunkLocation, stillRunning: () => Promise<void>): Promise<void> {
-    const key = `${at.sled}/${at.key}`;
+    const key = keyOf(at);
     if (this.written.has(key)) return;
     const deadline = Date.now() + PARENT_WAIT_MS;
     // A parent that this process is copying wakes the child itself: asking the sled would only
@@ -63,14 +67,40 @@ export class ChunkArrivals {
       if (Date.now() > deadline) throw new TransientCopyError(`parent chunk ${at.key} did not appear within ${PARENT_WAIT_MS} ms`);
       // A parent that failed never writes; the job's state says so.
       await stillRunning();
-      let wake!: () => void;
-      const woken = new Promise<void>((resolve) => (wake = resolve));
-      const waiters = this.waiters.get(key) ?? [];
-      waiters.push(wake);
-      this.waiters.set(key, waiters);
-      await Promise.race([woken, new Promise((resolve) => setTimeout(resolve, delay))]);
+      await this.sleepUntilWoken(key, delay);
       if (this.written.has(key)) return;
     }
+  }
+
+  /**
+   * Waits until the copy that writes `at` has finished, for a copy that must follow it on a
+   * sled's link (a swarm plan's order, swarm-sequence.ts). The order only paces the links, and
+   * no data depends on it, so the wait ends as well when that copy ended here without writing,
+   * or after `maxMs` when it runs elsewhere (another Lambda) and never shows up.
+   */
+  async waitTurn(at: ChunkLocation, maxMs: number, stillRunning: () => Promise<void>): Promise<void> {
+    const key = keyOf(at);
+    const deadline = Date.now() + maxMs;
+    for (let delay = 20; !this.written.has(key); delay = Math.min(delay * 2, 1000)) {
+      const local = this.pending.has(key);
+      if (!local && (await transient('look for the copy before this one', () => this.chunks.sha256(at))) !== undefined) return;
+      if (Date.now() > deadline) return;
+      await stillRunning();
+      await this.sleepUntilWoken(key, local ? 4000 : delay);
+      // It ended here without writing (its task failed): nothing to wait for.
+      if (local && !this.pending.has(key) && !this.written.has(key)) return;
+    }
+  }
+
+  private async sleepUntilWoken(key: string, ms: number): Promise<void> {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => (wake = resolve));
+    const waiters = this.waiters.get(key) ?? [];
+    waiters.push(wake);
+    this.waiters.set(key, waiters);
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([woken, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+    clearTimeout(timer);
   }
 
   /** Records that this process wrote a chunk, and wakes the tasks waiting for it. */

@@ -3,15 +3,15 @@
  * Lambda invocation copies one batch. Plan, copy, finalize and clean-up all derive the same
  * batches from the stored plan, so batch numbers mean the same thing in every step.
  */
-import type { CopyPlan, CopyTask } from './copy-plan.js';
+import { startsAtOnce, type CopyPlan, type CopyTask } from './copy-plan.js';
 import { COPY_BATCH_CONCURRENCY } from './states.js';
 
 /** The most tasks in one batch, so that one invocation stays well within its time limit. */
 const MAX_BATCH_TASKS = 32;
 
-/** The round in which the state machine runs a task: all at once when pipelined. */
+/** The round in which the state machine runs a task: all at once when pipelined or swarm. */
 function executionRound(plan: CopyPlan, task: CopyTask): number {
-  return plan.mode === 'pipelined' ? 1 : task.round;
+  return startsAtOnce(plan.mode) ? 1 : task.round;
 }
 
 /** Splits each execution round's tasks, in plan order, into batches. */

@@ -287,7 +287,9 @@ export class CopyJobService {
         const copies = new Map<number, ChunkRef[]>();
         for (const task of plan?.tasks ?? []) {
           if (task.to.kind !== 'target' || task.to.target !== target) continue;
-          copies.set(task.partition, task.chunks.map((chunk) => ({ ...chunkLocation(job, task.to, task.partition, chunk), sha256: '' })));
+          // A swarm plan copies a partition in one task per chunk.
+          const refs = task.chunks.map((chunk) => ({ ...chunkLocation(job, task.to, task.partition, chunk), sha256: '' }));
+          copies.set(task.partition, [...(copies.get(task.partition) ?? []), ...refs]);
         }
         await this.hydration.abandon(volumeId, copies);
         return;

@@ -5,6 +5,9 @@ import type { PlanMode } from './copy-plan.js';
 /** How a job copies: the planner's modes, or `direct` (every target from the snapshot; a baseline). */
 export type CopyMode = PlanMode | 'direct';
 
+/** Every copy mode, the default first. */
+export const COPY_MODES = ['pipelined', 'swarm', 'rounds', 'direct'] as const satisfies readonly CopyMode[];
+
 export type CopyJobState = 'running' | 'succeeded' | 'failed';
 
 export interface CopyJobProgress {
@@ -108,7 +111,7 @@ export const copyRequestSchema = z.strictObject({
     .min(1, 'maxSourceFanout must be at least 1')
     .max(MAX_SOURCE_FANOUT, `maxSourceFanout must be at most ${MAX_SOURCE_FANOUT}`)
     .default(DEFAULT_MAX_SOURCE_FANOUT),
-  mode: z.enum(['pipelined', 'rounds', 'direct'], { error: 'mode must be "pipelined", "rounds" or "direct"' }).default('pipelined'),
+  mode: z.enum(COPY_MODES, { error: `mode must be one of ${COPY_MODES.map((mode) => `"${mode}"`).join(', ')}` }).default('pipelined'),
   clientToken: z
     .string({ error: 'clientToken must be a string' })
     .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'clientToken must be 1 to 64 letters, digits or _ . : -')

@@ -8,8 +8,16 @@
 /**
  * How the job runs. In 'rounds' each round starts once the previous one has finished. In
  * 'pipelined' every task starts at once, and a child copies a chunk as soon as its parent has it.
+ * In 'swarm' every task copies one chunk, from any copy that already holds it (the snapshot's or
+ * another target's), and each sled sends and receives its copies one at a time in the plan's
+ * order (swarm-schedule.ts); there are no intermediaries.
  */
-export type PlanMode = 'rounds' | 'pipelined';
+export type PlanMode = 'rounds' | 'pipelined' | 'swarm';
+
+/** Whether every task of the plan starts at once, a child waiting for its parent's chunks. */
+export function startsAtOnce(mode: PlanMode): boolean {
+  return mode !== 'rounds';
+}
 
 /** What to copy, how many copies to make, and the limits that the plan must respect. */
 export interface PlanInput {
@@ -33,14 +41,17 @@ export type CopyNode =
 
 /** Copy a partition's chunks from one copy to a new one. */
 export interface CopyTask {
-  /** Unique and stable: `p3-t12` writes target 12's partition 3, `p3-i7` writes intermediary `p3-i7`. */
+  /**
+   * Unique and stable: `p3-t12` writes target 12's partition 3, `p3-i7` writes intermediary `p3-i7`,
+   * and in a swarm plan `p3-t12-c5` writes chunk 5 of target 12's partition 3.
+   */
   readonly id: string;
   readonly partition: number;
   /** Chunk indices that hold data, in copy order; empty when the partition holds no data. */
   readonly chunks: readonly number[];
   readonly from: CopyNode;
   readonly to: CopyNode;
-  /** 1-based. In 'pipelined' plans it equals `depth`, for reporting only. */
+  /** 1-based. In 'pipelined' plans it equals `depth`, in 'swarm' plans the copy's slot + 1; for reporting only. */
   readonly round: number;
   /** Distance of `to` from the snapshot in the tree; 1 means it reads the snapshot. */
   readonly depth: number;
@@ -51,7 +62,7 @@ export interface CopyTask {
 /** The tasks of a copy job, in an order that executors may start them in. */
 export interface CopyPlan {
   readonly mode: PlanMode;
-  /** Number of rounds (the highest task round; 0 without tasks); for 'pipelined' plans, the tree depth. */
+  /** Number of rounds (the highest task round; 0 without tasks); for 'pipelined' plans, the tree depth; for 'swarm' plans, the slots. */
   readonly rounds: number;
   /** Every parent task comes before its children, so executors can start tasks in order. */
   readonly tasks: readonly CopyTask[];

@@ -27,12 +27,13 @@ export interface HydrationReadDeps {
   readonly telemetry?: Telemetry;
 }
 
-/** What a process knows of one copy target: its job (refreshed), and the plan's task per partition. */
+/** What a process knows of one copy target: its job (refreshed), and the plan's task per chunk. */
 interface Target {
   readonly snapshotId: string;
   /** Undefined while the job is not planned (or is gone): every read goes to the snapshot then. */
   readonly job: CopyJob | undefined;
-  readonly tasks: ReadonlyMap<number, CopyTask>;
+  /** `partition/chunk` -> the task that copies that chunk to the target (one per partition in a tree plan, one per chunk in a swarm). */
+  readonly tasks: ReadonlyMap<string, CopyTask>;
   readonly loadedAt: number;
 }
 
@@ -84,8 +85,8 @@ export class HydrationReads implements BorrowedChunkReads {
   private async ownCopy(volumeId: string, partition: number, ref: ChunkRef): Promise<{ at: ChunkLocation; key: string } | undefined> {
     const target = await this.target(volumeId);
     if (!target?.job) return undefined;
-    const task = target.tasks.get(partition);
     const chunk = Number(ref.key.slice(ref.key.lastIndexOf('/') + 1));
+    const task = target.tasks.get(`${partition}/${chunk}`);
     // Only the snapshot's own object of this very chunk (never a ref some other way).
     if (!task || ref.key !== snapshotChunkKey(target.snapshotId, partition, chunk)) return undefined;
     const index = task.chunks.indexOf(chunk);
@@ -146,8 +147,11 @@ export class HydrationReads implements BorrowedChunkReads {
     const index = job?.volumeIds.indexOf(volumeId) ?? -1;
     if (!job || index < 0 || job.plan === undefined) return { snapshotId: source.snapshotId, job: undefined, tasks: new Map(), loadedAt: Date.now() };
     const plan = await this.plan(job.jobId);
-    const tasks = new Map<number, CopyTask>();
-    for (const task of plan.tasks) if (task.to.kind === 'target' && task.to.target === index) tasks.set(task.partition, task);
+    const tasks = new Map<string, CopyTask>();
+    for (const task of plan.tasks) {
+      if (task.to.kind !== 'target' || task.to.target !== index) continue;
+      for (const chunk of task.chunks) tasks.set(`${task.partition}/${chunk}`, task);
+    }
     return { snapshotId: source.snapshotId, job, tasks, loadedAt: Date.now() };
   }
 

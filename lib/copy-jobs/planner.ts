@@ -14,6 +14,7 @@ import type { CopyPlan, PlanInput } from './copy-plan.js';
 import { buildPipelinedTree, buildRoundsTree, pipelinedArity, pipelinedDepth } from './fanout-trees.js';
 import { assemble } from './plan-assembly.js';
 import { requireCount, validate } from './plan-validation.js';
+import { scheduleSwarm, swarmPlan } from './swarm-schedule.js';
 
 /**
  * The fewest rounds that can make `targets` copies when each source serves at most
@@ -34,14 +35,17 @@ export function minimumRounds(targets: number, maxSourceFanout: number): number 
 }
 
 /**
- * Plans a copy job with intermediaries. 'rounds' builds the round-by-round tree, which takes
+ * Plans a copy job. 'rounds' builds the round-by-round tree of intermediaries, which takes
  * minimumRounds(N, F) rounds. 'pipelined' builds a tree of minimal depth in which no copy
- * serves more than F reads in total, because all of its tasks run at the same time.
+ * serves more than F reads in total, because all of its tasks run at the same time. 'swarm'
+ * schedules every chunk copy from any copy that holds the chunk (swarm-schedule.ts): no
+ * intermediaries, and each copy serves one read at a time, so within any F.
  */
 export function planCopyJob(input: PlanInput): CopyPlan {
   validate(input);
+  if (input.mode === 'swarm') return swarmPlan(scheduleSwarm(input));
   if (input.mode !== 'rounds' && input.mode !== 'pipelined') {
-    throw new ValidationError(`mode must be 'rounds' or 'pipelined'; got ${JSON.stringify(input.mode)}.`);
+    throw new ValidationError(`mode must be 'rounds', 'pipelined' or 'swarm'; got ${JSON.stringify(input.mode)}.`);
   }
   const N = input.targets;
   const F = input.maxSourceFanout;

@@ -1,8 +1,7 @@
 /**
- * A swarm schedule for a copy job, for evaluation in the planner's model (issue 19: "schedule
- * chunk copies from every holder that has spare outbound bandwidth, the way swarm distributors
- * such as Kraken do, rather than from a fixed tree"). Not run by the job yet: docs/benchmarks.md
- * says what running it would take.
+ * The swarm schedule of a copy job, the plan of `mode: "swarm"` (issue 19: "schedule chunk copies
+ * from every holder that has spare outbound bandwidth, the way swarm distributors such as Kraken
+ * do, rather than from a fixed tree").
  *
  * Every copy of a chunk, the snapshot's or a target's own hydration copy (an immutable object,
  * verified at finalize like any other), serves that chunk as soon as it is complete. Time goes in
@@ -133,12 +132,11 @@ export function scheduleSwarm(input: Omit<PlanInput, 'mode'>): SwarmSchedule {
 }
 
 /**
- * The schedule as a pipelined CopyPlan of one-chunk tasks, each naming as parent the copy that
- * brought the chunk to its source, so that the planner's model (modelJobSeconds) can time it
- * with fair-shared links instead of slots. For the model only: its tasks read targets and carry
- * one chunk each, which the job's runner and the plan invariants of the tree plans do not allow.
+ * The schedule as a 'swarm' CopyPlan of one-chunk tasks in slot order, each naming as parent the
+ * copy that brought the chunk to its source. The job runs it (batch-copier.ts keeps each sled's
+ * copies in this order, swarm-sequence.ts), and the planner's model times it.
  */
-export function swarmModelPlan(schedule: SwarmSchedule): CopyPlan {
+export function swarmPlan(schedule: SwarmSchedule): CopyPlan {
   const writer = new Map<string, string>();
   const tasks: CopyTask[] = schedule.copies.map((copy) => {
     const id = `p${copy.partition}-t${copy.target}-c${copy.chunk}`;
@@ -158,25 +156,10 @@ export function swarmModelPlan(schedule: SwarmSchedule): CopyPlan {
       ...(parentTask ? { parentTask } : {}),
     };
   });
-  return { mode: 'pipelined', rounds: schedule.slots, tasks, intermediaries: [], targetSleds: schedule.targetSleds, fanoutTree: `Swarm schedule: ${schedule.slots} chunk slots.` };
-}
-
-/**
- * The order an executor keeps for swarmModelPlan: each sled receives its copies one after
- * another, and sends them one after another, in slot order (task id -> the tasks before it on
- * the same receiving and the same sending sled), as modelJobSeconds' `after` option. Without it
- * every ready copy shares its links with the others, so every chunk lands late and the
- * forwarding behind it starts late.
- */
-export function swarmSequence(plan: CopyPlan): ReadonlyMap<string, readonly string[]> {
-  const lastIn = new Map<number, string>();
-  const lastOut = new Map<number, string>();
-  const after = new Map<string, string[]>();
-  for (const task of plan.tasks) {
-    const before = [lastIn.get(task.to.sled), lastOut.get(task.from.sled)].filter((id): id is string => id !== undefined);
-    if (before.length > 0) after.set(task.id, before);
-    lastIn.set(task.to.sled, task.id);
-    lastOut.set(task.from.sled, task.id);
-  }
-  return after;
+  const fromSnapshot = tasks.filter((task) => task.from.kind === 'snapshot').length;
+  const fanoutTree =
+    `Swarm: ${tasks.length} chunk copies in ${schedule.slots} slots of one chunk time, no intermediaries; ` +
+    `${fromSnapshot} read the snapshot and ${tasks.length - fromSnapshot} read another target's copy. ` +
+    'Each sled sends and receives one chunk at a time, in slot order.';
+  return { mode: 'swarm', rounds: schedule.slots, tasks, intermediaries: [], targetSleds: schedule.targetSleds, fanoutTree };
 }

@@ -60,7 +60,8 @@ export async function finalizeTargets(ctx: CopyJobContext, hydration: Hydration,
     }
     verifiedChunks += task.chunks.length;
     const byPartition = swaps.get(volumeId) ?? new Map<number, Record<string, ChunkSwap>>();
-    byPartition.set(task.partition, chunks);
+    // A swarm plan copies a partition in one task per chunk.
+    byPartition.set(task.partition, { ...byPartition.get(task.partition), ...chunks });
     swaps.set(volumeId, byPartition);
   });
   await failpoint(FAILPOINTS.finalize, { jobId });

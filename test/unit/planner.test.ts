@@ -421,7 +421,7 @@ describe('input validation', () => {
     ['a negative partition number', { partitions: [{ partition: -1, chunks: [], sourceSled: 0 }] }, /Partition numbers are whole numbers from 0; got -1/],
     ['a duplicate chunk', { partitions: [{ partition: 0, chunks: [3, 3], sourceSled: 0 }] }, /Partition 0 lists chunk 3 more than once/],
     ['a negative chunk', { partitions: [{ partition: 0, chunks: [-2], sourceSled: 0 }] }, /chunk -2/],
-    ['an unknown mode', { mode: 'fast' as never }, /mode must be 'rounds' or 'pipelined'/],
+    ['an unknown mode', { mode: 'fast' as never }, /mode must be 'rounds', 'pipelined' or 'swarm'/],
   ])('refuses %s', (_name, change, message) => {
     const input = { ...valid, ...change };
     expect(() => planCopyJob(input)).toThrow(ValidationError);

@@ -4,7 +4,8 @@ import { modelJobSeconds } from '../../lib/copy-jobs/bandwidth-model.js';
 import type { CopyPlan, CopyTask, PlanInput } from '../../lib/copy-jobs/copy-plan.js';
 import { physicalBound } from '../../lib/copy-jobs/physical-bound.js';
 import { planCopyJob } from '../../lib/copy-jobs/planner.js';
-import { scheduleSwarm, swarmModelPlan, swarmSequence, type SwarmSchedule } from '../../lib/copy-jobs/swarm-schedule.js';
+import { scheduleSwarm, swarmPlan, type SwarmSchedule } from '../../lib/copy-jobs/swarm-schedule.js';
+import { swarmSequence } from '../../lib/copy-jobs/swarm-sequence.js';
 import { ValidationError } from '../../lib/errors.js';
 
 type Input = Omit<PlanInput, 'mode'>;
@@ -96,7 +97,7 @@ describe('the swarm in the planner model', () => {
   it('at N = 64 takes 21 chunk slots, about 1.1x the physical bound, where the pipelined tree takes about 2x', () => {
     const input = benchInput(64);
     const schedule = scheduleSwarm(input);
-    const plan = swarmModelPlan(schedule);
+    const plan = swarmPlan(schedule);
     const swarm = modelJobSeconds(plan, benchParams, { after: swarmSequence(plan) });
     const tree = modelJobSeconds(planCopyJob({ ...input, mode: 'pipelined' }), benchParams);
     const bound = physicalBound({ targets: 64, snapshotChunks: 32, sledCount: 128, maxSourceFanout: 4, ...benchParams }).seconds;
@@ -107,14 +108,15 @@ describe('the swarm in the planner model', () => {
   });
 
   it('needs the executor to keep each link in slot order: copies left to share links land late', () => {
-    const plan = swarmModelPlan(scheduleSwarm(benchInput(64)));
-    const ordered = modelJobSeconds(plan, benchParams, { after: swarmSequence(plan) });
-    const shared = modelJobSeconds(plan, benchParams);
+    const plan = swarmPlan(scheduleSwarm(benchInput(64)));
+    const ordered = modelJobSeconds(plan, benchParams);
+    expect(ordered).toBe(modelJobSeconds(plan, benchParams, { after: swarmSequence(plan) }));
+    const shared = modelJobSeconds(plan, benchParams, { after: new Map() });
     expect(shared / ordered).toBeGreaterThan(1.5);
   });
 
   it('gives each one-chunk task the copy that brought its chunk to the source as parent', () => {
-    const plan = swarmModelPlan(scheduleSwarm(benchInput(8)));
+    const plan = swarmPlan(scheduleSwarm(benchInput(8)));
     const byId = new Map(plan.tasks.map((task) => [task.id, task]));
     for (const task of plan.tasks) {
       expect(task.chunks).toHaveLength(1);

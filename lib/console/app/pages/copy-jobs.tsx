@@ -155,7 +155,7 @@ export function CopyJobPage({ jobId }: { jobId: string }) {
                 ))}
               </select>{' '}
               <span class="muted">
-                of {partitions.length} partitions that hold data; each has its own tree ({j.tree.mode}, {j.tree.rounds} {j.tree.mode === 'pipelined' ? 'level' : 'round'}
+                of {partitions.length} partitions that hold data; each has its own tree ({j.tree.mode}, {j.tree.rounds} {j.tree.mode === 'pipelined' ? 'level' : j.tree.mode === 'swarm' ? 'slot' : 'round'}
                 {j.tree.rounds === 1 ? '' : 's'})
               </span>
             </label>

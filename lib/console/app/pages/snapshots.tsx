@@ -107,6 +107,7 @@ function CopyForm({ snapshotId, ready }: { snapshotId: string; ready: boolean })
         Mode{' '}
         <select name="mode" value={mode} onChange={(e) => setMode(e.currentTarget.value)}>
           <option value="pipelined">pipelined</option>
+          <option value="swarm">swarm</option>
           <option value="rounds">rounds</option>
           <option value="direct">direct</option>
         </select>
