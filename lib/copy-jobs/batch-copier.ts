@@ -133,7 +133,7 @@ export class BatchCopier {
             const from = gone ? fromSnapshot() : chunkLocation(job, task.from, task.partition, chunk);
             if (task.from.kind !== 'snapshot' && !gone && startsAtOnce(plan.mode)) await this.arrivals.waitFor(from, async () => stillRunning());
             if (plan.mode === 'swarm') await this.waitTurn(job, plan, task, active, stillRunning);
-            await failpoint(FAILPOINTS.chunkCopying, { jobId, from, to, kind: task.to.kind, fromKind: task.from.kind });
+            await failpoint(FAILPOINTS.chunkCopying, { jobId, taskId: task.id, from, to, kind: task.to.kind, fromKind: task.from.kind });
             const copy = (source: ChunkLocation) =>
               transient(`copy chunk ${chunk} of partition ${task.partition}`, () => this.ctx.deps.chunks.copy(source, to, snapshot.chunkSizeBytes));
             const reported = await copy(from).catch((error: unknown) => {
@@ -142,7 +142,7 @@ export class BatchCopier {
               throw error;
             });
             writtenHere.push(to);
-            await failpoint(FAILPOINTS.chunkCopied, { jobId, to, kind: task.to.kind });
+            await failpoint(FAILPOINTS.chunkCopied, { jobId, taskId: task.id, to, kind: task.to.kind });
             if (task.to.kind === 'target') {
               // S3 answers a copy with the SHA-256 of what it stored (so does fauxqs with scripts/patch-emulators.mjs);
               // a store that does not (fauxqs unpatched) is asked once.
