@@ -54,7 +54,7 @@ describe('swarm copy jobs (mode "swarm")', () => {
 
   it('copies each chunk from the snapshot or a target that holds it, one copy at a time on each sled link, in the plan order', async () => {
     const { apiUrl } = cloud();
-    let jobId: string | undefined;
+    let jobId: string | undefined = undefined;
     const copies = recordCopies(() => jobId);
     const started = await call(apiUrl, 'POST', `/snapshots/${snapshotId}/copies`, { count: 6, mode: 'swarm' });
     expect(started.status).toBe(202);
@@ -92,7 +92,7 @@ describe('swarm copy jobs (mode "swarm")', () => {
 
   it('copies from the snapshot instead when the target a copy reads is deleted mid-job, and finishes the others', async () => {
     const { apiUrl, config } = cloud();
-    let jobId: string | undefined;
+    let jobId: string | undefined = undefined;
     let volumeIds: string[] = [];
     let deleted: string | undefined;
     let sourceLeft: boolean | undefined;
