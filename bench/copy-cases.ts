@@ -26,13 +26,13 @@ export interface CapCase {
 }
 
 export async function runCappedCases(options: Options, failures: string[]): Promise<CapCase[]> {
-  const harness = await startWarmHarness(options.sleds, options.capBytesPerSecond);
+  const harness = await startWarmHarness(options.sleds, options.capBytesPerSecond, options.linkSharing);
   const cases: CapCase[] = [];
   try {
     describeSnapshot(harness);
     for (const [countIndex, count] of options.counts.entries()) {
       const jobs: CapCase['jobs'] = {};
-      console.log(`\n== N = ${count} targets, F = ${options.fanout}, cap ${mibs(options.capBytesPerSecond)}/s per sled link ==`);
+      console.log(`\n== N = ${count} targets, F = ${options.fanout}, cap ${mibs(options.capBytesPerSecond)}/s per sled link, shared ${options.linkSharing} ==`);
       for (const mode of options.modes) {
         const label = `N=${count} ${mode}`;
         const probe = { readBytes: options.readBytes, failures, label };

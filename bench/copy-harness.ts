@@ -9,6 +9,7 @@ import { createAwsClients, type AwsClients } from '../lib/aws/clients.js';
 import { DynamoDbSnapshotRepository } from '../lib/aws/dynamodb-snapshot-repository.js';
 import { ENV } from '../lib/config.js';
 import type { CopyMode } from '../lib/copy-jobs/copy-job.js';
+import type { LinkSharing } from '../lib/sleds/bandwidth.js';
 import type { PlanInput } from '../lib/copy-jobs/copy-plan.js';
 import { startLocalCloud, type LocalCloud } from '../lib/local/local-cloud.js';
 import { mapLimit } from '../lib/shared/concurrency.js';
@@ -49,6 +50,8 @@ export interface Options {
   readonly fanout: number;
   readonly sleds: number;
   readonly capBytesPerSecond: number;
+  /** How a capped link shares itself between transfers (lib/sleds/bandwidth.ts). */
+  readonly linkSharing: LinkSharing;
   readonly modes: readonly JobMode[];
   readonly verifyTargets: number;
   readonly capOffCount: number;
@@ -181,14 +184,17 @@ export async function takeSnapshot(
   return { snapshotId, partitions };
 }
 
-export async function startHarness(sleds: number, capBytesPerSecond: number | undefined): Promise<Harness> {
+export async function startHarness(sleds: number, capBytesPerSecond: number | undefined, linkSharing: LinkSharing = 'fair'): Promise<Harness> {
   // startLocalCloud sets the handlers' environment but never removes a variable; a cap left over
   // from an earlier cloud in this process would silently stay on.
   delete process.env[ENV.sledBandwidth];
-  const cloud = await startLocalCloud({ port: 0, sledCount: sleds, ...(capBytesPerSecond === undefined ? {} : { sledBandwidth: capBytesPerSecond }) });
+  const cloud = await startLocalCloud({ port: 0, sledCount: sleds, ...(capBytesPerSecond === undefined ? {} : { sledBandwidth: capBytesPerSecond, sledLinkSharing: linkSharing }) });
   const services = processServices();
   if (services.config.sledBandwidth !== capBytesPerSecond) {
     throw new Error(`the handlers' services see a sled cap of ${String(services.config.sledBandwidth)}, not ${String(capBytesPerSecond)}`);
+  }
+  if (capBytesPerSecond !== undefined && services.config.sledLinkSharing !== linkSharing) {
+    throw new Error(`the handlers' services share sled links ${String(services.config.sledLinkSharing)}, not ${linkSharing}`);
   }
   // The handlers run in this process and share processServices(): count what they send.
   const counter: Harness['counter'] = { current: undefined };

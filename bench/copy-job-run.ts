@@ -4,6 +4,7 @@
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { startsAtOnce, type CopyPlan } from '../lib/copy-jobs/copy-plan.js';
+import type { LinkSharing } from '../lib/sleds/bandwidth.js';
 import { planCopyJob, planDirectCopy } from '../lib/copy-jobs/planner.js';
 import { COPY_BATCH_CONCURRENCY, COPY_JOB_STATES } from '../lib/copy-jobs/states.js';
 import { HydrationProbe } from './copy-hydration.js';
@@ -271,8 +272,8 @@ export function describeJob(result: JobResult, modelSeconds: number | undefined)
 }
 
 /** Starts a harness and runs its un-timed warm-up job: the first job builds the state machine (cdk synth in-process) and loads the handlers. */
-export async function startWarmHarness(sleds: number, capBytesPerSecond: number | undefined): Promise<Harness> {
-  const harness = await startHarness(sleds, capBytesPerSecond);
+export async function startWarmHarness(sleds: number, capBytesPerSecond: number | undefined, linkSharing?: LinkSharing): Promise<Harness> {
+  const harness = await startHarness(sleds, capBytesPerSecond, linkSharing);
   const warm = await runJob(harness, { count: 1, fanout: 1, mode: 'direct', sleds, capBytesPerSecond });
   if (warm.state !== 'succeeded') throw new Error(`the warm-up copy job ${warm.jobId} ended ${warm.state}: ${warm.error ?? ''}`);
   await deleteVolumes(harness, warm.volumeIds);

@@ -19,7 +19,8 @@
  *
  * Flags: --quick (N = 8 and 32 only, one pair in part 2), --counts=8,32,64, --rounds (add 'rounds' jobs; about
  * 70 s more), --modes=pipelined,rounds,direct (exactly these), --fanout=F (default 4),
- * --sleds=S (default 128), --cap-mib=C (MiB/s per sled link and direction; default 2),
+ * --sleds=S (default 128), --cap-mib=C (MiB/s per sled link and direction; default 2), --link=fair|fifo
+ * (how a capped link shares itself between transfers, lib/sleds/bandwidth.ts; default fair),
  * --verify=K (targets read back per job; default 2), --cap-off-count=N (default 32),
  * --pairs=P (part 2's job/raw pairs, default 3), --no-cap-off (skip part 2), --read-kib=K (the
  * hydration probe's read size, default 4).
@@ -31,6 +32,7 @@
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { COPY_MODES } from '../lib/copy-jobs/copy-job.js';
+import { LINK_SHARINGS, type LinkSharing } from '../lib/sleds/bandwidth.js';
 import { GIB, MIB } from '../lib/units/sizes.js';
 import { reportHydration, watchReadLinkWaits } from './copy-hydration.js';
 import { chunkBytes, hydrationRows, reportCapOff, runCapOff, runCappedCases } from './copy-cases.js';
@@ -86,6 +88,7 @@ function parseOptions(argv: readonly string[]): Options {
     fanout: number('fanout', 4),
     sleds: number('sleds', DEFAULT_SLEDS),
     capBytesPerSecond: number('cap-mib', DEFAULT_CAP_MIB, false) * MIB,
+    linkSharing: linkSharing(value('link')),
     modes,
     capOff: !argv.includes('--no-cap-off'),
     verifyTargets: number('verify', 2),
@@ -93,6 +96,14 @@ function parseOptions(argv: readonly string[]): Options {
     capOffPairs: number('pairs', quick ? 1 : 3),
     readBytes: readKib(value('read-kib')),
   };
+}
+
+/** Parses --link: how a capped sled link shares itself (default fair). */
+function linkSharing(text: string | undefined): LinkSharing {
+  if (text === undefined) return 'fair';
+  const known = LINK_SHARINGS.find((name) => name === text);
+  if (!known) throw new Error(`--link must be ${LINK_SHARINGS.join(' or ')}, got "${text}"`);
+  return known;
 }
 
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
@@ -123,7 +134,8 @@ export async function main(argv: readonly string[] = process.argv.slice(2)): Pro
   );
   console.log(`sleds:     ${options.sleds} sled buckets; F (maxSourceFanout) = ${options.fanout}; N = ${options.counts.join(', ')}; modes ${options.modes.join(', ')}`);
   console.log(
-    `cap:       ${mibs(options.capBytesPerSecond)}/s per sled link and direction (SLEDS_SLED_BANDWIDTH = ${options.capBytesPerSecond}) for part 1; ` +
+    `cap:       ${mibs(options.capBytesPerSecond)}/s per sled link and direction (SLEDS_SLED_BANDWIDTH = ${options.capBytesPerSecond}), ` +
+      `shared ${options.linkSharing} (SLEDS_SLED_LINK_SHARING) for part 1; ` +
       `off for part 2. Chosen so that the chunk MiB/s the model asks of the whole machine ("demand" below) stays well under what raw CopyObject ` +
       `does here (part 2), so the modeled sled links, not this machine's CPU, set the pace`,
   );

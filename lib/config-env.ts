@@ -28,6 +28,8 @@ export const ENV = {
   copyStateMachineArn: 'SLEDS_COPY_STATE_MACHINE_ARN',
   /** Sled bandwidth model: bytes per second per sled link (each direction); off when absent. */
   sledBandwidth: 'SLEDS_SLED_BANDWIDTH',
+  /** How a capped sled link shares itself between transfers: fair (default) or fifo (lib/sleds/bandwidth.ts). */
+  sledLinkSharing: 'SLEDS_SLED_LINK_SHARING',
   /** Queue a flush of a partition every this many ops (default 64; 0 turns automatic flushes off). */
   flushEveryOps: 'SLEDS_FLUSH_EVERY_OPS',
   /** Write a checkpoint of a partition every this many flushed ops (default 1024). */

@@ -1,4 +1,5 @@
 import { ConfigError } from './errors.js';
+import { LINK_SHARINGS, type LinkSharing } from './sleds/bandwidth.js';
 import { ENV, type EnvName } from './config-env.js';
 
 export { ENV, type EnvName };
@@ -51,6 +52,8 @@ export interface ServiceConfig {
   readonly groupCommitMaxBytes?: number;
   /** Bytes per second per sled link and direction, when the bandwidth model is on. */
   readonly sledBandwidth?: number;
+  /** How a capped link shares itself between transfers (absent: fair). */
+  readonly sledLinkSharing?: LinkSharing;
 }
 
 /** What the embedded local cloud (`npm start`) needs. */
@@ -61,8 +64,9 @@ export interface LocalCloudConfig {
   readonly listenHost: string;
   /** Serve the API against this endpoint (LocalStack) instead of the embedded emulators. */
   readonly awsEndpoint?: string;
-  /** The sled bandwidth model for `npm start` (SLEDS_SLED_BANDWIDTH), as in a deployment. */
+  /** The sled bandwidth model for `npm start` (SLEDS_SLED_BANDWIDTH, SLEDS_SLED_LINK_SHARING), as in a deployment. */
   readonly sledBandwidth?: number;
+  readonly sledLinkSharing?: LinkSharing;
   /** The NBD port volumes are served on (DEFAULT_NBD_PORT). */
   readonly nbdPort: number;
   /** MiB of head cache of the serving process (DEFAULT_HEAD_CACHE_MIB: on; 0 turns it off). */
@@ -205,8 +209,14 @@ function tableNoteBytes(env: Env): number {
   return value;
 }
 
-function optionalFields(env: Env): Pick<ServiceConfig, 'copyStateMachineArn' | 'sledBandwidth'> {
-  const fields: { copyStateMachineArn?: string; sledBandwidth?: number } = {};
+function optionalFields(env: Env): Pick<ServiceConfig, 'copyStateMachineArn' | 'sledBandwidth' | 'sledLinkSharing'> {
+  const fields: { copyStateMachineArn?: string; sledBandwidth?: number; sledLinkSharing?: LinkSharing } = {};
+  const sharing = optional(env, ENV.sledLinkSharing);
+  if (sharing !== undefined) {
+    const known = LINK_SHARINGS.find((name) => name === sharing);
+    if (!known) throw new ConfigError(`${ENV.sledLinkSharing} must be one of ${LINK_SHARINGS.join(', ')}, got "${sharing}"`);
+    fields.sledLinkSharing = known;
+  }
   const arn = optional(env, ENV.copyStateMachineArn);
   if (arn) fields.copyStateMachineArn = arn;
   const bandwidth = optional(env, ENV.sledBandwidth);
@@ -231,6 +241,7 @@ export function loadLocalCloudConfig(env: Env = process.env): LocalCloudConfig {
     headCacheMib: count(env, ENV.headCacheMib, DEFAULT_HEAD_CACHE_MIB, 0),
     ...(awsEndpoint ? { awsEndpoint } : {}),
     ...(optionalFields(env).sledBandwidth === undefined ? {} : { sledBandwidth: optionalFields(env).sledBandwidth }),
+    ...(optionalFields(env).sledLinkSharing === undefined ? {} : { sledLinkSharing: optionalFields(env).sledLinkSharing }),
   });
 }
 
@@ -346,6 +357,7 @@ export function serviceEnvironment(config: ServiceConfig): Record<string, string
   if (config.groupCommitMaxBytes !== undefined) env[ENV.groupCommitMaxBytes] = String(config.groupCommitMaxBytes);
   if (config.copyStateMachineArn) env[ENV.copyStateMachineArn] = config.copyStateMachineArn;
   if (config.sledBandwidth !== undefined) env[ENV.sledBandwidth] = String(config.sledBandwidth);
+  if (config.sledLinkSharing !== undefined) env[ENV.sledLinkSharing] = config.sledLinkSharing;
   if (config.endpoints.s3) env[ENV.s3Endpoint] = config.endpoints.s3;
   if (config.endpoints.sqs) env[ENV.sqsEndpoint] = config.endpoints.sqs;
   if (config.endpoints.dynamodb) env[ENV.dynamodbEndpoint] = config.endpoints.dynamodb;

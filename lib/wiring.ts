@@ -73,7 +73,7 @@ export function createServices(config: ServiceConfig, options: VolumeDataOptions
   const repository = new DynamoDbVolumeRepository(clients.documents, config.tables.volumes);
   const objects = new S3VolumeDataStore(clients.s3, config.sledBuckets);
   const table = config.tables.partitions;
-  const bandwidth = config.sledBandwidth === undefined ? undefined : new SledBandwidth(config.sledBandwidth);
+  const bandwidth = config.sledBandwidth === undefined ? undefined : new SledBandwidth(config.sledBandwidth, config.sledLinkSharing);
   const chunks = new S3ChunkStore(clients.s3, config.sledBuckets, bandwidth);
   const headCache = config.headCacheMib > 0 ? new HeadCache(config.headCacheMib * MIB) : undefined;
   const jobs = new DynamoDbCopyJobRepository(clients.documents, config.tables.copyJobs);

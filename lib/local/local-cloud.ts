@@ -1,4 +1,5 @@
 import { createAwsClients } from '../aws/clients.js';
+import type { LinkSharing } from '../sleds/bandwidth.js';
 import { provisionLocalResources } from '../aws/provision.js';
 import { DEFAULT_CHECKPOINT_EVERY_OPS, DEFAULT_FLUSH_EVERY_OPS, DEFAULT_HEAD_LEASE_MS, DEFAULT_HEAD_CACHE_MIB,
   DEFAULT_TABLE_NOTE_BYTES, DEFAULT_LISTEN_HOST, DEFAULT_REGION, ENV, serviceEnvironment, type ApiAuthConfig, type ServiceConfig } from '../config.js';
@@ -60,6 +61,8 @@ export interface LocalCloudOptions {
   readonly awsEndpoint?: string;
   /** Turns the sled bandwidth model on: bytes per second per sled link and direction. */
   readonly sledBandwidth?: number;
+  /** How a capped link shares itself between transfers (default fair). */
+  readonly sledLinkSharing?: LinkSharing;
   /** Overrides the state machine's retry waits (tests use 0). */
   readonly retryIntervalMs?: number;
   readonly flushEveryOps?: number;
@@ -156,10 +159,11 @@ export async function startLocalCloud(options: LocalCloudOptions): Promise<Local
         headCacheMib: options.headCacheMib ?? DEFAULT_HEAD_CACHE_MIB,
         tableNoteBytes: options.tableNoteBytes ?? DEFAULT_TABLE_NOTE_BYTES,
         ...(options.sledBandwidth === undefined ? {} : { sledBandwidth: options.sledBandwidth }),
+        ...(options.sledLinkSharing === undefined ? {} : { sledLinkSharing: options.sledLinkSharing }),
       });
       // The handlers read their config from the environment, exactly as a deployed Lambda does.
       // Optional settings of an earlier cloud in this process must not leak into this one.
-      for (const name of [ENV.sledBandwidth, ENV.copyStateMachineArn]) delete process.env[name];
+      for (const name of [ENV.sledBandwidth, ENV.sledLinkSharing, ENV.copyStateMachineArn]) delete process.env[name];
       Object.assign(process.env, serviceEnvironment(config));
       // The handlers wire their services once per process: an earlier cloud's are stale.
       resetProcessServices();

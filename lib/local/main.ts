@@ -12,7 +12,7 @@ const SHUTDOWN_DEADLINE_MS = 5000;
 
 /** `npm start`: runs the embedded local cloud until SIGINT or SIGTERM. */
 async function main(): Promise<void> {
-  const { port, dataDir, listenHost, awsEndpoint, nbdPort, headCacheMib, sledBandwidth } = loadLocalCloudConfig();
+  const { port, dataDir, listenHost, awsEndpoint, nbdPort, headCacheMib, sledBandwidth, sledLinkSharing } = loadLocalCloudConfig();
   const apiAuth = loadApiAuthConfig();
   const nbdTlsConfig = loadNbdTlsConfig();
   // SLEDS_API_AUTH=sigv4 protects the API, SLEDS_NBD_TLS=require NBD; beyond loopback both must be on.
@@ -51,6 +51,7 @@ async function main(): Promise<void> {
       warmBeforeOpen: true,
       ...(awsEndpoint ? { awsEndpoint } : {}),
       ...(sledBandwidth === undefined ? {} : { sledBandwidth }),
+      ...(sledLinkSharing === undefined ? {} : { sledLinkSharing }),
     });
   } catch (error) {
     const inUse = error as { code?: string; port?: number };
