@@ -70,8 +70,15 @@ export class S3ChunkStore implements ChunkStore {
   }
 
   async copy(from: ChunkLocation, to: ChunkLocation, bytes: number): Promise<string | undefined> {
-    await this.bandwidth?.transfer(from.sled, to.sled, bytes);
-    const result = await s3(() =>
+    // A server-side copy streams its bytes while the sled works on it: with the bandwidth model
+    // on, the copy takes the longer of its time on the links and the store's own time, not both.
+    const [, result] = await Promise.all([this.bandwidth?.transfer(from.sled, to.sled, bytes), this.copyObject(from, to)]);
+    const sha256 = result.CopyObjectResult?.ChecksumSHA256;
+    return sha256 ? base64ToHex(sha256) : undefined;
+  }
+
+  private copyObject(from: ChunkLocation, to: ChunkLocation) {
+    return s3(() =>
       this.client.send(
         new CopyObjectCommand({
           Bucket: this.bucket(to.sled),
@@ -86,8 +93,6 @@ export class S3ChunkStore implements ChunkStore {
       // The source is gone (a swarm source target deleted mid-job): the caller may copy from elsewhere.
       throw isNoSuchKey(error) ? new ChunkGoneError(from.key, { cause: error }) : error;
     });
-    const sha256 = result.CopyObjectResult?.ChecksumSHA256;
-    return sha256 ? base64ToHex(sha256) : undefined;
   }
 
   async sha256(at: ChunkLocation): Promise<string | undefined> {
