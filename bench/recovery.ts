@@ -540,6 +540,7 @@ async function readReplica(deps: PartitionDeps, meta: PartitionMeta, role: 'prim
   const refuse = () => Promise.reject(new Error('read-only view of a replica'));
   const metas: PartitionMetaStore = {
     get: () => Promise.resolve(view),
+    getMany: () => Promise.resolve([view]),
     createIfAbsent: refuse,
     replace: refuse,
     listPartitions: refuse,

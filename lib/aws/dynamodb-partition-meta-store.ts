@@ -4,6 +4,7 @@ import { FAILPOINTS, failpoint } from '../faults.js';
 import type { NewPartition, NewPartitionWriter, PartitionMeta, PartitionMetaStore } from '../notes/ports.js';
 import { logRef } from '../notes/ports.js';
 import { isConditionalCheckFailed, translateAwsError } from './aws-errors.js';
+import { batchGetItems } from './batch-get.js';
 import { deleteKeys, dynamo, PartitionsTable, putItems } from './dynamodb-partitions-table.js';
 import {
   BY_VOLUME_INDEX,
@@ -38,6 +39,12 @@ export class DynamoDbPartitionMetaStore extends PartitionsTable implements Parti
       this.documents.send(new GetCommand({ TableName: this.tableName, Key: metaKey(volumeId, partition), ConsistentRead: true })),
     );
     return Item ? partitionMetaOf(Item) : undefined;
+  }
+
+  async getMany(keys: ReadonlyArray<{ readonly volumeId: string; readonly partition: number }>): Promise<PartitionMeta[]> {
+    // BatchGetItem refuses a key asked twice.
+    const unique = new Map(keys.map(({ volumeId, partition }) => [`${volumeId}#${partition}`, metaKey(volumeId, partition)]));
+    return (await batchGetItems(this.documents, this.tableName, [...unique.values()].map((key) => ({ ...key })))).map(partitionMetaOf);
   }
 
   async createIfAbsent(meta: PartitionMeta): Promise<PartitionMeta> {

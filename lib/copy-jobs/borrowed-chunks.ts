@@ -1,6 +1,16 @@
 import { ConcurrentModificationError } from '../errors.js';
 import { initialMeta } from '../notes/partition-head.js';
-import { logRef, type ChunkMap, type ChunkMapStore, type ChunkRef, type NewPartition, type NewPartitionWriter, type PartitionMeta, type PartitionMetaStore } from '../notes/ports.js';
+import {
+  logRef,
+  type ChunkMap,
+  type ChunkMapStore,
+  type ChunkRef,
+  type LogRef,
+  type NewPartition,
+  type NewPartitionWriter,
+  type PartitionMeta,
+  type PartitionMetaStore,
+} from '../notes/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
 import type { SnapshotPartition } from '../snapshots/snapshot.js';
 
@@ -75,12 +85,18 @@ export interface Adopted {
  * version of keeps it (hydration fills the base; writes stay on top). One conditional write on
  * the map's version, read again and retried when a flush moved the map meanwhile.
  */
-export async function adoptOwnChunks(chunkMaps: ChunkMapStore, meta: PartitionMeta, swaps: Readonly<Record<string, ChunkSwap>>): Promise<Adopted> {
+export async function adoptOwnChunks(
+  chunkMaps: ChunkMapStore,
+  meta: PartitionMeta,
+  swaps: Readonly<Record<string, ChunkSwap>>,
+  /** A map read ahead for the log (several targets' maps in one batch), tried first; a stale one fails its conditional put and is read again. */
+  readAhead: (log: LogRef) => ChunkMap | undefined = () => undefined,
+): Promise<Adopted> {
   const named = new Set<string>();
   for (const replica of [meta.primary, meta.secondary]) {
     const log = logRef(meta.volumeId, meta.partition, replica.replicaId);
     for (let attempt = 0; ; attempt++) {
-      const map = await chunkMaps.get(log);
+      const map = (attempt === 0 ? readAhead(log) : undefined) ?? (await chunkMaps.get(log));
       if (!map) break;
       const next = swapped(map, swaps);
       for (const [chunk, swap] of Object.entries(swaps)) if (next.chunks[chunk]?.key === swap.own.key) named.add(swap.own.key);

@@ -1,5 +1,5 @@
 import { VolumeStateError } from '../errors.js';
-import { logRef, type ChunkRef } from '../notes/ports.js';
+import { logRef, type ChunkMap, type ChunkRef, type LogRef, type PartitionMeta } from '../notes/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { SnapshotPartition } from '../snapshots/snapshot.js';
@@ -14,6 +14,18 @@ export interface HydrationDeps extends BorrowDeps {
   readonly sledCount: number;
   readonly clock: () => Date;
 }
+
+/** Partition metadata and chunk maps read ahead for Hydration.complete; anything missing is read when needed. */
+export interface HydrationReadAhead {
+  /** `volumeId#partition` -> its metadata. */
+  readonly metas: ReadonlyMap<string, PartitionMeta>;
+  /** logKey -> that replica's chunk map. */
+  readonly maps: ReadonlyMap<string, ChunkMap>;
+}
+
+const EMPTY_READ_AHEAD: HydrationReadAhead = { metas: new Map(), maps: new Map() };
+
+const logKey = (log: LogRef): string => `${log.volumeId}#${log.partition}#${log.replicaId}`;
 
 /** A target's hydration, as `GET /volumes/{id}` and `GET /copy-jobs/{id}` show it. */
 export interface HydrationProgress {
@@ -121,20 +133,40 @@ export class Hydration {
   }
 
   /**
+   * Reads, in batches, what complete() would read one item at a time for these targets'
+   * partitions: their metadata and both replicas' chunk maps (finalize completes 64 targets of
+   * 8 partitions with 17 BatchGetItems instead of 1,536 GetItems).
+   */
+  async readAhead(partitionsOf: ReadonlyMap<string, Iterable<number>>): Promise<HydrationReadAhead> {
+    const keys = [...partitionsOf].flatMap(([volumeId, partitions]) => [...partitions].map((partition) => ({ volumeId, partition })));
+    const metas = await this.deps.metas.getMany(keys);
+    const logs = metas.flatMap((meta) => [meta.primary, meta.secondary].map((replica) => logRef(meta.volumeId, meta.partition, replica.replicaId)));
+    const maps = await this.deps.chunkMaps.getMany(logs);
+    return {
+      metas: new Map(metas.map((meta) => [`${meta.volumeId}#${meta.partition}`, meta])),
+      maps: new Map(maps.map((map) => [logKey(map), map])),
+    };
+  }
+
+  /**
    * Finishes a hydrating target: in each partition, both replicas' maps take the target's own
    * copies where they still name the borrowed refs; own copies no map took (the target flushed
    * its own version first) are removed; then the target is `available`.
    */
-  async complete(volumeId: string, swaps: ReadonlyMap<number, Readonly<Record<string, ChunkSwap>>>): Promise<{ adopted: number; removed: number }> {
+  async complete(
+    volumeId: string,
+    swaps: ReadonlyMap<number, Readonly<Record<string, ChunkSwap>>>,
+    ahead: HydrationReadAhead = EMPTY_READ_AHEAD,
+  ): Promise<{ adopted: number; removed: number }> {
     let adopted = 0;
     const unused: ChunkRef[] = [];
     await mapLimit([...swaps], 8, async ([partition, partitionSwaps]) => {
-      const meta = await this.deps.metas.get(volumeId, partition);
+      const meta = ahead.metas.get(`${volumeId}#${partition}`) ?? (await this.deps.metas.get(volumeId, partition));
       if (!meta) {
         unused.push(...Object.values(partitionSwaps).map((swap) => swap.own));
         return;
       }
-      const result = await adoptOwnChunks(this.deps.chunkMaps, meta, partitionSwaps);
+      const result = await adoptOwnChunks(this.deps.chunkMaps, meta, partitionSwaps, (log) => ahead.maps.get(logKey(log)));
       adopted += result.adopted;
       unused.push(...result.unused);
     });

@@ -1,3 +1,4 @@
+import { VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import { FAILPOINTS, failpoint } from '../faults.js';
 import { mapLimit } from '../shared/concurrency.js';
 import { chunkLocation } from './chunk-locations.js';
@@ -65,10 +66,20 @@ export async function finalizeTargets(ctx: CopyJobContext, hydration: Hydration,
     swaps.set(volumeId, byPartition);
   });
   await failpoint(FAILPOINTS.finalize, { jobId });
-  await mapLimit(job.volumeIds, 16, async (volumeId) => {
-    if (!active.has(volumeId)) return;
-    if ((await ctx.deps.volumes.get(volumeId))?.state !== 'hydrating') return;
-    await transient('hydrate a target', () => hydration.complete(volumeId, swaps.get(volumeId) ?? new Map()));
+  const states = await ctx.deps.volumes.getMany(job.volumeIds.filter((volumeId) => active.has(volumeId)));
+  const hydrating = job.volumeIds.filter((volumeId) => states.get(volumeId)?.state === 'hydrating');
+  const ahead = await transient('read the targets’ chunk maps', () =>
+    hydration.readAhead(new Map(hydrating.map((volumeId) => [volumeId, swaps.get(volumeId)?.keys() ?? []]))),
+  );
+  await mapLimit(hydrating, 16, async (volumeId) => {
+    const completed = await transient('hydrate a target', () => hydration.complete(volumeId, swaps.get(volumeId) ?? new Map(), ahead)).catch(
+      (error: unknown) => {
+        // Deleted (or failed by the job's catch) since its state was read: nothing to finish.
+        if (error instanceof VolumeNotFoundError || error instanceof VolumeStateError) return undefined;
+        throw error;
+      },
+    );
+    if (!completed) return;
     await failpoint(FAILPOINTS.targetAvailable, { jobId, volumeId });
   });
   await ctx.deps.jobs.update(jobId, { progress: { ...(await ctx.job(jobId)).progress, targetsVerified: job.volumeIds.length } });

@@ -87,6 +87,8 @@ export function logRef(volumeId: string, partition: number, replicaId: string): 
 /** Partition metadata (DynamoDB). */
 export interface PartitionMetaStore {
   get(volumeId: string, partition: number): Promise<PartitionMeta | undefined>;
+  /** The metadata of many partitions at once (consistent reads, in batches); those with none are left out. */
+  getMany(keys: ReadonlyArray<{ readonly volumeId: string; readonly partition: number }>): Promise<PartitionMeta[]>;
   /** Creates the metadata unless it exists; returns whichever version is stored. */
   createIfAbsent(meta: PartitionMeta): Promise<PartitionMeta>;
   /** Replaces the metadata if its epoch is still `expectedEpoch` (a failover); false otherwise. */
@@ -245,6 +247,8 @@ export interface ChunkMap {
 /** Chunk maps (DynamoDB), replaced with a conditional write on `version`. */
 export interface ChunkMapStore {
   get(log: LogRef): Promise<ChunkMap | undefined>;
+  /** The maps of many logs at once (consistent reads, in batches); logs with none are left out. */
+  getMany(logs: readonly LogRef[]): Promise<ChunkMap[]>;
   /** Stores `map` if the stored version is `expectedVersion` (absent: no map yet); false otherwise. */
   put(map: ChunkMap, expectedVersion: number | undefined): Promise<boolean>;
 }

@@ -87,6 +87,7 @@ describe('copy option parsers', () => {
     expect(parseFanoutArgument('64')).toBe(64);
     expect(parseCopyModeArgument('rounds')).toBe('rounds');
     expect(parseCopyModeArgument(' direct ')).toBe('direct');
+    expect(parseCopyModeArgument('swarm')).toBe('swarm');
     expect(parseClientTokenArgument('deploy-42:a_b.c')).toBe('deploy-42:a_b.c');
   });
 
@@ -96,7 +97,7 @@ describe('copy option parsers', () => {
     expect(() => parseCopyCountArgument('1001')).toThrow(/invalid --count: 1001 is more than 1000/);
     expect(() => parseFanoutArgument('65')).toThrow(/invalid --max-source-fanout: 65 is more than 64/);
     expect(() => parseFanoutArgument('0')).toThrow(/invalid --max-source-fanout/);
-    expect(() => parseCopyModeArgument('fast')).toThrow(/invalid --mode: "fast"; use pipelined, rounds, direct/);
+    expect(() => parseCopyModeArgument('fast')).toThrow(/invalid --mode: "fast"; use pipelined, swarm, rounds, direct/);
     expect(() => parseClientTokenArgument('a b')).toThrow(/invalid --client-token/);
     expect(() => parseClientTokenArgument('x'.repeat(65))).toThrow(/invalid --client-token/);
   });

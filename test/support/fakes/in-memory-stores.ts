@@ -33,6 +33,10 @@ export class FakeMetaStore implements PartitionMetaStore {
     await turn();
     return this.items.get(`${volumeId}#${partition}`);
   }
+  async getMany(keys: ReadonlyArray<{ volumeId: string; partition: number }>) {
+    await turn();
+    return keys.map(({ volumeId, partition }) => this.items.get(`${volumeId}#${partition}`)).filter((meta): meta is PartitionMeta => meta !== undefined);
+  }
   async createIfAbsent(meta: PartitionMeta) {
     await turn();
     const id = `${meta.volumeId}#${meta.partition}`;
@@ -217,6 +221,10 @@ export class FakeChunkMapStore implements ChunkMapStore {
   async get(log: LogRef) {
     await turn();
     return this.maps.get(key(log));
+  }
+  async getMany(logs: readonly LogRef[]) {
+    await turn();
+    return logs.map((log) => this.maps.get(key(log))).filter((map): map is ChunkMap => map !== undefined);
   }
   async put(map: ChunkMap, expectedVersion: number | undefined) {
     await turn();
