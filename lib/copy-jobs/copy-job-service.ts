@@ -11,6 +11,7 @@ import { copyJobTree } from './copy-job-tree.js';
 import { CopyJobNotFoundError, SnapshotNotReadyError } from './errors.js';
 import type { WorkflowTimeline } from './ports.js';
 import { planCopyJob, planDirectCopy } from './planner.js';
+import { checkSwarmSize } from './swarm-schedule.js';
 import { finalizeTargets } from './target-verification.js';
 import { transient } from './transient.js';
 import type { ChunkRef } from '../notes/ports.js';
@@ -58,6 +59,7 @@ export class CopyJobService {
    */
   async create(snapshotId: string, request: CopyRequest): Promise<CopyJobCreated> {
     const snapshot = await this.ctx.completedSnapshot(snapshotId);
+    if (request.mode === 'swarm') checkSwarmSize(request.count, snapshot.progress.chunksStored);
     let jobId = newCopyJobId();
     if (request.clientToken) jobId = await this.ctx.deps.jobs.claimToken(snapshotId, request.clientToken, jobId);
     let job = await this.ctx.deps.jobs.get(jobId);

@@ -1,6 +1,7 @@
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createAwsClients } from '../../lib/aws/clients.js';
+import { MAX_SWARM_CHUNK_COPIES } from '../../lib/copy-jobs/swarm-schedule.js';
 import { armFailpoint, FAILPOINTS } from '../../lib/faults.js';
 import type { ChunkLocation } from '../../lib/sleds/ports.js';
 import { call } from '../support/http.js';
@@ -126,5 +127,19 @@ describe('swarm copy jobs (mode "swarm")', () => {
       await eventually(`${volumeId} available`, async () => ((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state === 'available' ? true : undefined));
       expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
     }
+  });
+
+  it('refuses a swarm job past MAX_SWARM_CHUNK_COPIES with a 400 that says why, and creates nothing', async () => {
+    const { apiUrl } = cloud();
+    // 80 stored chunks: 1,000 copies would be 80,000 chunk copies.
+    const big = await snapshotOf(apiUrl, pattern(80 * GEOMETRY.chunkSizeBytes, 9), { ...GEOMETRY, sizeBytes: 80 * GEOMETRY.chunkSizeBytes });
+    const volumesBefore = (await call(apiUrl, 'GET', '/volumes?limit=1000')).body.volumes.length;
+    const jobsBefore = (await call(apiUrl, 'GET', '/copy-jobs?limit=100')).body.copyJobs.length;
+    const refused = await call(apiUrl, 'POST', `/snapshots/${big.snapshotId}/copies`, { count: 1000, mode: 'swarm' });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain(`at most ${MAX_SWARM_CHUNK_COPIES} chunk copies`);
+    expect(refused.body.error.message).toContain('80000');
+    expect((await call(apiUrl, 'GET', '/volumes?limit=1000')).body.volumes.length).toBe(volumesBefore);
+    expect((await call(apiUrl, 'GET', '/copy-jobs?limit=100')).body.copyJobs.length).toBe(jobsBefore);
   });
 });

@@ -4,7 +4,7 @@ import { modelJobSeconds } from '../../lib/copy-jobs/bandwidth-model.js';
 import type { CopyPlan, CopyTask, PlanInput } from '../../lib/copy-jobs/copy-plan.js';
 import { physicalBound } from '../../lib/copy-jobs/physical-bound.js';
 import { planCopyJob } from '../../lib/copy-jobs/planner.js';
-import { scheduleSwarm, swarmPlan, type SwarmSchedule } from '../../lib/copy-jobs/swarm-schedule.js';
+import { checkSwarmSize, MAX_SWARM_CHUNK_COPIES, scheduleSwarm, swarmPlan, type SwarmSchedule } from '../../lib/copy-jobs/swarm-schedule.js';
 import { swarmSequence } from '../../lib/copy-jobs/swarm-sequence.js';
 import { ValidationError } from '../../lib/errors.js';
 
@@ -154,5 +154,49 @@ describe('modelJobSeconds with an executor order (after)', () => {
     const tasks = [task('A', 1, 0, 1), task('B', 1, 2, 3)];
     expect(() => modelJobSeconds(plan(tasks), oneMiBPerSecond, { after: new Map([['A', ['B']]]) })).toThrow(/must follow B/);
     expect(() => modelJobSeconds(plan(tasks), oneMiBPerSecond, { after: new Map([['B', ['nope']]]) })).toThrow(ValidationError);
+  });
+});
+
+describe('planCopyJob in swarm mode', () => {
+  it('plans one-chunk copies in slot order, each read from a copy that holds the chunk by then, with no intermediaries', () => {
+    const input = benchInput(16);
+    const plan = planCopyJob({ ...input, mode: 'swarm' });
+    expect(plan).toEqual(swarmPlan(scheduleSwarm(input)));
+    expect(plan.mode).toBe('swarm');
+    expect(plan.intermediaries).toEqual([]);
+    expect(plan.tasks).toHaveLength(16 * 32);
+    const byId = new Map(plan.tasks.map((task) => [task.id, task]));
+    const received = new Set<string>();
+    let slot = 0;
+    for (const task of plan.tasks) {
+      expect(task.round).toBeGreaterThanOrEqual(slot);
+      slot = task.round;
+      expect(task.id).toBe(`p${task.partition}-t${(task.to as { target: number }).target}-c${task.chunks[0]}`);
+      if (task.parentTask) expect(byId.get(task.parentTask)!.round).toBeLessThan(task.round);
+      received.add(task.id);
+    }
+    expect(received.size).toBe(plan.tasks.length);
+  });
+
+  it('orders each sled link, and only in swarm plans', () => {
+    const swarm = planCopyJob({ ...benchInput(16), mode: 'swarm' });
+    const after = swarmSequence(swarm);
+    const byId = new Map(swarm.tasks.map((task) => [task.id, task]));
+    for (const [id, before] of after) {
+      const task = byId.get(id)!;
+      for (const earlier of before.map((b) => byId.get(b)!)) {
+        expect(earlier.to.sled === task.to.sled || earlier.from.sled === task.from.sled).toBe(true);
+        expect(swarm.tasks.indexOf(earlier)).toBeLessThan(swarm.tasks.indexOf(task));
+      }
+    }
+    expect(after.size).toBeGreaterThan(0);
+    expect(swarmSequence(planCopyJob({ ...benchInput(16), mode: 'pipelined' })).size).toBe(0);
+  });
+
+  it(`refuses more than ${MAX_SWARM_CHUNK_COPIES} chunk copies, so that a plan stays loadable`, () => {
+    const input = { ...benchInput(1), partitions: [{ partition: 0, chunks: Array.from({ length: 256 }, (_, c) => c), sourceSled: 0 }] };
+    expect(() => planCopyJob({ ...input, targets: 257, mode: 'swarm' })).toThrow(ValidationError);
+    expect(() => checkSwarmSize(256, 256)).not.toThrow();
+    expect(() => checkSwarmSize(257, 256)).toThrow(/at most 65536 chunk copies; 257 copies of 256 stored chunks would make 65792/);
   });
 });
