@@ -69,9 +69,13 @@ export class BatchCopier {
     this.arrivals.wakeAll();
   }
 
-  /** The job's intermediaries are gone (its catch removed them): a retry's children must not take them for written. */
-  forgetIntermediaries(jobId: string): void {
-    this.arrivals.forget(`/copy-jobs/${jobId}/`);
+  /**
+   * The job's intermediaries and target copies no map took are gone (its catch removed them): a
+   * retry's children, and swarm copies waiting their turn, must not take them for written.
+   * Every such key names the job: `copy-jobs/{job}/…` and `…/{chunk}-{job}`.
+   */
+  forgetJob(jobId: string): void {
+    this.arrivals.forget(jobId);
   }
 
   /** The job runs again (POST /copy-jobs/{id}/retry): its tasks here copy again. */

@@ -112,8 +112,8 @@ export class ChunkArrivals {
     this.waiters.delete(key);
   }
 
-  /** Forgets the chunks written under a prefix (a job's intermediaries, removed by its catch): a retry's children must not take them for written. */
-  forget(prefix: string): void {
-    for (const key of this.written) if (key.includes(prefix)) this.written.delete(key);
+  /** Forgets the chunks whose keys contain `part` (a job's copies, removed by its catch): a retry must not take them for written. */
+  forget(part: string): void {
+    for (const key of this.written) if (key.includes(part)) this.written.delete(key);
   }
 }

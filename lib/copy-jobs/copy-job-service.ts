@@ -157,7 +157,7 @@ export class CopyJobService {
    * still runs is answered as it is.
    */
   async retry(jobId: string): Promise<JobRestart> {
-    this.batches.forgetIntermediaries(jobId);
+    this.batches.forgetJob(jobId);
     const restart = await copyJobRestarts(this.ctx.deps.jobs, this.ctx.deps.runner(), jobId, this.ctx.now());
     if (restart.restarted) this.batches.jobRestarted(jobId);
     return restart;
@@ -281,7 +281,7 @@ export class CopyJobService {
       finishedAt: this.ctx.now().toISOString(),
     });
     await this.ctx.deps.chunks.removePrefix(`copy-jobs/${jobId}/`);
-    this.batches.forgetIntermediaries(jobId);
+    this.batches.forgetJob(jobId);
     const plan = job.plan === undefined ? undefined : await this.ctx.plan(jobId).catch(() => undefined);
     await mapLimit(job.volumeIds, 8, async (volumeId, target) => {
       const volume = await this.ctx.deps.volumes.get(volumeId);

@@ -142,4 +142,44 @@ describe('swarm copy jobs (mode "swarm")', () => {
     expect((await call(apiUrl, 'GET', '/volumes?limit=1000')).body.volumes.length).toBe(volumesBefore);
     expect((await call(apiUrl, 'GET', '/copy-jobs?limit=100')).body.copyJobs.length).toBe(jobsBefore);
   });
+
+  it('keeps reading through to the snapshot after a permanent failure; a retry finishes hydration and leaves nothing behind', async () => {
+    const { apiUrl, config } = cloud();
+    let copies = 0;
+    disarm.push(
+      armFailpoint(FAILPOINTS.chunkCopying, (context) => {
+        if (context.fromKind === 'target' && ++copies > 20) throw new Error('injected: sled on fire');
+      }),
+    );
+    const started = await call(apiUrl, 'POST', `/snapshots/${snapshotId}/copies`, { count: 6, mode: 'swarm' });
+    const failed = await jobEnded(apiUrl, started.body.jobId);
+    expect(failed.state).toBe('failed');
+    expect(failed.error).toMatch(/sled on fire/);
+    disarm.splice(0).forEach((d) => d());
+    const clients = createAwsClients(config);
+    const objects = async (prefix: string) => {
+      let count = 0;
+      for (const Bucket of config.sledBuckets) count += (await clients.s3.send(new ListObjectsV2Command({ Bucket, Prefix: prefix }))).KeyCount ?? 0;
+      return count;
+    };
+    try {
+      for (const volumeId of started.body.volumeIds) {
+        expect(await eventually(`${volumeId}'s copies removed`, async () => ((await objects(`volumes/${volumeId}/`)) === 0 ? true : undefined))).toBe(true);
+        expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('hydrating');
+        expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+      }
+      const retried = await call(apiUrl, 'POST', `/copy-jobs/${started.body.jobId}/retry`);
+      expect(retried.status).toBe(202);
+      const done = await jobEnded(apiUrl, started.body.jobId);
+      expect(done.state, done.error).toBe('succeeded');
+      for (const volumeId of started.body.volumeIds) {
+        expect((await call(apiUrl, 'GET', `/volumes/${volumeId}`)).body.state).toBe('available');
+        expect((await readVolume(apiUrl, volumeId, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+        // Its own copy of each of the snapshot's 16 chunks, and nothing else.
+        expect(await objects(`volumes/${volumeId}/`)).toBe(16);
+      }
+    } finally {
+      clients.destroy();
+    }
+  });
 });
