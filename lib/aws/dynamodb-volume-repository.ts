@@ -6,6 +6,7 @@ import {
   UpdateCommand,
   type DynamoDBDocumentClient,
 } from '@aws-sdk/lib-dynamodb';
+import { putItems } from './dynamodb-partitions-table.js';
 import { ConcurrentModificationError, ValidationError, VolumeNotFoundError, VolumeStateError } from '../errors.js';
 import type { VolumePage, VolumeRepository } from '../volumes/ports.js';
 import type { Volume, VolumeState } from '../volumes/volume.js';
@@ -72,6 +73,10 @@ export class DynamoDbVolumeRepository implements VolumeRepository {
       }
       throw translateAwsError('DynamoDB', error);
     }
+  }
+
+  async putFresh(volumes: readonly Volume[]): Promise<void> {
+    await putItems(this.documents, this.tableName, volumes.map((volume) => ({ ...volume })));
   }
 
   async get(volumeId: string): Promise<Volume | undefined> {

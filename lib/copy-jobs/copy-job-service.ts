@@ -65,6 +65,8 @@ export class CopyJobService {
     let job = await this.ctx.deps.jobs.get(jobId);
     if (job && job.snapshotId !== snapshotId) throw new ConcurrentModificationError(`clientToken belongs to job ${jobId}`);
     const volumeIds = job?.volumeIds ?? Array.from({ length: request.count }, (_, i) => targetVolumeId(jobId, i));
+    // A job this request creates has targets nobody else can know of yet: they are written in batches.
+    const newJob = !job;
     if (!job) {
       job = {
         jobId,
@@ -90,9 +92,8 @@ export class CopyJobService {
       await this.ctx.deps.jobs.create(job);
     }
     const timestamp = this.ctx.now().toISOString();
-    const fresh = new Set<string>();
-    await mapLimit(volumeIds, 16, async (volumeId, i) => {
-      const volume: Volume = {
+    const targets = volumeIds.map(
+      (volumeId, i): Volume => ({
         volumeId,
         name: `copy ${i + 1} of ${snapshotId}`,
         sizeBytes: snapshot.sizeBytes,
@@ -103,14 +104,23 @@ export class CopyJobService {
         source: { snapshotId, jobId },
         createdAt: timestamp,
         updatedAt: timestamp,
-      };
-      await this.ctx.deps.volumes.create(volume).then(
-        () => fresh.add(volumeId),
-        (error: unknown) => {
-          if (!(error instanceof ConcurrentModificationError)) throw error;
-        },
+      }),
+    );
+    const fresh = new Set<string>();
+    if (newJob) {
+      await this.ctx.deps.volumes.putFresh(targets);
+      for (const volumeId of volumeIds) fresh.add(volumeId);
+    } else {
+      // A repeated request: only the targets its first attempt did not create.
+      await mapLimit(targets, 16, (volume) =>
+        this.ctx.deps.volumes.create(volume).then(
+          () => fresh.add(volume.volumeId),
+          (error: unknown) => {
+            if (!(error instanceof ConcurrentModificationError)) throw error;
+          },
+        ),
       );
-    });
+    }
     // A snapshot delete marks the snapshot first and then looks for dependents: checking again
     // now that the targets exist means one of the two sees the other.
     const latest = await this.ctx.deps.snapshots.get(snapshotId);
@@ -120,7 +130,7 @@ export class CopyJobService {
       throw new SnapshotNotReadyError(snapshotId, latest?.state ?? 'deleted');
     }
     // Usable at once: the targets borrow the snapshot's chunks before the answer (see hydration.ts).
-    await this.hydration.borrow(await this.ctx.snapshotPartitions(snapshot), volumeIds, fresh);
+    await this.hydration.borrow(await this.ctx.snapshotPartitions(snapshot), volumeIds, fresh, newJob ? targets : []);
     // A repeated request for a job a retry (or a resume at start) already runs again joins that run.
     const runner = this.ctx.deps.runner();
     if (job.executionArn && job.executionArn.endsWith(`${jobId}-retry-${job.attempts ?? 0}`) && !executionEnded(await runner.history(job.executionArn))) {

@@ -4,6 +4,7 @@ import { noTelemetry, type Telemetry } from '../observability/telemetry.js';
 import type { ChunkLocation, ChunkStore } from '../sleds/ports.js';
 import { snapshotChunkKey } from '../snapshots/snapshot.js';
 import type { VolumeRepository } from '../volumes/ports.js';
+import type { VolumeSource } from '../volumes/volume.js';
 import { chunkLocation } from './chunk-locations.js';
 import type { CopyJob } from './copy-job.js';
 import type { CopyPlan, CopyTask } from './copy-plan.js';
@@ -56,6 +57,10 @@ type ChunkState = { readonly verified: ChunkLocation } | { readonly checkedAt: n
 export class HydrationReads implements BorrowedChunkReads {
   private readonly targets = new Map<string, Promise<Target | undefined>>();
   private readonly plans = new Map<string, Promise<CopyPlan>>();
+  /** A volume's source never changes: read once per process (null: not a copy target). */
+  private readonly sources = new Map<string, Promise<VolumeSource | null>>();
+  /** Each job read at most once per JOB_REFRESH_MS, for all of its targets at once. */
+  private readonly jobs = new Map<string, { readonly job: Promise<CopyJob | undefined>; readonly at: number }>();
   private readonly states = new Map<string, ChunkState>();
   private readonly telemetry: Telemetry;
 
@@ -140,10 +145,9 @@ export class HydrationReads implements BorrowedChunkReads {
   }
 
   private async load(volumeId: string): Promise<Target | undefined> {
-    const volume = await this.deps.volumes.get(volumeId);
-    const source = volume?.source;
+    const source = await this.source(volumeId);
     if (!source) return undefined;
-    const job = await this.deps.jobs.get(source.jobId);
+    const job = await this.job(source.jobId);
     const index = job?.volumeIds.indexOf(volumeId) ?? -1;
     if (!job || index < 0 || job.plan === undefined) return { snapshotId: source.snapshotId, job: undefined, tasks: new Map(), loadedAt: Date.now() };
     const plan = await this.plan(job.jobId);
@@ -153,6 +157,28 @@ export class HydrationReads implements BorrowedChunkReads {
       for (const chunk of task.chunks) tasks.set(`${task.partition}/${chunk}`, task);
     }
     return { snapshotId: source.snapshotId, job, tasks, loadedAt: Date.now() };
+  }
+
+  private source(volumeId: string): Promise<VolumeSource | null> {
+    let source = this.sources.get(volumeId);
+    if (!source) {
+      if (this.sources.size >= MAX_TARGETS) this.sources.clear();
+      source = this.deps.volumes.get(volumeId).then((volume) => volume?.source ?? null);
+      this.sources.set(volumeId, source);
+      source.catch(() => this.sources.delete(volumeId));
+    }
+    return source;
+  }
+
+  /** The job as read at most JOB_REFRESH_MS ago: its targets' first reads after a copy request share one GetItem. */
+  private job(jobId: string): Promise<CopyJob | undefined> {
+    const cached = this.jobs.get(jobId);
+    if (cached && Date.now() - cached.at < JOB_REFRESH_MS) return cached.job;
+    if (this.jobs.size >= MAX_PLANS) this.jobs.clear();
+    const job = this.deps.jobs.get(jobId);
+    this.jobs.set(jobId, { job, at: Date.now() });
+    job.catch(() => this.jobs.delete(jobId));
+    return job;
   }
 
   /** A job's plan never changes once stored: read once per process. */

@@ -4,6 +4,7 @@ import { mapLimit } from '../shared/concurrency.js';
 import type { ChunkStore } from '../sleds/ports.js';
 import type { SnapshotPartition } from '../snapshots/snapshot.js';
 import type { VolumeRepository } from '../volumes/ports.js';
+import type { Volume } from '../volumes/volume.js';
 import { adoptOwnChunks, borrowedPartition, writeBorrowed, type BorrowDeps, type ChunkSwap } from './borrowed-chunks.js';
 import type { CopyJob, CopyJobStatus } from './copy-job.js';
 import type { CopyPlan } from './copy-plan.js';
@@ -112,8 +113,15 @@ export class Hydration {
   /**
    * Gives each target still `creating` its borrowed chunk maps, then makes it `hydrating`
    * (usable). `fresh`: the targets this very request created (their items go out in batches).
+   * `unseen`: the records of fresh targets of a job this request created, which nobody else can
+   * know of yet: they become `hydrating` in batches too, not one conditional update each.
    */
-  async borrow(partitions: readonly SnapshotPartition[], volumeIds: readonly string[], fresh: ReadonlySet<string>): Promise<void> {
+  async borrow(
+    partitions: readonly SnapshotPartition[],
+    volumeIds: readonly string[],
+    fresh: ReadonlySet<string>,
+    unseen: readonly Volume[] = [],
+  ): Promise<void> {
     const unknown = volumeIds.filter((volumeId) => !fresh.has(volumeId));
     const stored = unknown.length > 0 ? await this.deps.volumes.getMany(unknown) : new Map<string, { state: string }>();
     const creating = volumeIds.filter((volumeId) => fresh.has(volumeId) || stored.get(volumeId)?.state === 'creating');
@@ -124,7 +132,9 @@ export class Hydration {
     if (batch.length > 0) await writeBorrowed(this.deps, items(batch), true);
     if (careful.length > 0) await writeBorrowed(this.deps, items(careful), false);
     const now = this.deps.clock();
-    await mapLimit(creating, 16, async (volumeId) => {
+    const unseenIds = new Set(unseen.map((volume) => volume.volumeId));
+    if (unseen.length > 0) await this.deps.volumes.putFresh(unseen.map((volume) => ({ ...volume, state: 'hydrating', updatedAt: now.toISOString() })));
+    await mapLimit(creating.filter((volumeId) => !unseenIds.has(volumeId)), 16, async (volumeId) => {
       await this.deps.volumes.transition(volumeId, ['creating', 'hydrating'], 'hydrating', now).catch((error: unknown) => {
         // Failed (its job's catch) or deleted meanwhile: nothing to serve.
         if (!(error instanceof VolumeStateError)) throw error;

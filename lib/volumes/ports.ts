@@ -10,6 +10,12 @@ export interface VolumePage {
 export interface VolumeRepository {
   /** Stores a new volume; fails with ConcurrentModificationError if the id is taken. */
   create(volume: Volume): Promise<void>;
+  /**
+   * Stores volumes no other request can know of yet (the targets of a copy job this very request
+   * created: their ids derive from the new job's), unconditionally, 25 per BatchWriteItem. Also
+   * moves such volumes on before the request answers, with no one else to race.
+   */
+  putFresh(volumes: readonly Volume[]): Promise<void>;
   get(volumeId: string): Promise<Volume | undefined>;
   /** Several volumes in a few reads (100 per BatchGetItem): by id; an unknown id has no entry. */
   getMany(volumeIds: readonly string[]): Promise<Map<string, Volume>>;

@@ -11,6 +11,9 @@ class MemoryRepository implements VolumeRepository {
   async create(volume: Volume) {
     this.volumes.set(volume.volumeId, volume);
   }
+  async putFresh(volumes: readonly Volume[]) {
+    for (const volume of volumes) this.volumes.set(volume.volumeId, volume);
+  }
   async get(volumeId: string) {
     return this.volumes.get(volumeId);
   }

@@ -55,7 +55,9 @@ function layout(nodes: readonly TreeNode[]): { placed: Placed[]; width: number; 
 function label(node: TreeNode): string {
   if (node.kind === 'snapshot') return 'snapshot';
   if (node.kind === 'intermediary') return `intermediary ${node.id.replace(/^p\d+-/, '')}`;
-  return node.volumeId ?? node.id;
+  // A swarm plan copies one chunk per node: say which.
+  const chunk = /-c(\d+)$/.exec(node.id)?.[1];
+  return `${node.volumeId ?? node.id}${chunk === undefined ? '' : ` chunk ${chunk}`}`;
 }
 
 function done(node: TreeNode): string {
