@@ -20,7 +20,7 @@ import { fmt, formatTable, median, processCpuMs } from './support.js';
 
 export interface CapCase {
   readonly count: number;
-  /** The model's time for the swarm schedule (swarm-schedule.ts) of the same job: not run, printed beside the tree. */
+  /** The model's time for the swarm plan (swarm-schedule.ts) of the same job, printed beside every mode. */
   readonly swarmModelSeconds: number;
   readonly jobs: Partial<Record<JobMode, JobResult & { modelSeconds: number; hydration?: ProbeResult }>>;
 }

@@ -200,7 +200,7 @@ export interface HydrationRow {
   readonly hydrationSeconds: number;
   readonly modelSeconds: number;
   readonly boundSeconds: number;
-  /** The model's time for a swarm schedule of the same job (not run). */
+  /** The model's time for the swarm plan of the same job (mode swarm runs it). */
   readonly swarmModelSeconds: number;
 }
 
@@ -236,7 +236,7 @@ export function reportHydration(rows: readonly HydrationRow[], at: number, readB
   console.log(formatTable(header, table));
   console.log(
     'usable = POST -> the first read of every target returned correct (all sent at the 202); hydration = POST -> finalize exited (every target available); ' +
-      'bound = N x snapshot bytes / (S x link rate) + depth x chunk time; swarm model = the model of a swarm schedule of the same job, each link in slot order (not run); reads before = reads during the job that ended before finalize began ' +
+      'bound = N x snapshot bytes / (S x link rate) + depth x chunk time; swarm model = the model of the swarm plan of the same job, each link in slot order (what mode swarm runs); reads before = reads during the job that ended before finalize began ' +
       `(${SAMPLER_CONCURRENCY} in flight), hydrated = the same reads replayed once the job succeeded; link wait = a chunk read's wait for its sled's capped link ` +
       '(queued behind the copies reserved on it), of every read in the job or the replay',
   );
