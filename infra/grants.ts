@@ -155,14 +155,15 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     listSleds: true,
   },
   // Claim the client token, create the job and the target volumes, give them chunk maps that
-  // borrow the snapshot's chunks (BatchWriteItem; conditional PutItems on a retried request),
-  // mark them hydrating, start the execution. A repeated request for a job a retry runs again
-  // reads that execution's own history to join it while it runs (copy-job-service.ts `create`).
+  // borrow the snapshot's chunks, mark them hydrating, start the execution: a new job's targets
+  // in BatchWriteItems, a retried request's with conditional PutItems and UpdateItems. A repeated
+  // request for a job a retry runs again reads that execution's own history to join it while it
+  // runs (copy-job-service.ts `create`).
   'create-copy-job': {
     tables: {
       snapshots: ['GetItem'],
       copyJobs: ['GetItem', 'PutItem', 'UpdateItem'],
-      volumes: ['PutItem', 'GetItem', 'UpdateItem'],
+      volumes: ['PutItem', 'BatchWriteItem', 'GetItem', 'UpdateItem'],
       partitions: ['BatchWriteItem', 'PutItem'],
     },
     copyJobs: ['start', 'history'],
@@ -206,11 +207,12 @@ export const HANDLER_ACCESS: Readonly<Record<string, HandlerAccess>> = {
     listSleds: true,
   },
   // The batches' records of verified target checksums (a missing one must read as NoSuchKey, not
-  // AccessDenied: hence ListBucket), then the targets' head-node items (metadata and chunk maps,
-  // BatchWriteItem) and states; each hydrating target's maps take its own copies (conditional
-  // PutItem on the map's version), its unused copies go, and it becomes available.
+  // AccessDenied: hence ListBucket), then the targets' states and head-node items (metadata and
+  // chunk maps, BatchGetItem; GetItem again after a conflict); each hydrating target's maps take
+  // its own copies (conditional PutItem on the map's version), its unused copies go, and it
+  // becomes available.
   'finalize-copy-job': {
-    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['GetItem', 'PutItem'], volumes: ['GetItem', 'BatchGetItem', 'UpdateItem'] },
+    tables: { copyJobs: ['GetItem', 'UpdateItem'], snapshots: ['GetItem'], partitions: ['GetItem', 'BatchGetItem', 'PutItem'], volumes: ['GetItem', 'BatchGetItem', 'UpdateItem'] },
     objects: { read: ['plans', 'intermediaries'], delete: ['volumes'] },
     listSleds: true,
   },
