@@ -10,7 +10,7 @@ import { copiesFor, type CopyJobContext } from './copy-job-context.js';
 import { startsAtOnce, type CopyPlan, type CopyTask } from './copy-plan.js';
 import { TransientCopyError } from './errors.js';
 import { ProgressReporter } from './progress-reporter.js';
-import { swarmSequence } from './swarm-sequence.js';
+import { swarmOrder } from './swarm-sequence.js';
 import { transient } from './transient.js';
 
 /**
@@ -18,29 +18,6 @@ import { transient } from './transient.js';
  * process and does not show up: the order only paces the links, so past this it goes anyway.
  */
 const TURN_WAIT_MS = 60_000;
-
-/** What a swarm plan's copies need beside their task, worked out once per plan. */
-interface SwarmOrder {
-  /** Task id -> the tasks before it on its receiving and its sending sled. */
-  readonly before: ReadonlyMap<string, readonly CopyTask[]>;
-  /** Partition -> its snapshot copy's sled, for copies whose source target has gone. */
-  readonly snapshotSleds: ReadonlyMap<number, number>;
-}
-
-const swarmOrders = new WeakMap<CopyPlan, SwarmOrder>();
-
-function swarmOrder(plan: CopyPlan): SwarmOrder {
-  let order = swarmOrders.get(plan);
-  if (!order) {
-    const byId = new Map(plan.tasks.map((task) => [task.id, task]));
-    const before = new Map([...swarmSequence(plan)].map(([id, ids]) => [id, ids.map((earlier) => byId.get(earlier)!)]));
-    const snapshotSleds = new Map<number, number>();
-    for (const task of plan.tasks) if (task.from.kind === 'snapshot') snapshotSleds.set(task.partition, task.from.sled);
-    order = { before, snapshotSleds };
-    swarmOrders.set(plan, order);
-  }
-  return order;
-}
 
 /** A swarm task's source target stopped hydrating (deleted, or available after a retry): its copies are its own now. */
 function sourceGone(job: CopyJob, task: CopyTask, active: ReadonlySet<string>): boolean {
