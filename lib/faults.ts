@@ -45,14 +45,16 @@ export const FAILPOINTS = {
   newPartitionsHalfWritten: 'new-partitions-half-written',
   /** A copy task starts (lib/copy-jobs/batch-copier.ts; context: jobId, taskId, round, batch). */
   copyTask: 'copy-task',
-  /** A chunk is about to be copied (context: jobId, from, to, kind, fromKind). */
+  /** A chunk is about to be copied (context: jobId, taskId, from, to, kind, fromKind). */
   chunkCopying: 'chunk-copying',
-  /** A chunk was copied (context: jobId, to, kind). */
+  /** A chunk was copied (context: jobId, taskId, to, kind). */
   chunkCopied: 'chunk-copied',
   /** A batch recorded its verified chunks (context: jobId, round, batch). */
   batchRecorded: 'batch-recorded',
   /** Finalize starts (context: jobId). */
   finalize: 'finalize',
+  /** Finalize is about to swap a target's maps, its metadata read ahead (lib/copy-jobs/hydration.ts; context: volumeId). */
+  targetSwapping: 'target-swapping',
   /** A target is about to be marked available (context: jobId, volumeId). */
   targetAvailable: 'target-available',
 } as const;

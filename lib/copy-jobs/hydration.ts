@@ -1,4 +1,5 @@
 import { VolumeStateError } from '../errors.js';
+import { FAILPOINTS, failpoint } from '../faults.js';
 import { logRef, type ChunkMap, type ChunkRef, type LogRef, type PartitionMeta } from '../notes/ports.js';
 import { mapLimit } from '../shared/concurrency.js';
 import type { ChunkStore } from '../sleds/ports.js';
@@ -170,6 +171,9 @@ export class Hydration {
   ): Promise<{ adopted: number; removed: number }> {
     let adopted = 0;
     const unused: ChunkRef[] = [];
+    // A replica lost since the read ahead is rebuilt from its partner with borrowed refs resolved
+    // to the target's own copies, all in place by now (borrowed-refs.ts): nothing here to redo.
+    await failpoint(FAILPOINTS.targetSwapping, { volumeId });
     await mapLimit([...swaps], 8, async ([partition, partitionSwaps]) => {
       const meta = ahead.metas.get(`${volumeId}#${partition}`) ?? (await this.deps.metas.get(volumeId, partition));
       if (!meta) {

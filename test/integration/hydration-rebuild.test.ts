@@ -4,7 +4,11 @@
  * checkpoint started at op 0 from them. Each replica is lost in turn, so the rebuilt ones serve.
  */
 import { describe, expect, it } from 'vitest';
-import { armFailpoint } from '../../lib/faults.js';
+import { createAwsClients } from '../../lib/aws/clients.js';
+import { DynamoDbChunkMapStore } from '../../lib/aws/dynamodb-chunk-map-store.js';
+import { DynamoDbPartitionMetaStore } from '../../lib/aws/dynamodb-partition-meta-store.js';
+import { armFailpoint, FAILPOINTS } from '../../lib/faults.js';
+import { logRef } from '../../lib/notes/ports.js';
 import { call } from '../support/http.js';
 import { useLocalCloud } from '../support/local-cloud.js';
 import { jobEnded, readVolume, snapshotOf } from '../support/copy-jobs.js';
@@ -59,4 +63,46 @@ describe('rebuilding a hydrated copy after its snapshot is deleted', () => {
     }
     expect((await readVolume(apiUrl, target!, GEOMETRY.sizeBytes)).equals(expected)).toBe(true);
   }, 120_000);
+
+  it('a replica lost after finalize read the maps ahead: the rebuilt replica is swapped too before the target is available', async () => {
+    const { apiUrl, config } = cloud();
+    const data = pattern(GEOMETRY.sizeBytes, 9);
+    const { snapshotId } = await snapshotOf(apiUrl, data, GEOMETRY);
+    let rebuilt = false;
+    // After finalize read the metadata and maps ahead, and before it swaps them, partition 0's
+    // primary is lost: the promoted secondary's rebuilt partner borrows the snapshot's chunks,
+    // and the metadata finalize holds names the lost replica.
+    const disarm = armFailpoint(FAILPOINTS.targetSwapping, async (context) => {
+      if (rebuilt) return;
+      rebuilt = true;
+      const lost = await call(apiUrl, 'POST', `/volumes/${String(context.volumeId)}/partitions/0/failures`, { replica: 'primary' });
+      expect(lost.status, JSON.stringify(lost.body)).toBe(200);
+    });
+    let target: string;
+    try {
+      const started = (await call(apiUrl, 'POST', `/snapshots/${snapshotId}/copies`, { count: 1 })).body;
+      target = started.volumeIds[0];
+      expect((await jobEnded(apiUrl, started.jobId)).state).toBe('succeeded');
+    } finally {
+      disarm();
+    }
+    expect(rebuilt).toBe(true);
+    // Flat: no map of any current replica names a snapshot object; the snapshot may go.
+    const clients = createAwsClients(config);
+    try {
+      const metas = new DynamoDbPartitionMetaStore(clients.documents, config.tables.partitions);
+      const maps = new DynamoDbChunkMapStore(clients.documents, config.tables.partitions);
+      for (const partition of await metas.listPartitions(target!)) {
+        const meta = (await metas.get(target!, partition))!;
+        for (const replica of [meta.primary, meta.secondary]) {
+          const map = await maps.get(logRef(target!, partition, replica.replicaId));
+          for (const ref of Object.values(map?.chunks ?? {})) expect(ref.key, `partition ${partition} ${replica.replicaId}`).toMatch(new RegExp(`^volumes/${target!}/`));
+        }
+      }
+    } finally {
+      clients.destroy();
+    }
+    expect((await call(apiUrl, 'DELETE', `/snapshots/${snapshotId}`)).status).toBe(200);
+    expect((await readVolume(apiUrl, target!, GEOMETRY.sizeBytes)).equals(data)).toBe(true);
+  });
 });
