@@ -18,7 +18,7 @@
  * or a read-back differs.
  *
  * Flags: --quick (N = 8 and 32 only, one pair in part 2), --counts=8,32,64, --rounds (add 'rounds' jobs; about
- * 70 s more), --modes=pipelined,rounds,direct (exactly these), --fanout=F (default 4),
+ * 70 s more), --modes=pipelined,swarm,rounds,direct (exactly these; default pipelined, swarm, direct), --fanout=F (default 4),
  * --sleds=S (default 128), --cap-mib=C (MiB/s per sled link and direction; default 2), --link=fair|fifo
  * (how a capped link shares itself between transfers, lib/sleds/bandwidth.ts; default fair),
  * --verify=K (targets read back per job; default 2), --cap-off-count=N (default 32),
@@ -109,8 +109,8 @@ function linkSharing(text: string | undefined): LinkSharing {
 export async function main(argv: readonly string[] = process.argv.slice(2)): Promise<number> {
   if (argv.includes('--help')) {
     console.log(
-      'usage: npm run bench:copy -- [--quick] [--counts=8,32,64] [--rounds] [--modes=pipelined,rounds,direct] [--fanout=4] [--sleds=128] ' +
-        '[--cap-mib=2] [--verify=2] [--cap-off-count=32] [--pairs=3] [--no-cap-off] [--read-kib=4]',
+      'usage: npm run bench:copy -- [--quick] [--counts=8,32,64] [--rounds] [--modes=pipelined,swarm,rounds,direct] [--fanout=4] [--sleds=128] ' +
+        '[--cap-mib=2] [--link=fair|fifo] [--verify=2] [--cap-off-count=32] [--pairs=3] [--no-cap-off] [--read-kib=4]',
     );
     return 0;
   }
