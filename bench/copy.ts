@@ -1,9 +1,10 @@
 /**
  * `npm run bench:copy`: copy jobs (intermediary duplication) on the embedded cloud, in one run.
  *
- * 1. With the sled bandwidth model on (every chunk copy reserves its bytes on the source sled's
- *    egress and the destination sled's ingress), for N = 8, 32 and 64 targets of a 32 MiB
- *    snapshot: the job with intermediaries ('pipelined'; 'rounds' with --rounds) against a 'direct'
+ * 1. With the sled bandwidth model on (every chunk copy crosses the source sled's egress and the
+ *    destination sled's ingress, shared fairly unless --link=fifo), for N = 8, 32 and 64 targets
+ *    of a 32 MiB snapshot: the job with intermediaries ('pipelined'; 'rounds' with --rounds) and
+ *    the 'swarm' job against a 'direct'
  *    copy from the snapshot with the same F (target: >= 5x faster at N = 64), and against the
  *    ideal bound of the planner's own model, lib/copy-jobs/bandwidth-model.ts (target: within 1.5x).
  * 2. With the cap off: the job's copy MiB/s against raw CopyObject calls of the same chunks
