@@ -134,6 +134,8 @@ export function copyJobStatusText(job: CopyJobStatus): string {
   }
   if (!isPlanned(job)) return `planning ${formatCount(targets, 'volume')}`;
   if (bytesCopied < bytesTotal) {
+    // A swarm runs all its slots at once, with no intermediaries.
+    if (job.mode === 'swarm') return `swarm of ${formatCount(roundsPlanned, 'slot')}${hydrationText(job)}`;
     return `round ${Math.min(roundsDone + 1, roundsPlanned)}/${roundsPlanned}, ${intermediaries(intermediariesCreated)}${hydrationText(job)}`;
   }
   if (targetsVerified < targets) return `verifying targets ${targetsVerified}/${targets}`;
@@ -153,7 +155,7 @@ export function formatCopySummary(job: CopyJobStatus, snapshotBytes?: number): s
   const took = between(job.createdAt, job.finishedAt);
   const middle = [`copied ${formatCount(targets, 'volume')} (${formatSize(bytes)})`];
   if (took !== undefined) middle.push(`in ${formatElapsed(took)}`);
-  const extras = [formatCount(roundsPlanned, 'round')];
+  const extras = [formatCount(roundsPlanned, job.mode === 'swarm' ? 'slot' : 'round')];
   if (created === 0) extras.push('no intermediaries');
   else if (removed === created) extras.push(`${intermediaries(created)} created and removed`);
   else extras.push(`${intermediaries(created)} created, ${removed} removed`);
@@ -186,7 +188,7 @@ export function formatCopyJobDetails(job: CopyJobStatus): string {
         ? `${job.percent}%, ${formatSize(p.bytesCopied)} of ${formatSize(p.bytesTotal)} (${p.chunksCopied} of ${formatCount(p.chunksTotal, 'chunk')})`
         : 'not planned yet',
     ],
-    ['Rounds', `${p.roundsDone} of ${p.roundsPlanned} done`],
+    job.mode === 'swarm' ? ['Slots', `${p.roundsPlanned}, run at once`] : ['Rounds', `${p.roundsDone} of ${p.roundsPlanned} done`],
     ['Intermediaries', `${p.intermediariesCreated} created, ${p.intermediariesRemoved} removed`],
     ['Verified', `${p.targetsVerified} of ${formatCount(targets, 'target')}`],
   ];

@@ -162,6 +162,13 @@ describe('copyJobStatusText', () => {
     expect(copyJobStatusText(job({ state: 'failed' }))).toBe('failed');
   });
 
+  it('calls a swarm by its slots, with no rounds or intermediaries to count', () => {
+    const swarm = job({ mode: 'swarm' }, { roundsPlanned: 21, roundsDone: 0, intermediariesCreated: 0 });
+    expect(copyJobStatusText(swarm)).toBe('swarm of 21 slots');
+    const done = succeeded({ mode: 'swarm' }, { roundsPlanned: 21, intermediariesCreated: 0, intermediariesRemoved: 0 });
+    expect(formatCopySummary(done, 32 * MIB)).toBe('copied 32 volumes (1 GiB) in 4.2 s, 21 slots, no intermediaries');
+  });
+
   it('counts a failed job as planned even if it failed before the plan', () => {
     expect(isPlanned({ ...unplanned(), state: 'failed' })).toBe(true);
   });
