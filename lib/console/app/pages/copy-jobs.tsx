@@ -130,7 +130,7 @@ export function CopyJobPage({ jobId }: { jobId: string }) {
               ['Snapshot', <a href={`#/snapshots/${j.snapshotId}`}>{j.snapshotId}</a>],
               ['Copies', j.volumeIds.length],
               ['Mode', `${j.mode}, fan-out ≤ ${j.maxSourceFanout}`],
-              ['Rounds', `${j.progress.roundsDone} of ${j.progress.roundsPlanned}`],
+              j.mode === 'swarm' ? ['Slots', `${j.progress.roundsPlanned}, run at once`] : ['Rounds', `${j.progress.roundsDone} of ${j.progress.roundsPlanned}`],
               ['Intermediaries', `${j.progress.intermediariesCreated} made, ${j.progress.intermediariesRemoved} removed`],
               ['Chunks', `${j.progress.chunksCopied} of ${j.progress.chunksTotal}`],
               ['Copied', `${bytes(j.progress.bytesCopied)} of ${bytes(j.progress.bytesTotal)}`],
