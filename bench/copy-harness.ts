@@ -24,8 +24,6 @@ export const PARTITION_BYTES = GEOMETRY.chunkSizeBytes * GEOMETRY.partitionChunk
 export const PARTITIONS = GEOMETRY.sizeBytes / PARTITION_BYTES;
 /** The API takes and returns at most 4 MiB per request. */
 export const IO_BYTES = 4 * MIB;
-/** Mirrors MAX_BATCH_TASKS in lib/copy-jobs/copy-job-service.ts (not exported), to report task concurrency. */
-export const MAX_BATCH_TASKS = 32;
 export const POLL_MS = 50;
 export const JOB_TIMEOUT_MS = 10 * 60_000;
 export const MAX_SNAPSHOT_ATTEMPTS = 10;

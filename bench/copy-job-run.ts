@@ -3,7 +3,8 @@
  * hydration probe), the harness's warm-up job, and reading targets back.
  */
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { startsAtOnce, type CopyPlan } from '../lib/copy-jobs/copy-plan.js';
+import { batchesOf } from '../lib/copy-jobs/copy-job-batches.js';
+import type { CopyPlan } from '../lib/copy-jobs/copy-plan.js';
 import type { LinkSharing } from '../lib/sleds/bandwidth.js';
 import { planCopyJob, planDirectCopy } from '../lib/copy-jobs/planner.js';
 import { COPY_BATCH_CONCURRENCY, COPY_JOB_STATES } from '../lib/copy-jobs/states.js';
@@ -12,7 +13,6 @@ import {
   GEOMETRY,
   IO_BYTES,
   JOB_TIMEOUT_MS,
-  MAX_BATCH_TASKS,
   POLL_MS,
   api,
   deleteVolumes,
@@ -85,15 +85,10 @@ export function rebuildPlan(harness: Harness, request: JobRequest): CopyPlan {
 
 /** How many copy tasks the state machine runs at once: per execution round, batches of tasks, COPY_BATCH_CONCURRENCY batches at a time. */
 export function taskConcurrency(plan: CopyPlan): number {
-  const perRound = new Map<number, number>();
-  for (const task of plan.tasks) {
-    const round = startsAtOnce(plan.mode) ? 1 : task.round;
-    perRound.set(round, (perRound.get(round) ?? 0) + 1);
-  }
   let most = 0;
-  for (const tasks of perRound.values()) {
-    const size = Math.min(MAX_BATCH_TASKS, Math.max(1, Math.ceil(tasks / COPY_BATCH_CONCURRENCY)));
-    most = Math.max(most, Math.min(tasks, COPY_BATCH_CONCURRENCY * size));
+  for (const batches of batchesOf(plan).values()) {
+    const running = batches.slice(0, COPY_BATCH_CONCURRENCY).reduce((sum, batch) => sum + batch.length, 0);
+    most = Math.max(most, running);
   }
   return most;
 }

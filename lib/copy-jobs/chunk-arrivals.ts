@@ -105,7 +105,7 @@ export class ChunkArrivals {
 
   /** Records that this process wrote a chunk, and wakes the tasks waiting for it. */
   wrote(at: ChunkLocation): void {
-    const key = `${at.sled}/${at.key}`;
+    const key = keyOf(at);
     this.written.add(key);
     this.pending.delete(key);
     for (const wake of this.waiters.get(key) ?? []) wake();

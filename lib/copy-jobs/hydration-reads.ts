@@ -28,14 +28,13 @@ export interface HydrationReadDeps {
   readonly telemetry?: Telemetry;
 }
 
-/** What a process knows of one copy target: its job (refreshed), and the plan's task per chunk. */
+/** What a process knows of one copy target: its job (at most JOB_REFRESH_MS old), and the plan's task per chunk. */
 interface Target {
   readonly snapshotId: string;
   /** Undefined while the job is not planned (or is gone): every read goes to the snapshot then. */
   readonly job: CopyJob | undefined;
   /** `partition/chunk` -> the task that copies that chunk to the target (one per partition in a tree plan, one per chunk in a swarm). */
   readonly tasks: ReadonlyMap<string, CopyTask>;
-  readonly loadedAt: number;
 }
 
 /** A chunk's own copy: verified in place (its SHA-256 is the snapshot's), or not found at `checkedAt`. */
@@ -55,8 +54,9 @@ type ChunkState = { readonly verified: ChunkLocation } | { readonly checkedAt: n
  * chunks may be in place, so a chunk not copied yet costs no request beyond the snapshot's read.
  */
 export class HydrationReads implements BorrowedChunkReads {
-  private readonly targets = new Map<string, Promise<Target | undefined>>();
   private readonly plans = new Map<string, Promise<CopyPlan>>();
+  /** `jobId/target index` -> that target's tasks by chunk: a plan never changes, so worked out once. */
+  private readonly taskMaps = new Map<string, Promise<ReadonlyMap<string, CopyTask>>>();
   /** A volume's source never changes: read once per process (null: not a copy target). */
   private readonly sources = new Map<string, Promise<VolumeSource | null>>();
   /** Each job read at most once per JOB_REFRESH_MS, for all of its targets at once. */
@@ -122,41 +122,33 @@ export class HydrationReads implements BorrowedChunkReads {
     this.states.set(key, state);
   }
 
-  /** The copy target behind `volumeId` with its job, read again once the job's progress is older than JOB_REFRESH_MS. */
+  /** The copy target behind `volumeId`: its source (read once), its job (shared by its targets, at most JOB_REFRESH_MS old), its tasks. */
   private async target(volumeId: string): Promise<Target | undefined> {
-    const cached = this.targets.get(volumeId);
-    if (cached) {
-      const target = await cached;
-      if (!target || Date.now() - target.loadedAt < JOB_REFRESH_MS) return target;
-      if (this.targets.get(volumeId) === cached) this.targets.delete(volumeId);
-    }
-    let loading = this.targets.get(volumeId);
-    if (!loading) {
-      if (this.targets.size >= MAX_TARGETS) this.targets.clear();
-      loading = this.load(volumeId);
-      this.targets.set(volumeId, loading);
-      // A failed load is not remembered: the next read asks again.
-      const failed = loading;
-      failed.catch(() => {
-        if (this.targets.get(volumeId) === failed) this.targets.delete(volumeId);
-      });
-    }
-    return loading;
-  }
-
-  private async load(volumeId: string): Promise<Target | undefined> {
     const source = await this.source(volumeId);
     if (!source) return undefined;
     const job = await this.job(source.jobId);
     const index = job?.volumeIds.indexOf(volumeId) ?? -1;
-    if (!job || index < 0 || job.plan === undefined) return { snapshotId: source.snapshotId, job: undefined, tasks: new Map(), loadedAt: Date.now() };
-    const plan = await this.plan(job.jobId);
-    const tasks = new Map<string, CopyTask>();
-    for (const task of plan.tasks) {
-      if (task.to.kind !== 'target' || task.to.target !== index) continue;
-      for (const chunk of task.chunks) tasks.set(`${task.partition}/${chunk}`, task);
+    if (!job || index < 0 || job.plan === undefined) return { snapshotId: source.snapshotId, job: undefined, tasks: new Map() };
+    return { snapshotId: source.snapshotId, job, tasks: await this.tasksOf(job.jobId, index) };
+  }
+
+  private tasksOf(jobId: string, target: number): Promise<ReadonlyMap<string, CopyTask>> {
+    const key = `${jobId}/${target}`;
+    let tasks = this.taskMaps.get(key);
+    if (!tasks) {
+      if (this.taskMaps.size >= MAX_TARGETS) this.taskMaps.clear();
+      tasks = this.plan(jobId).then((plan) => {
+        const byChunk = new Map<string, CopyTask>();
+        for (const task of plan.tasks) {
+          if (task.to.kind !== 'target' || task.to.target !== target) continue;
+          for (const chunk of task.chunks) byChunk.set(`${task.partition}/${chunk}`, task);
+        }
+        return byChunk;
+      });
+      this.taskMaps.set(key, tasks);
+      tasks.catch(() => this.taskMaps.delete(key));
     }
-    return { snapshotId: source.snapshotId, job, tasks, loadedAt: Date.now() };
+    return tasks;
   }
 
   private source(volumeId: string): Promise<VolumeSource | null> {
